@@ -1,0 +1,64 @@
+"""Image decoding shared by loaders and the engine (torchvision.io, PIL fallback).
+
+Decodes JPEG/PNG files or bytes to ``uint8`` RGB tensors ``[3, H, W]``: EXIF orientation is
+applied, grey and CMYK JPEGs become RGB. A missing or unreadable file raises
+:class:`~visionbench.errors.AnnotationError` naming it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from visionbench.errors import AnnotationError
+
+if TYPE_CHECKING:
+    from visionbench.types import ImageRef
+
+__all__ = ["decode_image", "read_image_file"]
+
+
+def decode_image(ref: ImageRef) -> Any:
+    """Decode an :class:`~visionbench.types.ImageRef` to a uint8 RGB tensor [3, H, W]."""
+    import torch
+    from torchvision.io import ImageReadMode
+    from torchvision.io import decode_image as tv_decode
+
+    if ref.data is not None:
+        data = torch.frombuffer(bytearray(ref.data), dtype=torch.uint8)
+        where = "<bytes>"
+    elif ref.path is not None:
+        data = read_image_file(ref.path)
+        where = ref.path
+    else:
+        raise AnnotationError("image reference has neither a path nor bytes")
+    try:
+        return tv_decode(data, mode=ImageReadMode.RGB, apply_exif_orientation=True)
+    except RuntimeError:
+        return _decode_with_pil(data.numpy().tobytes(), where)
+
+
+def read_image_file(path: str) -> Any:
+    """Read an encoded image file into a uint8 tensor, naming the file on failure."""
+    from torchvision.io import read_file
+
+    try:
+        return read_file(str(path))
+    except (RuntimeError, OSError) as e:
+        raise AnnotationError(f"cannot read image: {e}", path=str(path)) from None
+
+
+def _decode_with_pil(buf: bytes, where: str) -> Any:
+    """Fallback for what libjpeg/libpng in torchvision refuse (e.g. CMYK, odd PNG modes)."""
+    import io
+
+    import numpy as np
+    import torch
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(buf)) as im:
+            im = ImageOps.exif_transpose(im).convert("RGB")
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError) as e:
+        raise AnnotationError(f"cannot decode image: {e}", path=where) from None
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()

@@ -1,0 +1,57 @@
+"""The evaluator protocol and the result type shared by every metric.
+
+A metric is a pure function over arrays plus an evaluator that holds only sufficient
+statistics: ``update`` adds samples, ``merge`` adds another evaluator's statistics (shards
+merge exactly), ``compute`` turns statistics into a :class:`MetricResult`, and
+``state_dict`` / ``load_state_dict`` serialise the statistics (numpy arrays and plain
+Python values only, so a state can go through ``np.savez`` or ``torch.distributed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class MetricResult:
+    """Named numbers plus the arrays behind them.
+
+    Attributes:
+        metrics: metric name -> value (float; NaN where undefined, e.g. a class with no
+            ground truth). Units are stated in each metric's docstring.
+        signature: the exact protocol that produced the numbers, e.g.
+            ``coco|bbox|iou=.50:.05:.95|area=all,s,m,l|maxdets=1,10,100|v0.1.0``.
+            Numbers with different signatures are never compared.
+        arrays: arrays for plots and deeper analysis (PR curves, confusion matrix, ...).
+        higher_is_better: metric name -> bool, for ranking on the leaderboard.
+    """
+
+    metrics: dict[str, float]
+    signature: str
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> float:
+        return self.metrics[name]
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """Stateful metric: ``update`` / ``merge`` / ``compute`` / ``state_dict``."""
+
+    signature: str
+
+    def update(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def merge(self, other: Evaluator) -> None: ...
+
+    def compute(self) -> MetricResult: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...

@@ -1,0 +1,147 @@
+"""One generic registry of lazily imported objects.
+
+An entry is a name and a ``"module:attr"`` string; nothing is imported until the entry is
+resolved. Built-in entries are explicit tables (``visionbench/models/catalog.py``,
+``visionbench/loaders/catalog.py``, ``visionbench/metrics/catalog.py``) — registration is never
+an import side effect. Third-party packages add entries through the entry-point groups
+``visionbench.models`` and ``visionbench.datasets``::
+
+    [project.entry-points."visionbench.models"]
+    my_net = "mypkg.models:build_my_net"
+
+Unknown names raise :class:`~visionbench.errors.RegistryError` that suggests the closest
+names and lists what exists; registering a name twice is an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from visionbench.errors import RegistryError
+
+__all__ = ["Entry", "Registry", "import_object", "models", "datasets", "metrics"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registry entry: ``target`` is ``"module:attr"``; ``info`` is free metadata
+    (task, label space, description) shown by ``bench list``."""
+
+    name: str
+    target: str
+    info: Mapping[str, Any]
+    origin: str = "builtin"
+
+
+def import_object(target: str, *, what: str = "object") -> Any:
+    """Import ``"package.module:attr"`` (``attr`` may be dotted)."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise RegistryError(f"{what} {target!r} is not of the form 'package.module:attr'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        raise RegistryError(f"cannot import module {module_name!r} for {what} {target!r}: {e}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise RegistryError(
+                f"module {module_name!r} has no attribute {attr!r} (for {what} {target!r})"
+            ) from None
+    return obj
+
+
+class Registry:
+    """Named lazy entries of one kind (models, datasets, metrics)."""
+
+    def __init__(self, kind: str, *, builtin: str | None = None, group: str | None = None) -> None:
+        """Args:
+        kind: what the entries are, for messages ("model", "dataset").
+        builtin: ``"module:TABLE"`` of a dict name -> (target, info) loaded on first use.
+        group: entry-point group of third-party plug-ins.
+        """
+        self.kind = kind
+        self._builtin = builtin
+        self._group = group
+        self._entries: dict[str, Entry] | None = None
+
+    # -- registration -------------------------------------------------------------------
+
+    def register(self, name: str, target: str, *, origin: str = "user", **info: Any) -> None:
+        """Add an entry; a name that exists already is an error."""
+        entries = self._load()
+        if name in entries:
+            raise RegistryError(
+                f"{self.kind} {name!r} is already registered (by {entries[name].origin}: "
+                f"{entries[name].target}); choose another name"
+            )
+        if ":" not in target:
+            raise RegistryError(f"{self.kind} {name!r}: target {target!r} is not 'module:attr'")
+        entries[name] = Entry(name, target, dict(info), origin)
+
+    # -- lookup -------------------------------------------------------------------------
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._load()
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(sorted(self._load().values(), key=lambda e: e.name))
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def names(self) -> list[str]:
+        return sorted(self._load())
+
+    def entry(self, name: str) -> Entry:
+        """The entry of ``name``, or a RegistryError with suggestions."""
+        entries = self._load()
+        if name in entries:
+            return entries[name]
+        close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise RegistryError(
+            f"unknown {self.kind} {name!r}{hint} available: {', '.join(sorted(entries)) or '(none)'}"
+        )
+
+    def get(self, name: str) -> Any:
+        """Resolve ``name`` to the object its target names (imports it now)."""
+        e = self.entry(name)
+        return import_object(e.target, what=f"{self.kind} {name!r}")
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Entry]:
+        if self._entries is not None:
+            return self._entries
+        entries: dict[str, Entry] = {}
+        if self._builtin:
+            table = import_object(self._builtin, what=f"{self.kind} table")
+            for name, (target, info) in table.items():
+                entries[name] = Entry(name, target, dict(info), "builtin")
+        if self._group:
+            for ep in entry_points(group=self._group):
+                if ep.name in entries:
+                    raise RegistryError(
+                        f"{self.kind} {ep.name!r} from plug-in {ep.value!r} clashes with "
+                        f"{entries[ep.name].origin} entry {entries[ep.name].target!r}"
+                    )
+                dist = getattr(ep, "dist", None)
+                entries[ep.name] = Entry(
+                    ep.name, ep.value, {}, f"plug-in {dist.name if dist else ep.value}"
+                )
+        self._entries = entries
+        return entries
+
+
+models = Registry("model", builtin="visionbench.models.catalog:MODELS", group="visionbench.models")
+datasets = Registry(
+    "dataset", builtin="visionbench.loaders.catalog:DATASETS", group="visionbench.datasets"
+)
+metrics = Registry("metric", builtin="visionbench.metrics.catalog:METRICS")
