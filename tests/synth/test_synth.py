@@ -1,0 +1,186 @@
+"""visionbench.synth: API, determinism, and each dataset read back by an independent reader."""
+
+from __future__ import annotations
+
+import filecmp
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+from PIL import Image
+
+from visionbench import synth
+from visionbench.errors import RegistryError, RunError
+
+REPO = Path(__file__).resolve().parents[2]
+CLASSES_TSV = REPO / "visionbench" / "data" / "imagenet1k_classes.tsv"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory):
+    """Each dataset generated once (seed 0) for the read-back tests of this module."""
+    cache: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in cache:
+            cache[name] = synth.generate(name, tmp_path_factory.mktemp(name) / "root")
+        return cache[name]
+
+    return get
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_unknown_name_lists_the_names(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError) as err:
+        synth.generate("coco-mni", tmp_path / "x")
+    for name in synth.SYNTH_NAMES:
+        assert name in str(err.value)
+    with pytest.raises(RegistryError):
+        synth.ensure("nope")
+    assert not (tmp_path / "x").exists()
+
+
+def test_refuses_to_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "full"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(RunError, match="not an empty directory"):
+        synth.generate("imagenet-mini", out)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_synth_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VISIONBENCH_HOME", str(tmp_path))
+    assert synth.synth_home() == tmp_path
+    monkeypatch.delenv("VISIONBENCH_HOME")
+    assert synth.synth_home() == Path.home() / ".cache" / "visionbench"
+
+
+def test_ensure_caches_and_leaves_no_temp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("VISIONBENCH_HOME", str(tmp_path))
+    root = synth.ensure("imagenet-mini")
+    assert root == tmp_path / "synth" / f"imagenet-mini-v{synth.SYNTH_VERSION}"
+    marker = root / "LOC_synset_mapping.txt"
+    mtime = marker.stat().st_mtime_ns
+    assert synth.ensure("imagenet-mini") == root
+    assert marker.stat().st_mtime_ns == mtime  # not regenerated
+    assert sorted(p.name for p in root.parent.iterdir()) == [root.name]
+
+
+def test_ensure_race_two_processes(tmp_path: Path) -> None:
+    """Two processes generating the same cache entry at once agree on one complete copy."""
+    code = "from visionbench import synth; print(synth.ensure('imagenet-mini'))"
+    env = {**os.environ, "VISIONBENCH_HOME": str(tmp_path)}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outs[0] == outs[1]
+    root = Path(outs[0])
+    assert sorted(p.name for p in root.parent.iterdir()) == [root.name]  # loser cleaned up
+    assert len(list((root / "val").rglob("*.JPEG"))) == 100
+
+
+@pytest.mark.parametrize("name", synth.SYNTH_NAMES)
+def test_deterministic(name: str, generated, tmp_path: Path) -> None:
+    first = generated(name)
+    second = synth.generate(name, tmp_path / "again", seed=0)
+    assert _tree_digest(first) == _tree_digest(second)
+    other = synth.generate(name, tmp_path / "seed1", seed=1)
+    differing = filecmp.cmpfiles(first, other, [k for k in _tree_digest(first)], shallow=False)
+    assert differing[1] or differing[2], "seed 1 gave the same bytes as seed 0"
+
+
+# --------------------------------------------------------------------------- imagenet-mini
+
+
+def _imagenet_features(root: Path, split: str) -> tuple[np.ndarray, list[str]]:
+    """Mean colour of the pixels that differ from the border's median colour."""
+    feats, labels = [], []
+    for path in sorted((root / split).rglob("*.JPEG")):
+        a = np.asarray(Image.open(path).convert("RGB"), np.float32)
+        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+        fg = np.abs(a - np.median(border, 0)).max(-1) > 45
+        feats.append(a[fg].mean(0))
+        labels.append(path.parent.name)
+    return np.stack(feats), labels
+
+
+def test_imagenet_layout_and_devkit(generated) -> None:
+    root = generated("imagenet-mini")
+    tsv = [line.split("\t") for line in CLASSES_TSV.read_text().splitlines()[1:]]
+    words = {wnid: name for _i, wnid, name in tsv}
+    wnids = sorted(p.name for p in (root / "train").iterdir())
+    assert len(wnids) == 10 and all(w in words for w in wnids)
+    assert sorted(p.name for p in (root / "val").iterdir()) == wnids
+    for w in wnids:
+        train = list((root / "train" / w).iterdir())
+        assert len(train) == 60 and all(p.name.startswith(f"{w}_") for p in train)
+
+    gt = [
+        int(x)
+        for x in (root / "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt")
+        .read_text()
+        .split()
+    ]
+    assert len(gt) == 100
+    synsets = scipy.io.loadmat(root / "ILSVRC2012_devkit_t12/data/meta.mat", squeeze_me=True)[
+        "synsets"
+    ]
+    assert synsets.dtype.names == ("ILSVRC2012_ID", "WNID", "words", "gloss", "num_children",
+                                   "children", "wordnet_height", "num_train_images")  # fmt: skip
+    leaves = [s for s in synsets if s["num_children"] == 0]
+    assert len(leaves) == 10 and len(synsets) > 10
+    id_to_wnid = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in leaves}
+    assert sorted(id_to_wnid) == list(range(1, 11))
+    for s in leaves:
+        assert s["words"] == words[s["WNID"]]
+    # ids are deliberately not the sorted-WNID order: gt-1 would be wrong for every class
+    assert all(wnids[i - 1] != w for i, w in id_to_wnid.items())
+
+    # torchvision-style resolution of the val images: file i <-> line i of the gt file
+    val = {p.stem: p.parent.name for p in (root / "val").rglob("*.JPEG")}
+    assert sorted(val) == [f"ILSVRC2012_val_{i:08d}" for i in range(1, 101)]
+    for i, g in enumerate(gt, start=1):
+        assert val[f"ILSVRC2012_val_{i:08d}"] == id_to_wnid[g]
+
+    mapping = (root / "LOC_synset_mapping.txt").read_text().splitlines()
+    assert mapping == [f"{w} {words[w]}" for w in wnids]
+    rows = (root / "LOC_val_solution.csv").read_text().splitlines()
+    assert rows[0] == "ImageId,PredictionString"
+    for row in rows[1:]:
+        image_id, pred = row.split(",")
+        tokens = pred.split()
+        assert tokens[0] == val[image_id] and len(tokens) % 5 == 0
+        x0, y0, x1, y1 = map(int, tokens[1:5])
+        with Image.open(root / "val" / val[image_id] / f"{image_id}.JPEG") as im:
+            assert im.format == "JPEG" and 96 <= im.width <= 160 and 96 <= im.height <= 160
+            assert 0 <= x0 < x1 < im.width and 0 <= y0 < y1 < im.height
+    assert len(rows) == 101
+
+
+def test_imagenet_learnable_by_colour(generated) -> None:
+    root = generated("imagenet-mini")
+    x, y = _imagenet_features(root, "train")
+    xv, yv = _imagenet_features(root, "val")
+    classes = sorted(set(y))
+    centroids = np.stack([x[np.array(y) == c].mean(0) for c in classes])
+    pred = np.array(classes)[((xv[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)]
+    assert (pred == np.array(yv)).mean() > 0.9
