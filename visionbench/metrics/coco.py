@@ -1,0 +1,320 @@
+"""COCO detection / instance-segmentation / keypoint evaluation, identical to pycocotools.
+
+Two entry points share one implementation:
+
+* :func:`coco_evaluate` -- COCO JSON in (ground-truth file or dict, results file or list
+  with ``COCO.loadRes`` behaviour), :class:`~visionbench.metrics.base.MetricResult` out.
+* :class:`CocoEvaluator` -- columnar arrays in, image by image (``update``), with
+  mergeable sufficient statistics (``merge`` / ``state_dict``): any split of the images
+  into shards, merged, gives arrays identical to one pass.
+
+The result holds the 12 stats (10 for keypoints) under their usual names (``AP``,
+``AP50``, ..., ``AR100``, ``ARl``; values in [0, 1], NaN where pycocotools prints -1), the
+full ``precision`` [T, R, K, A, M], ``recall`` [T, K, A, M] and ``scores`` arrays (-1 where
+undefined, exactly as pycocotools), per-category AP / AR, and a signature.
+
+``compat="pycocotools"`` reproduces pycocotools' quirks exactly: ``stats[0]`` reads
+``maxDets == 100`` literally, fewer than 3 ``maxDets`` is an error (pycocotools crashes),
+annotation id 0 never counts as matched (with a warning), annotations on images or
+categories missing from the file are dropped (with a warning), result categories not in
+the gt are dropped silently. Our own mode (``compat=None``) differs deliberately: the
+"100" of the stats means ``max_dets[-1]``, id 0 and dangling annotations are errors,
+dropped result categories are warned about. In both modes an empty results list is
+evaluated as "no detections" with a warning (pycocotools crashes), and NaN / inf boxes,
+negative sizes, unknown result image ids, duplicate gt ids, missing ``iscrowd`` / ``area``
+fields are errors naming the field and the id.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from visionbench.metrics.base import MetricResult
+from visionbench.metrics.coco_core import (
+    MatchState,
+    accumulate,
+    match_tables,
+    state_from_dict,
+    state_to_dict,
+    summarize,
+)
+from visionbench.metrics.coco_data import (
+    AnnTable,
+    GroundTruthTable,
+    load_ground_truth,
+    load_results,
+)
+from visionbench.metrics.coco_params import CocoParams
+from visionbench.metrics.coco_update import columns_from_image
+from visionbench.metrics.errors import MetricInputError
+
+__all__ = ["coco_evaluate", "CocoEvaluator", "CocoParams"]
+
+COMPAT_MODES = (None, "pycocotools")
+
+
+def coco_evaluate(
+    gt: Any,
+    results: Any,
+    *,
+    iou_type: str = "bbox",
+    compat: str | None = None,
+    params: CocoParams | None = None,
+    **param_kw: Any,
+) -> MetricResult:
+    """Evaluate COCO results against a COCO ground truth.
+
+    Args:
+        gt: ground truth: a path to a COCO JSON file, its bytes, the parsed dict, or a
+            :class:`~visionbench.metrics.coco_data.GroundTruthTable`.
+        results: detections: a path to a results JSON file, its bytes, a list of result
+            dicts (``image_id``, ``category_id``, ``score`` and ``bbox`` [x, y, w, h] px /
+            ``segmentation`` / ``keypoints``), or an ``AnnTable``.
+        iou_type: ``"bbox"``, ``"segm"`` or ``"keypoints"``.
+        compat: None (our API) or ``"pycocotools"`` (reproduce its quirks, see module doc).
+        params: a :class:`CocoParams`; or give its fields as keywords (``iou_thrs``,
+            ``rec_thrs``, ``max_dets``, ``area_rng``, ``area_lbl``, ``use_cats``,
+            ``img_ids``, ``cat_ids``, ``kpt_oks_sigmas``).
+
+    Returns:
+        MetricResult: ``metrics`` (stats by name, in [0, 1]), ``arrays`` (``precision``,
+        ``recall``, ``scores``, ``stats``, ``category_ids``, ``ap_per_category``,
+        ``ar_per_category``), ``signature``.
+    """
+    _check_compat(compat)
+    if params is None:
+        params = CocoParams(iou_type=iou_type, **param_kw)
+    elif param_kw or params.iou_type != iou_type and iou_type != "bbox":
+        raise MetricInputError(
+            "give either params= or parameter keywords (and iou_type inside params)"
+        )
+    is_compat = compat is not None
+    gtt = (
+        gt
+        if isinstance(gt, GroundTruthTable)
+        else load_ground_truth(gt, iou_type=params.iou_type, compat=is_compat)
+    )
+    dtt = load_results(results, gtt, iou_type=params.iou_type, compat=is_compat)
+    ev = CocoEvaluator(
+        gtt.cat_ids if params.cat_ids is None else params.cat_ids,
+        params=params,
+        compat=compat,
+        cat_names=dict(zip(gtt.cat_ids.tolist(), gtt.cat_names)),
+    )
+    img_ids = np.unique(
+        np.asarray(gtt.image_ids if params.img_ids is None else params.img_ids, dtype=np.int64)
+    )
+    ev._add_tables(
+        gtt.anns, dtt, img_ids, image_size=gtt.image_size if params.iou_type == "segm" else None
+    )
+    return ev.compute()
+
+
+class CocoEvaluator:
+    """Mergeable COCO evaluator fed image by image with columnar arrays.
+
+    Per image, ``update`` matches the detections to the ground truth at once and keeps
+    only the match flags (the sufficient statistics); ``compute`` accumulates. The state
+    is independent of the order in which images arrive, so shards merge exactly.
+
+    Args:
+        cat_ids: the dataset's category ids (K). Detections of other categories are
+            dropped (with a warning unless ``compat``).
+        iou_type: ``"bbox"``, ``"segm"`` or ``"keypoints"``.
+        compat: None or ``"pycocotools"`` (see module docstring).
+        params: :class:`CocoParams` (its ``img_ids`` / ``cat_ids`` are ignored here), or
+            its fields as keywords.
+        cat_names: optional category id -> name, for per-category metric names.
+    """
+
+    def __init__(
+        self,
+        cat_ids: Sequence[int],
+        *,
+        iou_type: str = "bbox",
+        compat: str | None = None,
+        params: CocoParams | None = None,
+        cat_names: dict[int, str] | None = None,
+        **param_kw: Any,
+    ) -> None:
+        _check_compat(compat)
+        self.params = params if params is not None else CocoParams(iou_type=iou_type, **param_kw)
+        self.compat = compat
+        order = np.asarray(list(cat_ids), dtype=np.int64)
+        if self.params.use_cats:
+            order = np.unique(order)
+        elif len(np.unique(order)) != len(order):
+            raise MetricInputError(f"cat_ids: duplicate category ids in {order.tolist()}")
+        self.cat_ids = order
+        self.cat_names = dict(cat_names or {})
+        self.signature = self.params.signature(compat)
+        self._states: list[MatchState] = []
+        self._seen: set[int] = set()
+
+    # -- feeding --------------------------------------------------------------------
+    def update(
+        self,
+        image_id: int,
+        gt_boxes: Any,
+        gt_labels: Any,
+        dt_boxes: Any,
+        dt_labels: Any,
+        dt_scores: Any,
+        *,
+        gt_iscrowd: Any = None,
+        gt_area: Any = None,
+        gt_ann_ids: Any = None,
+        box_format: str = "xyxy",
+        gt_masks: Any = None,
+        dt_masks: Any = None,
+        dt_area: Any = None,
+        gt_keypoints: Any = None,
+        gt_num_keypoints: Any = None,
+        dt_keypoints: Any = None,
+    ) -> None:
+        """Add one image.
+
+        Args:
+            image_id: the dataset's image id (each image once per evaluator).
+            gt_boxes: [G, 4] boxes, pixels, in ``box_format`` (``"xyxy"`` or ``"xywh"``).
+            gt_labels: [G] dataset category ids.
+            dt_boxes: [D, 4] boxes, pixels. dt_labels: [D] category ids. dt_scores: [D].
+            gt_iscrowd: [G] bool, default all False.
+            gt_area: [G] object areas, pixels² (COCO's ``area`` field: the mask area),
+                default the box area (segm: the mask area).
+            gt_ann_ids: [G] annotation ids (only for messages; default 1..G).
+            gt_masks, dt_masks: segm only: [N, H, W] binary arrays or lists of RLE dicts.
+            dt_area: [D] detection areas; default box area (segm: mask area).
+            gt_keypoints, dt_keypoints: keypoints only: [N, 3k]; gt_num_keypoints: [G].
+        """
+        iid = int(image_id)
+        if iid in self._seen:
+            raise MetricInputError(f"update: image id {iid} was already added to this evaluator")
+        g, d = columns_from_image(
+            iid, self.params.iou_type, gt_boxes, gt_labels, dt_boxes, dt_labels, dt_scores,
+            gt_iscrowd=gt_iscrowd, gt_area=gt_area, gt_ann_ids=gt_ann_ids, box_format=box_format,
+            gt_masks=gt_masks, dt_masks=dt_masks, dt_area=dt_area, gt_keypoints=gt_keypoints,
+            gt_num_keypoints=gt_num_keypoints, dt_keypoints=dt_keypoints,
+        )  # fmt: skip
+        self._add_tables(g, d, np.array([iid], dtype=np.int64), image_size=None)
+
+    def update_tables(
+        self, gt: AnnTable, dt: AnnTable, image_ids: Any, *, image_size: Any = None
+    ) -> None:
+        """Add many images at once from columnar tables (``bbox`` xywh).
+
+        Args:
+            gt, dt: :class:`~visionbench.metrics.coco_data.AnnTable` rows of any images.
+            image_ids: the images to add (rows of other images are left out).
+            image_size: image id -> (height, width), for polygon segmentations.
+        """
+        ids = np.unique(np.asarray(image_ids, dtype=np.int64))
+        dup = [i for i in ids.tolist() if i in self._seen]
+        if dup:
+            raise MetricInputError(f"update_tables: image ids already added: {dup[:10]}")
+        self._add_tables(gt, dt, ids, image_size=image_size)
+
+    def _add_tables(
+        self, gt: AnnTable, dt: AnnTable, img_ids: np.ndarray, *, image_size: Any
+    ) -> None:
+        if self.compat is None and len(dt):
+            in_img = np.isin(dt.image_id, img_ids)
+            unknown = in_img & ~np.isin(dt.category_id, self.cat_ids)
+            if unknown.any():
+                cats = np.unique(dt.category_id[unknown])[:10].tolist()
+                warnings.warn(
+                    f"{int(unknown.sum())} detections have category ids not in the ground truth "
+                    f"({cats}); they are dropped, as pycocotools does",
+                    stacklevel=3,
+                )
+        state = match_tables(gt, dt, self.params, self.cat_ids, img_ids, image_size=image_size)
+        self._states.append(state)
+        self._seen.update(img_ids.tolist())
+
+    # -- mergeable state ------------------------------------------------------------
+    def merge(self, other: CocoEvaluator) -> None:
+        """Add another evaluator's images (same parameters, disjoint images)."""
+        if not isinstance(other, CocoEvaluator) or other.signature != self.signature:
+            raise MetricInputError(
+                f"merge: expected a CocoEvaluator with signature {self.signature!r}, got "
+                f"{getattr(other, 'signature', type(other).__name__)!r}"
+            )
+        if not np.array_equal(other.cat_ids, self.cat_ids):
+            raise MetricInputError("merge: the evaluators have different cat_ids")
+        both = self._seen & other._seen
+        if both:
+            raise MetricInputError(
+                f"merge: image ids present in both evaluators: {sorted(both)[:10]}"
+            )
+        self._states.extend(other._states)
+        self._seen |= other._seen
+
+    def state_dict(self) -> dict[str, Any]:
+        """Sufficient statistics as plain arrays (match flags bit-packed)."""
+        d = state_to_dict(self._state())
+        d["signature"] = self.signature
+        d["cat_ids"] = self.cat_ids.copy()
+        return d
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace this evaluator's statistics by ``state`` (from :meth:`state_dict`)."""
+        if str(state["signature"]) != self.signature:
+            raise MetricInputError(
+                f"load_state_dict: signature {state['signature']!r} differs from {self.signature!r}"
+            )
+        if not np.array_equal(np.asarray(state["cat_ids"]), self.cat_ids):
+            raise MetricInputError("load_state_dict: the state has different cat_ids")
+        s = state_from_dict(state)
+        self._states = [s]
+        self._seen = set(s.image_ids.tolist())
+
+    def _state(self) -> MatchState:
+        A, T = len(self.params.area_rng), len(self.params.iou_thrs)
+        if not self._states:
+            return MatchState.empty(A, T)
+        s = MatchState.concat(self._states)
+        self._states = [s]
+        return s
+
+    # -- result ---------------------------------------------------------------------
+    def compute(self) -> MetricResult:
+        """Accumulate and summarize: see :func:`coco_evaluate` for the result's fields."""
+        p = self.params
+        arrays = accumulate(self._state(), p, self.cat_ids)
+        stats, names = summarize(
+            arrays["precision"], arrays["recall"], p, compat=self.compat is not None
+        )
+        metrics = {n: (float(v) if v > -1 else float("nan")) for n, v in zip(names, stats)}
+        prec, rec = arrays["precision"], arrays["recall"]
+        k_n = prec.shape[2]
+        ap_k = np.full(k_n, np.nan)
+        ar_k = np.full(k_n, np.nan)
+        for k in range(k_n):
+            pk = prec[:, :, k, 0, -1]
+            rk = rec[:, k, 0, -1]
+            if (pk > -1).any():
+                ap_k[k] = np.mean(pk[pk > -1])
+            if (rk > -1).any():
+                ar_k[k] = np.mean(rk[rk > -1])
+        cat_ids = self.cat_ids if p.use_cats else np.array([-1], dtype=np.int64)
+        arrays.update(
+            stats=stats, category_ids=cat_ids, ap_per_category=ap_k, ar_per_category=ar_k,
+            iou_thrs=p.iou_thrs.copy(), rec_thrs=p.rec_thrs.copy(),
+            max_dets=np.asarray(p.max_dets, dtype=np.int64),
+            area_rng=np.asarray(p.area_rng, dtype=np.float64),
+        )  # fmt: skip
+        return MetricResult(
+            metrics=metrics,
+            signature=self.signature,
+            arrays=arrays,
+            higher_is_better={n: True for n in metrics},
+        )
+
+
+def _check_compat(compat: str | None) -> None:
+    if compat not in COMPAT_MODES:
+        raise MetricInputError(f"compat: expected one of {COMPAT_MODES}, got {compat!r}")

@@ -1,0 +1,376 @@
+"""The COCO evaluation itself: per-image matching, accumulation, summary.
+
+``match_tables`` does ``COCOeval.evaluate`` for any set of images and returns a
+:class:`MatchState` -- per-detection match flags and per-(image, category) gt counts, the
+sufficient statistics of the evaluation. ``accumulate`` turns any union of such states
+into the ``precision`` / ``recall`` / ``scores`` arrays, ``summarize`` into the stats.
+The order-sensitive steps (stable mergesorts, greedy matching, cumulative sums, the
+``np.spacing(1)`` in precision) follow pycocotools 2.0.x exactly; see REFERENCE.md §1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from visionbench.metrics.coco_data import AnnTable
+from visionbench.metrics.coco_params import CocoParams
+from visionbench.metrics.errors import MetricInputError
+
+__all__ = ["MatchState", "match_tables", "accumulate", "summarize"]
+
+
+@dataclass
+class MatchState:
+    """Sufficient statistics of a COCO evaluation over a set of images.
+
+    Attributes:
+        image_ids: [I] int64, the images evaluated.
+        dt_image_id, dt_cat: [N] int64; ``dt_cat`` is the category id (-1 when pooled).
+        dt_score: [N] float64. dt_rank: [N] int64, position in its (image, category) list
+            sorted by score (only ranks < max(max_dets) are kept).
+        dt_matched, dt_ignored: [N, A, T] bool.
+        pair_image_id, pair_cat: [P] int64. pair_npig: [P, A] int64 non-ignored gts.
+    """
+
+    image_ids: np.ndarray
+    dt_image_id: np.ndarray
+    dt_cat: np.ndarray
+    dt_score: np.ndarray
+    dt_rank: np.ndarray
+    dt_matched: np.ndarray
+    dt_ignored: np.ndarray
+    pair_image_id: np.ndarray
+    pair_cat: np.ndarray
+    pair_npig: np.ndarray
+    sorted_by_cat_image: bool = False
+
+    @staticmethod
+    def empty(n_area: int, n_thr: int) -> MatchState:
+        z = np.zeros(0, dtype=np.int64)
+        zb = np.zeros((0, n_area, n_thr), dtype=bool)
+        return MatchState(
+            z, z, z, np.zeros(0), z, zb, zb, z, z, np.zeros((0, n_area), np.int64), True
+        )
+
+    @staticmethod
+    def concat(states: list[MatchState]) -> MatchState:
+        if len(states) == 1:
+            return states[0]
+        fields = MatchState.__dataclass_fields__
+        kw = {
+            f: np.concatenate([getattr(s, f) for s in states])
+            for f in fields
+            if f != "sorted_by_cat_image"
+        }
+        return MatchState(**kw, sorted_by_cat_image=False)
+
+
+def match_tables(
+    gt: AnnTable,
+    dt: AnnTable,
+    params: CocoParams,
+    cat_ids: np.ndarray,
+    img_ids: np.ndarray,
+    *,
+    image_size: Callable[[int], tuple[int, int]] | None = None,
+) -> MatchState:
+    """``COCOeval.evaluate`` on columnar annotations.
+
+    Args:
+        gt, dt: ground truth and detections (any images; rows outside ``img_ids`` or
+            ``cat_ids`` are left out, as pycocotools' ``getAnnIds`` does).
+        params: the evaluation parameters.
+        cat_ids: [K] category ids in pycocotools' ``p.catIds`` order (sorted when
+            ``use_cats``; as given when pooled: that order decides ties).
+        img_ids: [I] sorted unique image ids.
+        image_size: image id -> (height, width), needed for polygon segmentations.
+    """
+    A, T = len(params.area_rng), len(params.iou_thrs)
+    n_img = len(img_ids)
+    if n_img == 0:
+        return MatchState.empty(A, T)
+    cat_ids = np.asarray(cat_ids, dtype=np.int64)
+    if params.use_cats:
+        cat_sorted = cat_ids
+    else:
+        cat_sorted = np.unique(cat_ids)
+        cat_pos_of_sorted = np.empty(len(cat_sorted), dtype=np.int64)
+        # position in the user's order (first occurrence) of each sorted id
+        first = {}
+        for i, c in enumerate(cat_ids.tolist()):
+            first.setdefault(c, i)
+        cat_pos_of_sorted[:] = [first[c] for c in cat_sorted.tolist()]
+
+    def keys(t: AnnTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ii = np.searchsorted(img_ids, t.image_id)
+        ii = np.minimum(ii, n_img - 1)
+        ok = img_ids[ii] == t.image_id
+        kk = np.searchsorted(cat_sorted, t.category_id)
+        kk = np.minimum(kk, max(len(cat_sorted) - 1, 0))
+        ok &= (cat_sorted[kk] == t.category_id) if len(cat_sorted) else False
+        sel = np.flatnonzero(ok)
+        ii, kk = ii[sel], kk[sel]
+        if params.use_cats:
+            return sel, kk * n_img + ii, kk
+        return sel, ii.astype(np.int64), cat_pos_of_sorted[kk]
+
+    g_sel, g_pair, g_catpos = keys(gt)
+    d_sel, d_pair, d_catpos = keys(dt)
+    # gts: stable by pair (pooled: by image, then category position, then file order)
+    g_sortkey = g_pair if params.use_cats else g_pair * max(len(cat_ids), 1) + g_catpos
+    go = g_sel[np.argsort(g_sortkey, kind="stable")]
+    g_pair_sorted = np.sort(g_pair)
+    # dts: pooled -> by category position first; then -score stable; then pair stable
+    base = np.arange(len(d_sel)) if params.use_cats else np.argsort(d_catpos, kind="stable")
+    neg = -dt.score[d_sel[base]]
+    base = base[np.argsort(neg, kind="stable")]
+    base = base[np.argsort(d_pair[base], kind="stable")]
+    do = d_sel[base]
+    d_pair_sorted = d_pair[base]
+    # rank within pair, cut at max_dets[-1]
+    pairs = np.union1d(g_pair_sorted, d_pair_sorted)
+    d_first = np.searchsorted(d_pair_sorted, d_pair_sorted, side="left")
+    rank = np.arange(len(do)) - d_first
+    keep = rank < params.max_dets[-1]
+    do, d_pair_sorted, rank = do[keep], d_pair_sorted[keep], rank[keep]
+    gt_start = np.searchsorted(g_pair_sorted, pairs, side="left")
+    gt_end = np.searchsorted(g_pair_sorted, pairs, side="right")
+    dt_start = np.searchsorted(d_pair_sorted, pairs, side="left")
+    dt_end = np.searchsorted(d_pair_sorted, pairs, side="right")
+    sizes = (dt_end - dt_start) * (gt_end - gt_start)
+    iou_off = np.zeros(len(pairs) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=iou_off[1:])
+
+    from visionbench.metrics import coco_kernels as K
+
+    g_crowd = np.ascontiguousarray(gt.iscrowd[go])
+    if params.iou_type == "bbox":
+        ious = K.pair_box_ious(
+            gt_start, gt_end, dt_start, dt_end, iou_off,
+            np.ascontiguousarray(gt.bbox[go]), g_crowd, np.ascontiguousarray(dt.bbox[do]),
+        )  # fmt: skip
+    elif params.iou_type == "segm":
+        ious = _segm_ious(
+            gt,
+            dt,
+            go,
+            do,
+            gt_start,
+            gt_end,
+            dt_start,
+            dt_end,
+            iou_off,
+            pairs,
+            n_img,
+            img_ids,
+            image_size,
+        )
+    elif params.use_cats:
+        from visionbench.metrics.coco_keypoints import keypoint_ious
+
+        ious = keypoint_ious(
+            gt, dt, go, do, gt_start, gt_end, dt_start, dt_end, iou_off, params.kpt_oks_sigmas
+        )
+    else:  # pycocotools' computeOks reads _gts[img, -1] when pooled: never any match
+        iou_off[:] = 0
+        ious = np.zeros(0)
+    g_ignore = gt.iscrowd[go].copy()
+    if params.iou_type == "keypoints":
+        g_ignore |= gt.num_keypoints[go] == 0
+    matched, ignored, npig = K.match_pairs(
+        gt_start, gt_end, dt_start, dt_end, iou_off, ious,
+        np.ascontiguousarray(gt.area[go]), g_crowd, g_ignore, gt.ann_id[go] == 0,
+        np.ascontiguousarray(dt.area[do]),
+        np.asarray(params.area_rng, dtype=np.float64).reshape(-1, 2), params.iou_thrs,
+    )  # fmt: skip
+    pair_img = img_ids[pairs % n_img] if params.use_cats else img_ids[pairs]
+    if params.use_cats:
+        pair_cat = cat_sorted[pairs // n_img]
+        dt_cat = dt.category_id[do]
+    else:
+        pair_cat = np.full(len(pairs), -1, dtype=np.int64)
+        dt_cat = np.full(len(do), -1, dtype=np.int64)
+    return MatchState(
+        image_ids=np.asarray(img_ids, dtype=np.int64),
+        dt_image_id=dt.image_id[do],
+        dt_cat=dt_cat,
+        dt_score=dt.score[do],
+        dt_rank=rank.astype(np.int64),
+        dt_matched=matched,
+        dt_ignored=ignored,
+        pair_image_id=pair_img,
+        pair_cat=pair_cat,
+        pair_npig=npig,
+        sorted_by_cat_image=True,
+    )
+
+
+def _segm_ious(
+    gt: AnnTable, dt: AnnTable, go: np.ndarray, do: np.ndarray, gt_start: np.ndarray, gt_end: np.ndarray,
+    dt_start: np.ndarray, dt_end: np.ndarray, iou_off: np.ndarray, pairs: np.ndarray, n_img: int,
+    img_ids: np.ndarray, image_size: Callable[[int], tuple[int, int]] | None,
+) -> np.ndarray:  # fmt: skip
+    from pycocotools import mask as mask_utils
+
+    from visionbench.metrics.coco_masks import rles_for
+
+    g_rle = rles_for(gt, go, image_size, "ground truth")
+    d_rle = rles_for(dt, do, image_size, "results")
+    out = np.zeros(iou_off[-1], dtype=np.float64)
+    g_crowd = gt.iscrowd[go].astype(np.uint8)
+    for p in range(len(pairs)):
+        if iou_off[p + 1] == iou_off[p]:
+            continue
+        g = g_rle[gt_start[p] : gt_end[p]]
+        d = d_rle[dt_start[p] : dt_end[p]]
+        iou = np.asarray(
+            mask_utils.iou(d, g, g_crowd[gt_start[p] : gt_end[p]].tolist()), dtype=np.float64
+        )
+        out[iou_off[p] : iou_off[p + 1]] = iou.reshape(-1)
+    return out
+
+
+def accumulate(state: MatchState, params: CocoParams, cat_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """``COCOeval.accumulate``: precision [T,R,K,A,M], recall [T,K,A,M], scores [T,R,K,A,M].
+
+    Args:
+        state: the union of the images' match states.
+        cat_ids: [K] sorted category ids (ignored when ``params.use_cats`` is False: K = 1).
+    """
+    cats = (
+        np.asarray(cat_ids, dtype=np.int64) if params.use_cats else np.array([-1], dtype=np.int64)
+    )
+    n_cat = len(cats)
+    kd = np.searchsorted(cats, state.dt_cat)
+    kd = np.minimum(kd, max(n_cat - 1, 0))
+    if n_cat and not np.array_equal(cats[kd], state.dt_cat):
+        raise MetricInputError("accumulate: detections of categories outside cat_ids in the state")
+    if state.sorted_by_cat_image:
+        o = np.arange(len(kd))
+    else:
+        o = np.lexsort((state.dt_rank, state.dt_image_id, kd))
+    o = o[np.argsort(-state.dt_score[o], kind="stable")]
+    o = o[np.argsort(kd[o], kind="stable")]
+    ks = kd[o]
+    cat_start = np.searchsorted(ks, np.arange(n_cat), side="left")
+    cat_end = np.searchsorted(ks, np.arange(n_cat), side="right")
+    kp = np.minimum(np.searchsorted(cats, state.pair_cat), max(n_cat - 1, 0))
+    npig = np.zeros((n_cat, state.pair_npig.shape[1]), dtype=np.int64)
+    np.add.at(npig, kp, state.pair_npig)
+    from visionbench.metrics import coco_kernels as K
+
+    precision, recall, scores = K.accumulate_sorted(
+        cat_start, cat_end, np.ascontiguousarray(state.dt_score[o]), np.ascontiguousarray(state.dt_rank[o]),
+        np.ascontiguousarray(state.dt_matched[o]), np.ascontiguousarray(state.dt_ignored[o]), npig,
+        np.asarray(params.max_dets, dtype=np.int64), params.rec_thrs,
+    )  # fmt: skip
+    return {"precision": precision, "recall": recall, "scores": scores}
+
+
+def summarize(
+    precision: np.ndarray, recall: np.ndarray, params: CocoParams, *, compat: bool
+) -> tuple[np.ndarray, list[str]]:
+    """The summary stats of ``COCOeval.summarize`` and their names.
+
+    In compat mode the "100" of the AP stat is literal (pycocotools: a custom ``maxDets``
+    without 100 gives -1) and fewer than 3 ``maxDets`` is an error (pycocotools crashes).
+    Otherwise every "100" means ``max_dets[-1]``.
+
+    Returns:
+        (stats, names): 12 stats (10 for keypoints); -1 where no cell is defined.
+    """
+    p = params
+    md = list(p.max_dets)
+
+    def s_(ap: int, iou_thr: float | None = None, area: str = "all", max_dets: int = 100) -> float:
+        aind = [i for i, lbl in enumerate(p.area_lbl) if lbl == area]
+        mind = [i for i, m in enumerate(md) if m == max_dets]
+        if ap == 1:
+            s = precision
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == p.iou_thrs)[0]]
+            s = s[:, :, :, aind, mind]
+        else:
+            s = recall
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == p.iou_thrs)[0]]
+            s = s[:, :, aind, mind]
+        return -1.0 if len(s[s > -1]) == 0 else float(np.mean(s[s > -1]))
+
+    if p.iou_type == "keypoints":
+        m = 20 if compat else md[-1]
+        stats = [
+            s_(1, max_dets=m), s_(1, 0.5, max_dets=m), s_(1, 0.75, max_dets=m),
+            s_(1, area="medium", max_dets=m), s_(1, area="large", max_dets=m),
+            s_(0, max_dets=m), s_(0, 0.5, max_dets=m), s_(0, 0.75, max_dets=m),
+            s_(0, area="medium", max_dets=m), s_(0, area="large", max_dets=m),
+        ]  # fmt: skip
+        names = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+        return np.array(stats), names
+    if compat:
+        if len(md) < 3:
+            raise MetricInputError(
+                f"max_dets={md}: pycocotools' summarize needs at least 3 values (it crashes); "
+                "use compat=None for our own summary"
+            )
+        m0, m1, m2, first = md[0], md[1], md[2], 100
+    else:
+        m0, m1, m2 = md[0], md[min(1, len(md) - 1)], md[-1]
+        first = m2
+    stats = [
+        s_(1, max_dets=first), s_(1, 0.5, max_dets=m2), s_(1, 0.75, max_dets=m2),
+        s_(1, area="small", max_dets=m2), s_(1, area="medium", max_dets=m2), s_(1, area="large", max_dets=m2),
+        s_(0, max_dets=m0), s_(0, max_dets=m1), s_(0, max_dets=m2),
+        s_(0, area="small", max_dets=m2), s_(0, area="medium", max_dets=m2), s_(0, area="large", max_dets=m2),
+    ]  # fmt: skip
+    names = [
+        "AP",
+        "AP50",
+        "AP75",
+        "APs",
+        "APm",
+        "APl",
+        f"AR{m0}",
+        f"AR{m1}",
+        f"AR{m2}",
+        "ARs",
+        "ARm",
+        "ARl",
+    ]
+    return np.array(stats), names
+
+
+def state_to_dict(s: MatchState) -> dict[str, Any]:
+    """Plain arrays (match flags bit-packed) for ``np.savez`` / torch.distributed."""
+    n, a, t = s.dt_matched.shape
+    return {
+        "image_ids": s.image_ids, "dt_image_id": s.dt_image_id, "dt_cat": s.dt_cat,
+        "dt_score": s.dt_score, "dt_rank": s.dt_rank,
+        "dt_matched": np.packbits(s.dt_matched.reshape(n, a * t), axis=1),
+        "dt_ignored": np.packbits(s.dt_ignored.reshape(n, a * t), axis=1),
+        "pair_image_id": s.pair_image_id, "pair_cat": s.pair_cat, "pair_npig": s.pair_npig,
+        "shape_at": np.array([a, t], dtype=np.int64),
+    }  # fmt: skip
+
+
+def state_from_dict(d: dict[str, Any]) -> MatchState:
+    """Inverse of :func:`state_to_dict`."""
+    a, t = (int(x) for x in np.asarray(d["shape_at"]))
+    n = len(d["dt_score"])
+
+    def unpack(x: np.ndarray) -> np.ndarray:
+        bits = np.unpackbits(np.asarray(x, dtype=np.uint8), axis=1, count=a * t)
+        return bits.astype(bool).reshape(n, a, t)
+
+    return MatchState(
+        image_ids=np.asarray(d["image_ids"], np.int64), dt_image_id=np.asarray(d["dt_image_id"], np.int64),
+        dt_cat=np.asarray(d["dt_cat"], np.int64), dt_score=np.asarray(d["dt_score"], np.float64),
+        dt_rank=np.asarray(d["dt_rank"], np.int64), dt_matched=unpack(d["dt_matched"]),
+        dt_ignored=unpack(d["dt_ignored"]), pair_image_id=np.asarray(d["pair_image_id"], np.int64),
+        pair_cat=np.asarray(d["pair_cat"], np.int64),
+        pair_npig=np.asarray(d["pair_npig"], np.int64).reshape(-1, a),
+    )  # fmt: skip

@@ -1,0 +1,414 @@
+"""Columnar COCO annotations: ground truth and detections as arrays, and their loaders.
+
+``load_ground_truth`` reads a COCO ground-truth file (path, bytes or dict);
+``load_results`` reads a results file or list with the behaviour of pycocotools'
+``COCO.loadRes`` (bbox results get ``area = w * h``; segm results that carry ``bbox`` take
+the bbox branch; keypoint results get the keypoints' bounding box). Every check names the
+file, the field, the annotation id (or the index in the results list) and what arrived.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from visionbench.metrics.errors import MetricInputError
+
+__all__ = ["AnnTable", "GroundTruthTable", "load_ground_truth", "load_results", "read_json"]
+
+
+@dataclass
+class AnnTable:
+    """Annotations (ground truth) or detections (results), one row each.
+
+    Attributes:
+        image_id: [N] int64. category_id: [N] int64.
+        bbox: [N, 4] float64, xywh, pixels. area: [N] float64, pixels².
+        iscrowd: [N] bool (False for detections). ann_id: [N] int64 (results: index + 1).
+        score: [N] float64 (detections only; None for ground truth).
+        segm: N segmentations (polygon lists or RLE dicts) or None.
+        keypoints: [N, 3k] float64 or None. num_keypoints: [N] int64 or None.
+    """
+
+    image_id: np.ndarray
+    category_id: np.ndarray
+    bbox: np.ndarray
+    area: np.ndarray
+    iscrowd: np.ndarray
+    ann_id: np.ndarray
+    score: np.ndarray | None = None
+    segm: list[Any] | None = None
+    keypoints: np.ndarray | None = None
+    num_keypoints: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.image_id)
+
+    def take(self, idx: np.ndarray) -> AnnTable:
+        """Rows ``idx`` as a new table."""
+
+        def t(x: Any) -> Any:
+            if x is None:
+                return None
+            if isinstance(x, list):
+                return [x[i] for i in idx]
+            return x[idx]
+
+        return AnnTable(
+            t(self.image_id), t(self.category_id), t(self.bbox), t(self.area), t(self.iscrowd),
+            t(self.ann_id), t(self.score), t(self.segm), t(self.keypoints), t(self.num_keypoints),
+        )  # fmt: skip
+
+
+@dataclass
+class GroundTruthTable:
+    """A COCO ground-truth file as arrays.
+
+    Attributes:
+        image_ids: [I] int64 ids of the listed images (file order). heights, widths: [I].
+        cat_ids: [K] int64 ids of the listed categories (file order). cat_names: [K].
+        anns: the annotations.
+        source: file name or "<dict>", for messages.
+    """
+
+    image_ids: np.ndarray
+    heights: np.ndarray
+    widths: np.ndarray
+    cat_ids: np.ndarray
+    cat_names: list[str]
+    anns: AnnTable
+    source: str = "<dict>"
+    image_index: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.image_index = {int(i): n for n, i in enumerate(self.image_ids.tolist())}
+
+    def image_size(self, image_id: int) -> tuple[int, int]:
+        """(height, width) of an image, pixels."""
+        n = self.image_index[int(image_id)]
+        return int(self.heights[n]), int(self.widths[n])
+
+
+def read_json(obj: Any) -> tuple[Any, str]:
+    """Parse ``obj`` (path, bytes, or an already-parsed object) -> (object, source name)."""
+    if isinstance(obj, (str, os.PathLike)):
+        import orjson
+
+        path = os.fspath(obj)
+        try:
+            with open(path, "rb") as f:
+                return orjson.loads(f.read()), path
+        except FileNotFoundError:
+            raise MetricInputError(f"{path}: file not found") from None
+        except orjson.JSONDecodeError as e:
+            raise MetricInputError(f"{path}: not valid JSON ({e})") from None
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        import orjson
+
+        return orjson.loads(obj), "<bytes>"
+    return obj, "<dict>" if isinstance(obj, dict) else "<list>"
+
+
+def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) -> GroundTruthTable:
+    """Read a COCO ground-truth file (path, bytes or dict) into a :class:`GroundTruthTable`.
+
+    Strict mode (``compat=False``) refuses what pycocotools accepts silently: annotation id
+    0 (pycocotools uses ids as its "unmatched" sentinel), duplicate ids, annotations whose
+    image or category is not listed. ``compat=True`` keeps pycocotools' behaviour (id 0 is
+    kept and never counts as a match; dangling annotations are dropped) with a warning.
+    Duplicate ids are refused in both modes (pycocotools silently replaces them).
+
+    Raises:
+        MetricInputError: naming the source, the field, the annotation id and the value.
+    """
+    data, src = read_json(gt)
+    if not isinstance(data, dict):
+        raise MetricInputError(
+            f"{src}: expected a COCO ground-truth object (dict), got {type(data).__name__}"
+        )
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise MetricInputError(
+                f"{src}: expected a list under '{key}', got {type(data.get(key)).__name__}"
+            )
+    images = data["images"]
+    try:
+        image_ids = np.array([im["id"] for im in images], dtype=np.int64)
+    except (KeyError, TypeError):
+        raise MetricInputError(f"{src}: every entry of 'images' needs an integer 'id'") from None
+    need_size = iou_type == "segm"
+    heights = np.array([im.get("height", -1) for im in images], dtype=np.int64)
+    widths = np.array([im.get("width", -1) for im in images], dtype=np.int64)
+    cats = data["categories"]
+    try:
+        cat_ids = np.array([c["id"] for c in cats], dtype=np.int64)
+    except (KeyError, TypeError):
+        raise MetricInputError(
+            f"{src}: every entry of 'categories' needs an integer 'id'"
+        ) from None
+    cat_names = [str(c.get("name", c["id"])) for c in cats]
+    anns = data["annotations"]
+    n = len(anns)
+    cols: dict[str, list[Any]] = {
+        k: [None] * n for k in ("image_id", "category_id", "id", "area", "iscrowd")
+    }
+    bbox = np.zeros((n, 4), dtype=np.float64)
+    need_bbox = iou_type in ("bbox", "keypoints")
+    segm: list[Any] | None = [None] * n if iou_type == "segm" else None
+    kps: list[Any] | None = [None] * n if iou_type == "keypoints" else None
+    nkp = np.zeros(n, dtype=np.int64) if iou_type == "keypoints" else None
+    for i, a in enumerate(anns):
+        if not isinstance(a, dict):
+            raise MetricInputError(
+                f"{src}: annotations[{i}]: expected an object, got {type(a).__name__}"
+            )
+        aid = a.get("id", f"<index {i}>")
+        for k in cols:
+            if k not in a:
+                raise MetricInputError(f"{src}: annotation id {aid}: missing field '{k}'")
+            cols[k][i] = a[k]
+        if need_bbox or "bbox" in a:
+            b = a.get("bbox")
+            if not isinstance(b, (list, tuple)) or len(b) != 4:
+                raise MetricInputError(
+                    f"{src}: annotation id {aid}: field 'bbox' must be [x, y, w, h], got {b!r}"
+                )
+            bbox[i] = b
+        if segm is not None:
+            if "segmentation" not in a:
+                raise MetricInputError(f"{src}: annotation id {aid}: missing field 'segmentation'")
+            segm[i] = a["segmentation"]
+        if kps is not None:
+            if "keypoints" not in a or "num_keypoints" not in a:
+                raise MetricInputError(
+                    f"{src}: annotation id {aid}: missing field 'keypoints'/'num_keypoints'"
+                )
+            kps[i] = a["keypoints"]
+            nkp[i] = a["num_keypoints"]
+    try:
+        table = AnnTable(
+            image_id=np.array(cols["image_id"], dtype=np.int64),
+            category_id=np.array(cols["category_id"], dtype=np.int64),
+            bbox=bbox,
+            area=np.array(cols["area"], dtype=np.float64).reshape(n),
+            iscrowd=np.array(cols["iscrowd"], dtype=np.int64).reshape(n) != 0,
+            ann_id=np.array(cols["id"], dtype=np.int64).reshape(n),
+            segm=segm,
+            keypoints=_keypoint_array(kps, src) if kps is not None else None,
+            num_keypoints=nkp,
+        )
+    except (TypeError, ValueError) as e:
+        raise MetricInputError(
+            f"{src}: annotations: a field has a non-numeric value ({e})"
+        ) from None
+    _check_finite(table, src, "annotation id")
+    gtt = GroundTruthTable(image_ids, heights, widths, cat_ids, cat_names, table, source=src)
+    _check_ground_truth(gtt, compat=compat, need_size=need_size)
+    return gtt
+
+
+def _keypoint_array(kps: list[Any], src: str) -> np.ndarray:
+    lens = {len(k) for k in kps}
+    if len(lens) > 1:
+        raise MetricInputError(f"{src}: 'keypoints' lists have different lengths {sorted(lens)}")
+    return np.array(kps, dtype=np.float64).reshape(len(kps), -1)
+
+
+def _check_finite(t: AnnTable, src: str, what: str) -> None:
+    for name, arr in (("bbox", t.bbox), ("area", t.area), ("score", t.score)):
+        if arr is None:
+            continue
+        bad = ~np.isfinite(arr) if arr.ndim == 1 else ~np.isfinite(arr).all(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise MetricInputError(
+                f"{src}: {what} {_ident(t, i, what)}: field '{name}' must be finite, got {arr[i].tolist()}"
+            )
+    neg = (t.bbox[:, 2] < 0) | (t.bbox[:, 3] < 0)
+    if neg.any():
+        i = int(np.flatnonzero(neg)[0])
+        raise MetricInputError(
+            f"{src}: {what} {_ident(t, i, what)}: field 'bbox' needs width and height >= 0, got {t.bbox[i].tolist()}"
+        )
+
+
+def _ident(t: AnnTable, i: int, what: str) -> str:
+    return str(int(t.ann_id[i])) if what == "annotation id" else str(i)
+
+
+def _check_ground_truth(g: GroundTruthTable, *, compat: bool, need_size: bool) -> None:
+    a = g.anns
+    src = g.source
+    uniq, counts = np.unique(a.ann_id, return_counts=True)
+    if (counts > 1).any():
+        dup = uniq[counts > 1][:10].tolist()
+        raise MetricInputError(
+            f"{src}: duplicate annotation ids {dup} (field 'id'); ids must be unique"
+        )
+    if len(np.unique(g.image_ids)) != len(g.image_ids):
+        raise MetricInputError(f"{src}: duplicate image ids in 'images'")
+    if (a.ann_id == 0).any():
+        msg = (
+            f"{src}: annotation id 0 (field 'id'): pycocotools uses id 0 as its 'unmatched' "
+            "sentinel, so a detection matched to it counts as unmatched"
+        )
+        if not compat:
+            raise MetricInputError(msg + "; renumber the annotations (ids >= 1)")
+        warnings.warn(msg + " (kept, as in pycocotools)", stacklevel=3)
+    dangling = ~np.isin(a.image_id, g.image_ids)
+    if dangling.any():
+        ids = np.unique(a.image_id[dangling])
+        msg = f"{src}: {int(dangling.sum())} annotations refer to image ids not in 'images', e.g. {ids[:10].tolist()}"
+        if not compat:
+            raise MetricInputError(msg)
+        warnings.warn(msg + "; they are ignored, as in pycocotools", stacklevel=3)
+    bad_cat = ~np.isin(a.category_id, g.cat_ids)
+    if bad_cat.any():
+        ids = np.unique(a.category_id[bad_cat])
+        msg = f"{src}: {int(bad_cat.sum())} annotations have category ids not in 'categories': {ids[:10].tolist()}"
+        if not compat:
+            raise MetricInputError(msg)
+        warnings.warn(msg + "; they are ignored, as in pycocotools", stacklevel=3)
+    if need_size and ((g.heights <= 0) | (g.widths <= 0)).any():
+        i = int(np.flatnonzero((g.heights <= 0) | (g.widths <= 0))[0])
+        raise MetricInputError(
+            f"{src}: image id {int(g.image_ids[i])}: segm needs 'height' and 'width' > 0"
+        )
+
+
+def load_results(
+    results: Any, gt: GroundTruthTable, *, iou_type: str = "bbox", compat: bool = False
+) -> AnnTable:
+    """Read COCO results (path, bytes, list of dicts) like ``COCO.loadRes``.
+
+    Differences from pycocotools, in both modes: an empty list gives an empty table with a
+    warning (pycocotools crashes); a missing field or a non-finite number is an error naming
+    the index in the list and the field. Results whose image id is not in the gt are an
+    error (as pycocotools' assertion).
+    """
+    if isinstance(results, AnnTable):
+        return results
+    data, src = read_json(results)
+    if not isinstance(data, list):
+        raise MetricInputError(
+            f"{src}: expected a list of result objects, got {type(data).__name__}"
+        )
+    n = len(data)
+    if n == 0:
+        warnings.warn(
+            f"{src}: empty results list; every ground truth counts as missed", stacklevel=2
+        )
+        return _empty_results()
+    first = data[0]
+    if not isinstance(first, dict):
+        raise MetricInputError(f"{src}: results[0]: expected an object, got {type(first).__name__}")
+    if "caption" in first:
+        raise MetricInputError(
+            f"{src}: caption results cannot be scored with COCO detection metrics"
+        )
+    if "bbox" in first and first["bbox"] != []:
+        branch = "bbox"
+    elif "segmentation" in first:
+        branch = "segm"
+    elif "keypoints" in first:
+        branch = "keypoints"
+    else:
+        raise MetricInputError(
+            f"{src}: results[0]: expected a 'bbox', 'segmentation' or 'keypoints' field"
+        )
+    image_id = np.empty(n, dtype=np.int64)
+    category_id = np.empty(n, dtype=np.int64)
+    score = np.empty(n, dtype=np.float64)
+    bbox = np.zeros((n, 4), dtype=np.float64)
+    area = np.empty(n, dtype=np.float64)
+    segm: list[Any] | None = [None] * n if iou_type == "segm" or branch == "segm" else None
+    kps: list[Any] | None = [None] * n if iou_type == "keypoints" else None
+    try:
+        for i, r in enumerate(data):
+            image_id[i] = r["image_id"]
+            category_id[i] = r["category_id"]
+            score[i] = r["score"]
+            if branch == "bbox":
+                b = r["bbox"]
+                if len(b) != 4:
+                    raise MetricInputError(
+                        f"{src}: results[{i}]: field 'bbox' must be [x, y, w, h], got {b!r}"
+                    )
+                bbox[i] = b
+                area[i] = b[2] * b[3]
+                if segm is not None:
+                    s = r.get("segmentation")
+                    if s is None:
+                        x1, x2, y1, y2 = b[0], b[0] + b[2], b[1], b[1] + b[3]
+                        s = [[x1, y1, x1, y2, x2, y2, x2, y1]]
+                    segm[i] = s
+            elif branch == "segm":
+                segm[i] = r["segmentation"]
+                if "bbox" in r:
+                    bbox[i] = r["bbox"]
+            if kps is not None or branch == "keypoints":
+                if kps is not None:
+                    kps[i] = r["keypoints"]
+                if branch == "keypoints":
+                    s = r["keypoints"]
+                    x, y = s[0::3], s[1::3]
+                    x0, x1, y0, y1 = np.min(x), np.max(x), np.min(y), np.max(y)
+                    area[i] = (x1 - x0) * (y1 - y0)
+                    bbox[i] = [x0, y0, x1 - x0, y1 - y0]
+    except KeyError as e:
+        raise MetricInputError(f"{src}: results[{i}]: missing field {e}") from None
+    except (TypeError, ValueError) as e:
+        raise MetricInputError(f"{src}: results[{i}]: malformed value ({e})") from None
+    if branch == "segm":
+        from pycocotools import mask as mask_utils
+
+        rles = _results_rles(segm, src)
+        area[:] = mask_utils.area(rles)
+        no_box = [i for i, r in enumerate(data) if "bbox" not in r]
+        if no_box:
+            bbox[no_box] = mask_utils.toBbox([rles[i] for i in no_box])
+    table = AnnTable(
+        image_id=image_id,
+        category_id=category_id,
+        bbox=bbox,
+        area=area,
+        iscrowd=np.zeros(n, dtype=bool),
+        ann_id=np.arange(1, n + 1, dtype=np.int64),
+        score=score,
+        segm=segm,
+        keypoints=_keypoint_array(kps, src) if kps is not None else None,
+    )
+    _check_results(table, gt, src)
+    return table
+
+
+def _results_rles(segm: list[Any], src: str) -> list[dict[str, Any]]:
+    for i, s in enumerate(segm):
+        if not isinstance(s, dict) or "counts" not in s or "size" not in s:
+            raise MetricInputError(
+                f"{src}: results[{i}]: field 'segmentation' must be a compressed RLE dict "
+                "(as pycocotools' loadRes requires), got a polygon or other value"
+            )
+    return segm
+
+
+def _empty_results() -> AnnTable:
+    z = np.zeros(0, dtype=np.int64)
+    return AnnTable(
+        z, z.copy(), np.zeros((0, 4)), np.zeros(0), np.zeros(0, bool), z.copy(), np.zeros(0)
+    )
+
+
+def _check_results(t: AnnTable, gt: GroundTruthTable, src: str) -> None:
+    _check_finite(t, src, "results index")
+    unknown = ~np.isin(t.image_id, gt.image_ids)
+    if unknown.any():
+        i = int(np.flatnonzero(unknown)[0])
+        raise MetricInputError(
+            f"{src}: results[{i}]: field 'image_id' = {int(t.image_id[i])} is not an image of the ground "
+            f"truth {gt.source} ({int(unknown.sum())} results affected)"
+        )

@@ -1,0 +1,250 @@
+"""numba kernels of the COCO evaluation: box IoU, greedy matching, accumulation.
+
+Each kernel performs the same floating-point operations, in the same order, as
+``pycocotools`` (``maskApi.c bbIou``, ``COCOeval.evaluateImg``, ``COCOeval.accumulate``), so
+the results are bit-identical. This module imports numba; import it lazily (only
+:mod:`visionbench.metrics.coco_core` does, inside functions). Compiled code is cached on
+disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+_EPS = np.spacing(1)
+
+
+@nb.njit(cache=True, nogil=True)
+def pair_box_ious(
+    gt_start: np.ndarray,
+    gt_end: np.ndarray,
+    dt_start: np.ndarray,
+    dt_end: np.ndarray,
+    iou_off: np.ndarray,
+    gt_box: np.ndarray,
+    gt_crowd: np.ndarray,
+    dt_box: np.ndarray,
+) -> np.ndarray:
+    """IoU matrices [D, G] (row-major, dts sorted) of every (image, category) pair, flat.
+
+    Args:
+        gt_start, gt_end, dt_start, dt_end: [P] index ranges of each pair's gts and dts.
+        iou_off: [P + 1] offsets of each pair's matrix in the output.
+        gt_box, dt_box: [N, 4] xywh boxes, pixels. gt_crowd: [Ng] bool.
+    """
+    out = np.zeros(iou_off[-1], dtype=np.float64)
+    for p in range(len(gt_start)):
+        g0 = gt_start[p]
+        ng = gt_end[p] - g0
+        d0 = dt_start[p]
+        nd = dt_end[p] - d0
+        off = iou_off[p]
+        for d in range(nd):
+            dx = dt_box[d0 + d, 0]
+            dy = dt_box[d0 + d, 1]
+            dw = dt_box[d0 + d, 2]
+            dh = dt_box[d0 + d, 3]
+            da = dw * dh
+            for g in range(ng):
+                gx = gt_box[g0 + g, 0]
+                gy = gt_box[g0 + g, 1]
+                gw = gt_box[g0 + g, 2]
+                gh = gt_box[g0 + g, 3]
+                w = min(dw + dx, gw + gx) - max(dx, gx)
+                if w <= 0:
+                    continue
+                h = min(dh + dy, gh + gy) - max(dy, gy)
+                if h <= 0:
+                    continue
+                i = w * h
+                if gt_crowd[g0 + g]:
+                    u = da
+                else:
+                    u = da + gw * gh - i
+                out[off + d * ng + g] = i / u
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def match_pairs(
+    gt_start: np.ndarray,
+    gt_end: np.ndarray,
+    dt_start: np.ndarray,
+    dt_end: np.ndarray,
+    iou_off: np.ndarray,
+    ious: np.ndarray,
+    gt_area: np.ndarray,
+    gt_crowd: np.ndarray,
+    gt_ignore: np.ndarray,
+    gt_zero_id: np.ndarray,
+    dt_area: np.ndarray,
+    area_rng: np.ndarray,
+    iou_thrs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy matching of ``COCOeval.evaluateImg`` for every pair, area range and threshold.
+
+    Args:
+        gt_ignore: [Ng] bool, the base ignore flag (iscrowd; or no keypoints).
+        gt_zero_id: [Ng] bool, gts whose annotation id is 0 (pycocotools treats a match to
+            them as no match: ``dtm == 0``).
+        area_rng: [A, 2] inclusive area ranges. iou_thrs: [T].
+        ious: flat IoU matrices, see :func:`pair_box_ious`. A pair with no gt or no dt
+            has an empty matrix.
+
+    Returns:
+        matched [Nd, A, T] bool (``dtm != 0``), ignored [Nd, A, T] bool (``dtIg``) and
+        npig [P, A] int64 (non-ignored gts of the pair).
+    """
+    n_pairs = len(gt_start)
+    n_area = area_rng.shape[0]
+    n_thr = len(iou_thrs)
+    n_dt = len(dt_area)
+    matched = np.zeros((n_dt, n_area, n_thr), dtype=np.bool_)
+    ignored = np.zeros((n_dt, n_area, n_thr), dtype=np.bool_)
+    npig = np.zeros((n_pairs, n_area), dtype=np.int64)
+    max_g = 0
+    for p in range(n_pairs):
+        max_g = max(max_g, gt_end[p] - gt_start[p])
+    order = np.empty(max_g, dtype=np.int64)
+    gig = np.empty(max_g, dtype=np.bool_)
+    gtm = np.empty(max_g, dtype=np.bool_)
+    for p in range(n_pairs):
+        g0 = gt_start[p]
+        ng = gt_end[p] - g0
+        d0 = dt_start[p]
+        nd = dt_end[p] - d0
+        off = iou_off[p]
+        has_iou = iou_off[p + 1] > off  # pycocotools: no matching when ious == []
+        for a in range(n_area):
+            lo = area_rng[a, 0]
+            hi = area_rng[a, 1]
+            n_keep = 0
+            for g in range(ng):
+                ar = gt_area[g0 + g]
+                ig = gt_ignore[g0 + g] or ar < lo or ar > hi
+                gig[g] = ig
+                if not ig:
+                    order[n_keep] = g
+                    n_keep += 1
+            npig[p, a] = n_keep
+            k = n_keep
+            for g in range(ng):
+                if gig[g]:
+                    order[k] = g
+                    k += 1
+            for t in range(n_thr):
+                thr = min(iou_thrs[t], 1 - 1e-10)
+                for g in range(ng):
+                    gtm[g] = False
+                for d in range(nd):
+                    dar = dt_area[d0 + d]
+                    outside = dar < lo or dar > hi
+                    m = -1
+                    if has_iou:
+                        best = thr
+                        row = off + d * ng
+                        for gi in range(ng):
+                            g = order[gi]
+                            if gtm[g] and not gt_crowd[g0 + g]:
+                                continue
+                            if m > -1 and not gig[m] and gig[g]:
+                                break
+                            v = ious[row + g]
+                            if v < best:
+                                continue
+                            best = v
+                            m = g
+                    if m == -1:
+                        ignored[d0 + d, a, t] = outside
+                    else:
+                        gtm[m] = True
+                        if gt_zero_id[g0 + m]:
+                            ignored[d0 + d, a, t] = gig[m] or outside
+                        else:
+                            matched[d0 + d, a, t] = True
+                            ignored[d0 + d, a, t] = gig[m]
+    return matched, ignored, npig
+
+
+@nb.njit(cache=True, nogil=True)
+def accumulate_sorted(
+    cat_start: np.ndarray,
+    cat_end: np.ndarray,
+    score: np.ndarray,
+    rank: np.ndarray,
+    matched: np.ndarray,
+    ignored: np.ndarray,
+    npig: np.ndarray,
+    max_dets: np.ndarray,
+    rec_thrs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``COCOeval.accumulate`` over detections already in pycocotools' order.
+
+    Args:
+        cat_start, cat_end: [K] ranges of each category's detections, which are sorted by
+            (-score, image id, rank in image) -- the stable mergesort of pycocotools.
+        score: [N] float64. rank: [N] position of the detection in its image's sorted list.
+        matched, ignored: [N, A, T] bool. npig: [K, A] non-ignored gts.
+        max_dets: [M] int64. rec_thrs: [R] float64.
+
+    Returns:
+        precision [T, R, K, A, M], recall [T, K, A, M], scores [T, R, K, A, M]; -1 where a
+        (category, area) has no non-ignored gt.
+    """
+    n_cat = len(cat_start)
+    n_area = matched.shape[1]
+    n_thr = matched.shape[2]
+    n_m = len(max_dets)
+    n_r = len(rec_thrs)
+    precision = -np.ones((n_thr, n_r, n_cat, n_area, n_m))
+    recall = -np.ones((n_thr, n_cat, n_area, n_m))
+    scores = -np.ones((n_thr, n_r, n_cat, n_area, n_m))
+    max_n = 0
+    for k in range(n_cat):
+        max_n = max(max_n, cat_end[k] - cat_start[k])
+    idx = np.empty(max_n, dtype=np.int64)
+    rc = np.empty(max_n, dtype=np.float64)
+    pr = np.empty(max_n, dtype=np.float64)
+    for k in range(n_cat):
+        for m in range(n_m):
+            md = max_dets[m]
+            nd = 0
+            for i in range(cat_start[k], cat_end[k]):
+                if rank[i] < md:
+                    idx[nd] = i
+                    nd += 1
+            for a in range(n_area):
+                n_gt = npig[k, a]
+                if n_gt == 0:
+                    continue
+                fn_gt = np.float64(n_gt)
+                for t in range(n_thr):
+                    tp = 0
+                    fp = 0
+                    for i in range(nd):
+                        j = idx[i]
+                        if not ignored[j, a, t]:
+                            if matched[j, a, t]:
+                                tp += 1
+                            else:
+                                fp += 1
+                        ftp = np.float64(tp)
+                        rc[i] = ftp / fn_gt
+                        pr[i] = ftp / (np.float64(fp) + ftp + _EPS)
+                    recall[t, k, a, m] = rc[nd - 1] if nd > 0 else 0.0
+                    for i in range(nd - 1, 0, -1):
+                        if pr[i] > pr[i - 1]:
+                            pr[i - 1] = pr[i]
+                    i = 0
+                    for r in range(n_r):
+                        thr = rec_thrs[r]
+                        while i < nd and rc[i] < thr:
+                            i += 1
+                        if i < nd:
+                            precision[t, r, k, a, m] = pr[i]
+                            scores[t, r, k, a, m] = score[idx[i]]
+                        else:
+                            precision[t, r, k, a, m] = 0.0
+                            scores[t, r, k, a, m] = 0.0
+    return precision, recall, scores

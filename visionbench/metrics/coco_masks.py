@@ -1,0 +1,77 @@
+"""Segmentations of COCO annotations as compressed RLE, exactly as pycocotools' ``annToRLE``.
+
+Polygons (a list of ``[x1, y1, x2, y2, ...]``) are rasterised at the image's size with
+``pycocotools.mask.frPyObjects`` and merged; uncompressed RLE (``counts`` a list) is
+compressed; compressed RLE passes through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from visionbench.metrics.coco_data import AnnTable
+from visionbench.metrics.errors import MetricInputError
+
+__all__ = ["rles_for", "segm_to_rle"]
+
+
+def segm_to_rle(segm: Any, h: int, w: int) -> dict[str, Any]:
+    """One annotation's ``segmentation`` -> compressed RLE dict (pycocotools ``annToRLE``)."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(segm, list):
+        if len(segm) == 0:
+            raise MetricInputError("empty polygon list")
+        return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+    if isinstance(segm, dict) and "counts" in segm and "size" in segm:
+        if isinstance(segm["counts"], list):
+            return mask_utils.frPyObjects(segm, h, w)
+        return segm
+    raise MetricInputError(f"expected a polygon list or an RLE dict, got {type(segm).__name__}")
+
+
+def rles_for(
+    table: AnnTable,
+    rows: np.ndarray,
+    image_size: Callable[[int], tuple[int, int]] | None,
+    what: str,
+) -> list[dict[str, Any]]:
+    """Compressed RLE of ``table.segm[i]`` for each i in ``rows``.
+
+    Raises:
+        MetricInputError: no segmentation, a polygon without a known image size, a
+            malformed segmentation (naming the annotation id).
+    """
+    if table.segm is None:
+        raise MetricInputError(
+            f"{what}: segm evaluation needs a 'segmentation' for every annotation"
+        )
+    out: list[dict[str, Any]] = []
+    for i in rows.tolist():
+        s = table.segm[i]
+        if isinstance(s, dict) and "counts" in s and not isinstance(s["counts"], list):
+            out.append(s)
+            continue
+        if image_size is None:
+            if isinstance(s, dict) and "size" in s:
+                h, w = s["size"]
+            else:
+                raise MetricInputError(
+                    f"{what}: annotation id {int(table.ann_id[i])}: a polygon segmentation needs the image size"
+                )
+        else:
+            h, w = image_size(int(table.image_id[i]))
+        try:
+            out.append(segm_to_rle(s, h, w))
+        except MetricInputError as e:
+            raise MetricInputError(
+                f"{what}: annotation id {int(table.ann_id[i])}: field 'segmentation': {e}"
+            ) from None
+        except Exception as e:  # pycocotools raises bare Exception / TypeError on bad input
+            raise MetricInputError(
+                f"{what}: annotation id {int(table.ann_id[i])}: field 'segmentation' is malformed ({e})"
+            ) from None
+    return out
