@@ -522,3 +522,14 @@ def test_sgdet_requires_predicted_objects():
         ev.update(**_hand_image(), image_id=7)
     with pytest.raises(MetricInputError, match="mode: expected one of"):
         SceneGraphEvaluator(num_predicates=3, mode="detection")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_stable_equals_full_stable_argsort(seed):
+    from visionbench.metrics.scene_graph import _top_stable
+
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 500))
+    values = rng.integers(0, 4, size).astype(float) if seed % 2 else rng.random(size)  # ties
+    n = int(rng.integers(1, 150))
+    np.testing.assert_array_equal(_top_stable(values, n), np.argsort(-values, kind="stable")[:n])
