@@ -1,31 +1,233 @@
-"""Factories for the real datasets: resolve the root, then build the loader."""
+"""Factories for the real datasets: find the data, then build the loader.
+
+Where a dataset is looked for, in order (:func:`find_root`):
+
+1. the ``root`` argument (``--data-root DIR`` on the CLI): the dataset's own folder;
+2. ``$VISIONBENCH_DATA/<name>`` (``VISIONBENCH_DATA`` may list several folders,
+   separated by ``os.pathsep``);
+3. the config file, ``[data]`` table, ``<name> = "path"``: ``$VISIONBENCH_HOME/config.toml``,
+   then ``$XDG_CONFIG_HOME/visionbench/config.toml`` (default ``~/.config/visionbench/``)::
+
+       [data]
+       coco = "/data/coco"
+       imagenet = "~/datasets/ILSVRC2012"
+
+A dataset found nowhere stops with a :class:`~visionbench.errors.DatasetNotFoundError`
+that lists every place looked, the layout expected and where the official files are
+published (nothing is ever downloaded).
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
-from visionbench.errors import DatasetNotFoundError
-from visionbench.loaders.imagenet import ImageNetFolder
+from visionbench.errors import AnnotationError, DatasetNotFoundError
+from visionbench.loaders.cityscapes import CityscapesSemantic
+from visionbench.loaders.coco import (
+    COCOCaptions,
+    COCODetection,
+    COCOKeypoints,
+    coco_annotation_file,
+    coco_image_dir,
+)
+from visionbench.loaders.imagenet import (
+    ImageNetDevkit,
+    ImageNetFolder,
+    ImageNetKaggle,
+    ImageNetV2,
+    detect_layout,
+)
 
-__all__ = ["find_root", "imagenet"]
+__all__ = [
+    "find_root",
+    "config_paths",
+    "read_config_data",
+    "coco",
+    "coco_captions",
+    "coco_keypoints",
+    "imagenet",
+    "imagenetv2",
+    "cityscapes",
+    "coco_split",
+]
+
+#: name -> (expected layout, where the official files are published)
+LAYOUT_HELP: dict[str, tuple[str, str]] = {
+    "coco": (
+        "<root>/annotations/instances_val2017.json (captions_, person_keypoints_) and "
+        "<root>/val2017/*.jpg (2014: val2014/COCO_val2014_*.jpg)",
+        "https://cocodataset.org/#download",
+    ),
+    "imagenet": (
+        "<root>/val/<wnid>/*.JPEG, or flat <root>/val/ILSVRC2012_val_*.JPEG with "
+        "<root>/ILSVRC2012_devkit_t12/data/{ILSVRC2012_validation_ground_truth.txt,meta.mat}, "
+        "or the Kaggle layout <root>/LOC_val_solution.csv + <root>/ILSVRC/Data/CLS-LOC/val/",
+        "https://image-net.org/ (ILSVRC2012; registration required)",
+    ),
+    "imagenetv2": (
+        "<root>/0/ .. <root>/999/*.jpeg (folders named by class index)",
+        "https://github.com/modestyachts/ImageNetV2",
+    ),
+    "cityscapes": (
+        "<root>/leftImg8bit/<split>/<city>/*_leftImg8bit.png and "
+        "<root>/gtFine/<split>/<city>/*_gtFine_{labelIds,instanceIds}.png",
+        "https://www.cityscapes-dataset.com/downloads/ (registration required)",
+    ),
+}
 
 
-def find_root(name: str, root: str | Path | None) -> Path:
-    """``root`` if given, else ``$VISIONBENCH_DATA/<name>``; a clear error says where we looked."""
+def find_root(name: str, root: str | Path | None = None) -> Path:
+    """The folder of dataset ``name``: ``root``, else ``$VISIONBENCH_DATA/<name>``, else the
+    config file's ``[data] <name>``.
+
+    Raises:
+        DatasetNotFoundError: found nowhere; the message lists where it looked, the layout
+            expected and where the official files are published.
+    """
+    looked: list[str] = []
     if root is not None:
         p = Path(root).expanduser()
-        if not p.exists():
-            raise DatasetNotFoundError(f"{name}: data root {p} does not exist")
-        return p
-    env = os.environ.get("VISIONBENCH_DATA")
-    if env and (Path(env) / name).exists():
-        return Path(env) / name
-    looked = f"$VISIONBENCH_DATA/{name} ({env}/{name})" if env else "$VISIONBENCH_DATA (unset)"
-    raise DatasetNotFoundError(
-        f"dataset {name!r} not found: pass --data-root DIR; looked in {looked}"
+        if p.is_dir():
+            return p
+        looked.append(
+            f"--data-root {p} (does not exist)"
+            if not p.exists()
+            else f"--data-root {p} (not a folder)"
+        )
+    else:
+        env = os.environ.get("VISIONBENCH_DATA")
+        if env:
+            for base in filter(None, env.split(os.pathsep)):
+                p = Path(base).expanduser() / name
+                if p.is_dir():
+                    return p
+                looked.append(f"$VISIONBENCH_DATA/{name} = {p}")
+        else:
+            looked.append("$VISIONBENCH_DATA (unset)")
+        for cfg in config_paths():
+            if not cfg.is_file():
+                looked.append(f"{cfg} (no such file)")
+                continue
+            value = read_config_data(cfg).get(name)
+            if value is None:
+                looked.append(f"{cfg} (no [data] {name} entry)")
+                continue
+            p = Path(str(value)).expanduser()
+            if not p.is_absolute():
+                p = cfg.parent / p
+            if p.is_dir():
+                return p
+            looked.append(f"{cfg} [data] {name} = {p} (does not exist)")
+    raise DatasetNotFoundError(_not_found(name, looked))
+
+
+def config_paths() -> list[Path]:
+    """The config files consulted, in order."""
+    out = []
+    home = os.environ.get("VISIONBENCH_HOME")
+    if home:
+        out.append(Path(home).expanduser() / "config.toml")
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    out.append(
+        (Path(xdg).expanduser() if xdg else Path.home() / ".config") / "visionbench" / "config.toml"
     )
+    return out
 
 
-def imagenet(root: str | Path | None = None, split: str = "val") -> ImageNetFolder:
-    return ImageNetFolder(find_root("imagenet", root), split)
+def read_config_data(path: Path) -> dict[str, Any]:
+    """The ``[data]`` table of a TOML config file.
+
+    Raises:
+        AnnotationError: the file is not valid TOML or ``data`` is not a table.
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise AnnotationError(
+                "reading config.toml on Python 3.10 needs the 'tomli' package", path=str(path)
+            ) from None
+    try:
+        with open(path, "rb") as f:
+            doc = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise AnnotationError(f"cannot read config file: {e}", path=str(path)) from None
+    data = doc.get("data", {})
+    if not isinstance(data, dict):
+        raise AnnotationError(
+            "expected a [data] table of name = path", path=str(path), field="data"
+        )
+    return data
+
+
+# ---------------------------------------------------------------------------------------
+# Factories: (root=None, split=..., **options) -> Dataset
+
+
+def coco_split(split: str, year: int | str = 2017) -> str:
+    """``val`` -> ``val2017`` (``year`` 2014 or 2017); ``val2014`` stays."""
+    return split if split[-4:].isdigit() else f"{split}{year}"
+
+
+def coco(root: str | Path | None = None, split: str = "val2017", *, year: int = 2017,
+         masks: bool = False, drop_dangling: bool = False) -> COCODetection:  # fmt: skip
+    """COCO instances (detection, with masks on request)."""
+    r, s = find_root("coco", root), coco_split(split, year)
+    return COCODetection(coco_annotation_file(r, s), coco_image_dir(r, s), name="coco", split=s,
+                         masks=masks, drop_dangling=drop_dangling)  # fmt: skip
+
+
+def coco_captions(root: str | Path | None = None, split: str = "val2017", *, year: int = 2017,
+                  drop_dangling: bool = False) -> COCOCaptions:  # fmt: skip
+    """COCO captions."""
+    r, s = find_root("coco", root), coco_split(split, year)
+    return COCOCaptions(coco_annotation_file(r, s, "captions"), coco_image_dir(r, s), name="coco-captions",
+                        split=s, drop_dangling=drop_dangling)  # fmt: skip
+
+
+def coco_keypoints(root: str | Path | None = None, split: str = "val2017", *, year: int = 2017,
+                   drop_dangling: bool = False) -> COCOKeypoints:  # fmt: skip
+    """COCO person keypoints."""
+    r, s = find_root("coco", root), coco_split(split, year)
+    return COCOKeypoints(coco_annotation_file(r, s, "keypoints"), coco_image_dir(r, s), name="coco-keypoints",
+                         split=s, drop_dangling=drop_dangling)  # fmt: skip
+
+
+def imagenet(root: str | Path | None = None, split: str = "val", *, layout: str = "auto",
+             real_labels: str | Path | None = None) -> ImageNetFolder | ImageNetDevkit | ImageNetKaggle:  # fmt: skip
+    """ImageNet in the ``folder``, ``devkit`` or ``kaggle`` layout (``auto``: detected)."""
+    r = find_root("imagenet", root)
+    kind = detect_layout(r, split) if layout == "auto" else layout
+    classes = {"folder": ImageNetFolder, "devkit": ImageNetDevkit, "kaggle": ImageNetKaggle}
+    if kind not in classes:
+        raise DatasetNotFoundError(
+            f"unknown ImageNet layout {layout!r}; expected auto, folder, devkit or kaggle"
+        )
+    return classes[kind](r, split, real_labels=real_labels)
+
+
+def imagenetv2(root: str | Path | None = None, split: str = "matched-frequency") -> ImageNetV2:
+    """ImageNetV2 (``matched-frequency``, ``threshold0.7``, ``top-images``)."""
+    return ImageNetV2(find_root("imagenetv2", root), split)
+
+
+def cityscapes(root: str | Path | None = None, split: str = "val", *, label_space: str = "cityscapes34",
+               instances: bool = True, drop_unpaired: bool = False) -> CityscapesSemantic:  # fmt: skip
+    """Cityscapes fine annotations (labelIds, or trainIds with ``label_space="cityscapes19"``)."""
+    return CityscapesSemantic(find_root("cityscapes", root), split, label_space=label_space,
+                              instances=instances, drop_unpaired=drop_unpaired)  # fmt: skip
+
+
+def _not_found(name: str, looked: list[str]) -> str:
+    layout, url = LAYOUT_HELP.get(name, ("see the dataset's documentation", "its publisher's site"))
+    return (
+        f"dataset {name!r} not found. Looked in: {'; '.join(looked)}. Pass --data-root DIR, set "
+        f'VISIONBENCH_DATA to a folder containing {name}/, or add `{name} = "/path"` under [data] '
+        f"in {config_paths()[-1]}. Expected layout: {layout}. The official files are published at "
+        f"{url} (download them by hand; visionbench never downloads data)."
+    )

@@ -1,0 +1,539 @@
+"""COCO in its official JSON format: instances, captions and person keypoints.
+
+Layout (2017 and 2014 naming)::
+
+    <root>/annotations/instances_val2017.json      captions_val2017.json
+    <root>/annotations/person_keypoints_val2017.json
+    <root>/val2017/000000397133.jpg                (2014: val2014/COCO_val2014_000000391895.jpg)
+
+Images are found from each record's ``file_name`` under ``<root>/<split>/`` (or
+``<root>/images/<split>/``); they are needed only to run a model: the bulk ground truth is
+the JSON alone. ``sample_id`` = the COCO image id; samples are in increasing image id
+order (as pycocotools' ``imgIds``). Boxes are converted from COCO ``[x, y, w, h]`` to xyxy
+pixels; labels are the COCO category ids (label space ``coco91``; ``coco80`` via
+:func:`~visionbench.label_spaces.label_map`). Crowd annotations are kept with
+``iscrowd=True`` (the evaluator ignores them).
+
+Every file is validated when loaded, and all defects of a kind are reported at once with
+their ids: annotations pointing at images missing from ``images`` (refused, or dropped
+with a warning when ``drop_dangling=True``), duplicate image or annotation ids, annotation
+id 0 or negative (pycocotools uses ids as its match sentinel), boxes that are NaN or
+have a non-positive width or height, category ids missing from ``categories``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from visionbench.errors import AnnotationError, DatasetNotFoundError
+from visionbench.label_spaces import LabelSpace, get_label_space
+from visionbench.loaders.verify import Problem
+from visionbench.tasks import GroundTruth
+from visionbench.types import CaptionTarget, DetectionTarget, ImageRef, Sample, Task
+
+__all__ = [
+    "COCODetection",
+    "COCOCaptions",
+    "COCOKeypoints",
+    "load_coco_json",
+    "coco_annotation_file",
+    "coco_image_dir",
+    "segmentation_to_rle",
+]
+
+_KINDS = {"instances": "instances", "captions": "captions", "keypoints": "person_keypoints"}
+_SHOW = 10  # ids listed in an error message
+
+
+# ---------------------------------------------------------------------------------------
+# Public entry points
+
+
+def coco_annotation_file(root: str | Path, split: str, kind: str = "instances") -> Path:
+    """``<root>/annotations/<kind>_<split>.json`` (``kind``: instances, captions, keypoints).
+
+    Raises:
+        DatasetNotFoundError: the file is missing; the message names the path and layout.
+    """
+    prefix = _KINDS[kind]
+    path = Path(root) / "annotations" / f"{prefix}_{split}.json"
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"COCO annotation file not found: {path}. Expected layout {root}/annotations/"
+            f"{prefix}_{split}.json and images in {root}/{split}/ (COCO 2017: splits train2017, "
+            "val2017; COCO 2014: train2014, val2014). The official files are published at "
+            "https://cocodataset.org/#download"
+        )
+    return path
+
+
+def coco_image_dir(root: str | Path, split: str) -> Path:
+    """The image folder of ``split``: ``<root>/<split>`` or ``<root>/images/<split>``
+    (the first that exists; the first when neither does, so that verify names it)."""
+    candidates = [Path(root) / split, Path(root) / "images" / split]
+    return next((p for p in candidates if p.is_dir()), candidates[0])
+
+
+def load_coco_json(path: str | Path) -> dict[str, Any]:
+    """Parse a COCO JSON file (orjson; the stdlib parser for files with NaN literals).
+
+    Raises:
+        AnnotationError: not JSON, or not an object with ``images`` and ``annotations`` lists.
+    """
+    import orjson
+
+    path = str(path)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise AnnotationError(f"cannot read annotation file: {e}", path=path) from None
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:  # orjson refuses NaN/Infinity literals; json reads them and validation names them
+            doc = json.loads(raw)
+        except ValueError as e:
+            raise AnnotationError(f"not valid JSON: {e}", path=path) from None
+    if not isinstance(doc, dict):
+        raise AnnotationError(f"expected a JSON object, got {type(doc).__name__}", path=path)
+    for key in ("images", "annotations"):
+        if not isinstance(doc.get(key), list):
+            raise AnnotationError(
+                f"expected a list under {key!r}, got {type(doc.get(key)).__name__}",
+                path=path,
+                field=key,
+            )
+    return doc
+
+
+class _COCOBase:
+    """Parsing, validation and the per-image index shared by the three COCO datasets."""
+
+    task: Task
+    _kind = "instances"
+
+    def __init__(
+        self,
+        annotation_file: str | Path,
+        image_dir: str | Path | None = None,
+        *,
+        name: str = "coco",
+        split: str = "val2017",
+        drop_dangling: bool = False,
+    ) -> None:
+        self.annotation_file = str(annotation_file)
+        self.image_dir = str(image_dir) if image_dir is not None else None
+        self.root = str(Path(self.annotation_file).parent.parent)
+        self.name = name
+        self.split = split
+        self.problems: list[Problem] = []
+        doc = load_coco_json(self.annotation_file)
+        self._images = _check_images(doc["images"], self.annotation_file)
+        self.categories: list[dict[str, Any]] = list(doc.get("categories") or [])
+        anns = self._validate(doc["annotations"], drop_dangling)
+        self._by_image: dict[int, list[dict[str, Any]]] = {int(im["id"]): [] for im in self._images}
+        for a in anns:
+            self._by_image[a["image_id"]].append(a)
+        self._keep = self._select_images()
+
+    # -- Dataset protocol --------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._keep)
+
+    def __getitem__(self, i: int) -> Sample:
+        im = self._images[self._keep[i]]
+        iid = int(im["id"])
+        return Sample(
+            iid, self._image_ref(im), self._target(im), meta={"file_name": im.get("file_name")}
+        )
+
+    def ground_truth(self) -> GroundTruth:
+        ims = [self._images[k] for k in self._keep]
+        return GroundTruth(
+            self.task,
+            self.label_space,
+            [int(im["id"]) for im in ims],
+            [self._target(im) for im in ims],
+            files={"annotations": self.annotation_file},
+        )
+
+    @property
+    def image_ids(self) -> list[int]:
+        """COCO image ids in dataset order."""
+        return [int(self._images[k]["id"]) for k in self._keep]
+
+    # -- helpers for subclasses ----------------------------------------------------------
+
+    def _select_images(self) -> list[int]:
+        return list(range(len(self._images)))
+
+    def _image_ref(self, im: dict[str, Any]) -> ImageRef:
+        path = (
+            str(Path(self.image_dir) / im["file_name"])
+            if self.image_dir and "file_name" in im
+            else None
+        )
+        return ImageRef(
+            path=path, width=_opt_int(im.get("width")), height=_opt_int(im.get("height"))
+        )
+
+    def _target(self, im: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
+        path = self.annotation_file
+        ids = _column(anns, "id", path, np.int64)
+        _no_duplicates(ids, path, "annotations", "id")
+        bad = ids <= 0
+        if bad.any():
+            raise AnnotationError(
+                f"{int(bad.sum())} annotation ids are 0 or negative (ids must be > 0: pycocotools "
+                f"treats id 0 as 'unmatched'); first at annotations[{int(np.argmax(bad))}]",
+                path=path, field="annotations.id", id=int(ids[bad][0]),
+            )  # fmt: skip
+        image_ids = _column(anns, "image_id", path, np.int64)
+        known = np.array([int(im["id"]) for im in self._images], np.int64)
+        dangling = ~np.isin(image_ids, known)
+        if dangling.any():
+            missing = np.unique(image_ids[dangling])
+            msg = (
+                f"{int(dangling.sum())} annotations reference {missing.size} image ids that are "
+                f"not in `images`: {_ids(missing)}"
+            )
+            if not drop_dangling:
+                raise AnnotationError(
+                    msg + "; pass drop_dangling=True to drop them",
+                    path=path, field="annotations.image_id", id=int(missing[0]),
+                )  # fmt: skip
+            warnings.warn(f"{path}: dropped {msg}", stacklevel=3)
+            for k in np.flatnonzero(dangling):
+                self.problems.append(
+                    Problem("dangling", f"annotation {int(ids[k])} references missing image "
+                            f"{int(image_ids[k])}; dropped", int(image_ids[k]), path)
+                )  # fmt: skip
+            anns = [a for a, d in zip(anns, dangling) if not d]
+        return anns
+
+
+# ---------------------------------------------------------------------------------------
+# Instances and keypoints
+
+
+class COCODetection(_COCOBase):
+    """COCO instances (``instances_<split>.json``) as detection / instance segmentation.
+
+    Args:
+        annotation_file: the instances JSON.
+        image_dir: the folder holding the ``file_name`` images (None: ground truth only).
+        name, split: recorded in runs.
+        masks: also give each target its masks as COCO RLE dicts (``counts`` a str),
+            converted from polygons or uncompressed RLE with ``pycocotools.mask``.
+        drop_dangling: drop annotations whose image is missing from ``images`` (warns
+            with the count; they are listed in ``problems``) instead of refusing the file.
+    """
+
+    task = Task.DETECTION
+
+    def __init__(
+        self,
+        annotation_file: str | Path,
+        image_dir: str | Path | None = None,
+        *,
+        name: str = "coco",
+        split: str = "val2017",
+        masks: bool = False,
+        drop_dangling: bool = False,
+    ) -> None:
+        self.masks = masks
+        super().__init__(
+            annotation_file, image_dir, name=name, split=split, drop_dangling=drop_dangling
+        )
+        self.label_space = _label_space(self.categories, self.annotation_file)
+
+    def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
+        anns = super()._validate(anns, drop_dangling)
+        path = self.annotation_file
+        if not self.categories:
+            raise AnnotationError(
+                "no `categories` in an instances file", path=path, field="categories"
+            )
+        cat_ids = np.array([int(c["id"]) for c in self.categories], np.int64)
+        _no_duplicates(cat_ids, path, "categories", "id")
+        ids = _column(anns, "id", path, np.int64)
+        cats = _column(anns, "category_id", path, np.int64)
+        unknown = ~np.isin(cats, cat_ids)
+        if unknown.any():
+            raise AnnotationError(
+                f"{int(unknown.sum())} annotations have category ids not in `categories`: "
+                f"{_ids(np.unique(cats[unknown]))} (annotation ids {_ids(ids[unknown])})",
+                path=path, field="annotations.category_id", id=int(ids[unknown][0]),
+            )  # fmt: skip
+        if not anns:
+            return anns
+        boxes = _column(anns, "bbox", path, np.float64)
+        if boxes.ndim != 2 or (boxes.size and boxes.shape[1] != 4):
+            lens = [len(a["bbox"]) if isinstance(a["bbox"], list) else -1 for a in anns]
+            k = next(i for i, n in enumerate(lens) if n != 4)
+            raise AnnotationError(
+                f"expected `bbox` [x, y, w, h] (4 numbers), got {anns[k]['bbox']!r}",
+                path=path, field="annotations.bbox", id=anns[k]["id"],
+            )  # fmt: skip
+        boxes = boxes.reshape(-1, 4)
+        nan = ~np.isfinite(boxes).all(axis=1)
+        if nan.any():
+            raise AnnotationError(
+                f"{int(nan.sum())} boxes contain NaN or inf: annotation ids {_ids(ids[nan])}",
+                path=path, field="annotations.bbox", id=int(ids[nan][0]),
+            )  # fmt: skip
+        flat = (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
+        if flat.any():
+            k = int(np.argmax(flat))
+            raise AnnotationError(
+                f"{int(flat.sum())} boxes have a non-positive width or height: annotation ids "
+                f"{_ids(ids[flat])} (first: bbox {boxes[k].tolist()}, expected [x, y, w, h] "
+                "with w > 0 and h > 0)",
+                path=path, field="annotations.bbox", id=int(ids[k]),
+            )  # fmt: skip
+        return anns
+
+    def _target(self, im: dict[str, Any]) -> DetectionTarget:
+        anns = self._by_image[int(im["id"])]
+        boxes = np.array([a["bbox"] for a in anns], np.float64).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+        masks = None
+        if self.masks:
+            h, w = _opt_int(im.get("height")), _opt_int(im.get("width"))
+            if h is None or w is None:
+                raise AnnotationError(
+                    "image record lacks width/height, needed for masks",
+                    path=self.annotation_file, field="images", id=im["id"],
+                )  # fmt: skip
+            masks = [
+                segmentation_to_rle(a.get("segmentation"), h, w, a["id"], self.annotation_file)
+                for a in anns
+            ]
+        return DetectionTarget(
+            boxes=boxes,
+            labels=np.array([a["category_id"] for a in anns], np.int64),
+            iscrowd=np.array([bool(a.get("iscrowd", 0)) for a in anns], bool),
+            area=np.array([a.get("area", np.nan) for a in anns], np.float64)
+            if all("area" in a for a in anns)
+            else None,
+            ann_ids=np.array([a["id"] for a in anns], np.int64),
+            masks=masks,
+            keypoints=self._keypoints(anns),
+            sample_id=int(im["id"]),
+        )
+
+    def _keypoints(self, anns: list[dict[str, Any]]) -> np.ndarray | None:
+        return None
+
+
+class COCOKeypoints(COCODetection):
+    """COCO person keypoints (``person_keypoints_<split>.json``): a detection target with
+    ``keypoints`` [N, K, 3] (x, y, visibility; K = 17 for COCO persons)."""
+
+    def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
+        anns = super()._validate(anns, drop_dangling)
+        names = self.categories[0].get("keypoints") if self.categories else None
+        if not names:
+            raise AnnotationError(
+                "keypoints file has no `keypoints` names in its category",
+                path=self.annotation_file, field="categories.keypoints",
+            )  # fmt: skip
+        self.keypoint_names: tuple[str, ...] = tuple(names)
+        k = len(names)
+        for a in anns:
+            kp = a.get("keypoints")
+            if not isinstance(kp, list) or len(kp) != 3 * k:
+                raise AnnotationError(
+                    f"expected `keypoints` a list of {3 * k} numbers ({k} x (x, y, v)), got "
+                    f"{len(kp) if isinstance(kp, list) else type(kp).__name__}",
+                    path=self.annotation_file, field="annotations.keypoints", id=a.get("id"),
+                )  # fmt: skip
+        return anns
+
+    def _keypoints(self, anns: list[dict[str, Any]]) -> np.ndarray:
+        k = len(self.keypoint_names)
+        return np.array([a["keypoints"] for a in anns], np.float64).reshape(len(anns), k, 3)
+
+
+# ---------------------------------------------------------------------------------------
+# Captions
+
+
+class COCOCaptions(_COCOBase):
+    """COCO captions (``captions_<split>.json``): one :class:`CaptionTarget` per image.
+
+    Images without any caption cannot be scored and are left out, with a warning giving
+    their count (a real COCO captions file has none).
+    """
+
+    task = Task.CAPTIONING
+
+    def __init__(
+        self,
+        annotation_file: str | Path,
+        image_dir: str | Path | None = None,
+        *,
+        name: str = "coco-captions",
+        split: str = "val2017",
+        drop_dangling: bool = False,
+    ) -> None:
+        super().__init__(
+            annotation_file, image_dir, name=name, split=split, drop_dangling=drop_dangling
+        )
+        self.label_space = LabelSpace("text", ())
+
+    def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
+        anns = super()._validate(anns, drop_dangling)
+        for a in anns:
+            if not isinstance(a.get("caption"), str):
+                raise AnnotationError(
+                    f"expected `caption` a string, got {type(a.get('caption')).__name__}",
+                    path=self.annotation_file, field="annotations.caption", id=a.get("id"),
+                )  # fmt: skip
+        return anns
+
+    def _select_images(self) -> list[int]:
+        keep = [k for k, im in enumerate(self._images) if self._by_image[int(im["id"])]]
+        if len(keep) < len(self._images):
+            warnings.warn(
+                f"{self.annotation_file}: {len(self._images) - len(keep)} of {len(self._images)} "
+                "images have no caption and are left out",
+                stacklevel=3,
+            )
+        return keep
+
+    def _target(self, im: dict[str, Any]) -> CaptionTarget:
+        anns = self._by_image[int(im["id"])]
+        return CaptionTarget(tuple(a["caption"] for a in anns), sample_id=int(im["id"]))
+
+
+# ---------------------------------------------------------------------------------------
+# Masks
+
+
+def segmentation_to_rle(
+    seg: Any, height: int, width: int, ann_id: Any = None, path: str | None = None
+) -> dict[str, Any]:
+    """A COCO ``segmentation`` (polygons, uncompressed or compressed RLE) as compressed RLE.
+
+    Returns:
+        ``{"size": [height, width], "counts": str}``, as pycocotools' ``annToRLE``.
+    """
+    from pycocotools import mask as mask_utils
+
+    if isinstance(seg, list):
+        if not seg:
+            raise AnnotationError("empty polygon list", path=path, field="segmentation", id=ann_id)
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+    elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):
+        rle = mask_utils.frPyObjects(seg, *seg["size"])
+    elif isinstance(seg, dict) and isinstance(seg.get("counts"), (str, bytes)):
+        rle = dict(seg)
+    else:
+        raise AnnotationError(
+            f"expected polygons or RLE, got {type(seg).__name__}",
+            path=path,
+            field="segmentation",
+            id=ann_id,
+        )
+    counts = rle["counts"]
+    return {
+        "size": [int(s) for s in rle["size"]],
+        "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _check_images(images: list[dict[str, Any]], path: str) -> list[dict[str, Any]]:
+    ids = _column(images, "id", path, np.int64, where="images")
+    _no_duplicates(ids, path, "images", "id")
+    for key in ("width", "height"):
+        vals = [im.get(key) for im in images]
+        bad = [
+            int(im["id"])
+            for im, v in zip(images, vals)
+            if v is not None and not (isinstance(v, (int, float)) and v > 0)
+        ]
+        if bad:
+            raise AnnotationError(
+                f"{len(bad)} images have a non-positive or non-numeric {key}: image ids {_ids(np.array(bad))}",
+                path=path, field=f"images.{key}", id=bad[0],
+            )  # fmt: skip
+    order = np.argsort(ids, kind="stable")
+    return [images[k] for k in order]
+
+
+def _column(
+    rows: list[dict[str, Any]], key: str, path: str, dtype: Any, where: str = "annotations"
+) -> np.ndarray:
+    try:
+        values = [r[key] for r in rows]
+    except (KeyError, TypeError):
+        k = next(i for i, r in enumerate(rows) if not isinstance(r, dict) or key not in r)
+        rid = rows[k].get("id") if isinstance(rows[k], dict) else None
+        raise AnnotationError(
+            f"{where}[{k}] has no {key!r}", path=path, field=f"{where}.{key}", id=rid
+        ) from None
+    try:
+        return np.array(values, dtype=dtype) if values else np.zeros((0,), dtype)
+    except (TypeError, ValueError):
+        if dtype is np.float64:  # ragged bbox lists: let the caller name the bad one
+            return np.array([np.nan], np.float64)
+        k = next(
+            i
+            for i, v in enumerate(values)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool)
+        )
+        raise AnnotationError(
+            f"expected an integer {key!r}, got {values[k]!r}",
+            path=path,
+            field=f"{where}.{key}",
+            id=k,
+        ) from None
+
+
+def _no_duplicates(ids: np.ndarray, path: str, where: str, key: str) -> None:
+    uniq, counts = np.unique(ids, return_counts=True)
+    dup = uniq[counts > 1]
+    if dup.size:
+        raise AnnotationError(
+            f"{dup.size} duplicate {key}s in `{where}`: {_ids(dup)}",
+            path=path, field=f"{where}.{key}", id=int(dup[0]),
+        )  # fmt: skip
+
+
+def _label_space(categories: list[dict[str, Any]], path: str) -> LabelSpace:
+    """``coco91`` when every category matches its COCO id and name, else the file's own."""
+    coco91 = get_label_space("coco91")
+    names = dict(zip(coco91.ids, coco91.names))
+    if all(names.get(int(c["id"])) == c.get("name") for c in categories):
+        return coco91
+    cats = sorted(categories, key=lambda c: int(c["id"]))
+    return LabelSpace(
+        f"coco-format:{Path(path).name}",
+        tuple(str(c.get("name")) for c in cats),
+        tuple(int(c["id"]) for c in cats),
+    )
+
+
+def _ids(arr: np.ndarray) -> str:
+    vals = [int(v) for v in np.asarray(arr).ravel()[:_SHOW]]
+    more = np.asarray(arr).size - len(vals)
+    return str(vals) + (f" and {more} more" if more > 0 else "")
+
+
+def _opt_int(v: Any) -> int | None:
+    return None if v is None else int(v)
