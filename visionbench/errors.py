@@ -35,8 +35,9 @@ class ContractError(VisionbenchError, ValueError):
 class AnnotationError(VisionbenchError, ValueError):
     """An annotation file is malformed. The message names the file, field and id."""
 
-    def __init__(self, message: str, *, path: str | None = None, field: str | None = None,
-                 id: object = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, field: str | None = None, id: object = None
+    ) -> None:
         parts = [message]
         where = ", ".join(
             f"{k}={v}" for k, v in (("file", path), ("field", field), ("id", id)) if v is not None

@@ -7,9 +7,18 @@ applied, grey and CMYK JPEGs become RGB. A missing or unreadable file raises
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from visionbench.errors import AnnotationError
+
+# torchvision 0.29 deprecates torchvision.io decoding in favour of TorchCodec; it is still
+# the fastest JPEG/PNG decoder we have that ships with the pinned torchvision.
+warnings.filterwarnings(
+    "ignore",
+    message="The image decoding and encoding capabilities of TorchVision",
+    category=DeprecationWarning,
+)
 
 if TYPE_CHECKING:
     from visionbench.types import ImageRef

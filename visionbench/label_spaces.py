@@ -131,7 +131,9 @@ class LabelMap:
         out = lut[arr.astype(np.int64) - lo]
         if (out == -(2**31)).any():
             bad = np.unique(arr[out == -(2**31)])[:10].tolist()
-            raise LabelSpaceError(f"ids {bad} of {self.source!r} have no entry in the map to {self.target!r}")
+            raise LabelSpaceError(
+                f"ids {bad} of {self.source!r} have no entry in the map to {self.target!r}"
+            )
         return out
 
 

@@ -46,7 +46,9 @@ def import_object(target: str, *, what: str = "object") -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
-        raise RegistryError(f"cannot import module {module_name!r} for {what} {target!r}: {e}") from None
+        raise RegistryError(
+            f"cannot import module {module_name!r} for {what} {target!r}: {e}"
+        ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

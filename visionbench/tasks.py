@@ -49,23 +49,38 @@ class TaskSpec:
 
 TASKS: dict[Task, TaskSpec] = {
     Task.CLASSIFICATION: TaskSpec(
-        Task.CLASSIFICATION, ClassificationTarget, ClassificationPrediction, "top1",
+        Task.CLASSIFICATION,
+        ClassificationTarget,
+        ClassificationPrediction,
+        "top1",
         "label per image; top-1/top-5, per-class, P/R/F1, confusion",
     ),
     Task.DETECTION: TaskSpec(
-        Task.DETECTION, DetectionTarget, DetectionPrediction, "AP",
+        Task.DETECTION,
+        DetectionTarget,
+        DetectionPrediction,
+        "AP",
         "boxes (and masks) per image; COCO AP/AR",
     ),
     Task.SEMANTIC_SEGMENTATION: TaskSpec(
-        Task.SEMANTIC_SEGMENTATION, SegmentationTarget, SegmentationPrediction, "mIoU",
+        Task.SEMANTIC_SEGMENTATION,
+        SegmentationTarget,
+        SegmentationPrediction,
+        "mIoU",
         "label id per pixel; IoU/mIoU, iIoU (Cityscapes), pixel accuracy",
     ),
     Task.SCENE_GRAPH: TaskSpec(
-        Task.SCENE_GRAPH, SceneGraphTarget, SceneGraphPrediction, "R@50",
+        Task.SCENE_GRAPH,
+        SceneGraphTarget,
+        SceneGraphPrediction,
+        "R@50",
         "objects and relations; R@K, ngR@K, mR@K",
     ),
     Task.CAPTIONING: TaskSpec(
-        Task.CAPTIONING, CaptionTarget, CaptionPrediction, "bleu4",
+        Task.CAPTIONING,
+        CaptionTarget,
+        CaptionPrediction,
+        "bleu4",
         "a caption per image; BLEU-1..4 (COCO-caption), sacreBLEU",
     ),
 }

@@ -86,7 +86,8 @@ def as_array(
         else:
             shape = "[N, 4]" if last == 4 else f"{ndim}-d"
             raise ContractError(
-                f"Expected `{name}` of shape {shape}, got shape {list(arr.shape)}" + _where(sample_id)
+                f"Expected `{name}` of shape {shape}, got shape {list(arr.shape)}"
+                + _where(sample_id)
             )
     if last is not None and arr.shape[-1] != last:
         raise ContractError(
@@ -94,9 +95,7 @@ def as_array(
         )
     if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0].tolist()
-        raise ContractError(
-            f"`{name}` contains NaN or inf at index {bad}" + _where(sample_id)
-        )
+        raise ContractError(f"`{name}` contains NaN or inf at index {bad}" + _where(sample_id))
     return arr
 
 
@@ -203,26 +202,37 @@ class DetectionTarget:
 
     def __post_init__(self) -> None:
         sid = self.sample_id
-        boxes = as_array(self.boxes, "boxes", dtype=np.float64, ndim=2, last=4, sample_id=sid, finite=True)
+        boxes = as_array(
+            self.boxes, "boxes", dtype=np.float64, ndim=2, last=4, sample_id=sid, finite=True
+        )
         _check_boxes(boxes, "boxes", sid)
         n = len(boxes)
         labels = as_array(self.labels, "labels", dtype=np.int64, ndim=1, sample_id=sid)
         iscrowd = (
-            np.zeros(n, bool) if self.iscrowd is None
+            np.zeros(n, bool)
+            if self.iscrowd is None
             else as_array(self.iscrowd, "iscrowd", dtype=bool, ndim=1, sample_id=sid)
         )
         area = (
-            (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) if self.area is None
+            (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            if self.area is None
             else as_array(self.area, "area", dtype=np.float64, ndim=1, sample_id=sid, finite=True)
         )
         ann_ids = (
-            np.zeros(0, np.int64) if self.ann_ids is None
+            np.zeros(0, np.int64)
+            if self.ann_ids is None
             else as_array(self.ann_ids, "ann_ids", dtype=np.int64, ndim=1, sample_id=sid)
         )
         _same_len(sid, boxes=boxes, labels=labels, iscrowd=iscrowd, area=area, masks=self.masks)
         if ann_ids.size:
             _same_len(sid, boxes=boxes, ann_ids=ann_ids)
-        for k, v in (("boxes", boxes), ("labels", labels), ("iscrowd", iscrowd), ("area", area), ("ann_ids", ann_ids)):
+        for k, v in (
+            ("boxes", boxes),
+            ("labels", labels),
+            ("iscrowd", iscrowd),
+            ("area", area),
+            ("ann_ids", ann_ids),
+        ):
             object.__setattr__(self, k, v)
 
     def __len__(self) -> int:
@@ -246,7 +256,9 @@ class SegmentationTarget:
 
     def __post_init__(self) -> None:
         if self.mask is None and self.mask_path is None:
-            raise ContractError("SegmentationTarget needs `mask` or `mask_path`" + _where(self.sample_id))
+            raise ContractError(
+                "SegmentationTarget needs `mask` or `mask_path`" + _where(self.sample_id)
+            )
         if self.mask is not None:
             m = np.asarray(self.mask)
             if m.ndim != 2 or m.dtype.kind not in "ui":
@@ -275,7 +287,9 @@ class SceneGraphTarget:
 
     def __post_init__(self) -> None:
         sid = self.sample_id
-        boxes = as_array(self.boxes, "boxes", dtype=np.float64, ndim=2, last=4, sample_id=sid, finite=True)
+        boxes = as_array(
+            self.boxes, "boxes", dtype=np.float64, ndim=2, last=4, sample_id=sid, finite=True
+        )
         _check_boxes(boxes, "boxes", sid)
         labels = as_array(self.labels, "labels", dtype=np.int64, ndim=1, sample_id=sid)
         rels = as_array(self.relations, "relations", dtype=np.int64, ndim=2, last=3, sample_id=sid)
@@ -305,7 +319,9 @@ class CaptionTarget:
         object.__setattr__(self, "captions", caps)
 
 
-Target = ClassificationTarget | DetectionTarget | SegmentationTarget | SceneGraphTarget | CaptionTarget
+Target = (
+    ClassificationTarget | DetectionTarget | SegmentationTarget | SceneGraphTarget | CaptionTarget
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -323,15 +339,27 @@ class ClassificationPrediction:
 
     def __post_init__(self) -> None:
         if (self.scores is None) == (self.topk is None):
-            raise ContractError("Expected exactly one of `scores` or `topk`" + _where(self.sample_id))
+            raise ContractError(
+                "Expected exactly one of `scores` or `topk`" + _where(self.sample_id)
+            )
         if self.scores is not None:
             object.__setattr__(
-                self, "scores",
-                as_array(self.scores, "scores", dtype=np.float32, ndim=1, sample_id=self.sample_id, finite=True),
+                self,
+                "scores",
+                as_array(
+                    self.scores,
+                    "scores",
+                    dtype=np.float32,
+                    ndim=1,
+                    sample_id=self.sample_id,
+                    finite=True,
+                ),
             )
         else:
             object.__setattr__(
-                self, "topk", as_array(self.topk, "topk", dtype=np.int64, ndim=1, sample_id=self.sample_id)
+                self,
+                "topk",
+                as_array(self.topk, "topk", dtype=np.int64, ndim=1, sample_id=self.sample_id),
             )
 
 
@@ -348,10 +376,14 @@ class DetectionPrediction:
 
     def __post_init__(self) -> None:
         sid = self.sample_id
-        boxes = as_array(self.boxes, "boxes", dtype=np.float64, ndim=2, last=4, sample_id=sid, finite=True)
+        boxes = as_array(
+            self.boxes, "boxes", dtype=np.float64, ndim=2, last=4, sample_id=sid, finite=True
+        )
         _check_boxes(boxes, "boxes", sid)
         labels = as_array(self.labels, "labels", dtype=np.int64, ndim=1, sample_id=sid)
-        scores = as_array(self.scores, "scores", dtype=np.float64, ndim=1, sample_id=sid, finite=True)
+        scores = as_array(
+            self.scores, "scores", dtype=np.float64, ndim=1, sample_id=sid, finite=True
+        )
         _same_len(sid, boxes=boxes, labels=labels, scores=scores, masks=self.masks)
         object.__setattr__(self, "boxes", boxes)
         object.__setattr__(self, "labels", labels)
@@ -393,16 +425,28 @@ class SceneGraphPrediction:
 
     def __post_init__(self) -> None:
         sid = self.sample_id
-        boxes = as_array(self.boxes, "boxes", dtype=np.float64, ndim=2, last=4, sample_id=sid, finite=True)
+        boxes = as_array(
+            self.boxes, "boxes", dtype=np.float64, ndim=2, last=4, sample_id=sid, finite=True
+        )
         labels = as_array(self.labels, "labels", dtype=np.int64, ndim=1, sample_id=sid)
-        scores = as_array(self.scores, "scores", dtype=np.float64, ndim=1, sample_id=sid, finite=True)
+        scores = as_array(
+            self.scores, "scores", dtype=np.float64, ndim=1, sample_id=sid, finite=True
+        )
         pairs = as_array(self.rel_pairs, "rel_pairs", dtype=np.int64, ndim=2, last=2, sample_id=sid)
-        rs = as_array(self.rel_scores, "rel_scores", dtype=np.float64, ndim=2, sample_id=sid, finite=True)
+        rs = as_array(
+            self.rel_scores, "rel_scores", dtype=np.float64, ndim=2, sample_id=sid, finite=True
+        )
         _same_len(sid, boxes=boxes, labels=labels, scores=scores)
         _same_len(sid, rel_pairs=pairs, rel_scores=rs)
         if pairs.size and (pairs.min() < 0 or pairs.max() >= len(boxes)):
             raise ContractError(f"`rel_pairs` indices must be in 0..{len(boxes) - 1}" + _where(sid))
-        for k, v in (("boxes", boxes), ("labels", labels), ("scores", scores), ("rel_pairs", pairs), ("rel_scores", rs)):
+        for k, v in (
+            ("boxes", boxes),
+            ("labels", labels),
+            ("scores", scores),
+            ("rel_pairs", pairs),
+            ("rel_scores", rs),
+        ):
             object.__setattr__(self, k, v)
 
 
@@ -416,7 +460,8 @@ class CaptionPrediction:
     def __post_init__(self) -> None:
         if not isinstance(self.caption, str):
             raise ContractError(
-                f"Expected `caption` str, got {type(self.caption).__name__}" + _where(self.sample_id)
+                f"Expected `caption` str, got {type(self.caption).__name__}"
+                + _where(self.sample_id)
             )
 
 

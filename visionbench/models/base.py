@@ -98,8 +98,14 @@ class ModelAdapter:
 class ClassifierAdapter(ModelAdapter):
     """A classifier whose module maps [B, 3, H, W] to logits [B, C] in ``label_space`` order."""
 
-    def __init__(self, name: str, label_space: LabelSpace, module: nn.Module,
-                 preprocess: Preprocess, **kw: Any) -> None:
+    def __init__(
+        self,
+        name: str,
+        label_space: LabelSpace,
+        module: nn.Module,
+        preprocess: Preprocess,
+        **kw: Any,
+    ) -> None:
         super().__init__(name, Task.CLASSIFICATION, label_space, module, preprocess, **kw)
 
     def postprocess(self, outputs: Any, batch: Batch) -> Sequence[Prediction]:

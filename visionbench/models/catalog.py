@@ -12,19 +12,28 @@ from typing import Any
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "demo-cnn": (
         "visionbench.models.demo:build_demo_cnn",
-        {"task": "classification", "label_space": "imagenet1k",
-         "description": "built-in demo: 4-layer CNN trained on imagenet-mini (shipped weights)"},
+        {
+            "task": "classification",
+            "label_space": "imagenet1k",
+            "description": "built-in demo: 4-layer CNN trained on imagenet-mini (shipped weights)",
+        },
     ),
     "yolov3": (
         "visionbench.models.yolov3:build_yolov3",
-        {"task": "detection", "label_space": "coco91",
-         "description": "YOLOv3 (Darknet-53) from darknet cfg/.weights; 416x416 letterbox; "
-                        "61.9M params, 65.86 GFLOPs"},
+        {
+            "task": "detection",
+            "label_space": "coco91",
+            "description": "YOLOv3 (Darknet-53) from darknet cfg/.weights; 416x416 letterbox; "
+            "61.9M params, 65.86 GFLOPs",
+        },
     ),
     "yolov3-tiny": (
         "visionbench.models.yolov3:build_yolov3_tiny",
-        {"task": "detection", "label_space": "coco91",
-         "description": "YOLOv3-tiny from darknet cfg/.weights; 416x416 letterbox; "
-                        "8.9M params, 5.56 GFLOPs"},
+        {
+            "task": "detection",
+            "label_space": "coco91",
+            "description": "YOLOv3-tiny from darknet cfg/.weights; 416x416 letterbox; "
+            "8.9M params, 5.56 GFLOPs",
+        },
     ),
 }

@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
 from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
 
 __all__ = ["Preprocess", "IMAGENET_MEAN", "IMAGENET_STD"]
 

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from visionbench.engine.distributed import contiguous_shard
+from visionbench.engine.records import read_records, record_schema
+from visionbench.engine.run import RunOptions, run
+from visionbench.errors import LabelSpaceError, RunError
+from visionbench.loaders.mini import imagenet_mini
+from visionbench.models.demo import build_demo_cnn
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return imagenet_mini()
+
+
+def _opts(tmp_path, **kw):
+    base = dict(results=tmp_path, workers=0, batch_size=16, progress=False, command=["test"])
+    base.update(kw)
+    return RunOptions(**base)
+
+
+def _direct_top1(model, dataset):
+    """Top-1 computed without the engine: decode, preprocess, forward, argmax."""
+    correct = 0
+    for i in range(len(dataset)):
+        s = dataset[i]
+        x, _ = model.preprocess(s.image.load())
+        with torch.inference_mode():
+            pred = int(model.module(x[None]).argmax())
+        correct += pred == s.target.label
+    return 100.0 * correct / len(dataset)
+
+
+def test_run_matches_a_direct_loop_and_writes_a_valid_record(tmp_path, dataset):
+    jsonschema = pytest.importorskip("jsonschema")
+    model = build_demo_cnn()
+    record, path = run(model, dataset, _opts(tmp_path))
+    assert record["metrics"]["top1"]["value"] == pytest.approx(
+        _direct_top1(model, dataset), abs=1e-9
+    )
+    assert record["metrics"]["top1"]["value"] > 90  # the shipped demo weights are trained
+    on_disk = json.loads(path.read_text())
+    jsonschema.validate(on_disk, record_schema())
+    assert on_disk["dataset"]["num_samples"] == len(dataset)
+    assert on_disk["model"]["params"] == sum(p.numel() for p in model.module.parameters())
+    assert [r["run_id"] for r in read_records(tmp_path)] == [record["run_id"]]
+    arrays = np.load(path.with_name(on_disk["arrays_file"]))
+    assert arrays["confusion"].sum() == len(dataset)
+
+
+def test_killed_run_resumes_to_identical_numbers(tmp_path, dataset):
+    model = build_demo_cnn()
+    full, _ = run(model, dataset, _opts(tmp_path / "a", batch_size=8, flush_every=1))
+
+    class Killed(Exception):
+        pass
+
+    def die(n):
+        if n == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run(model, dataset, _opts(tmp_path / "b", batch_size=8, flush_every=1, on_batch=die))
+    with pytest.raises(RunError, match="pass --resume to continue it or --fresh"):
+        run(model, dataset, _opts(tmp_path / "b", batch_size=8, flush_every=1))
+    resumed, _ = run(
+        model, dataset, _opts(tmp_path / "b", batch_size=8, flush_every=1, resume=True)
+    )
+    assert {k: v["value"] for k, v in resumed["metrics"].items()} == {
+        k: v["value"] for k, v in full["metrics"].items()
+    }
+    assert resumed["dataset"]["fingerprint"] == full["dataset"]["fingerprint"]
+
+
+def test_limit_and_label_space_refusal(tmp_path, dataset):
+    model = build_demo_cnn()
+    record, _ = run(model, dataset, _opts(tmp_path, limit=5))
+    assert record["dataset"]["num_samples"] == 5
+    from visionbench.label_spaces import get_label_space
+
+    model.label_space = get_label_space("coco80")
+    model.task = dataset.task
+    with pytest.raises(LabelSpaceError, match="no mapping is guessed"):
+        run(model, dataset, _opts(tmp_path / "x"))
+
+
+@pytest.mark.parametrize("n, world", [(10, 3), (2, 4), (0, 2), (100, 8), (7, 1)])
+def test_contiguous_shards_cover_once_without_padding(n, world):
+    shards = [contiguous_shard(n, r, world) for r in range(world)]
+    flat = [i for s in shards for i in s]
+    assert flat == list(range(n))
+    assert max(len(s) for s in shards) - min(len(s) for s in shards) <= 1

@@ -1,0 +1,68 @@
+"""The CLI end to end, in subprocesses, as a user runs it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _bench(args, home, check=True):
+    env = dict(os.environ, VISIONBENCH_HOME=str(home), COLUMNS="200")
+    p = subprocess.run(
+        [sys.executable, "-m", "visionbench", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    if check and p.returncode != 0:
+        raise AssertionError(f"bench {args} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+@pytest.mark.slow
+def test_demo_run_then_leaderboard(tmp_path):
+    out = _bench(["run", "--workers", "0"], tmp_path)
+    assert "top1" in out.stdout and "signature: cls|topk=1,5" in out.stdout
+    records = list((tmp_path / "results" / "records").glob("*.json"))
+    assert len(records) == 1
+    rec = json.loads(records[0].read_text())
+    assert rec["model"]["name"] == "demo-cnn" and rec["dataset"]["name"] == "imagenet-mini"
+    assert rec["command"][:2] == ["bench", "run"]
+    table = _bench(["leaderboard"], tmp_path).stdout
+    assert "demo-cnn" in table and "imagenet-mini" in table
+    rows = list(
+        csv.DictReader(io.StringIO(_bench(["leaderboard", "--format", "csv"], tmp_path).stdout))
+    )
+    top1 = [r for r in rows if r["metric"] == "top1"]
+    assert len(top1) == 1 and float(top1[0]["value"]) == rec["metrics"]["top1"]["value"]
+
+
+def test_user_errors_are_one_line_with_exit_code_2(tmp_path):
+    p = _bench(["run", "--model", "demo-cn"], tmp_path, check=False)
+    assert p.returncode == 2
+    assert p.stderr.strip().startswith("error: unknown model 'demo-cn'; did you mean 'demo-cnn'")
+    assert "Traceback" not in p.stderr
+    p = _bench(
+        ["run", "--dataset", "imagenet", "--data-root", str(tmp_path / "nope")],
+        tmp_path,
+        check=False,
+    )
+    assert p.returncode == 2 and "does not exist" in p.stderr and "Traceback" not in p.stderr
+    p = _bench(["--debug", "run", "--model", "demo-cn"], tmp_path, check=False)
+    assert p.returncode != 0 and "Traceback" in p.stderr
+
+
+def test_list_and_synth(tmp_path):
+    assert "demo-cnn" in _bench(["list", "models"], tmp_path).stdout
+    assert "imagenet-mini" in _bench(["list", "datasets"], tmp_path).stdout
+    _bench(["data", "synth", "imagenet-mini", "--out", str(tmp_path / "inet")], tmp_path)
+    assert (tmp_path / "inet" / "val").is_dir()
+    p = _bench(["data", "synth", "nope-mini", "--out", str(tmp_path / "x")], tmp_path, check=False)
+    assert p.returncode == 2 and "nope-mini" in p.stderr

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from visionbench.errors import LabelSpaceError
+from visionbench.label_spaces import get_label_space, imagenet_wnids, label_map
+
+
+def test_coco_spaces_and_the_80_to_91_map_match_reference():
+    # REFERENCE.md §6: COCO-80 index -> category id
+    expected = [
+        *range(1, 12),
+        *range(13, 26),
+        27,
+        28,
+        *range(31, 45),
+        *range(46, 66),
+        67,
+        70,
+        *range(72, 83),
+        *range(84, 91),
+    ]
+    assert len(expected) == 80
+    m = label_map("coco80", "coco91")
+    assert m.apply(np.arange(80)).tolist() == expected
+    assert label_map("coco91", "coco80").apply(np.array(expected)).tolist() == list(range(80))
+    coco = get_label_space("coco91")
+    assert coco.name_of(1) == "person" and coco.name_of(90) == "toothbrush"
+    with pytest.raises(LabelSpaceError, match="id 12 is not in label space 'coco91'"):
+        coco.name_of(12)
+
+
+def test_imagenet_is_sorted_wnid_order():
+    wnids = imagenet_wnids()
+    assert len(wnids) == 1000 and list(wnids) == sorted(wnids)
+    assert wnids[0] == "n01440764"
+    assert get_label_space("imagenet1k").names[0].startswith("tench")
+
+
+def test_cityscapes_34_to_19_reference_table():
+    # REFERENCE.md §3 id -> trainId
+    table = {
+        7: 0,
+        8: 1,
+        11: 2,
+        12: 3,
+        13: 4,
+        17: 5,
+        19: 6,
+        20: 7,
+        21: 8,
+        22: 9,
+        23: 10,
+        24: 11,
+        25: 12,
+        26: 13,
+        27: 14,
+        28: 15,
+        31: 16,
+        32: 17,
+        33: 18,
+    }
+    m = label_map("cityscapes34", "cityscapes19")
+    ids = np.arange(34)
+    out = m.apply(ids)
+    for i in ids:
+        assert out[i] == table.get(int(i), 255)
+    back = label_map("cityscapes19", "cityscapes34").apply(np.arange(19))
+    assert back.tolist() == sorted(table, key=table.get)
+
+
+def test_no_guessed_maps():
+    with pytest.raises(LabelSpaceError, match="no map from label space 'coco91' to 'imagenet1k'"):
+        label_map("coco91", "imagenet1k")
+    with pytest.raises(LabelSpaceError, match="unknown label space"):
+        get_label_space("voc")
+
+
+def test_vg150_vocab_is_one_based():
+    vg = get_label_space("vg150")
+    assert len(vg) == 150 and vg.ids[0] == 1 and vg.name_of(1) == "airplane"
+    assert get_label_space("vg150_predicates").name_of(31) == "on"
+
+
+def test_check_ids_names_the_bad_ids():
+    with pytest.raises(LabelSpaceError, match=r"\[0, 91\]"):
+        get_label_space("coco91").check_ids(np.array([1, 0, 91, 3]))

@@ -1,0 +1,266 @@
+"""``bench``: the command line. Thin: parses, prints, calls engine / leaderboard.
+
+User errors (bad data, unknown names, missing files) print one line and exit with code 2;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="visionbench: exact metrics for vision models on real dataset formats.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Mini datasets and dataset checks.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console()
+err_console = Console(stderr=True)
+
+_DEBUG = False
+
+DEMO_MODEL = "demo-cnn"
+DEMO_DATASET = "imagenet-mini"
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+) -> None:
+    global _DEBUG
+    _DEBUG = debug
+    if ctx.invoked_subcommand is None:
+        console.print(ctx.get_help())
+
+
+# ---------------------------------------------------------------------------------------
+# bench run
+
+
+@app.command()
+def run(
+    model: Annotated[
+        str, typer.Option(help="registered name, tv:<torchvision name>, or pkg.module:factory")
+    ] = DEMO_MODEL,
+    dataset: Annotated[
+        str, typer.Option(help="registered dataset name (bench list datasets)")
+    ] = DEMO_DATASET,
+    split: Annotated[
+        str | None, typer.Option(help="dataset split (default: the dataset's evaluation split)")
+    ] = None,
+    data_root: Annotated[Path | None, typer.Option(help="dataset root folder")] = None,
+    weights: Annotated[str | None, typer.Option(help="weights file, cache name or URL")] = None,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps")] = "auto",
+    workers: Annotated[int | None, typer.Option(min=0, help="DataLoader workers")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="score only the first N samples")] = None,
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="continue a killed run from its prediction cache")
+    ] = False,
+    fresh: Annotated[bool, typer.Option(help="discard a previous run's prediction cache")] = False,
+    amp: Annotated[bool, typer.Option(help="mixed precision on CUDA")] = False,
+    channels_last: Annotated[bool, typer.Option(help="NHWC memory format")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="no progress bar, only the result")
+    ] = False,
+) -> None:
+    """Score a model on a dataset and write a run record. With no options: the built-in demo."""
+    from visionbench.engine.run import RunOptions
+    from visionbench.engine.run import run as run_engine
+
+    ds = _build_dataset(dataset, data_root, split)
+    mdl = _build_model(model, weights)
+    opts = RunOptions(
+        batch_size=batch_size,
+        device=device,
+        workers=workers,
+        limit=limit,
+        results=results,
+        resume=resume,
+        fresh=fresh,
+        amp=amp,
+        channels_last=channels_last,
+        seed=seed,
+        progress=not quiet and sys.stderr.isatty(),
+        command=["bench", *sys.argv[1:]],
+    )
+    if not quiet:
+        err_console.print(
+            f"[bold]{mdl.name}[/] on [bold]{ds.name}[/] ({ds.split}, {len(ds)} samples)"
+        )
+    record, path = run_engine(mdl, ds, opts)
+    if path is None:  # not rank 0
+        return
+    _print_metrics(record)
+    console.print(f"run record: {path}")
+
+
+def _build_dataset(name: str, root: Path | None, split: str | None) -> Any:
+    from visionbench.registry import datasets
+
+    factory = datasets.get(name)
+    default_split = datasets.entry(name).info.get("split", "val")
+    return factory(root=None if root is None else str(root), split=split or default_split)
+
+
+def _build_model(name: str, weights: str | None) -> Any:
+    try:
+        from visionbench.models.resolve import build_model
+    except ImportError:  # resolve lands with the model zoo
+        from visionbench.registry import models
+
+        return models.get(name)(weights=weights)
+    return build_model(name, weights=weights)
+
+
+def _print_metrics(record: dict[str, Any]) -> None:
+    table = Table(
+        title=f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, m in record["metrics"].items():
+        v = m["value"]
+        table.add_row(k, "nan" if v is None else f"{v:.4f}")
+    console.print(table)
+    sigs = sorted({m["signature"] for m in record["metrics"].values()})
+    for s in sigs:
+        console.print(f"[dim]signature: {s}[/]")
+    t = record.get("timings", {})
+    if t.get("throughput_img_s"):
+        console.print(
+            f"[dim]throughput {t['throughput_img_s']:.1f} img/s, wall {t['wall_s']:.2f} s[/]"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# bench list
+
+
+@app.command("list")
+def list_(
+    kind: Annotated[str, typer.Argument(help="models, datasets or metrics")] = "models",
+) -> None:
+    """List registered models, datasets or metrics."""
+    from visionbench import registry
+    from visionbench.errors import RegistryError
+
+    regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics}
+    if kind not in regs:
+        raise RegistryError(f"unknown kind {kind!r}; use one of: {', '.join(regs)}")
+    table = Table(title=f"visionbench {kind}")
+    table.add_column("name", style="bold")
+    table.add_column("task")
+    if kind != "metrics":
+        table.add_column("label space")
+    table.add_column("description")
+    table.add_column("origin", style="dim")
+    for e in regs[kind]:
+        row = [e.name, str(e.info.get("task", ""))]
+        if kind != "metrics":
+            row.append(str(e.info.get("label_space", "")))
+        row += [str(e.info.get("description", "")), e.origin]
+        table.add_row(*row)
+    console.print(table)
+    if kind == "models":
+        console.print("[dim]also: tv:<any torchvision model name>, pkg.module:factory[/]")
+
+
+# ---------------------------------------------------------------------------------------
+# bench data
+
+
+@data_app.command("synth")
+def data_synth(
+    name: Annotated[
+        str, typer.Argument(help="coco-mini, imagenet-mini, cityscapes-mini or vg-mini")
+    ],
+    out: Annotated[Path, typer.Option(help="output folder (must not exist)")],
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Write a mini dataset in its official on-disk format."""
+    from visionbench import synth
+
+    path = synth.generate(name, out, seed=seed)
+    console.print(f"wrote {name} to {path}")
+
+
+# ---------------------------------------------------------------------------------------
+# bench leaderboard
+
+
+@app.command()
+def leaderboard(
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, md or html")] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to this file")
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
+    task: Annotated[str | None, typer.Option(help="only this task")] = None,
+    model: Annotated[str | None, typer.Option(help="only models matching this glob")] = None,
+) -> None:
+    """The leaderboard of all run records."""
+    from visionbench.leaderboard import table as lb
+
+    df = lb.load_long(results, dataset=dataset, task=task, model=model)
+    if format == "table":
+        console.print(lb.rich_table(df))
+        return
+    text = lb.export(df, format)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        from visionbench.engine.records import atomic_write_bytes
+
+        atomic_write_bytes(output, text.encode())
+        console.print(f"wrote {output}")
+
+
+# ---------------------------------------------------------------------------------------
+# entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: user errors -> one line on stderr, exit code 2."""
+    from visionbench.errors import USER_ERRORS
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
+        os.environ.get("VISIONBENCH_DEBUG")
+    )
+    try:
+        app(args=argv, standalone_mode=False)
+    except USER_ERRORS as e:
+        if debug:
+            raise
+        err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Run records: one JSON file per run, written atomically, never edited.
+
+The schema is :class:`RunRecord` (a ``TypedDict``) and ``run_record.schema.json`` beside this
+file (JSON Schema, draft 2020-12). Arrays behind the numbers (PR curves, confusion
+matrices, per-class values) go into ``<run_id>.arrays.npz`` beside the record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypedDict
+
+import numpy as np
+
+from visionbench.errors import RunError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "RunRecord",
+    "MetricEntry",
+    "results_dir",
+    "new_run_id",
+    "write_record",
+    "read_records",
+    "software_versions",
+    "hardware_info",
+    "git_commit",
+    "atomic_write_bytes",
+    "record_schema",
+]
+
+SCHEMA_VERSION = 1
+
+
+class MetricEntry(TypedDict):
+    value: float | None  # None for NaN (JSON has no NaN)
+    signature: str
+    higher_is_better: bool
+
+
+class ModelInfo(TypedDict, total=False):
+    name: str
+    task: str
+    label_space: str
+    params: int
+    gflops: float | None
+    weights: dict[str, Any]
+    preprocess: dict[str, Any]
+    profile: dict[str, Any]
+
+
+class DatasetInfo(TypedDict, total=False):
+    name: str
+    split: str
+    root: str
+    num_samples: int
+    label_space: str
+    fingerprint: str
+
+
+class RunRecord(TypedDict, total=False):
+    schema_version: int
+    run_id: str
+    status: str  # "complete"
+    task: str
+    model: ModelInfo
+    dataset: DatasetInfo
+    metrics: dict[str, MetricEntry]
+    arrays_file: str | None
+    timings: dict[str, Any]
+    hardware: dict[str, Any]
+    software: dict[str, str]
+    seed: int
+    git_commit: str | None
+    command: list[str]
+    date: str
+    config: dict[str, Any]
+
+
+def record_schema() -> dict[str, Any]:
+    """The JSON Schema of a run record."""
+    text = resources.files("visionbench.engine").joinpath("run_record.schema.json").read_text()
+    return json.loads(text)
+
+
+def results_dir(path: str | Path | None = None) -> Path:
+    """``path``, or ``$VISIONBENCH_RESULTS``, or ``$VISIONBENCH_HOME/results``
+    (``~/.cache/visionbench/results``)."""
+    if path is not None:
+        return Path(path).expanduser()
+    env = os.environ.get("VISIONBENCH_RESULTS")
+    if env:
+        return Path(env).expanduser()
+    home = os.environ.get("VISIONBENCH_HOME") or str(Path.home() / ".cache" / "visionbench")
+    return Path(home).expanduser() / "results"
+
+
+def new_run_id(model: str, dataset: str) -> str:
+    """``20261124-033412-<model>-<dataset>-<6 hex>``: sortable, unique across processes."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    safe = lambda s: "".join(c if c.isalnum() or c in "-_." else "_" for c in s)  # noqa: E731
+    return f"{stamp}-{safe(model)}-{safe(dataset)}-{secrets.token_hex(3)}"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(
+    record: RunRecord, root: str | Path | None = None, arrays: dict[str, np.ndarray] | None = None
+) -> Path:
+    """Write ``record`` (and its arrays) under ``<root>/records/``; never overwrites."""
+    folder = results_dir(root) / "records"
+    path = folder / f"{record['run_id']}.json"
+    if path.exists():
+        raise RunError(f"run record {path} exists already; records are never overwritten")
+    if arrays:
+        import io
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        atomic_write_bytes(folder / f"{record['run_id']}.arrays.npz", buf.getvalue())
+        record["arrays_file"] = f"{record['run_id']}.arrays.npz"
+    data = json.dumps(record, indent=1, sort_keys=False, default=_json_default, allow_nan=False)
+    atomic_write_bytes(path, data.encode())
+    return path
+
+
+def read_records(root: str | Path | None = None) -> list[RunRecord]:
+    """All complete run records under ``<root>/records``, oldest first. Unreadable files
+    are skipped with a warning on stderr naming them."""
+    folder = results_dir(root) / "records"
+    out: list[RunRecord] = []
+    if not folder.is_dir():
+        return out
+    for p in sorted(folder.glob("*.json")):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            print(f"warning: skipping unreadable run record {p}: {e}", file=sys.stderr)
+            continue
+        if rec.get("schema_version") != SCHEMA_VERSION:
+            print(
+                f"warning: skipping {p}: schema_version {rec.get('schema_version')} "
+                f"(this visionbench reads {SCHEMA_VERSION})",
+                file=sys.stderr,
+            )
+            continue
+        out.append(rec)
+    return out
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def software_versions() -> dict[str, str]:
+    """Versions of Python and the packages that change numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in (
+        "visionbench",
+        "numpy",
+        "torch",
+        "torchvision",
+        "pycocotools",
+        "sacrebleu",
+        "numba",
+    ):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def hardware_info(device: str | None = None) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "device": device,
+    }
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            info["cuda"] = torch.version.cuda
+    except Exception:  # pragma: no cover - torch missing or broken CUDA
+        pass
+    return info
+
+
+def git_commit() -> str | None:
+    """The commit of the visionbench checkout, when it is one (else None)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

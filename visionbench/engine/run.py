@@ -1,0 +1,451 @@
+"""A run: model + dataset -> predictions -> metrics -> a run record.
+
+``resolve -> check task and label space -> DataLoader (workers decode + preprocess) -> for
+each batch not in the prediction cache: forward -> postprocess -> cache (Parquet shards,
+flushed atomically) + metric update -> merge (ranks) -> compute -> record``.
+
+Timing is split into data wait, preprocess (measured in the workers), forward,
+postprocess and metric; the first ``warmup`` batches are excluded, and CUDA is
+synchronised around the forward pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from visionbench.engine.cache import PredictionCache
+from visionbench.engine.data import EvalItems, make_loader
+from visionbench.engine.distributed import (
+    barrier,
+    broadcast_from_rank0,
+    contiguous_shard,
+    dist_info,
+    gather_to_rank0,
+)
+from visionbench.engine.records import (
+    SCHEMA_VERSION,
+    RunRecord,
+    git_commit,
+    hardware_info,
+    new_run_id,
+    results_dir,
+    software_versions,
+    write_record,
+)
+from visionbench.engine.scoring import make_scorer
+from visionbench.errors import LabelSpaceError, RunError
+from visionbench.tasks import Batch, Dataset, Model
+
+__all__ = ["RunOptions", "run", "select_device"]
+
+
+@dataclass
+class RunOptions:
+    """Options of a run (all keyword-only on the CLI).
+
+    Attributes:
+        batch_size: samples per forward pass (halved automatically on CUDA out-of-memory).
+        device: ``"auto"`` (cuda, then mps, then cpu) or a torch device string.
+        workers: DataLoader workers (None: min(4, cpu count)).
+        limit: score only the first N samples.
+        results: results directory (default ``~/.cache/visionbench/results``).
+        resume: continue a killed run of the same configuration from its cache.
+        fresh: discard a previous run's cache of the same configuration.
+        amp: autocast to fp16/bf16 on CUDA.
+        channels_last: NHWC memory format.
+        warmup: batches excluded from timings.
+        flush_every: batches between prediction-cache flushes.
+        seed: torch / numpy seed recorded in the run record.
+        progress: show a progress bar.
+        command: the command line recorded in the run record.
+        scorer_options: passed to the task's scorer (e.g. ``topk``).
+    """
+
+    batch_size: int = 32
+    device: str = "auto"
+    workers: int | None = None
+    limit: int | None = None
+    results: str | Path | None = None
+    resume: bool = False
+    fresh: bool = False
+    amp: bool = False
+    channels_last: bool = False
+    warmup: int = 1
+    flush_every: int = 4
+    seed: int = 0
+    progress: bool = True
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+    scorer_options: dict[str, Any] = field(default_factory=dict)
+    on_batch: Callable[[int], None] | None = None  # test hook: called after each flushed batch
+
+
+def select_device(spec: str = "auto", *, local_rank: int = 0) -> torch.device:
+    if spec != "auto":
+        return torch.device(spec)
+    if torch.cuda.is_available():
+        return torch.device("cuda", local_rank)
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def run(
+    model: Model, dataset: Dataset, options: RunOptions | None = None
+) -> tuple[RunRecord, Path | None]:
+    """Score ``model`` on ``dataset``; return the run record and its path (None off rank 0)."""
+    opt = options or RunOptions()
+    _check_compatible(model, dataset)
+    device = select_device(opt.device)
+    info = dist_info(device_type=device.type)
+    if opt.device == "auto" and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    torch.manual_seed(opt.seed)
+    np.random.seed(opt.seed)
+
+    gt = dataset.ground_truth()
+    n_total = len(gt) if opt.limit is None else min(len(gt), opt.limit)
+    mine = contiguous_shard(n_total, info.rank, info.world_size)
+
+    config = _config(model, dataset, opt, n_total)
+    key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    workdir = results_dir(opt.results) / "work" / key
+    pred_dir = workdir / "predictions"
+    if info.is_main:
+        _prepare_workdir(workdir, pred_dir, config, opt)
+    barrier(info)
+
+    cache = PredictionCache(pred_dir, model.task, rank=info.rank)
+    scorer = make_scorer(model.task, dataset.label_space, **opt.scorer_options)
+    target_of = dict(zip(gt.sample_ids, gt.targets))
+    mine_ids = {gt.sample_ids[i] for i in mine}
+    done: set[Any] = set()
+    if opt.resume:
+        cached = [p for p in cache.load_all() if p.sample_id in mine_ids]
+        if cached:
+            scorer.update(cached, [target_of[p.sample_id] for p in cached])
+            done = {p.sample_id for p in cached}
+    todo = [i for i in mine if gt.sample_ids[i] not in done]
+
+    model_device = _place_model(model, device, opt)
+    timings = _Timings(warmup=opt.warmup)
+    workers = opt.workers if opt.workers is not None else min(4, torch.get_num_threads())
+    loader = make_loader(
+        EvalItems(dataset, todo, model.preprocess),
+        batch_size=opt.batch_size,
+        workers=workers if todo else 0,
+        pin_memory=device.type == "cuda",
+    )
+    progress = _progress(
+        opt.progress and info.is_main, len(todo), f"{model.name} on {dataset.name}"
+    )
+    t_start = time.perf_counter()
+    t_wait = time.perf_counter()
+    n_batches = 0
+    with progress as bar:
+        task_id = bar.add_task("predict", total=len(todo)) if bar else None
+        for images, metas, targets in loader:
+            t_got = time.perf_counter()
+            preds, t_fwd, t_post = _predict(model, images, metas, model_device, opt)
+            t_m0 = time.perf_counter()
+            scorer.update(list(preds), targets)
+            cache.add(list(preds))
+            n_batches += 1
+            if n_batches % opt.flush_every == 0:
+                cache.flush()
+                if opt.on_batch:
+                    opt.on_batch(n_batches)
+            t_metric = time.perf_counter() - t_m0
+            timings.add(
+                len(metas),
+                t_got - t_wait,
+                sum(m["t_preprocess"] for m in metas),
+                t_fwd,
+                t_post,
+                t_metric,
+            )
+            if bar:
+                bar.update(task_id, advance=len(metas))
+            t_wait = time.perf_counter()
+    cache.flush()
+    wall = time.perf_counter() - t_start
+
+    states = gather_to_rank0(scorer.state_dict(), info)
+    all_timings = gather_to_rank0(timings.as_dict(wall), info)
+    record: RunRecord | None = None
+    path: Path | None = None
+    if info.is_main:
+        assert states is not None and all_timings is not None
+        for s in states[1:]:
+            other = make_scorer(model.task, dataset.label_space, **opt.scorer_options)
+            other.load_state_dict(s)
+            scorer.merge(other)
+        result = scorer.compute()
+        record = _record(
+            model, dataset, gt, opt, result, all_timings, device, config, n_total, info.world_size
+        )
+        path = write_record(record, opt.results, arrays=result.arrays)
+        _mark_complete(workdir, record["run_id"])
+    record = broadcast_from_rank0(record, info)
+    return record, path
+
+
+# ---------------------------------------------------------------------------------------
+# helpers
+
+
+def _check_compatible(model: Model, dataset: Dataset) -> None:
+    if model.task != dataset.task:
+        raise RunError(
+            f"model {model.name!r} is for {model.task.value} but dataset {dataset.name!r} is "
+            f"{dataset.task.value}"
+        )
+    if model.label_space.name != dataset.label_space.name:
+        raise LabelSpaceError(
+            f"model {model.name!r} predicts label space {model.label_space.name!r} but dataset "
+            f"{dataset.name!r} is labelled in {dataset.label_space.name!r}; no mapping is guessed "
+            "(an adapter must declare an explicit map)"
+        )
+
+
+def _config(model: Model, dataset: Dataset, opt: RunOptions, n: int) -> dict[str, Any]:
+    describe = getattr(model, "describe", lambda: {"name": model.name})
+    d = describe()
+    return {
+        "model": d.get("name"),
+        "weights": d.get("weights"),
+        "preprocess": d.get("preprocess"),
+        "dataset": dataset.name,
+        "split": dataset.split,
+        "root": str(getattr(dataset, "root", "")),
+        "num_samples": n,
+        "amp": opt.amp,
+        "scorer_options": opt.scorer_options,
+    }
+
+
+def _prepare_workdir(
+    workdir: Path, pred_dir: Path, config: dict[str, Any], opt: RunOptions
+) -> None:
+    has_preds = pred_dir.is_dir() and any(pred_dir.glob("*.parquet"))
+    complete = (workdir / "complete.json").exists()
+    if has_preds and not opt.resume and not complete:
+        if not opt.fresh:
+            raise RunError(
+                f"a previous run of this configuration left predictions in {pred_dir}; "
+                "pass --resume to continue it or --fresh to discard them"
+            )
+    if has_preds and (opt.fresh or (complete and not opt.resume)):
+        shutil.rmtree(pred_dir)
+        (workdir / "complete.json").unlink(missing_ok=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.json").write_text(json.dumps(config, indent=1, default=str))
+
+
+def _mark_complete(workdir: Path, run_id: str) -> None:
+    (workdir / "complete.json").write_text(json.dumps({"run_id": run_id}))
+
+
+def _place_model(model: Model, device: torch.device, opt: RunOptions) -> torch.device:
+    to = getattr(model, "to", None)
+    if to is not None:
+        to(device, channels_last=opt.channels_last)
+    return device
+
+
+def _predict(
+    model: Model, images: Any, metas: list[dict[str, Any]], device: torch.device, opt: RunOptions
+) -> tuple[list[Any], float, float]:
+    """Forward + postprocess, halving the batch on CUDA out-of-memory."""
+    try:
+        return _predict_once(model, images, metas, device, opt)
+    except torch.cuda.OutOfMemoryError:
+        if len(metas) == 1:
+            raise RunError(
+                f"out of GPU memory at batch size 1 on sample {metas[0]['sample_id']!r}"
+            ) from None
+        torch.cuda.empty_cache()
+        h = len(metas) // 2
+        a = _predict(model, images[:h], metas[:h], device, opt)
+        b = _predict(model, images[h:], metas[h:], device, opt)
+        return a[0] + b[0], a[1] + b[1], a[2] + b[2]
+
+
+def _predict_once(
+    model: Model, images: Any, metas: list[dict[str, Any]], device: torch.device, opt: RunOptions
+) -> tuple[list[Any], float, float]:
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    forward = getattr(model, "forward", None)
+    postprocess = getattr(model, "postprocess", None)
+    autocast = torch.autocast(device.type, enabled=opt.amp and device.type == "cuda")
+    if isinstance(images, list):  # different sizes: one at a time
+        out: list[Any] = []
+        tf = tp = 0.0
+        for x, m in zip(images, metas):
+            p, a, b = _predict_once(model, x.unsqueeze(0), [m], device, opt)
+            out += p
+            tf += a
+            tp += b
+        return out, tf, tp
+    x = images.to(device, non_blocking=True)
+    if opt.channels_last and x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    batch = Batch(x, metas)
+    with torch.inference_mode(), autocast:
+        sync()
+        t0 = time.perf_counter()
+        if forward is not None and postprocess is not None:
+            outputs = forward(x)
+            sync()
+            t1 = time.perf_counter()
+            preds = list(postprocess(outputs, batch))
+        else:
+            preds = list(model.predict(batch))
+            sync()
+            t1 = time.perf_counter()
+    t2 = time.perf_counter()
+    if len(preds) != len(metas):
+        raise RunError(
+            f"model {model.name!r} returned {len(preds)} predictions for {len(metas)} samples"
+        )
+    return preds, t1 - t0, t2 - t1
+
+
+class _Timings:
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.rows: list[tuple[int, float, float, float, float, float]] = []
+
+    def add(self, n: int, wait: float, pre: float, fwd: float, post: float, metric: float) -> None:
+        self.rows.append((n, wait, pre, fwd, post, metric))
+
+    def as_dict(self, wall: float) -> dict[str, Any]:
+        rows = self.rows[self.warmup :] if len(self.rows) > self.warmup else []
+        n = sum(r[0] for r in rows)
+        tot = [sum(r[i] for r in rows) for i in range(1, 6)]
+        steady = tot[0] + tot[2] + tot[3] + tot[4]
+        return {
+            "wall_s": wall,
+            "batches": len(self.rows),
+            "warmup_batches": min(self.warmup, len(self.rows)),
+            "timed_samples": n,
+            "data_wait_s": tot[0],
+            "preprocess_s_worker": tot[1],
+            "forward_s": tot[2],
+            "postprocess_s": tot[3],
+            "metric_s": tot[4],
+            "throughput_img_s": (n / steady) if steady > 0 else None,
+            "forward_ms_per_img": (1000 * tot[2] / n) if n else None,
+        }
+
+
+def _merge_timings(per_rank: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(per_rank) == 1:
+        return per_rank[0]
+    out: dict[str, Any] = {"per_rank": per_rank, "wall_s": max(t["wall_s"] for t in per_rank)}
+    tp = [t["throughput_img_s"] for t in per_rank if t["throughput_img_s"]]
+    out["throughput_img_s"] = sum(tp) if tp else None
+    return out
+
+
+def _record(
+    model: Model,
+    dataset: Dataset,
+    gt: Any,
+    opt: RunOptions,
+    result: Any,
+    timings: list[dict[str, Any]],
+    device: torch.device,
+    config: dict[str, Any],
+    n: int,
+    world: int,
+) -> RunRecord:
+    describe = getattr(model, "describe", lambda: {"name": model.name})()
+    hib = result.higher_is_better
+    metrics = {
+        k: {
+            "value": (None if v is None or not np.isfinite(v) else float(v)),
+            "signature": result.signature,
+            "higher_is_better": bool(hib.get(k, True)),
+        }
+        for k, v in result.metrics.items()
+    }
+    return RunRecord(
+        schema_version=SCHEMA_VERSION,
+        run_id=new_run_id(model.name, dataset.name),
+        status="complete",
+        task=model.task.value,
+        model={
+            "name": model.name,
+            "task": model.task.value,
+            "label_space": model.label_space.name,
+            "params": describe.get("params"),
+            "gflops": describe.get("gflops"),
+            "weights": describe.get("weights") or {},
+            "preprocess": describe.get("preprocess"),
+            "profile": describe.get("profile"),
+        },
+        dataset={
+            "name": dataset.name,
+            "split": dataset.split,
+            "root": str(getattr(dataset, "root", "") or ""),
+            "num_samples": n,
+            "label_space": dataset.label_space.name,
+            "fingerprint": gt.fingerprint(),
+        },
+        metrics=metrics,
+        arrays_file=None,
+        timings=_merge_timings(timings) | {"world_size": world, "batch_size": opt.batch_size},
+        hardware=hardware_info(str(device)),
+        software=software_versions(),
+        seed=opt.seed,
+        git_commit=git_commit(),
+        command=list(opt.command),
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        config=config,
+    )
+
+
+class _NoBar:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: Any) -> None:
+        return None
+
+
+def _progress(show: bool, total: int, label: str) -> Any:
+    if not show:
+        return _NoBar()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class _Speed(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text(f"{task.speed:.1f} img/s" if task.speed else "- img/s")
+
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Speed(),
+        TimeRemainingColumn(),
+    )
