@@ -104,6 +104,26 @@ def test_coco_bleu_equals_pycocoevalcap_random(seed):
         )
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_coco_bleu_equals_pycocoevalcap_near_copies(seed):
+    # hypotheses that are edited copies of a reference: BLEU-4 far from 0
+    rng = random.Random(400 + seed)
+    hyps, refs = _corpus(400 + seed, n=40, max_refs=5, max_len=15)
+    for i, rs in enumerate(refs):
+        words = rng.choice(rs).split()
+        for _ in range(rng.randint(0, 3)):
+            if words and rng.random() < 0.5:
+                words.pop(rng.randrange(len(words)))
+            else:
+                words.insert(rng.randint(0, len(words)), rng.choice(VOCAB))
+        hyps[i] = " ".join(words)
+    expected, expected_per_image = _pycoco(hyps, refs)
+    result = coco_bleu(hyps, refs, tokenize="none")
+    assert result["bleu4"] > 0.3
+    assert [result[f"bleu{k}"] for k in range(1, 5)] == expected
+    assert result.arrays["bleu4_per_caption"].tolist() == expected_per_image[3]
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_coco_bleu_ptb_equals_pycocoevalcap_on_our_tokens(seed):
     hyps, refs = _corpus(100 + seed, vocab=RAW_VOCAB, n=15)
