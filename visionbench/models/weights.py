@@ -1,0 +1,296 @@
+"""Finding, downloading, verifying and loading weight files.
+
+``--weights`` takes a local path, a file name in the weights cache directory, or an
+``http(s)://`` URL. URLs are downloaded into the cache with a progress bar, resumed with an
+HTTP ``Range`` request when a previous download was interrupted (the partial file is kept
+as ``<name>.part``), and checked against a sha256 when one is given. Files are loaded with
+``torch.load(weights_only=True)`` only: a checkpoint that needs arbitrary pickled objects
+is refused.
+
+Cache directory: ``cache_dir`` argument, else ``$VISIONBENCH_WEIGHTS``, else
+``~/.cache/visionbench/weights``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import torch
+from torch import nn
+
+from visionbench.errors import WeightsError
+
+__all__ = [
+    "default_cache_dir",
+    "resolve_weights",
+    "sha256_file",
+    "load_state_dict_file",
+    "load_into",
+]
+
+_CHUNK = 1 << 20
+_CONTAINER_KEYS = ("state_dict", "model_state", "model_state_dict", "model", "ema")
+
+
+def default_cache_dir() -> Path:
+    """``$VISIONBENCH_WEIGHTS`` or ``~/.cache/visionbench/weights``."""
+    env = os.environ.get("VISIONBENCH_WEIGHTS")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "visionbench" / "weights"
+
+
+def resolve_weights(
+    spec: str,
+    *,
+    sha256: str | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    timeout: float = 30.0,
+) -> Path:
+    """The local file that ``spec`` names, downloading it if it is a URL.
+
+    Args:
+        spec: a path, a file name inside ``cache_dir``, or an ``http(s)://`` / ``file://`` URL.
+        sha256: expected hex digest (the full 64 characters, or a prefix of at least 8);
+            checked for every kind of ``spec``.
+        cache_dir: where URLs are downloaded to and bare names are looked up.
+        progress: show a rich progress bar while downloading.
+        timeout: socket timeout in seconds.
+
+    Returns:
+        The path of the verified file.
+
+    Raises:
+        WeightsError: missing file, interrupted or truncated download (run again to resume),
+            HTTP error, or checksum mismatch.
+    """
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    if sha256 is not None and (
+        len(sha256) < 8 or any(c not in "0123456789abcdef" for c in sha256.lower())
+    ):
+        raise WeightsError(
+            f"sha256 {sha256!r} is not a hex digest (or a prefix of >= 8 characters)"
+        )
+    parsed = urlparse(spec)
+    if parsed.scheme in ("http", "https"):
+        name = Path(unquote(parsed.path)).name or "weights"
+        dest = cache / name
+        if not dest.exists():
+            _download(spec, dest, progress=progress, timeout=timeout)
+            try:
+                _check_sha256(dest.with_name(dest.name + ".part"), sha256, spec)
+            except WeightsError:
+                dest.with_name(dest.name + ".part").unlink(missing_ok=True)
+                raise
+            os.replace(dest.with_name(dest.name + ".part"), dest)
+            return dest
+        _check_sha256(dest, sha256, spec)
+        return dest
+    path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(spec).expanduser()
+    candidates = [path] if path.is_absolute() or parsed.scheme == "file" else [path, cache / path]
+    for p in candidates:
+        if p.is_file():
+            _check_sha256(p, sha256, spec)
+            return p
+    looked = ", ".join(str(p.resolve()) for p in candidates)
+    raise WeightsError(f"weights file {spec!r} not found (looked at: {looked})")
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a state dict with ``torch.load(weights_only=True)``.
+
+    A checkpoint dict that wraps the state dict under ``state_dict``, ``model_state``,
+    ``model_state_dict``, ``model`` or ``ema`` is unwrapped, and a ``module.`` prefix on
+    every key (DistributedDataParallel) is removed.
+
+    Raises:
+        WeightsError: missing, empty, truncated or corrupt file; pickled objects other than
+            tensors and containers; no tensors in it.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(f"weights file {str(p)!r} does not exist")
+    size = p.stat().st_size
+    if size == 0:
+        raise WeightsError(f"weights file {str(p)!r} is empty (0 bytes)")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if "weights_only" in str(e) or "Weights only load failed" in str(e):
+            raise WeightsError(
+                f"weights file {str(p)!r} holds pickled objects other than tensors; visionbench "
+                f"loads with torch.load(weights_only=True) only — save a plain state_dict ({msg})"
+            ) from None
+        raise WeightsError(
+            f"cannot read weights file {str(p)!r} ({size} bytes): truncated or corrupt "
+            f"({type(e).__name__}: {msg})"
+        ) from None
+    return _unwrap(obj, p)
+
+
+def load_into(
+    module: nn.Module, state_dict: Mapping[str, torch.Tensor], *, source: str = "state dict"
+) -> None:
+    """``module.load_state_dict(state_dict, strict=True)`` with a readable error.
+
+    Raises:
+        WeightsError: listing the missing keys, the unexpected keys and the keys whose
+            shapes differ (expected vs found), at most 10 of each.
+    """
+    own = module.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [
+        f"{k}: expected {list(own[k].shape)}, found {list(state_dict[k].shape)}"
+        for k in own
+        if k in state_dict and tuple(own[k].shape) != tuple(state_dict[k].shape)
+    ]
+    if missing or unexpected or shapes:
+        parts = [f"{source} does not fit {type(module).__name__}:"]
+        for what, keys in (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches", shapes),
+        ):
+            if keys:
+                more = f" ... (+{len(keys) - 10} more)" if len(keys) > 10 else ""
+                parts.append(f"{len(keys)} {what}: {', '.join(keys[:10])}{more}")
+        raise WeightsError(" ".join(parts))
+    module.load_state_dict(state_dict, strict=True)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(obj, Mapping):
+        for key in _CONTAINER_KEYS:
+            inner = obj.get(key)
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and all(isinstance(v, torch.Tensor) for v in inner.values())
+            ):
+                obj = inner
+                break
+    if (
+        not isinstance(obj, Mapping)
+        or not obj
+        or not all(isinstance(v, torch.Tensor) for v in obj.values())
+    ):
+        raise WeightsError(
+            f"weights file {str(path)!r} is not a state dict (a mapping of names to tensors, "
+            f"optionally under one of {list(_CONTAINER_KEYS)}); found {type(obj).__name__}"
+        )
+    sd = dict(obj)
+    if all(k.startswith("module.") for k in sd):
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
+    return sd
+
+
+def _check_sha256(path: Path, expected: str | None, spec: str) -> None:
+    if expected is None:
+        return
+    got = sha256_file(path)
+    if not got.startswith(expected.lower()):
+        raise WeightsError(
+            f"sha256 mismatch for weights {spec!r} ({path}): expected {expected.lower()}, got {got}"
+        )
+
+
+def _download(url: str, dest: Path, *, progress: bool, timeout: float) -> None:
+    """Download ``url`` to ``dest.part``, resuming a partial file with a Range request."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    req = urllib.request.Request(url, headers={"User-Agent": "visionbench"})
+    if have:
+        req.add_header("Range", f"bytes={have}-")
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # nothing left to fetch: the part file is complete
+            total = _total_from_content_range(e.headers.get("Content-Range"))
+            if total == have:
+                return
+            part.unlink()
+            return _download(url, dest, progress=progress, timeout=timeout)
+        raise WeightsError(f"downloading {url}: HTTP {e.code} {e.reason}") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise WeightsError(f"downloading {url}: {getattr(e, 'reason', e)}") from None
+    with resp:
+        if have and resp.status == 206:
+            total = _total_from_content_range(resp.headers.get("Content-Range"))
+            mode = "ab"
+        else:  # 200: the server ignored the range, start over
+            have, mode = 0, "wb"
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length is not None else None
+        got = _copy(resp, part, mode, have, total, url, progress)
+    if total is not None and got != total:
+        raise WeightsError(
+            f"download of {url} interrupted: got {got} of {total} bytes; the partial file "
+            f"{part} is kept, run again to resume"
+        )
+
+
+def _copy(
+    resp: Any, part: Path, mode: str, have: int, total: int | None, url: str, progress: bool
+) -> int:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    got = have
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True, disable=not progress) as bar, open(part, mode) as f:
+        task = bar.add_task(Path(part.stem).name, total=total, completed=have)
+        try:
+            while chunk := resp.read(_CHUNK):
+                f.write(chunk)
+                got += len(chunk)
+                bar.update(task, completed=got)
+        except (OSError, ValueError, http.client.HTTPException) as e:  # reset, IncompleteRead
+            f.flush()
+            raise WeightsError(
+                f"download of {url} interrupted after {got}"
+                f"{f' of {total}' if total is not None else ''} bytes ({type(e).__name__}); "
+                f"the partial file {part} is kept, run again to resume"
+            ) from None
+    return got
+
+
+def _total_from_content_range(value: str | None) -> int | None:
+    # "bytes 100-199/200" or "bytes */200"
+    if not value or "/" not in value:
+        return None
+    tail = value.rsplit("/", 1)[1].strip()
+    return int(tail) if tail.isdigit() else None
