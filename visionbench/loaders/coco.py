@@ -267,6 +267,7 @@ class COCODetection(_COCOBase):
         cat_ids = np.array([int(c["id"]) for c in self.categories], np.int64)
         _no_duplicates(cat_ids, path, "categories", "id")
         ids = _column(anns, "id", path, np.int64)
+        image_ids = _column(anns, "image_id", path, np.int64)
         cats = _column(anns, "category_id", path, np.int64)
         unknown = ~np.isin(cats, cat_ids)
         if unknown.any():
@@ -292,15 +293,31 @@ class COCODetection(_COCOBase):
                 f"{int(nan.sum())} boxes contain NaN or inf: annotation ids {_ids(ids[nan])}",
                 path=path, field="annotations.bbox", id=int(ids[nan][0]),
             )  # fmt: skip
-        flat = (boxes[:, 2] <= 0) | (boxes[:, 3] <= 0)
-        if flat.any():
-            k = int(np.argmax(flat))
+        neg = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
+        if neg.any():
+            k = int(np.argmax(neg))
             raise AnnotationError(
-                f"{int(flat.sum())} boxes have a non-positive width or height: annotation ids "
-                f"{_ids(ids[flat])} (first: bbox {boxes[k].tolist()}, expected [x, y, w, h] "
-                "with w > 0 and h > 0)",
-                path=path, field="annotations.bbox", id=int(ids[k]),
-            )  # fmt: skip
+                f"{int(neg.sum())} boxes have a negative width or height: annotation ids "
+                f"{_ids(ids[neg])} (first: bbox {boxes[k].tolist()}, expected [x, y, w, h] "
+                "with w >= 0 and h >= 0)",
+                path=path,
+                field="annotations.bbox",
+                id=int(ids[k]),
+            )
+        # Zero-width/height boxes occur in the official files (instances_val2014.json has
+        # annotation 918 with h = 0) and pycocotools scores them: keep them, say so.
+        flat = (boxes[:, 2] == 0) | (boxes[:, 3] == 0)
+        if flat.any():
+            warnings.warn(
+                f"{path}: {int(flat.sum())} boxes have zero width or height (kept, as pycocotools "
+                f"does): annotation ids {_ids(ids[flat])}",
+                stacklevel=4,
+            )
+            for k in np.flatnonzero(flat):
+                self.problems.append(
+                    Problem("degenerate_box", f"annotation {int(ids[k])} has bbox "
+                            f"{boxes[k].tolist()} (zero width or height)", int(image_ids[k]), path)
+                )  # fmt: skip
         return anns
 
     def _target(self, im: dict[str, Any]) -> DetectionTarget:
