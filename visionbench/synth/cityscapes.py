@@ -149,7 +149,7 @@ def _photo(
         img[instance_ids == inst] += rng.uniform(-20, 20, 3).astype(np.float32)
     rows = np.linspace(0, 1, HEIGHT, dtype=np.float32)[:, None, None]
     img += (label_ids == LABELS["sky"][0])[..., None] * rows * 40.0  # sky brightens downwards
-    img += rng.normal(0.0, 6.0, img.shape).astype(np.float32)
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(6.0)
     return Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8), "RGB")
 
 

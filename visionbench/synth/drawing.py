@@ -130,7 +130,7 @@ def fill_polygon(
 
 def finish(canvas: np.ndarray, rng: np.random.Generator, sigma: float) -> Image.Image:
     """Add per-pixel Gaussian noise (std ``sigma``, 0-255 scale) and convert to an RGB image."""
-    noisy = canvas + rng.normal(0.0, sigma, canvas.shape).astype(np.float32)
+    noisy = canvas + rng.standard_normal(canvas.shape, dtype=np.float32) * np.float32(sigma)
     return Image.fromarray(np.clip(np.rint(noisy), 0, 255).astype(np.uint8), "RGB")
 
 
