@@ -153,6 +153,8 @@ def write_tables(
                 writer.write_table(table, max_chunksize=max(table.num_rows, 1))
         (tmp / _DONE).write_text(json.dumps(meta, sort_keys=True, default=str))
         os.chmod(tmp, 0o755)
+        if target.exists() and not (target / _DONE).is_file():
+            _discard(target)  # left by a killed build: no completion marker
         try:
             os.rename(tmp, target)
         except OSError:
@@ -186,3 +188,13 @@ def _remove_stale(root: Path, kind: str, sources: Sequence[str | Path], *, keep:
             continue
         if sorted(s["path"] for s in meta.get("sources", [])) == paths:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def _discard(path: Path) -> None:
+    """Move ``path`` aside (atomic) and delete it; tolerate a concurrent discard."""
+    aside = path.with_name(f".{path.name}.stale-{os.getpid()}")
+    try:
+        os.rename(path, aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)

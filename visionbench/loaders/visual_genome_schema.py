@@ -410,21 +410,26 @@ def _pick(items: Sequence[dict[str, Any]], keys: tuple[str, ...], default: Any =
 def _ints(
     values: list[Any], path: str, field: str, items: Sequence[Any], ids: np.ndarray | None = None
 ) -> np.ndarray:
-    try:
-        return np.array(values, dtype=np.int64) if values else np.zeros(0, np.int64)
-    except (TypeError, ValueError, OverflowError):
+    arr = _strict(values, pa.int64())
+    if arr is None:
         _fail_bad(values, path, field, items, ids, "an integer")
-        raise  # unreachable
+    return arr
 
 
 def _floats(values: list[Any], path: str, field: str, ids: np.ndarray) -> np.ndarray:
-    try:
-        arr = np.array(values, dtype=np.float64) if values else np.zeros(0, np.float64)
-    except (TypeError, ValueError):
-        arr = None
-    if arr is None or arr.ndim != 1 or not np.isfinite(arr).all():
+    arr = _strict(values, pa.float64())
+    if arr is None or not np.isfinite(arr).all():
         _fail_bad(values, path, field, None, ids, "a finite number")
     return arr
+
+
+def _strict(values: list[Any], type_: pa.DataType) -> np.ndarray | None:
+    """Type-strict conversion (no str -> number, no float truncation, no None), else None."""
+    try:
+        arr = pa.array(values, type_)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+        return None
+    return None if arr.null_count else arr.to_numpy()
 
 
 def _strs(values: list[Any], path: str, field: str, ids: np.ndarray) -> pa.Array:
