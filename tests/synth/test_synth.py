@@ -149,8 +149,16 @@ def test_imagenet_layout_and_devkit(generated) -> None:
     synsets = scipy.io.loadmat(root / "ILSVRC2012_devkit_t12/data/meta.mat", squeeze_me=True)[
         "synsets"
     ]
-    assert synsets.dtype.names == ("ILSVRC2012_ID", "WNID", "words", "gloss", "num_children",
-                                   "children", "wordnet_height", "num_train_images")  # fmt: skip
+    assert synsets.dtype.names == (
+        "ILSVRC2012_ID",
+        "WNID",
+        "words",
+        "gloss",
+        "num_children",
+        "children",
+        "wordnet_height",
+        "num_train_images",
+    )
     leaves = [s for s in synsets if s["num_children"] == 0]
     assert len(leaves) == 10 and len(synsets) > 10
     id_to_wnid = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in leaves}
@@ -245,10 +253,14 @@ def test_coco_instances_read_by_pycocotools(generated) -> None:
                     (poly,) = ann["segmentation"]
                     assert isinstance(ann["area"], float) and len(poly) % 2 == 0
                     assert ann["bbox"] == pytest.approx(
-                        [min(poly[0::2]), min(poly[1::2]),
-                         max(poly[0::2]) - min(poly[0::2]), max(poly[1::2]) - min(poly[1::2])],
+                        [
+                            min(poly[0::2]),
+                            min(poly[1::2]),
+                            max(poly[0::2]) - min(poly[0::2]),
+                            max(poly[1::2]) - min(poly[1::2]),
+                        ],
                         abs=0.011,
-                    )  # fmt: skip
+                    )
                 # the pixels under the mask have the category's colour (class follows from pixels)
                 if ann["area"] >= 60:
                     mean = pixels[mask.astype(bool)].mean(0)
@@ -520,9 +532,17 @@ def test_vg_reference_schema_and_alignment(vg) -> None:
 
 def test_vg_predicates_follow_geometry_and_colours_follow_pixels(vg) -> None:
     root, files = vg
-    colours = {"red": (210, 40, 40), "blue": (40, 70, 210), "green": (40, 170, 60), "yellow": (235, 215, 40),
-               "white": (235, 235, 235), "black": (25, 25, 25), "brown": (130, 80, 40),
-               "orange": (245, 140, 30), "purple": (130, 40, 170)}  # fmt: skip
+    colours = {
+        "red": (210, 40, 40),
+        "blue": (40, 70, 210),
+        "green": (40, 170, 60),
+        "yellow": (235, 215, 40),
+        "white": (235, 235, 235),
+        "black": (25, 25, 25),
+        "brown": (130, 80, 40),
+        "orange": (245, 140, 30),
+        "purple": (130, 40, 170),
+    }
     seen = set()
     n_checked = 0
     for img, rels, attrs in zip(

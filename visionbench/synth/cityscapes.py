@@ -7,7 +7,8 @@ Written under the dataset root::
     gtFine/.../..._gtFine_instanceIds.png    uint16: labelId*1000+k for instances of ids
                                              24..33, the plain labelId elsewhere (and on groups)
     gtFine/.../..._gtFine_color.png          RGBA, the official label colours
-    gtFine/.../..._gtFine_polygons.json      {"imgHeight", "imgWidth", "objects": [{label, polygon}]}
+    gtFine/.../..._gtFine_polygons.json      {"imgHeight", "imgWidth",
+                                             "objects": [{"label", "polygon"}, ...]}
 
 Each frame is a list of labelled polygons drawn back to front (sky, buildings, vegetation,
 sidewalk, road, poles with signs and lights, cars far to near, persons, ego vehicle,
@@ -253,7 +254,8 @@ def _scene(rng: np.random.Generator) -> list[tuple[str, list[tuple[int, int]]]]:
         objs.append(("person", _person(x0, y1, pw, ph)))
 
     hood = float(rng.uniform(6, 12))  # ego vehicle's bonnet, borders of the frame
-    objs.append(("ego vehicle", [(0, H - hood * 0.6), (W * 0.3, H - hood), (W * 0.7, H - hood), (W, H - hood * 0.6), (W, H), (0, H)]))  # fmt: skip
+    bonnet = [(0, H - hood * 0.6), (W * 0.3, H - hood), (W * 0.7, H - hood), (W, H - hood * 0.6)]
+    objs.append(("ego vehicle", [*bonnet, (W, H), (0, H)]))
     objs.append(("rectification border", _rect(0, 0, 2, H)))
     objs.append(("rectification border", _rect(W - 2, 0, W, H)))
     objs.append(("out of roi", _rect(0, H - 2, W, H)))

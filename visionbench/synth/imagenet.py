@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
+from PIL import Image
 
 from visionbench.synth.drawing import fill_polygon, finish, noisy_canvas, save_jpeg, shape_polygon
 
@@ -51,10 +52,16 @@ _TRAIN_PER_CLASS = 60
 _VAL_PER_CLASS = 10
 _ANIMALS = ("n01440764", "n02099601", "n02206856")
 # Two internal WordNet nodes, as the real meta.mat has (num_children > 0).
-_ANIMAL = ("n00015388", "animal, animate being, beast, brute, creature, fauna",
-           "a living organism characterized by voluntary movement")  # fmt: skip
-_ENTITY = ("n00001740", "entity",
-           "that which is perceived or known or inferred to have its own distinct existence")  # fmt: skip
+_ANIMAL = (
+    "n00015388",
+    "animal, animate being, beast, brute, creature, fauna",
+    "a living organism characterized by voluntary movement",
+)
+_ENTITY = (
+    "n00001740",
+    "entity",
+    "that which is perceived or known or inferred to have its own distinct existence",
+)
 
 
 def write_imagenet_mini(root: Path, seed: int) -> None:
@@ -104,7 +111,7 @@ def _class_names() -> dict[str, str]:
     return names
 
 
-def _draw(rng: np.random.Generator, c: int):
+def _draw(rng: np.random.Generator, c: int) -> tuple[Image.Image, tuple[int, int, int, int]]:
     """One image of class ``c``: the class's shape and colour on a noisy grey background.
 
     Returns:
@@ -132,8 +139,8 @@ def _meta_mat(names: dict[str, str]) -> bytes:
     """``meta.mat`` bytes: a ``synsets`` struct array [N, 1] with the real devkit's fields.
 
     Numbers are small unsigned integers (uint8/uint16), as ``scipy.io.loadmat`` reads them
-    from the real file (leaves' ``children`` is an empty uint8 array); the 116-byte text header normally holds
-    a timestamp, which is replaced by a fixed one so the bytes are reproducible.
+    from the real file (leaves' ``children`` is an empty uint8 array). The 116-byte text
+    header normally holds a timestamp; a fixed one keeps the bytes reproducible.
     """
     fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children",
               "wordnet_height", "num_train_images"]  # fmt: skip

@@ -75,6 +75,14 @@ PREDICATE_SYNSETS = {
     "near": "about.r.07",
 }
 
+_FILES = (
+    "image_data",
+    "objects",
+    "relationships",
+    "attributes",
+    "region_descriptions",
+    "question_answers",
+)
 _N_IMAGES = 60
 _ON_TOP = ("cup", "clock", "dog", "sign")
 _NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -110,8 +118,7 @@ def predicate_for(
 def write_vg_mini(root: Path, seed: int) -> None:
     """Write vg-mini under ``root`` (an existing, empty directory)."""
     rng = np.random.default_rng([seed, 3])
-    files: dict[str, list] = {k: [] for k in ("image_data", "objects", "relationships", "attributes",
-                                              "region_descriptions", "question_answers")}  # fmt: skip
+    files: dict[str, list] = {k: [] for k in _FILES}
     ids = _Ids(rng)
     for image_id in range(1, _N_IMAGES + 1):
         w, h = int(rng.integers(224, 321)), int(rng.integers(176, 257))
@@ -121,40 +128,65 @@ def write_vg_mini(root: Path, seed: int) -> None:
         for name, box, colour in scene:
             shape = OBJECTS[name][0]
             x, y, bw, bh = box
-            rgb = np.asarray(COLOURS[colour], np.float32) + rng.uniform(-15, 15, 3).astype(
-                np.float32
-            )
-            fill_polygon(
-                canvas, shape_polygon(shape, x + bw / 2, y + bh / 2, bw, bh), tuple(rgb.tolist())
-            )
+            r, g, b = (np.asarray(COLOURS[colour]) + rng.uniform(-15, 15, 3)).tolist()
+            fill_polygon(canvas, shape_polygon(shape, x + bw / 2, y + bh / 2, bw, bh), (r, g, b))
             merged = [ids.next()] if rng.random() < 0.1 else []
-            attrs = [colour] + (
-                ["large"]
-                if bw * bh > 0.08 * w * h
-                else ["small"]
-                if bw * bh < 0.015 * w * h
-                else []
+            attrs = [colour]
+            if bw * bh > 0.08 * w * h:
+                attrs.append("large")
+            elif bw * bh < 0.015 * w * h:
+                attrs.append("small")
+            objects.append(
+                {
+                    "object_id": ids.next(),
+                    "name": name,
+                    "box": box,
+                    "colour": colour,
+                    "merged": merged,
+                    "attributes": attrs,
+                }
             )
-            objects.append({"object_id": ids.next(), "name": name, "box": box, "colour": colour,
-                            "merged": merged, "attributes": attrs})  # fmt: skip
         save_jpeg(finish(canvas, rng, 8.0), root / "images" / f"{image_id}.jpg")
         rels = _relations(rng, objects, w, h, ids)
 
         url = f"https://cs.stanford.edu/people/rak248/VG_100K/{image_id}.jpg"
         coco_id = int(rng.integers(1, 581930)) if rng.random() < 0.2 else None
         flickr_id = int(rng.integers(10**8, 10**10)) if rng.random() < 0.2 else None
-        files["image_data"].append({"width": w, "url": url, "height": h, "image_id": image_id,
-                                    "coco_id": coco_id, "flickr_id": flickr_id})  # fmt: skip
-        files["objects"].append({"image_id": image_id, "objects": [_object_record(o) for o in objects],
-                                 "image_url": url})  # fmt: skip
+        files["image_data"].append(
+            {
+                "width": w,
+                "url": url,
+                "height": h,
+                "image_id": image_id,
+                "coco_id": coco_id,
+                "flickr_id": flickr_id,
+            }
+        )
+        files["objects"].append(
+            {
+                "image_id": image_id,
+                "objects": [_object_record(o) for o in objects],
+                "image_url": url,
+            }
+        )
         files["attributes"].append(
             {"image_id": image_id, "attributes": [_attribute_record(rng, o) for o in objects]}
         )
-        files["relationships"].append({"relationships": [
-            {"predicate": pred, "object": _endpoint(o), "relationship_id": rid,
-             "synsets": [PREDICATE_SYNSETS[pred]], "subject": _endpoint(s)}
-            for rid, s, pred, o in rels
-        ], "image_id": image_id})  # fmt: skip
+        files["relationships"].append(
+            {
+                "relationships": [
+                    {
+                        "predicate": pred,
+                        "object": _endpoint(o),
+                        "relationship_id": rid,
+                        "synsets": [PREDICATE_SYNSETS[pred]],
+                        "subject": _endpoint(s),
+                    }
+                    for rid, s, pred, o in rels
+                ],
+                "image_id": image_id,
+            }
+        )
         files["region_descriptions"].append(
             {"regions": _regions(image_id, objects, rels, ids), "id": image_id}
         )
@@ -274,14 +306,27 @@ def _relations(
 
 def _object_record(o: dict) -> dict:
     x, y, w, h = o["box"]
-    return {"synsets": [OBJECTS[o["name"]][1]], "h": h, "object_id": o["object_id"],
-            "merged_object_ids": o["merged"], "names": [o["name"]], "w": w, "y": y, "x": x}  # fmt: skip
+    return {
+        "synsets": [OBJECTS[o["name"]][1]],
+        "h": h,
+        "object_id": o["object_id"],
+        "merged_object_ids": o["merged"],
+        "names": [o["name"]],
+        "w": w,
+        "y": y,
+        "x": x,
+    }
 
 
 def _attribute_record(rng: np.random.Generator, o: dict) -> dict:
     x, y, w, h = o["box"]
-    record = {"synsets": [OBJECTS[o["name"]][1]], "h": h, "object_id": o["object_id"],
-              "names": [o["name"]], "w": w}  # fmt: skip
+    record = {
+        "synsets": [OBJECTS[o["name"]][1]],
+        "h": h,
+        "object_id": o["object_id"],
+        "names": [o["name"]],
+        "w": w,
+    }
     if rng.random() < 0.9:  # some objects have no "attributes" key at all, as in the release
         record["attributes"] = o["attributes"]
     record.update({"y": y, "x": x})
@@ -292,8 +337,16 @@ def _endpoint(o: dict) -> dict:
     x, y, w, h = o["box"]
     synsets = [OBJECTS[o["name"]][1]]
     if o["merged"]:
-        return {"h": h, "object_id": o["object_id"], "merged_object_ids": o["merged"],
-                "synsets": synsets, "w": w, "y": y, "x": x, "names": [o["name"]]}  # fmt: skip
+        return {
+            "h": h,
+            "object_id": o["object_id"],
+            "merged_object_ids": o["merged"],
+            "synsets": synsets,
+            "w": w,
+            "y": y,
+            "x": x,
+            "names": [o["name"]],
+        }
     return {
         "name": o["name"],
         "h": h,
@@ -313,8 +366,15 @@ def _regions(image_id: int, objects: list[dict], rels: list, ids: _Ids) -> list[
     def region(phrase: str, boxes: list[Box]) -> dict:
         x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
         x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-        return {"region_id": ids.next(), "width": x1 - x0, "height": y1 - y0, "image_id": image_id,
-                "phrase": phrase, "y": y0, "x": x0}  # fmt: skip
+        return {
+            "region_id": ids.next(),
+            "width": x1 - x0,
+            "height": y1 - y0,
+            "image_id": image_id,
+            "phrase": phrase,
+            "y": y0,
+            "x": x0,
+        }
 
     out = [region(f"the {o['name']} is {o['colour']}", [o["box"]]) for o in objects]
     out += [
@@ -340,5 +400,14 @@ def _qas(rng, image_id: int, objects: list[dict], rels: list, ids: _Ids) -> list
         if pred == "on" and counts[o["name"]] == 1:
             pairs.append((f"What is on the {o['name']}?", f"{_phrase(s).capitalize()}."))
     order = rng.permutation(len(pairs)).tolist()
-    return [{"a_objects": [], "question": pairs[k][0], "image_id": image_id, "qa_id": ids.next(),
-             "answer": pairs[k][1], "q_objects": []} for k in order]  # fmt: skip
+    return [
+        {
+            "a_objects": [],
+            "question": pairs[k][0],
+            "image_id": image_id,
+            "qa_id": ids.next(),
+            "answer": pairs[k][1],
+            "q_objects": [],
+        }
+        for k in order
+    ]
