@@ -214,12 +214,7 @@ class HFDataset:
         if self.task == Task.DETECTION:
             o = row["objects"]
             boxes = np.array(o["bbox_xyxy"], np.float64).reshape(-1, 4)
-            seg = o.get("segmentation")
-            masks = (
-                [{"size": list(s), "counts": c} for s, c in zip(seg["size"], seg["counts"])]
-                if seg
-                else None
-            )
+            masks = _masks(o.get("segmentation"))
             kp = o.get("keypoints")
             return DetectionTarget(
                 boxes=boxes, labels=np.array(o["category_id"], np.int64), iscrowd=np.array(o["iscrowd"], bool),
@@ -313,6 +308,16 @@ def _label_value(arr: np.ndarray | None, path: str | None) -> dict[str, Any] | N
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     return {"bytes": buf.getvalue(), "path": None}
+
+
+def _masks(seg: Any) -> list[dict[str, Any]] | None:
+    """RLE dicts from the ``segmentation`` column: a dict of lists (datasets 2.x) or a
+    list of dicts (datasets >= 4)."""
+    if seg is None:
+        return None
+    if isinstance(seg, dict):
+        return [{"size": list(s), "counts": c} for s, c in zip(seg["size"], seg["counts"])]
+    return [{"size": list(m["size"]), "counts": m["counts"]} for m in seg]
 
 
 def _decode_png(value: dict[str, Any]) -> np.ndarray:
