@@ -83,6 +83,13 @@ def run(
 
     ds = _build_dataset(dataset, data_root, split)
     mdl = _build_model(model, weights)
+    if profile:
+        from visionbench.engine.run import select_device
+        from visionbench.models.profiling import profile_model
+
+        mdl.profile_info = profile_model(
+            mdl, batch_size=min(batch_size, 8), device=str(select_device(device))
+        )
     opts = RunOptions(
         batch_size=batch_size,
         device=device,
@@ -147,6 +154,74 @@ def _print_metrics(record: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# bench eval
+
+
+@app.command("eval")
+def eval_(
+    dataset: Annotated[str, typer.Option(help="registered dataset name")],
+    predictions: Annotated[
+        Path,
+        typer.Option(
+            help="COCO results JSON, folder of result PNGs, CSV/JSON of top-k ids, captions JSON"
+        ),
+    ],
+    split: Annotated[str | None, typer.Option(help="dataset split")] = None,
+    data_root: Annotated[Path | None, typer.Option(help="dataset root folder")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="model name for the leaderboard (default: file name)")
+    ] = None,
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+    iou_type: Annotated[str | None, typer.Option(help="detection: bbox or segm")] = None,
+) -> None:
+    """Score predictions made elsewhere (no model is run) and write a run record."""
+    from visionbench.engine.offline import evaluate_predictions
+
+    ds = _build_dataset(dataset, data_root, split)
+    opts = {"iou_type": iou_type} if iou_type else {}
+    record, path = evaluate_predictions(
+        ds,
+        predictions,
+        name=name,
+        results=results,
+        scorer_options=opts,
+        command=["bench", *sys.argv[1:]],
+    )
+    _print_metrics(record)
+    console.print(f"run record: {path}")
+
+
+# ---------------------------------------------------------------------------------------
+# bench profile
+
+
+@app.command()
+def profile(
+    model: Annotated[
+        str, typer.Option(help="registered name, tv:<name>, or pkg.module:factory")
+    ] = DEMO_MODEL,
+    weights: Annotated[str | None, typer.Option(help="weights file")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="batch size for throughput")] = 8,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda")] = "auto",
+    iters: Annotated[int, typer.Option(min=1)] = 10,
+    warmup: Annotated[int, typer.Option(min=0)] = 3,
+) -> None:
+    """Parameters, GFLOPs, latency at batch 1 and throughput at batch N, peak memory."""
+    from visionbench.engine.run import select_device
+    from visionbench.models.profiling import profile_model
+
+    mdl = _build_model(model, weights)
+    dev = select_device(device)
+    prof = profile_model(mdl, batch_size=batch_size, device=str(dev), warmup=warmup, iters=iters)
+    table = Table(title=f"profile: {mdl.name} on {dev}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for k, v in prof.items():
+        table.add_row(k, f"{v:,.4g}" if isinstance(v, float) else str(v))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------
 # bench list
 
 
@@ -196,6 +271,38 @@ def data_synth(
 
     path = synth.generate(name, out, seed=seed)
     console.print(f"wrote {name} to {path}")
+
+
+@data_app.command("verify")
+def data_verify(
+    name: Annotated[str, typer.Argument(help="registered dataset name")],
+    split: Annotated[str | None, typer.Option(help="dataset split")] = None,
+    data_root: Annotated[Path | None, typer.Option(help="dataset root folder")] = None,
+    decode: Annotated[
+        bool, typer.Option(help="fully decode every image (slower, catches truncation)")
+    ] = True,
+) -> None:
+    """Check a dataset and report every problem (missing or unreadable images, size mismatches,
+    dangling references). Exit code 1 when problems are found."""
+    from visionbench.loaders.verify import verify_dataset
+
+    ds = _build_dataset(name, data_root, split)
+    problems = verify_dataset(ds, decode=decode)
+    if not problems:
+        console.print(f"[green]ok[/]: {ds.name} ({ds.split}), {len(ds)} samples, no problems")
+        return
+    table = Table(title=f"{len(problems)} problems in {ds.name} ({ds.split})")
+    for c in ("kind", "sample", "file", "message"):
+        table.add_column(c)
+    for p in problems:
+        table.add_row(
+            p.kind,
+            str(p.sample_id if p.sample_id is not None else ""),
+            str(p.path or ""),
+            p.message,
+        )
+    console.print(table)
+    raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------------------------

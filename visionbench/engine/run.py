@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -46,9 +46,11 @@ from visionbench.engine.records import (
 )
 from visionbench.engine.scoring import make_scorer
 from visionbench.errors import LabelSpaceError, RunError
+from visionbench.label_spaces import LabelMap, label_map
 from visionbench.tasks import Batch, Dataset, Model
+from visionbench.types import DetectionPrediction, SegmentationPrediction, Task
 
-__all__ = ["RunOptions", "run", "select_device"]
+__all__ = ["RunOptions", "run", "select_device", "build_record"]
 
 
 @dataclass
@@ -106,7 +108,7 @@ def run(
 ) -> tuple[RunRecord, Path | None]:
     """Score ``model`` on ``dataset``; return the run record and its path (None off rank 0)."""
     opt = options or RunOptions()
-    _check_compatible(model, dataset)
+    mapping = _check_compatible(model, dataset)
     device = select_device(opt.device)
     info = dist_info(device_type=device.type)
     if opt.device == "auto" and device.type == "cuda":
@@ -158,6 +160,8 @@ def run(
         for images, metas, targets in loader:
             t_got = time.perf_counter()
             preds, t_fwd, t_post = _predict(model, images, metas, model_device, opt)
+            if mapping is not None:
+                preds = [_map_labels(p, mapping) for p in preds]
             t_m0 = time.perf_counter()
             scorer.update(list(preds), targets)
             cache.add(list(preds))
@@ -192,9 +196,12 @@ def run(
             other.load_state_dict(s)
             scorer.merge(other)
         result = scorer.compute()
-        record = _record(
-            model, dataset, gt, opt, result, all_timings, device, config, n_total, info.world_size
-        )
+        describe = getattr(model, "describe", lambda: {"name": model.name})()
+        record = build_record(
+            describe, dataset, gt, result,
+            timings=_merge_timings(all_timings) | {"world_size": info.world_size, "batch_size": opt.batch_size},
+            device=str(device), config=config, n=n_total, seed=opt.seed, command=opt.command,
+        )  # fmt: skip
         path = write_record(record, opt.results, arrays=result.arrays)
         _mark_complete(workdir, record["run_id"])
     record = broadcast_from_rank0(record, info)
@@ -205,18 +212,41 @@ def run(
 # helpers
 
 
-def _check_compatible(model: Model, dataset: Dataset) -> None:
+def _check_compatible(model: Model, dataset: Dataset) -> LabelMap | None:
+    """Same task, and the same label space or an explicit map (never a guessed one)."""
     if model.task != dataset.task:
         raise RunError(
             f"model {model.name!r} is for {model.task.value} but dataset {dataset.name!r} is "
             f"{dataset.task.value}"
         )
-    if model.label_space.name != dataset.label_space.name:
+    if model.label_space.name == dataset.label_space.name:
+        return None
+    mappable = model.task in (Task.DETECTION, Task.SEMANTIC_SEGMENTATION)
+    try:
+        mapping = label_map(model.label_space.name, dataset.label_space.name) if mappable else None
+    except LabelSpaceError:
+        mapping = None
+    if mapping is None:
         raise LabelSpaceError(
             f"model {model.name!r} predicts label space {model.label_space.name!r} but dataset "
             f"{dataset.name!r} is labelled in {dataset.label_space.name!r}; no mapping is guessed "
-            "(an adapter must declare an explicit map)"
+            "(an explicit map between the two spaces is needed)"
         )
+    return mapping
+
+
+def _map_labels(pred: Any, mapping: LabelMap) -> Any:
+    """Map a detection's labels or a segmentation mask through an explicit label map."""
+    if isinstance(pred, SegmentationPrediction):
+        return replace(
+            pred,
+            mask=mapping.apply(pred.mask).astype(
+                np.int32 if pred.mask.max(initial=0) > 255 else np.uint8
+            ),
+        )
+    if isinstance(pred, DetectionPrediction):
+        return replace(pred, labels=mapping.apply(pred.labels))
+    return pred
 
 
 def _config(model: Model, dataset: Dataset, opt: RunOptions, n: int) -> dict[str, Any]:
@@ -359,19 +389,20 @@ def _merge_timings(per_rank: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _record(
-    model: Model,
+def build_record(
+    model_info: dict[str, Any],
     dataset: Dataset,
     gt: Any,
-    opt: RunOptions,
     result: Any,
-    timings: list[dict[str, Any]],
-    device: torch.device,
+    *,
+    timings: dict[str, Any],
+    device: str,
     config: dict[str, Any],
     n: int,
-    world: int,
+    seed: int,
+    command: list[str],
 ) -> RunRecord:
-    describe = getattr(model, "describe", lambda: {"name": model.name})()
+    """A complete run record from a model description, a dataset and a metric result."""
     hib = result.higher_is_better
     metrics = {
         k: {
@@ -383,18 +414,18 @@ def _record(
     }
     return RunRecord(
         schema_version=SCHEMA_VERSION,
-        run_id=new_run_id(model.name, dataset.name),
+        run_id=new_run_id(model_info["name"], dataset.name),
         status="complete",
-        task=model.task.value,
+        task=dataset.task.value,
         model={
-            "name": model.name,
-            "task": model.task.value,
-            "label_space": model.label_space.name,
-            "params": describe.get("params"),
-            "gflops": describe.get("gflops"),
-            "weights": describe.get("weights") or {},
-            "preprocess": describe.get("preprocess"),
-            "profile": describe.get("profile"),
+            "name": model_info["name"],
+            "task": model_info.get("task", dataset.task.value),
+            "label_space": model_info.get("label_space", dataset.label_space.name),
+            "params": model_info.get("params"),
+            "gflops": model_info.get("gflops"),
+            "weights": model_info.get("weights") or {},
+            "preprocess": model_info.get("preprocess"),
+            "profile": model_info.get("profile"),
         },
         dataset={
             "name": dataset.name,
@@ -406,12 +437,12 @@ def _record(
         },
         metrics=metrics,
         arrays_file=None,
-        timings=_merge_timings(timings) | {"world_size": world, "batch_size": opt.batch_size},
-        hardware=hardware_info(str(device)),
+        timings=timings,
+        hardware=hardware_info(device),
         software=software_versions(),
-        seed=opt.seed,
+        seed=seed,
         git_commit=git_commit(),
-        command=list(opt.command),
+        command=list(command),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         config=config,
     )

@@ -85,13 +85,16 @@ class ModelAdapter:
 
     def describe(self) -> dict[str, Any]:
         """What the run record says about this model."""
+        profile = getattr(self, "profile_info", None)
         return {
             "name": self.name,
             "task": self.task.value,
             "label_space": self.label_space.name,
             "params": self.num_params(),
+            "gflops": (profile or {}).get("gflops"),
             "preprocess": self.preprocess_config.to_dict(),
             "weights": self.weights,
+            "profile": profile,
         }
 
 

@@ -1,0 +1,130 @@
+"""bench eval: predictions made elsewhere -> a run record, equal to the reference tools."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from visionbench.engine.offline import evaluate_predictions
+from visionbench.errors import AnnotationError
+from visionbench.registry import datasets
+
+
+@pytest.fixture(scope="module")
+def coco_mini():
+    return datasets.get("coco-mini")(root=None, split="val2017")
+
+
+def _results_from_gt(ann_file, seed):
+    """Noisy detections derived from the gt: jittered boxes, some dropped, some extra."""
+    rng = np.random.default_rng(seed)
+    gt = json.loads(open(ann_file).read())
+    out = []
+    for a in gt["annotations"]:
+        if rng.random() < 0.15:
+            continue
+        x, y, w, h = a["bbox"]
+        j = rng.normal(0, 0.08, 4) * [w, h, w, h]
+        out.append(
+            {
+                "image_id": a["image_id"],
+                "category_id": a["category_id"],
+                "bbox": [x + j[0], y + j[1], max(1.0, w + j[2]), max(1.0, h + j[3])],
+                "score": float(rng.random()),
+            }
+        )
+    for im in gt["images"][:5]:
+        out.append(
+            {
+                "image_id": im["id"],
+                "category_id": gt["categories"][0]["id"],
+                "bbox": [1.0, 1.0, 20.0, 20.0],
+                "score": 0.99,
+            }
+        )
+    return out
+
+
+def _pycocotools_stats(ann_file, results):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(ann_file)
+        dt = gt.loadRes(results)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_coco_results_json_equals_pycocotools(tmp_path, coco_mini, seed):
+    ann = coco_mini.ground_truth().files["annotations"]
+    results = _results_from_gt(ann, seed)
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps(results))
+    record, _ = evaluate_predictions(coco_mini, path, results=tmp_path, command=["t"])
+    ref = _pycocotools_stats(ann, results)
+    names = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
+    ours = [record["metrics"][n]["value"] for n in names]
+    ours = [-1.0 if v is None else v for v in ours]
+    assert np.array_equal(np.array(ours), ref), (ours, ref.tolist())
+
+
+def test_perfect_detections_give_ap_one(tmp_path, coco_mini):
+    ann = json.loads(open(coco_mini.ground_truth().files["annotations"]).read())
+    res = [
+        {
+            "image_id": a["image_id"],
+            "category_id": a["category_id"],
+            "bbox": a["bbox"],
+            "score": 1.0,
+        }
+        for a in ann["annotations"]
+        if not a["iscrowd"]
+    ]
+    p = tmp_path / "perfect.json"
+    p.write_text(json.dumps(res))
+    record, _ = evaluate_predictions(coco_mini, p, results=tmp_path, command=["t"])
+    assert record["metrics"]["AP"]["value"] == pytest.approx(1.0)
+
+
+def test_results_for_unknown_images_are_named(tmp_path, coco_mini):
+    p = tmp_path / "bad.json"
+    p.write_text(
+        json.dumps([{"image_id": 999999999, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}])
+    )
+    with pytest.raises(AnnotationError, match=r"not in the ground truth: \[999999999\]"):
+        evaluate_predictions(coco_mini, p, results=tmp_path)
+    p.write_text(
+        json.dumps([{"image_id": 1, "category_id": 1, "bbox": [0, 0, float("nan"), 1], "score": 1}])
+    )
+    with pytest.raises(AnnotationError, match="non-finite"):
+        evaluate_predictions(coco_mini, p, results=tmp_path)
+
+
+def test_classification_csv(tmp_path):
+    ds = datasets.get("imagenet-mini")(root=None, split="val")
+    gt = ds.ground_truth()
+    rows = ["sample_id,top1,top2"]
+    for i, (sid, t) in enumerate(zip(gt.sample_ids, gt.targets)):
+        first = (
+            t.label if i % 4 else (t.label + 1) % 1000
+        )  # every 4th wrong at top-1, right at top-2
+        rows.append(f"{sid},{first},{t.label}")
+    p = tmp_path / "preds.csv"
+    p.write_text("\n".join(rows) + "\n")
+    record, _ = evaluate_predictions(
+        ds, p, results=tmp_path, scorer_options={"topk": (1, 2)}, command=["t"]
+    )
+    n = len(gt)
+    assert record["metrics"]["top1"]["value"] == pytest.approx(
+        100.0 * (n - len(range(0, n, 4))) / n
+    )
+    assert record["metrics"]["top2"]["value"] == pytest.approx(100.0)
