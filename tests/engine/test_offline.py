@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ def coco_mini():
 def _results_from_gt(ann_file, seed):
     """Noisy detections derived from the gt: jittered boxes, some dropped, some extra."""
     rng = np.random.default_rng(seed)
-    gt = json.loads(open(ann_file).read())
+    gt = json.loads(Path(ann_file).read_text())
     out = []
     for a in gt["annotations"]:
         if rng.random() < 0.15:
@@ -78,7 +79,7 @@ def test_coco_results_json_equals_pycocotools(tmp_path, coco_mini, seed):
 
 
 def test_perfect_detections_give_ap_one(tmp_path, coco_mini):
-    ann = json.loads(open(coco_mini.ground_truth().files["annotations"]).read())
+    ann = json.loads(Path(coco_mini.ground_truth().files["annotations"]).read_text())
     res = [
         {
             "image_id": a["image_id"],
