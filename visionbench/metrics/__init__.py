@@ -13,7 +13,17 @@ from visionbench.metrics.bleu import (
     sacrebleu_corpus,
     sacrebleu_sentence,
 )
+from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
 from visionbench.metrics.errors import MetricInputError
+from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
+from visionbench.metrics.pr import (
+    PRCurve,
+    average_precision,
+    best_f1,
+    class_pr_curves,
+    pr_curve,
+    prf_at_threshold,
+)
 from visionbench.metrics.ptb_tokenizer import ptb_tokenize
 from visionbench.metrics.scene_graph import (
     SceneGraphEvaluator,
@@ -26,6 +36,20 @@ __all__ = [
     "Evaluator",
     "MetricResult",
     "MetricInputError",
+    # detection (iou.py, pr.py, coco*.py): IoU, P/R/F1, AP; COCO AP/AR on 0-1
+    "box_iou",
+    "box_iou_elementwise",
+    "box_area",
+    "mask_iou",
+    "PRCurve",
+    "pr_curve",
+    "average_precision",
+    "prf_at_threshold",
+    "best_f1",
+    "class_pr_curves",
+    "coco_evaluate",
+    "CocoEvaluator",
+    "CocoParams",
     # captioning (bleu.py, ptb_tokenizer.py): bleu1-4 on 0-1, sacrebleu on 0-100
     "CaptionEvaluator",
     "coco_bleu",
