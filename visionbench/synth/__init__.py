@@ -19,6 +19,7 @@ import importlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def ensure(name: str) -> Path:
     out = synth_home() / "synth" / f"{name}-v{SYNTH_VERSION}"
     if out.is_dir() and not _is_empty_dir(out):
         return out
+    _remove_stale_temps(out)
     _write_atomically(writer, out, 0)
     return out
 
@@ -106,6 +108,19 @@ def _writer(name: str) -> Callable[[Path, int], None]:
 
 def _is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
+
+
+def _remove_stale_temps(out: Path, max_age_s: float = 3600.0) -> None:
+    """Remove temp dirs of ``out`` left by killed generations (older than ``max_age_s``)."""
+    if not out.parent.is_dir():
+        return
+    now = time.time()
+    for tmp in out.parent.glob(f".{out.name}.tmp-*"):
+        try:
+            if now - tmp.stat().st_mtime > max_age_s:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass  # removed meanwhile by another process
 
 
 def _write_atomically(writer: Callable[[Path, int], None], out: Path, seed: int) -> bool:
