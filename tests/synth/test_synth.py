@@ -50,6 +50,7 @@ def test_unknown_name_lists_the_names(tmp_path: Path) -> None:
         synth.generate("coco-mni", tmp_path / "x")
     for name in synth.SYNTH_NAMES:
         assert name in str(err.value)
+    assert "did you mean 'coco-mini'?" in str(err.value)
     with pytest.raises(RegistryError):
         synth.ensure("nope")
     assert not (tmp_path / "x").exists()

@@ -4,9 +4,11 @@ Four generators write small, learnable datasets laid out exactly like the real o
 (see ``REFERENCE.md``): class follows from shape and colour, relationships from geometry,
 captions and region descriptions from templates that describe what is drawn.
 
->>> from visionbench import synth
->>> root = synth.ensure("imagenet-mini")        # cached under synth_home()/synth/
->>> synth.generate("coco-mini", "/tmp/coco")    # anywhere, seeded, byte-reproducible
+Example::
+
+    from visionbench import synth
+    root = synth.ensure("imagenet-mini")      # cached under synth_home()/synth/
+    synth.generate("coco-mini", "/tmp/coco")  # anywhere, seeded, byte-reproducible
 
 A generation writes into a temporary directory beside its target and renames it into
 place, so a killed generation leaves nothing half-made and two processes racing on the
@@ -15,6 +17,7 @@ cache agree on one copy.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import shutil
@@ -99,8 +102,10 @@ def _writer(name: str) -> Callable[[Path, int], None]:
     try:
         target = _WRITERS[name]
     except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(name), SYNTH_NAMES, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise RegistryError(
-            f"unknown synthetic dataset {name!r}; available: {', '.join(SYNTH_NAMES)}"
+            f"unknown synthetic dataset {name!r}; {hint}available: {', '.join(SYNTH_NAMES)}"
         ) from None
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)
