@@ -119,6 +119,7 @@ _INST_CATEGORY_IDS = {
     cat: np.flatnonzero(CITYSCAPES_CATEGORIES.index(cat) == _CATEGORY_OF)
     for cat in ("human", "vehicle")
 }
+_CATEGORY_OF_I64 = _CATEGORY_OF.astype(np.int64)
 _TRAIN_TO_LABEL = np.array([lab[0] for lab in _LABELS if lab[2] != 255], np.uint8)
 _MAX_INSTANCE_ID = NUM_IDS * 1000
 
@@ -206,13 +207,12 @@ def cityscapes_frame_stats(
                 f"got {list(inst.shape)}"
             )
         inst = inst.ravel()
-    conf = np.zeros((NUM_IDS, NUM_IDS), np.int64)
+    flat = np.zeros(NUM_IDS * NUM_IDS, np.int64)
     n_inst = _MAX_INSTANCE_ID if inst.size else 1
     counts = np.zeros((3, n_inst), np.int64)
     bad = np.zeros(4, np.int64)
-    _frame_kernel()(
-        gt.ravel(), pred.ravel(), inst, _CATEGORY_OF.astype(np.int64), conf, counts, bad
-    )
+    _frame_kernel()(gt.ravel(), pred.ravel(), inst, _CATEGORY_OF_I64, flat, counts, bad)
+    conf = flat.reshape(NUM_IDS, NUM_IDS)
     if bad[1]:
         _raise_bad_pred(pred, where)
     if bad[0]:
@@ -480,10 +480,11 @@ def _frame_kernel() -> Any:
     import numba
 
     @numba.njit(nogil=True, cache=True)
-    def frame_kernel(gt, pred, inst, category_of, conf, counts, bad):  # pragma: no cover
-        n = gt.size
-        has_inst = inst.size > 0
-        for i in range(n):
+    def frame_kernel(gt, pred, inst, category_of, flat, counts, bad):  # pragma: no cover
+        # confusion counts, run-length accumulated (label maps have long runs)
+        last = np.int64(-1)
+        run = np.int64(0)
+        for i in range(gt.size):
             g = np.int64(gt[i])
             p = np.int64(pred[i])
             if p < 0 or p >= 34:
@@ -493,18 +494,31 @@ def _frame_kernel() -> Any:
                 bad[0] += 1
                 bad[2] = g
                 continue
-            conf[g, p] += 1
-            if has_inst:
-                v = np.int64(inst[i])
-                if v > 1000:
-                    if v >= 34000:
-                        bad[3] += 1
-                        continue
-                    lab = v // 1000
-                    counts[0, v] += 1
-                    if p == lab:
-                        counts[1, v] += 1
-                    if category_of[p] == category_of[lab]:
-                        counts[2, v] += 1
+            key = g * 34 + p
+            if key == last:
+                run += 1
+            else:
+                if last >= 0:
+                    flat[last] += run
+                last = key
+                run = 1
+        if last >= 0:
+            flat[last] += run
+        # per-instance size, class hits, category hits (instance pixels only)
+        for i in range(inst.size):
+            v = np.int64(inst[i])
+            if v > 1000:
+                if v >= 34000:
+                    bad[3] += 1
+                    continue
+                p = np.int64(pred[i])
+                if p < 0 or p >= 34:
+                    continue
+                lab = v // 1000
+                counts[0, v] += 1
+                if p == lab:
+                    counts[1, v] += 1
+                if category_of[p] == category_of[lab]:
+                    counts[2, v] += 1
 
     return frame_kernel

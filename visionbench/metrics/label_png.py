@@ -83,11 +83,13 @@ def _decode(data: bytes) -> np.ndarray | None:
     rowbytes = width * bpp
     size = height * (rowbytes + 1)
     raw = _inflater()(b"".join(idat), size)
-    if len(raw) != size:
-        raise ValueError(f"image data has {len(raw)} bytes, expected {size}")
-    out = np.empty((height, rowbytes), np.uint8)
-    if _unfilter_kernel()(np.frombuffer(raw, np.uint8), height, rowbytes, bpp, out) != 0:
+    if raw.size != size:
+        raise ValueError(f"image data has {raw.size} bytes, expected {size}")
+    padded = np.empty((height + 1, rowbytes), np.uint8)
+    padded[0] = 0
+    if _unfilter_kernel()(raw, height, rowbytes, bpp, padded) != 0:
         raise ValueError("unknown PNG row filter")
+    out = padded[1:]
     if depth == 16:
         return out.view(">u2").astype(np.uint16)
     return out
@@ -104,12 +106,12 @@ def _decode_with_pillow(path: str | Path) -> np.ndarray:
 
 
 @cache
-def _inflater() -> Callable[[bytes, int], bytes]:
-    """The fastest available ``inflate(zlib_stream, size) -> bytes``."""
+def _inflater() -> Callable[[bytes, int], np.ndarray]:
+    """The fastest available ``inflate(zlib_stream, size) -> uint8 array``."""
     try:  # pragma: no cover - optional package
         import deflate
 
-        return lambda buf, size: deflate.zlib_decompress(buf, size)
+        return lambda buf, size: np.frombuffer(deflate.zlib_decompress(buf, size), np.uint8)
     except ImportError:
         pass
     name = ctypes.util.find_library("deflate")
@@ -132,69 +134,86 @@ def _inflater() -> Callable[[bytes, int], bytes]:
             fn = None
         if fn is not None:
 
-            def inflate(buf: bytes, size: int) -> bytes:
+            def inflate(buf: bytes, size: int) -> np.ndarray:
                 # one decompressor per call: they are cheap and not thread-safe
                 dec = lib.libdeflate_alloc_decompressor()
+                out = np.empty(size, np.uint8)
+                got = ctypes.c_size_t(0)
                 try:
-                    out = ctypes.create_string_buffer(size)
-                    got = ctypes.c_size_t(0)
-                    status = fn(dec, buf, len(buf), out, size, ctypes.byref(got))
+                    status = fn(dec, buf, len(buf), out.ctypes.data, size, ctypes.byref(got))
                 finally:
                     lib.libdeflate_free_decompressor(dec)
-                if status != 0:
+                if status != 0:  # 1 bad data, 2 short output, 3 output too small
                     raise zlib.error(f"libdeflate status {status}")
-                return out.raw[: got.value]
+                return out[: got.value]
 
             return inflate
-    return lambda buf, size: zlib.decompress(buf, bufsize=max(size, 1))
+    return lambda buf, size: np.frombuffer(zlib.decompress(buf, bufsize=max(size, 1)), np.uint8)
 
 
 @cache
 def _unfilter_kernel() -> Callable[..., int]:
     import numba
 
+    @numba.njit(inline="always", cache=True)
+    def _paeth(a, b, c):  # pragma: no cover - compiled
+        pa = abs(b - c)
+        pb = abs(a - c)
+        pc = abs(a + b - 2 * c)
+        if pa <= pb and pa <= pc:
+            return a
+        if pb <= pc:
+            return b
+        return c
+
     @numba.njit(nogil=True, cache=True)
     def unfilter(raw, height, rowbytes, bpp, out):  # pragma: no cover - compiled
+        # out has height + 1 rows; row 0 is the zero row above the image
         stride = rowbytes + 1
-        for r in range(height):
-            base = r * stride
-            ft = raw[base]
-            src = base + 1
-            if ft == 0:
+        for r in range(1, height + 1):
+            ft = raw[(r - 1) * stride]
+            base = (r - 1) * stride + 1
+            if ft == 0:  # None
                 for i in range(rowbytes):
-                    out[r, i] = raw[src + i]
-            elif ft == 1:
+                    out[r, i] = raw[base + i]
+            elif ft == 1:  # Sub
+                for i in range(bpp):
+                    out[r, i] = raw[base + i]
+                for i in range(bpp, rowbytes):
+                    out[r, i] = (np.int32(raw[base + i]) + out[r, i - bpp]) & 0xFF
+            elif ft == 2:  # Up
                 for i in range(rowbytes):
-                    left = np.int32(out[r, i - bpp]) if i >= bpp else np.int32(0)
-                    out[r, i] = (np.int32(raw[src + i]) + left) & 0xFF
-            elif ft == 2:
-                if r == 0:
-                    for i in range(rowbytes):
-                        out[r, i] = raw[src + i]
+                    out[r, i] = (np.int32(raw[base + i]) + out[r - 1, i]) & 0xFF
+            elif ft == 3:  # Average
+                for i in range(bpp):
+                    out[r, i] = (np.int32(raw[base + i]) + (np.int32(out[r - 1, i]) >> 1)) & 0xFF
+                for i in range(bpp, rowbytes):
+                    s = np.int32(out[r, i - bpp]) + np.int32(out[r - 1, i])
+                    out[r, i] = (np.int32(raw[base + i]) + (s >> 1)) & 0xFF
+            elif ft == 4:  # Paeth
+                for i in range(bpp):  # a = c = 0: the predictor is b
+                    out[r, i] = (np.int32(raw[base + i]) + out[r - 1, i]) & 0xFF
+                if bpp == 1:  # the left neighbour stays in a register
+                    a = np.int32(out[r, 0])
+                    for i in range(1, rowbytes):
+                        b = np.int32(out[r - 1, i])
+                        c = np.int32(out[r - 1, i - 1])
+                        x = np.int32(raw[base + i])
+                        if x == 0 and a == b and b == c:  # flat label regions
+                            out[r, i] = a
+                            continue
+                        a = (x + _paeth(a, b, c)) & 0xFF
+                        out[r, i] = a
                 else:
-                    for i in range(rowbytes):
-                        out[r, i] = (np.int32(raw[src + i]) + np.int32(out[r - 1, i])) & 0xFF
-            elif ft == 3:
-                for i in range(rowbytes):
-                    left = np.int32(out[r, i - bpp]) if i >= bpp else np.int32(0)
-                    up = np.int32(out[r - 1, i]) if r > 0 else np.int32(0)
-                    out[r, i] = (np.int32(raw[src + i]) + ((left + up) >> 1)) & 0xFF
-            elif ft == 4:
-                for i in range(rowbytes):
-                    a = np.int32(out[r, i - bpp]) if i >= bpp else np.int32(0)
-                    b = np.int32(out[r - 1, i]) if r > 0 else np.int32(0)
-                    c = np.int32(out[r - 1, i - bpp]) if (r > 0 and i >= bpp) else np.int32(0)
-                    p = a + b - c
-                    pa = abs(p - a)
-                    pb = abs(p - b)
-                    pc = abs(p - c)
-                    if pa <= pb and pa <= pc:
-                        pred = a
-                    elif pb <= pc:
-                        pred = b
-                    else:
-                        pred = c
-                    out[r, i] = (np.int32(raw[src + i]) + pred) & 0xFF
+                    for i in range(bpp, rowbytes):
+                        a = np.int32(out[r, i - bpp])
+                        b = np.int32(out[r - 1, i])
+                        c = np.int32(out[r - 1, i - bpp])
+                        x = np.int32(raw[base + i])
+                        if x == 0 and a == b and b == c:
+                            out[r, i] = a
+                            continue
+                        out[r, i] = (x + _paeth(a, b, c)) & 0xFF
             else:
                 return 1
         return 0
