@@ -13,9 +13,28 @@ from visionbench.metrics.bleu import (
     sacrebleu_corpus,
     sacrebleu_sentence,
 )
+from visionbench.metrics.cityscapes import (
+    CityscapesEvaluator,
+    cityscapes_frame_stats,
+    cityscapes_scores,
+    train_ids_to_label_ids,
+)
+from visionbench.metrics.cityscapes_files import (
+    evaluate_cityscapes_files,
+    find_cityscapes_predictions,
+)
+from visionbench.metrics.classification import (
+    ClassificationEvaluator,
+    classification_confusion_matrix,
+    per_class_accuracy,
+    precision_recall_f1,
+    real_accuracy,
+    topk_accuracy,
+)
 from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
+from visionbench.metrics.label_png import read_label_png
 from visionbench.metrics.pr import (
     PRCurve,
     average_precision,
@@ -30,6 +49,12 @@ from visionbench.metrics.scene_graph import (
     match_triplets,
     relation_triplets,
     scene_graph_recall,
+)
+from visionbench.metrics.segmentation import (
+    SegmentationEvaluator,
+    miou,
+    segmentation_confusion_matrix,
+    segmentation_scores,
 )
 
 __all__ = [
@@ -62,4 +87,23 @@ __all__ = [
     "match_triplets",
     "relation_triplets",
     "scene_graph_recall",
+    # classification (classification.py): top-k, ReaL, P/R/F1 in percent 0-100
+    "ClassificationEvaluator",
+    "topk_accuracy",
+    "real_accuracy",
+    "classification_confusion_matrix",
+    "per_class_accuracy",
+    "precision_recall_f1",
+    # semantic segmentation (segmentation.py, cityscapes*.py): IoU etc. on 0-1
+    "SegmentationEvaluator",
+    "miou",
+    "segmentation_confusion_matrix",
+    "segmentation_scores",
+    "CityscapesEvaluator",
+    "cityscapes_frame_stats",
+    "cityscapes_scores",
+    "train_ids_to_label_ids",
+    "evaluate_cityscapes_files",
+    "find_cityscapes_predictions",
+    "read_label_png",
 ]
