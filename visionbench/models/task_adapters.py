@@ -81,7 +81,7 @@ class SegmentationAdapter(ModelAdapter):
         in_h, in_w = int(batch.images.shape[-2]), int(batch.images.shape[-1])
         preds = []
         for i, meta in enumerate(batch.metas):
-            x = logits[i : i + 1].float()
+            x = logits[i : i + 1].detach().float()
             if x.shape[-2:] != (in_h, in_w):
                 x = F.interpolate(x, size=(in_h, in_w), mode="bilinear", align_corners=False)
             top, left, h, w = content_region(meta, (in_h, in_w))
@@ -133,7 +133,7 @@ class DetectionAdapter(ModelAdapter):
     def _one(
         self, out: dict[str, torch.Tensor], meta: dict[str, Any], in_size: tuple[int, int]
     ) -> DetectionPrediction:
-        labels = out["labels"].cpu().numpy().astype(np.int64)
+        labels = out["labels"].detach().cpu().numpy().astype(np.int64)
         if labels.size and (labels.min() < 0 or labels.max() >= len(self.class_ids)):
             raise ContractError(
                 f"{self.name}: output labels must be in 0..{len(self.class_ids) - 1}, "
@@ -141,8 +141,8 @@ class DetectionAdapter(ModelAdapter):
             )
         cats = self.class_ids[labels]
         keep = cats >= 0
-        boxes = out["boxes"].float().cpu().numpy().astype(np.float64)[keep]
-        scores = out["scores"].float().cpu().numpy().astype(np.float64)[keep]
+        boxes = out["boxes"].detach().float().cpu().numpy().astype(np.float64)[keep]
+        scores = out["scores"].detach().float().cpu().numpy().astype(np.float64)[keep]
         top, left = meta.get("pad", (0, 0))
         sh, sw = meta.get("scale", (1.0, 1.0))
         oh, ow = meta.get("orig_size", in_size)
@@ -171,7 +171,7 @@ class DetectionAdapter(ModelAdapter):
         if probs.numel() == 0:
             return []
         top, left, h, w = content_region(meta, in_size)
-        x = probs.float()[:, :, top : top + h, left : left + w]
+        x = probs.detach().float()[:, :, top : top + h, left : left + w]
         if (h, w) != orig:
             x = F.interpolate(x, size=orig, mode="bilinear", align_corners=False)
         binary = (x[:, 0] > self.mask_threshold).cpu().numpy().astype(np.uint8)

@@ -132,8 +132,10 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if "weights_only" in str(e) or "Weights only load failed" in str(e):
+        text = str(e)
+        detail = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
+        msg = detail[0] if detail and detail[0] else type(e).__name__
+        if "Unsupported global" in text:
             raise WeightsError(
                 f"weights file {str(p)!r} holds pickled objects other than tensors; visionbench "
                 f"loads with torch.load(weights_only=True) only — save a plain state_dict ({msg})"
