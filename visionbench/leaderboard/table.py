@@ -15,7 +15,18 @@ import pandas as pd
 
 from visionbench.engine.records import read_records
 
-__all__ = ["LONG_COLUMNS", "long_table", "load_long", "pivot", "rich_table", "export"]
+__all__ = [
+    "LONG_COLUMNS",
+    "EFFICIENCY",
+    "long_table",
+    "load_long",
+    "pivot",
+    "metric_columns",
+    "primary_metric",
+    "best_mask",
+    "rich_table",
+    "export",
+]
 
 LONG_COLUMNS = [
     "run_id",
@@ -32,7 +43,17 @@ LONG_COLUMNS = [
     "gflops",
     "throughput_img_s",
     "num_samples",
+    "latency_ms",
 ]
+
+#: Efficiency columns of the pivot and whether higher is better for each.
+EFFICIENCY: dict[str, bool] = {
+    "params": False,
+    "gflops": False,
+    "latency_ms": False,
+    "throughput_img_s": True,
+}
+_KEYS = ["model", "dataset", "split", "task"]
 
 
 def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -56,10 +77,11 @@ def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                     "gflops": r["model"].get("gflops"),
                     "throughput_img_s": r.get("timings", {}).get("throughput_img_s"),
                     "num_samples": r["dataset"].get("num_samples"),
+                    "latency_ms": (r["model"].get("profile") or {}).get("latency_ms"),
                 }
             )
     df = pd.DataFrame(rows, columns=LONG_COLUMNS)
-    for c in ("value", "params", "gflops", "throughput_img_s", "num_samples"):
+    for c in ("value", "params", "gflops", "throughput_img_s", "num_samples", "latency_ms"):
         df[c] = pd.to_numeric(df[c], errors="coerce")
     return df
 
@@ -82,34 +104,93 @@ def load_long(
     return df.reset_index(drop=True)
 
 
+def metric_columns(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Pivot column name -> ``{"metric", "signature", "higher_is_better"}``.
+
+    A metric computed under one signature is a column named after the metric; each further
+    signature of the same metric gets its own column, ``"<metric> [sig#N]"``, in order of
+    first appearance in ``df``. Two signatures never share a column.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    count: dict[str, int] = {}
+    cols = df[["metric", "signature", "higher_is_better"]].drop_duplicates(["metric", "signature"])
+    for metric, sig, hib in cols.itertuples(index=False):
+        n = count.get(metric, 0)
+        count[metric] = n + 1
+        name = metric if n == 0 else f"{metric} [sig#{n + 1}]"
+        out[name] = {"metric": metric, "signature": sig, "higher_is_better": bool(hib)}
+    return out
+
+
 def pivot(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows = (model, dataset, split); columns = metric; the latest run of each model wins.
+    """Rows = (model, dataset, split, task) with a ``rank``; columns = metrics, then the
+    efficiency columns. The latest run of each model wins; numbers stay numbers.
 
     Metrics that were computed under more than one signature get one column per
-    signature (``metric [sig#2]``), never a merged column.
+    signature (``metric [sig#2]``), never a merged column (see :func:`metric_columns`).
+    ``rank`` (1 = best, ties share the lower rank, empty when the value is missing) is
+    computed within each (dataset, split, task) by that group's :func:`primary_metric`;
+    ``wide.attrs["rank_by"]`` maps ``(dataset, split, task)`` to that metric column and
+    ``wide.attrs["columns"]`` is :func:`metric_columns`.
     """
     if df.empty:
         return pd.DataFrame()
-    df = df.sort_values("date").drop_duplicates(
-        ["model", "dataset", "split", "metric", "signature"], keep="last"
+    df = df.assign(split=df["split"].fillna("")).sort_values("date", kind="stable")
+    df = df.drop_duplicates(
+        ["model", "dataset", "split", "task", "metric", "signature"], keep="last"
     )
-    sig_rank = {}
-    for metric, sig in df[["metric", "signature"]].drop_duplicates().itertuples(index=False):
-        n = sum(1 for (m, _) in sig_rank if m == metric)
-        sig_rank[(metric, sig)] = metric if n == 0 else f"{metric} [sig#{n + 1}]"
-    df = df.assign(column=[sig_rank[(m, s)] for m, s in zip(df["metric"], df["signature"])])
-    wide = df.pivot_table(
-        index=["model", "dataset", "split", "task"],
-        columns="column",
-        values="value",
-        aggfunc="last",
-    )
-    eff = df.groupby(["model", "dataset", "split", "task"])[
-        ["params", "gflops", "throughput_img_s"]
-    ].last()
-    wide = wide.join(eff)
+    info = metric_columns(df)
+    name_of = {(v["metric"], v["signature"]): k for k, v in info.items()}
+    df = df.assign(column=[name_of[(m, s)] for m, s in zip(df["metric"], df["signature"])])
+    wide = df.set_index([*_KEYS, "column"])["value"].unstack("column")
+    wide = wide.reindex(columns=[c for c in info if c in wide.columns])
+    eff = df.drop_duplicates(_KEYS, keep="last").set_index(_KEYS)[list(EFFICIENCY)]
+    wide = wide.join(eff).reset_index()
     wide.columns.name = None
-    return wide.reset_index()
+    wide.insert(len(_KEYS), "rank", pd.array([pd.NA] * len(wide), dtype="Int64"))
+    rank_by: dict[tuple[str, str, str], str | None] = {}
+    for (dataset, split, task), idx in wide.groupby(["dataset", "split", "task"]).groups.items():
+        part = wide.loc[idx]
+        col = primary_metric([c for c in info if c in part and part[c].notna().any()])
+        rank_by[(dataset, split, task)] = col
+        if col is not None:
+            r = part[col].rank(method="min", ascending=not info[col]["higher_is_better"])
+            wide.loc[idx, "rank"] = r.astype("Int64")
+    wide = wide.sort_values(
+        ["task", "dataset", "split", "rank", "model"], na_position="last", kind="stable"
+    ).reset_index(drop=True)
+    wide.attrs["rank_by"] = rank_by
+    wide.attrs["columns"] = info
+    return wide
+
+
+def primary_metric(columns: list[str]) -> str | None:
+    """The column a group is ranked by: the first :data:`HEADLINE` metric among
+    ``columns``, else the first of ``columns``, else None."""
+    for m in HEADLINE:
+        if m in columns:
+            return m
+    return columns[0] if columns else None
+
+
+def best_mask(wide: pd.DataFrame) -> pd.DataFrame:
+    """True where a cell holds the best value of its column within its (dataset, split,
+    task); metric columns use their ``higher_is_better``, efficiency columns
+    :data:`EFFICIENCY`. Ties are all best; missing values never are."""
+    info = wide.attrs.get("columns", {})
+    hib = {c: v["higher_is_better"] for c, v in info.items()} | EFFICIENCY
+    mask = pd.DataFrame(False, index=wide.index, columns=wide.columns)
+    if wide.empty:
+        return mask
+    for _, idx in wide.groupby(["dataset", "split", "task"]).groups.items():
+        for col, higher in hib.items():
+            if col not in wide:
+                continue
+            vals = pd.to_numeric(wide.loc[idx, col], errors="coerce")
+            if vals.notna().any():
+                best = vals.max() if higher else vals.min()
+                mask.loc[idx, col] = (vals == best).to_numpy()
+    return mask
 
 
 #: Metric columns shown first in the terminal table (the rest are in CSV / HTML).
@@ -121,8 +202,11 @@ HEADLINE = [
     "AP50",
     "AP75",
     "mIoU",
+    "miou",
     "iIoU",
+    "iiou",
     "mIoU_category",
+    "miou_category",
     "R@20",
     "R@50",
     "R@100",
@@ -138,23 +222,27 @@ def rich_table(df: pd.DataFrame, *, max_metrics: int = 4) -> Any:
 
     wide = pivot(df)
     if not wide.empty:
-        fixed = ["model", "dataset", "split", "task"]
-        eff = ["params", "gflops", "throughput_img_s"]
-        metrics = [c for c in wide.columns if c not in fixed + eff]
+        eff = list(EFFICIENCY)
+        metrics = list(wide.attrs["columns"])
         order = [m for m in HEADLINE if m in metrics] + [m for m in metrics if m not in HEADLINE]
-        wide = wide[fixed[:3] + order[:max_metrics] + [c for c in eff if wide[c].notna().any()]]
+        shown = ["model", "dataset", "split", "rank", *order[:max_metrics]]
+        shown += [c for c in eff if wide[c].notna().any()]
+        best = best_mask(wide)[shown]
+        wide = wide[shown]
     table = Table(title="visionbench leaderboard")
     if wide.empty:
         table.add_column("no run records yet: try `bench run`")
         return table
     for c in wide.columns:
-        table.add_column(str(c), justify="right" if wide[c].dtype.kind in "fi" else "left")
-    for row in wide.itertuples(index=False):
-        table.add_row(*[_fmt(v) for v in row])
+        table.add_column(str(c), justify="right" if wide[c].dtype.kind in "fiu" else "left")
+    for row, brow in zip(wide.itertuples(index=False), best.itertuples(index=False)):
+        table.add_row(*[f"[bold green]{_fmt(v)}[/]" if b else _fmt(v) for v, b in zip(row, brow)])
     return table
 
 
 def _fmt(v: Any) -> str:
+    if v is None or v is pd.NA:
+        return "-"
     if isinstance(v, float):
         if v != v:
             return "-"
@@ -163,20 +251,30 @@ def _fmt(v: Any) -> str:
 
 
 def _markdown(wide: pd.DataFrame) -> str:
-    def cell(v: Any) -> str:
-        return _fmt(v).replace("|", "\\|")
+    """GitHub Markdown; the best value of each column (per dataset) in bold."""
 
+    def cell(v: Any, bold: bool = False) -> str:
+        text = _fmt(v).replace("|", "\\|")
+        return f"**{text}**" if bold else text
+
+    best = best_mask(wide)
     cols = [str(c) for c in wide.columns]
-    align = ["---:" if wide[c].dtype.kind in "fi" else ":---" for c in wide.columns]
+    align = ["---:" if wide[c].dtype.kind in "fiu" else ":---" for c in wide.columns]
     lines = ["| " + " | ".join(cell(c) for c in cols) + " |", "| " + " | ".join(align) + " |"]
     lines += [
-        "| " + " | ".join(cell(v) for v in row) + " |" for row in wide.itertuples(index=False)
+        "| " + " | ".join(cell(v, b) for v, b in zip(row, brow)) + " |"
+        for row, brow in zip(wide.itertuples(index=False), best.itertuples(index=False))
     ]
     return "\n".join(lines) + "\n"
 
 
-def export(df: pd.DataFrame, fmt: str) -> str:
-    """``csv`` (long format, numbers as numbers), ``wide-csv``, ``md``, or ``html``."""
+def export(df: pd.DataFrame, fmt: str, *, records: list[dict[str, Any]] | None = None) -> str:
+    """``csv`` (long format, numbers as numbers), ``wide-csv``, ``md``, ``html`` or
+    ``timm-csv`` (classification only, timm's results columns).
+
+    ``records`` (the run records behind ``df``) feed the HTML plots and the timm CSV's
+    preprocessing columns; when None they are read from the default results directory.
+    """
     if fmt == "csv":
         return df.to_csv(index=False)
     if fmt == "wide-csv":
@@ -189,7 +287,13 @@ def export(df: pd.DataFrame, fmt: str) -> str:
     if fmt == "html":
         from visionbench.leaderboard.html import render_html
 
-        return render_html(df)
+        return render_html(df, records=records)
+    if fmt == "timm-csv":
+        from visionbench.leaderboard.timm_csv import timm_csv
+
+        return timm_csv(df, records=records)
     from visionbench.errors import VisionbenchError
 
-    raise VisionbenchError(f"unknown format {fmt!r}; use table, csv, wide-csv, md or html")
+    raise VisionbenchError(
+        f"unknown format {fmt!r}; use table, csv, wide-csv, md, html or timm-csv"
+    )
