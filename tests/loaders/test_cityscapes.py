@@ -123,3 +123,28 @@ def test_missing_layout_message(tmp_path):
         CityscapesSemantic(tmp_path)
     with pytest.raises(AnnotationError, match="label_space must be"):
         CityscapesSemantic(CITYSCAPES, label_space="coco91")
+
+
+@pytest.fixture(scope="module")
+def cityscapes_mini_root(tmp_path_factory):
+    from visionbench import synth
+
+    return synth.generate("cityscapes-mini", tmp_path_factory.mktemp("csm") / "cityscapes-mini")
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_cityscapes_mini(cityscapes_mini_root, split):
+    from visionbench.loaders.mini import cityscapes_mini
+    from visionbench.loaders.verify import verify_dataset
+
+    ds = cityscapes_mini(cityscapes_mini_root, split)
+    assert len(ds) > 0 and ds.name == "cityscapes-mini" and verify_dataset(ds) == []
+    for i in range(len(ds)):
+        s = ds[i]
+        m, inst = s.target.mask, s.target.instances
+        assert int(m.max()) <= 33
+        # instanceIds: labelId*1000+k on instance pixels, the plain labelId elsewhere
+        np.testing.assert_array_equal(np.where(inst >= 1000, inst // 1000, inst), m)
+        assert s.image.path.endswith(f"{s.sample_id}_leftImg8bit.png")
+    t19 = cityscapes_mini(cityscapes_mini_root, split, label_space="cityscapes19")[0].target
+    np.testing.assert_array_equal(t19.mask, labelids_to_trainids(ds[0].target.mask))

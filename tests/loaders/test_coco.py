@@ -315,3 +315,38 @@ def test_factories_2017_captions_and_keypoints(tmp_path):
     assert coco_keypoints(tmp_path, "val2017").task is Task.DETECTION
     with pytest.raises(DatasetNotFoundError, match="instances_val2017.json.*cocodataset.org"):
         coco(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------
+# coco-mini (visionbench.synth) through the catalog's factory
+
+
+@pytest.fixture(scope="module")
+def coco_mini_root(tmp_path_factory):
+    from visionbench import synth
+
+    return synth.generate("coco-mini", tmp_path_factory.mktemp("cm") / "coco-mini")
+
+
+def test_coco_mini_matches_pycocotools_including_crowd_rle(coco_mini_root):
+    from pycocotools.coco import COCO as RefCOCO
+
+    from visionbench.loaders.mini import coco_mini, coco_mini_captions
+    from visionbench.loaders.verify import verify_dataset
+
+    ds = coco_mini(coco_mini_root, masks=True)
+    ref = RefCOCO(ds.annotation_file)
+    gt = ds.ground_truth()
+    assert gt.sample_ids == sorted(ref.getImgIds()) and ds.name == "coco-mini"
+    n_crowd = 0
+    for sid, t in zip(gt.sample_ids, gt.targets):
+        anns = ref.loadAnns(ref.getAnnIds(imgIds=[sid]))
+        assert t.ann_ids.tolist() == [a["id"] for a in anns]
+        assert t.iscrowd.tolist() == [bool(a["iscrowd"]) for a in anns]
+        for a, rle in zip(anns, t.masks):
+            assert rle["counts"].encode() == ref.annToRLE(a)["counts"]
+        n_crowd += int(t.iscrowd.sum())
+    assert n_crowd == sum(a["iscrowd"] for a in ref.anns.values()) > 0
+    assert verify_dataset(ds) == []  # every image exists and has its recorded size
+    caps = coco_mini_captions(coco_mini_root)
+    assert len(caps) == len(ds) and all(len(t.captions) >= 1 for t in caps.ground_truth().targets)
