@@ -428,7 +428,40 @@ def test_cityscapes_pixel_classes_learnable(generated) -> None:
 
 # --------------------------------------------------------------------------- vg-mini
 
-VG_FIXTURE = Path("/work/shared/fixtures/visual_genome")
+VG_FIXTURE = next(
+    (p for p in (REPO / "tests/data/fixtures/visual_genome", Path("/work/shared/fixtures/visual_genome"))
+     if (p / "v1.4").is_dir()),
+    None,
+)  # fmt: skip
+_BOX = ("x", "y", "w", "h")
+_ENDPOINT_NAME = {"name", "synsets", "object_id", *_BOX}
+_ENDPOINT_MERGED = {"names", "merged_object_ids", "synsets", "object_id", *_BOX}
+#: REFERENCE.md section 5 and the real v1.4 files: allowed key sets of every record, by path.
+V14_RECORDS: dict[str, list[set[str]]] = {
+    "image_data:$[]": [{"image_id", "url", "width", "height", "coco_id", "flickr_id"}],
+    "objects:$[]": [{"image_id", "objects", "image_url"}],
+    "objects:$[].objects[]": [{"object_id", "names", "synsets", "merged_object_ids", *_BOX}],
+    "relationships:$[]": [{"image_id", "relationships"}],
+    "relationships:$[].relationships[]": [{"relationship_id", "predicate", "synsets", "subject", "object"}],
+    "relationships:$[].relationships[].subject": [_ENDPOINT_NAME, _ENDPOINT_MERGED],
+    "relationships:$[].relationships[].object": [_ENDPOINT_NAME, _ENDPOINT_MERGED],
+    "attributes:$[]": [{"image_id", "attributes"}],
+    "attributes:$[].attributes[]": [{"object_id", "names", "synsets", *_BOX},
+                                    {"object_id", "names", "synsets", "attributes", *_BOX}],
+    "region_descriptions:$[]": [{"id", "regions"}],
+    "region_descriptions:$[].regions[]": [{"region_id", "image_id", "phrase", "x", "y", "width", "height"}],
+    "question_answers:$[]": [{"id", "qas"}],
+    "question_answers:$[].qas[]": [{"qa_id", "image_id", "question", "answer", "q_objects", "a_objects"}],
+}  # fmt: skip
+#: Leaf types by key name (lists of str / int are checked element-wise).
+V14_LEAVES = {
+    "int": {"image_id", "object_id", "relationship_id", "region_id", "qa_id", "id", "width", "height", *_BOX},
+    "str": {"url", "image_url", "predicate", "name", "phrase", "question", "answer"},
+    "list[str]": {"names", "synsets", "attributes"},
+    "list[int]": {"merged_object_ids"},
+    "list": {"q_objects", "a_objects"},
+    "int|None": {"coco_id", "flickr_id"},
+}  # fmt: skip
 VG_FILES = (
     "image_data",
     "objects",
@@ -461,7 +494,48 @@ def vg(generated) -> tuple[Path, dict[str, list]]:
     return root, {f: json.loads((root / f"{f}.json").read_text()) for f in VG_FILES}
 
 
-@pytest.mark.skipif(not VG_FIXTURE.is_dir(), reason="real Visual Genome excerpts not available")
+def _check_v14_records(name: str, data: list) -> set[str]:
+    """Check every record of one file against V14_RECORDS / V14_LEAVES; return paths seen."""
+    seen = set()
+    for path, shapes in _schema(data).items():
+        if path == "$":
+            assert shapes == {"list"}
+            continue
+        key = path.rsplit(".", 1)[-1].removesuffix("[]")
+        kind = next((k for k, keys in V14_LEAVES.items() if key in keys), "records")
+        for shape in shapes:
+            if isinstance(shape, tuple):  # a record: its key set must be one of the allowed ones
+                assert set(shape[1]) in V14_RECORDS[f"{name}:{path}"], (
+                    f"{name}: {path} keys {shape[1]}"
+                )
+                seen.add(f"{name}:{path}")
+            elif shape == "list":  # a list of records, or a list-valued leaf
+                assert kind == "records" or kind.startswith("list"), f"{name}: {path} is a list"
+            elif path.endswith("[]"):  # an element of a list-valued leaf
+                assert kind.startswith("list[") and shape == kind[5:-1], f"{name}: {path} {shape}"
+            else:
+                assert shape in kind.replace("None", "NoneType").split("|"), (
+                    f"{name}: {path} {shape}"
+                )
+    return seen
+
+
+def test_vg_records_match_reference_v14_schema(vg) -> None:
+    _root, files = vg
+    seen = set()
+    for name, data in files.items():
+        seen |= _check_v14_records(name, data)
+    assert seen == set(V14_RECORDS)
+
+
+@pytest.mark.skipif(VG_FIXTURE is None, reason="real Visual Genome excerpts not available")
+def test_v14_schema_table_matches_real_excerpts() -> None:
+    """The schema table above is itself checked against the real v1.4 excerpts."""
+    for name in VG_FILES:
+        _check_v14_records(name, json.loads((VG_FIXTURE / "v1.4" / f"{name}.json").read_text()))
+
+
+@pytest.mark.skipif(VG_FIXTURE is None, reason="real Visual Genome excerpts not available")
 def test_vg_schema_matches_real_v14_files(vg) -> None:
     _root, files = vg
     for name, ours in files.items():
