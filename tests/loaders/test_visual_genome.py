@@ -503,3 +503,85 @@ def test_vg_mini_through_the_same_loader() -> None:
     assert all(set(t.labels.tolist()) <= set(range(1, 151)) for t in gt.targets)
     img = s.image.load()
     assert tuple(img.shape) == (3, s.image.height, s.image.width)
+
+
+# ---------------------------------------------------------------------------------------
+# The fast path (Arrow's JSON reader) against the reference parsers
+
+
+@pytest.mark.parametrize("version", ["v1.0", "v1.2", "v1.4"])
+def test_fast_path_equals_reference_parsers(version: str) -> None:
+    import orjson
+
+    from visionbench.loaders.visual_genome_fast import FAST_PARSERS, try_fast
+    from visionbench.loaders.visual_genome_schema import PARSERS
+
+    checked = 0
+    for name in FAST_PARSERS:
+        p = FIX / version / name
+        if not p.is_file():
+            continue
+        data = p.read_bytes()
+        fast = try_fast(name, data, str(p))
+        ref = PARSERS[name](orjson.loads(data), str(p))
+        assert fast is not None, name
+        assert fast.keys() == ref.keys()
+        for k in ref:
+            assert fast[k].equals(ref[k]), (name, k)
+        checked += 1
+    assert checked == {"v1.0": 5, "v1.2": 2, "v1.4": 5}[version]
+
+
+def test_split_json_list_tracks_strings_escapes_and_depth() -> None:
+    from visionbench.loaders.visual_genome_fast import split_json_list
+
+    data = json.dumps([{"a": 'x\\"}{[', "b": [{"c": "\\\\"}]}, {"d": '"]'}], indent=1).encode()
+    starts, ends = split_json_list(data)
+    parts = [json.loads(data[s : e + 1]) for s, e in zip(starts, ends)]
+    assert parts == [{"a": 'x\\"}{[', "b": [{"c": "\\\\"}]}, {"d": '"]'}]
+
+
+def test_pretty_printed_file_takes_the_fast_path(tmp_path: Path) -> None:
+    from visionbench.loaders.visual_genome_fast import try_fast
+
+    regions = [
+        {
+            "id": 4,
+            "regions": [
+                {
+                    "region_id": 9,
+                    "image_id": 4,
+                    "phrase": "a\\nb",
+                    "x": 1,
+                    "y": 2,
+                    "width": 3,
+                    "height": 4,
+                }
+            ],
+        }
+    ]
+    t = try_fast("region_descriptions.json", json.dumps(regions, indent=2).encode(), "r.json")
+    assert t is not None and t["regions"].to_pylist() == [
+        {"image_id": 4, "region_id": 9, "phrase": "a\\nb", "x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0}
+    ]
+
+
+def test_fast_path_declines_what_it_cannot_vouch_for() -> None:
+    from visionbench.loaders.visual_genome_fast import try_fast
+
+    ok = [
+        {
+            "image_id": 1,
+            "objects": [{"object_id": 2, "x": 0, "y": 0, "w": 1, "h": 1, "names": ["a"]}],
+        }
+    ]
+    assert try_fast("objects.json", json.dumps(ok).encode(), "o.json") is not None
+    for bad in (
+        [
+            {"image_id": 1, "objects": [{"object_id": 2, "x": "0", "y": 0, "w": 1, "h": 1}]}
+        ],  # str coordinate
+        [{"image_id": 1, "objects": [{"x": 0, "y": 0, "w": 1, "h": 1}]}],  # no id
+        [{"objects": []}],  # no image id
+        {"image_id": 1},  # not a list
+    ):
+        assert try_fast("objects.json", json.dumps(bad).encode(), "o.json") is None

@@ -73,6 +73,36 @@ def load_json(path: str | Path) -> Any:
         raise AnnotationError(f"invalid JSON: {e}", path=str(path)) from None
 
 
+def parse_file(
+    path: Path, parser: Callable[[Any, str], dict[str, pa.Table]] | None = None
+) -> dict[str, pa.Table]:
+    """Parse one release file: Arrow's JSON reader when it can vouch for the file
+    (:mod:`visual_genome_fast`), else ``orjson`` + the reference parser (precise errors)."""
+    import gc
+
+    from visionbench.loaders.visual_genome_fast import try_fast
+
+    data = Path(path).read_bytes()
+    tables = try_fast(path.name, data, str(path))
+    if tables is not None:
+        return tables
+    parser = parser or PARSERS[path.name]
+    enabled = gc.isenabled()
+    gc.disable()  # parsing JSON makes no reference cycles; skip the collector's passes
+    try:
+        import orjson
+
+        try:
+            decoded = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            raise AnnotationError(f"invalid JSON: {e}", path=str(path)) from None
+        del data
+        return parser(decoded, str(path))
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class VisualGenomeFiles:
     """The release files in one VG directory, each parsed once into the Arrow cache.
 
@@ -109,7 +139,7 @@ class VisualGenomeFiles:
             path = self.path(filename)
             self._tables[filename] = cached_tables(
                 path,
-                lambda: parser(load_json(path), str(path)),
+                lambda: parse_file(path, parser),
                 kind=f"vg-{filename.removesuffix('.json')}",
                 version=SCHEMA_VERSION,
                 cache_dir=self.cache_dir,
@@ -272,7 +302,7 @@ class VisualGenomeRegions:
                 f"{name}: Visual Genome has no official split {split!r}; use 'all'"
             )
         self.root, self.split, self.name = str(root), split, name
-        self.label_space = LabelSpace("captions", ())
+        self.label_space = LabelSpace("text", ())  # as COCO captions: no classes
         self.files = VisualGenomeFiles(root, cache=cache, cache_dir=cache_dir)
         t = self.files.table("region_descriptions.json", "regions")
         self._images = _ImageTable(
