@@ -367,10 +367,11 @@ def load_results(
         from pycocotools import mask as mask_utils
 
         rles = _results_rles(segm, src)
-        area[:] = mask_utils.area(rles)
-        no_box = [i for i, r in enumerate(data) if "bbox" not in r]
-        if no_box:
-            bbox[no_box] = mask_utils.toBbox([rles[i] for i in no_box])
+        # one call per result, as loadRes (pycocotools' batched area() overflows on long lists)
+        area[:] = [mask_utils.area(r) for r in rles]
+        for i, r in enumerate(data):
+            if "bbox" not in r:
+                bbox[i] = mask_utils.toBbox(rles[i])
     table = AnnTable(
         image_id=image_id,
         category_id=category_id,
