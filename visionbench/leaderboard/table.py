@@ -20,6 +20,7 @@ __all__ = [
     "EFFICIENCY",
     "long_table",
     "load_long",
+    "filter_long",
     "pivot",
     "metric_columns",
     "primary_metric",
@@ -93,8 +94,19 @@ def load_long(
     task: str | None = None,
     model: str | None = None,
 ) -> pd.DataFrame:
-    """The long table of every record under ``results``, filtered."""
-    df = long_table(read_records(results))
+    """The long table of every record under ``results``, filtered (:func:`filter_long`)."""
+    return filter_long(long_table(read_records(results)), dataset=dataset, task=task, model=model)
+
+
+def filter_long(
+    df: pd.DataFrame,
+    *,
+    dataset: str | None = None,
+    task: str | None = None,
+    model: str | None = None,
+) -> pd.DataFrame:
+    """Rows of exactly this ``dataset`` and ``task``, and of models matching the glob
+    ``model`` (``fnmatch``, case-sensitive); None keeps everything."""
     if dataset:
         df = df[df["dataset"] == dataset]
     if task:

@@ -1,0 +1,468 @@
+"""The leaderboard as ONE self-contained HTML page.
+
+No network access at all: CSS and JavaScript inline (the script allowed by its sha256 in
+a Content-Security-Policy that forbids every other source), plots as PNG data URIs. One
+section per (task, dataset, split): a table ranked by the group's primary metric, metric
+columns grouped under their signature (two signatures never share a column), the best
+value of each column highlighted, then the plots. Tables sort on a header click and
+filter by model name, task and dataset (vanilla JS). Every string that comes from a record
+is escaped with :func:`html.escape`; the JSON embedded for the CSV download escapes
+``<``, ``>`` and ``&`` as ``\\u003c``, ``\\u003e``, ``\\u0026``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from visionbench.engine.records import read_records, results_dir
+from visionbench.leaderboard import plots
+from visionbench.leaderboard.table import EFFICIENCY, best_mask, pivot
+
+__all__ = ["render_html", "json_for_script"]
+
+#: At most this many models per PR-curve plot (the best ranked).
+MAX_PR_MODELS = 10
+
+_EFF_LABELS = {
+    "params": "params (M)",
+    "gflops": "GFLOPs",
+    "latency_ms": "latency (ms)",
+    "throughput_img_s": "throughput (img/s)",
+}
+
+
+def render_html(
+    df_long: pd.DataFrame,
+    *,
+    records: list[dict[str, Any]] | None = None,
+    results: str | Path | None = None,
+    title: str = "visionbench leaderboard",
+) -> str:
+    """The report page.
+
+    Args:
+        df_long: the long leaderboard table (already filtered).
+        records: the run records behind ``df_long`` (for plots); read from ``results``
+            when None. Records whose run is not in ``df_long`` are ignored.
+        results: the results directory (its ``records/`` folder holds the arrays files).
+        title: the page title.
+
+    Returns:
+        The HTML text (UTF-8, no external references).
+    """
+    if records is None:
+        records = read_records(results)
+    run_ids = set(df_long["run_id"]) if not df_long.empty else set()
+    records = [r for r in records if r.get("run_id") in run_ids]
+    records_dir = results_dir(results) / "records"
+    wide = pivot(df_long)
+    sections, nav = [], []
+    if wide.empty:
+        sections.append('<p class="empty">No run records yet: try <code>bench run</code>.</p>')
+    else:
+        best = best_mask(wide)
+        for n, ((task, dataset, split), idx) in enumerate(
+            wide.groupby(["task", "dataset", "split"], sort=True).groups.items()
+        ):
+            sid = f"g{n}"
+            part, part_best = wide.loc[idx], best.loc[idx]
+            recs = _latest_records(records, task, dataset, split)
+            sections.append(
+                _section(sid, task, dataset, split, part, part_best, wide.attrs, recs, records_dir)
+            )
+            nav.append((sid, task, dataset, split))
+    script_js = _SCRIPT
+    digest = base64.b64encode(hashlib.sha256(script_js.encode()).digest()).decode()
+    csp = (
+        "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+    tasks = sorted({t for _, t, _, _ in nav})
+    datasets = sorted({d for _, _, d, _ in nav})
+    data = df_long[["run_id", "date", "model", "dataset", "split", "task", "metric", "value",
+                    "signature"]].to_dict(orient="records")  # fmt: skip
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    n_models = df_long["model"].nunique() if not df_long.empty else 0
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<header><h1>{escape(title)}</h1><p class='meta'>{len(run_ids)} runs, {n_models} "
+        f"models, generated {escape(now)}. Click a column header to sort; the best value of "
+        "each column (within a dataset) is highlighted.</p></header>",
+        '<nav class="controls">',
+        '<label>model <input id="vb-filter" type="search" placeholder="filter by name"></label>',
+        _select("vb-task", "task", tasks),
+        _select("vb-dataset", "dataset", datasets),
+        '<button id="vb-csv" type="button">download CSV (long)</button>',
+        '<span id="vb-count" aria-live="polite"></span></nav>',
+        "<main>",
+        *sections,
+        _runs_table(records),
+        "</main>",
+        f'<script type="application/json" id="vb-data">{json_for_script(data)}</script>',
+        f"<script>{script_js}</script>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def json_for_script(obj: Any) -> str:
+    """JSON that is safe inside ``<script>``: ``<``, ``>``, ``&`` and the JS line
+    separators escaped as ``\\uXXXX``; NaN and infinities become ``null``."""
+    text = json.dumps(_finite(obj), ensure_ascii=False, allow_nan=False)
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                    ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
+        text = text.replace(ch, esc)
+    return text
+
+
+# -- sections -------------------------------------------------------------------------
+
+
+def _section(
+    sid: str,
+    task: str,
+    dataset: str,
+    split: str,
+    part: pd.DataFrame,
+    best: pd.DataFrame,
+    attrs: dict[str, Any],
+    recs: dict[str, dict[str, Any]],
+    records_dir: Path,
+) -> str:
+    info = attrs["columns"]
+    rank_by = attrs["rank_by"].get((dataset, split, task))
+    metrics = [c for c in info if c in part and part[c].notna().any()]
+    sigs: list[str] = []
+    for c in metrics:
+        if info[c]["signature"] not in sigs:
+            sigs.append(info[c]["signature"])
+    metrics = [c for s in sigs for c in metrics if info[c]["signature"] == s]
+    eff = [c for c in EFFICIENCY if part[c].notna().any()]
+    name = f"{dataset} / {split}" if split else dataset
+    out = [
+        f'<section class="group" id="{sid}" data-task="{escape(task)}" '
+        f'data-dataset="{escape(dataset)}">',
+        f"<h2>{escape(name)} <span class='task'>{escape(task)}</span></h2>",
+    ]
+    if rank_by:
+        out.append(
+            f"<p class='rankby'>ranked by <b>{escape(rank_by)}</b> "
+            f"(<code>{escape(info[rank_by]['signature'])}</code>)</p>"
+        )
+    out.append('<div class="scroll"><table class="lb">')
+    top = ['<tr class="sigrow"><th colspan="2"></th>']
+    for s in sigs:
+        k = sum(info[c]["signature"] == s for c in metrics)
+        top.append(
+            f'<th colspan="{k}" class="sig" title="{escape(s)}"><code>{escape(s)}</code></th>'
+        )
+    if eff:
+        top.append(f'<th colspan="{len(eff)}" class="sig">efficiency</th>')
+    out.append("<thead>" + "".join(top) + "</tr><tr>")
+    heads = [("rank", "rank", "0", True), ("model", "model", "", False)]
+    heads += [(c, c, "1" if info[c]["higher_is_better"] else "0", True) for c in metrics]
+    heads += [(c, _EFF_LABELS[c], "1" if EFFICIENCY[c] else "0", True) for c in eff]
+    for i, (col, label, hib, numeric) in enumerate(heads):
+        tip = info[col]["signature"] if col in info else label
+        out.append(
+            f'<th data-col="{i}" data-key="{escape(col)}" data-hib="{hib}" '
+            f'data-num="{int(numeric)}" title="{escape(tip)}" tabindex="0" '
+            f'aria-sort="none">{escape(label)}</th>'
+        )
+    out.append("</tr></thead><tbody>")
+    for (_, row), (_, brow) in zip(part.iterrows(), best.iterrows()):
+        rank = row["rank"]
+        cells = [
+            _num_cell(None if pd.isna(rank) else float(rank), "rank", False),
+            f'<td class="model">{escape(str(row["model"]))}</td>',
+        ]
+        cells += [_num_cell(row[c], c, bool(brow[c])) for c in metrics + eff]
+        out.append(f'<tr data-model="{escape(str(row["model"]))}">' + "".join(cells) + "</tr>")
+    out.append("</tbody></table></div>")
+    out.append(_plots(task, dataset, split, part, rank_by, recs, records_dir))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _num_cell(value: Any, col: str, best: bool) -> str:
+    v = None if value is None or pd.isna(value) else float(value)
+    cls = "num best" if best else "num"
+    if v is None:
+        return f'<td class="{cls}" data-v="">-</td>'
+    if col == "params":
+        text = f"{v / 1e6:.2f}"
+    elif col == "rank":
+        text = f"{v:.0f}"
+    elif col in ("gflops", "latency_ms", "throughput_img_s"):
+        text = f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
+    else:
+        text = f"{v:.4g}" if abs(v) < 1 else f"{v:.2f}"
+    mark = ' aria-label="best"' if best else ""
+    return f'<td class="{cls}" data-v="{v!r}" title="{v!r}"{mark}>{escape(text)}</td>'
+
+
+def _plots(
+    task: str,
+    dataset: str,
+    split: str,
+    part: pd.DataFrame,
+    rank_by: str | None,
+    recs: dict[str, dict[str, Any]],
+    records_dir: Path,
+) -> str:
+    figs: list[tuple[str, str]] = []
+    extra: list[str] = []
+    if rank_by is not None:
+        models = [str(m) for m in part["model"]]
+        y = part[rank_by].tolist()
+        g = plots.efficiency_plot(models, part["gflops"].tolist(), y, xlabel="GFLOPs per image",
+                                  ylabel=rank_by, title=f"{rank_by} vs GFLOPs")  # fmt: skip
+        if g:
+            figs.append((g, f"{rank_by} vs GFLOPs, Pareto front in red"))
+        if part["latency_ms"].notna().any():
+            g = plots.efficiency_plot(models, part["latency_ms"].tolist(), y,
+                                      xlabel="latency (ms, batch 1)", ylabel=rank_by,
+                                      title=f"{rank_by} vs latency")  # fmt: skip
+            cap = f"{rank_by} vs latency, Pareto front in red"
+        else:
+            g = plots.efficiency_plot(models, part["throughput_img_s"].tolist(), y,
+                                      xlabel="throughput (img/s)", ylabel=rank_by,
+                                      title=f"{rank_by} vs throughput",
+                                      higher_cost_is_better=True)  # fmt: skip
+            cap = f"{rank_by} vs throughput, Pareto front in red"
+        if g:
+            figs.append((g, cap))
+    ranked = [str(m) for m in part["model"] if str(m) in recs]
+    arrays = {m: plots.load_arrays(recs[m], records_dir) for m in ranked}
+    if task == "detection":
+        curves = {m: a for m, a in list(arrays.items()) if "precision" in a}
+        g = plots.pr_curve_plot(dict(list(curves.items())[:MAX_PR_MODELS]),
+                                title=f"precision-recall, {dataset}")  # fmt: skip
+        if g:
+            figs.append((g, "precision-recall curves (area all, max detections 100)"))
+    for m in ranked:
+        a, rec = arrays[m], recs[m]
+        for key, label in _per_class_keys(task, a):
+            ids = a.get("category_ids") if key == "ap_per_category" else None
+            names = plots.class_names(rec, len(a[key]), ids)
+            g = plots.per_class_plot(names, a[key], xlabel=label, title=f"{label}: {m}")
+            if g:
+                extra.append(_details(f"{label} per class: {m}", g))
+        if task in ("classification", "semantic_segmentation") and "confusion" in a:
+            names = plots.class_names(rec, a["confusion"].shape[0])
+            g = plots.confusion_plot(a["confusion"], names, title=f"confusion: {m}")
+            if g:
+                extra.append(_details(f"confusion matrix: {m}", g))
+    if not figs and not extra:
+        return ""
+    body = "".join(
+        f'<figure><img src="{escape(src)}" alt="{escape(cap)}"><figcaption>{escape(cap)}'
+        "</figcaption></figure>"
+        for src, cap in figs
+    )
+    return f'<div class="plots">{body}</div>' + "".join(extra)
+
+
+def _per_class_keys(task: str, arrays: dict[str, Any]) -> list[tuple[str, str]]:
+    if "ap_per_category" in arrays:
+        return [("ap_per_category", "AP")]
+    if "class_iou" in arrays:
+        return [("class_iou", "IoU")]
+    if "iou" in arrays and getattr(arrays["iou"], "ndim", 0) == 1:
+        return [("iou", "IoU")]
+    mr = sorted(
+        (k for k in arrays if k.startswith("mR@") and k.endswith("_per_predicate")),
+        key=lambda k: int("".join(ch for ch in k[3:].split("_")[0] if ch.isdigit()) or 0),
+    )
+    return [(mr[-1], mr[-1].removesuffix("_per_predicate") + " recall")] if mr else []
+
+
+def _details(summary: str, src: str) -> str:
+    return (
+        f'<details><summary>{escape(summary)}</summary><figure><img src="{escape(src)}" '
+        f'alt="{escape(summary)}"></figure></details>'
+    )
+
+
+def _latest_records(
+    records: list[dict[str, Any]], task: str, dataset: str, split: str
+) -> dict[str, dict[str, Any]]:
+    """model -> its latest record in this group."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in sorted(records, key=lambda r: str(r.get("date") or "")):
+        d = r.get("dataset", {})
+        if r.get("task") == task and d.get("name") == dataset and (d.get("split") or "") == split:
+            out[r["model"]["name"]] = r
+    return out
+
+
+def _runs_table(records: list[dict[str, Any]]) -> str:
+    if not records:
+        return ""
+    rows = []
+    for r in sorted(records, key=lambda r: str(r.get("date") or ""), reverse=True):
+        cmd = " ".join(str(c) for c in r.get("command") or [])
+        hw = r.get("hardware") or {}
+        device = ", ".join(hw.get("gpus") or []) or str(hw.get("device") or "")
+        cells = [r.get("run_id"), r.get("date"), r["model"]["name"], r["dataset"]["name"],
+                 r.get("task"), device, (r.get("git_commit") or "")[:12], cmd]  # fmt: skip
+        rows.append(
+            f'<tr data-model="{escape(str(r["model"]["name"]))}">'
+            + "".join(f"<td>{escape(str(c if c is not None else ''))}</td>" for c in cells)
+            + "</tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("run id", "date", "model", "dataset", "task", "device", "commit", "command")
+    )
+    return (
+        f"<details class='runs'><summary>{len(records)} run records</summary>"
+        f"<div class='scroll'><table class='runs'><thead><tr>{head}</tr></thead><tbody>"
+        + "\n".join(rows)
+        + "</tbody></table></div></details>"
+    )
+
+
+def _select(ident: str, label: str, values: list[str]) -> str:
+    opts = "".join(f'<option value="{escape(v)}">{escape(v)}</option>' for v in values)
+    return (
+        f'<label>{label} <select id="{ident}"><option value="">all</option>{opts}</select></label>'
+    )
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return obj
+
+
+_CSS = """
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 1.5em 3em;color:#222}
+header h1{margin:.6em 0 .1em;font-size:1.5em}.meta{color:#555;margin:0 0 .8em}
+.controls{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd;
+display:flex;gap:1em;flex-wrap:wrap;align-items:center;z-index:2}
+.controls input,.controls select,.controls button{font:inherit;padding:2px 6px}
+section.group{margin:1.5em 0 2em}h2{font-size:1.2em;margin:.2em 0}
+h2 .task{font-size:.75em;color:#fff;background:#3b6ea8;border-radius:3px;padding:1px 6px}
+.rankby{color:#555;margin:.2em 0 .5em}.scroll{overflow-x:auto}
+table{border-collapse:collapse;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ddd;padding:3px 8px;white-space:nowrap}
+thead th{background:#f3f5f8;position:relative}table.lb thead tr:last-child th{cursor:pointer}
+th.sig{font-weight:normal;font-size:.8em;max-width:30em;overflow:hidden;text-overflow:ellipsis}
+th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after{content:" \\25BC"}
+td.num{text-align:right}td.best{background:#dff3df;font-weight:600}
+tbody tr:nth-child(even){background:#fafafa}tr[hidden]{display:none}
+.plots{display:flex;flex-wrap:wrap;gap:1em;margin-top:.8em}
+figure{margin:0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.85em;color:#555}details{margin:.4em 0}summary{cursor:pointer}
+.empty{color:#777}table.runs td{font-size:.85em}
+"""
+
+_SCRIPT = r"""
+(function () {
+  "use strict";
+  function cellValue(td, numeric) {
+    if (!numeric) { return td.textContent.trim().toLowerCase(); }
+    var v = td.getAttribute("data-v");
+    return (v === null || v === "") ? null : parseFloat(v);
+  }
+  function sortBy(th, dir) {
+    var table = th.closest("table");
+    var col = parseInt(th.getAttribute("data-col"), 10);
+    var numeric = th.getAttribute("data-num") === "1";
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = cellValue(a.cells[col], numeric), y = cellValue(b.cells[col], numeric);
+      if (x === null && y === null) { return 0; }
+      if (x === null) { return 1; }
+      if (y === null) { return -1; }
+      return x < y ? -dir : (x > y ? dir : 0);
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+    table.querySelectorAll("thead th[data-col]").forEach(function (h) {
+      h.setAttribute("aria-sort", "none");
+    });
+    th.setAttribute("aria-sort", dir > 0 ? "ascending" : "descending");
+  }
+  function onHeader(th) {
+    var state = th.getAttribute("aria-sort");
+    var dir;
+    if (state === "ascending") { dir = -1; }
+    else if (state === "descending") { dir = 1; }
+    else { dir = th.getAttribute("data-hib") === "1" ? -1 : 1; }
+    sortBy(th, dir);
+  }
+  document.querySelectorAll("table.lb thead th[data-col]").forEach(function (th) {
+    th.addEventListener("click", function () { onHeader(th); });
+    th.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onHeader(th); }
+    });
+  });
+  var filter = document.getElementById("vb-filter");
+  var task = document.getElementById("vb-task");
+  var dataset = document.getElementById("vb-dataset");
+  var count = document.getElementById("vb-count");
+  function apply() {
+    var q = filter.value.trim().toLowerCase();
+    var shown = 0, total = 0;
+    document.querySelectorAll("section.group").forEach(function (s) {
+      var on = (!task.value || s.getAttribute("data-task") === task.value) &&
+               (!dataset.value || s.getAttribute("data-dataset") === dataset.value);
+      s.hidden = !on;
+      s.querySelectorAll("tbody tr").forEach(function (tr) {
+        var hit = tr.getAttribute("data-model").toLowerCase().indexOf(q) >= 0;
+        tr.hidden = !hit;
+        total += 1;
+        if (on && hit) { shown += 1; }
+      });
+    });
+    count.textContent = shown + " of " + total + " rows shown";
+  }
+  [filter, task, dataset].forEach(function (el) {
+    el.addEventListener("input", apply);
+    el.addEventListener("change", apply);
+  });
+  apply();
+  function csvField(v) {
+    if (v === null || v === undefined) { return ""; }
+    var s = String(v);
+    return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+  document.getElementById("vb-csv").addEventListener("click", function () {
+    var rows = JSON.parse(document.getElementById("vb-data").textContent);
+    var cols = ["run_id", "date", "model", "dataset", "split", "task", "metric", "value",
+                "signature"];
+    var lines = [cols.join(",")];
+    rows.forEach(function (r) { lines.push(cols.map(function (c) { return csvField(r[c]); }).join(",")); });
+    var url = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], {type: "text/csv"}));
+    var a = document.createElement("a");
+    a.href = url;
+    a.download = "visionbench-leaderboard.csv";
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  });
+})();
+"""
