@@ -102,3 +102,32 @@ def test_a_sample_that_fails_to_load_does_not_stop_the_walk(tmp_path):
 
     got = [(p.kind, p.sample_id) for p in verify_dataset(Flaky())]
     assert got == [("dangling", 7), ("unreadable", None), ("missing", "b")]
+
+
+@pytest.mark.parametrize("decode", [True, False])
+def test_exif_rotation_grey_and_cmyk_are_readable(tmp_path, decode):
+    """Sizes are compared after EXIF orientation (what decode_image gives the model)."""
+    from visionbench.types import ClassificationTarget, ImageRef, Sample
+
+    rng = np.random.default_rng(0)
+    rotated = tmp_path / "rot.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    Image.fromarray(rng.integers(0, 255, (10, 20, 3), np.uint8)).save(rotated, exif=exif.tobytes())
+    grey = tmp_path / "grey.jpg"
+    Image.fromarray(rng.integers(0, 255, (10, 20), np.uint8), "L").save(grey)
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.fromarray(rng.integers(0, 255, (10, 20, 4), np.uint8), "CMYK").save(cmyk)
+    refs = [ImageRef(path=str(rotated), width=10, height=20), ImageRef(path=str(grey), width=20, height=10),
+            ImageRef(path=str(cmyk), width=20, height=10), ImageRef(path=str(rotated), width=20, height=10)]  # fmt: skip
+
+    class Images:
+        def __len__(self):
+            return len(refs)
+
+        def __getitem__(self, i):
+            return Sample(i, refs[i], ClassificationTarget(0))
+
+    problems = verify_dataset(Images(), decode=decode)
+    assert [(p.kind, p.sample_id) for p in problems] == [("size_mismatch", 3)]
+    assert tuple(refs[0].load().shape) == (3, 20, 10)  # the decoder agrees

@@ -142,7 +142,8 @@ class ImageNetDevkit(_ImageNetBase):
                     f"XXXXXXXX.JPEG and {data}/{{ILSVRC2012_validation_ground_truth.txt,meta.mat}} "
                     f"(ILSVRC2012_devkit_t12.tar.gz); {_PUBLISHED}"
                 )
-        labels = devkit.read_devkit_ground_truth(gt_path, meta_path)
+        synsets = devkit.read_meta_mat(meta_path)
+        labels = devkit.read_devkit_ground_truth(gt_path, meta_path, synsets)
         img_dir = Path(image_dir) if image_dir else _first_dir(root, ["val", "ILSVRC2012_img_val"])
         found = _index_images(img_dir)
         items = []
@@ -150,7 +151,7 @@ class ImageNetDevkit(_ImageNetBase):
             stem = f"ILSVRC2012_val_{i:08d}"
             items.append((stem, found.get(stem, str(img_dir / f"{stem}.JPEG")), label))
         _warn_missing(len(labels) - sum(s in found for s, _, _ in items), len(labels), img_dir)
-        self.synset_words = {w: words for w, words in devkit.read_meta_mat(meta_path).values()}
+        self.synset_words = {w: words for w, words in synsets.values()}
         files = {"ground_truth": str(gt_path), "meta": str(meta_path), "root": str(img_dir)}
         super().__init__(root, split, name, items, real_labels, files)
 

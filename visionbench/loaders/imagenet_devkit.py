@@ -84,13 +84,20 @@ def read_meta_mat(path: str | Path) -> dict[int, tuple[str, str]]:
     return out
 
 
-def read_devkit_ground_truth(gt_path: str | Path, meta_path: str | Path) -> list[int]:
+def read_devkit_ground_truth(
+    gt_path: str | Path, meta_path: str | Path, synsets: dict[int, tuple[str, str]] | None = None
+) -> list[int]:
     """Class index (sorted-WNID order) of ``ILSVRC2012_val_{i+1:08d}`` at position i.
+
+    Args:
+        gt_path: ``ILSVRC2012_validation_ground_truth.txt``.
+        meta_path: the devkit's ``meta.mat``.
+        synsets: :func:`read_meta_mat` of ``meta_path``, when already read.
 
     Raises:
         AnnotationError: a line that is not an integer, or an id missing from ``meta.mat``.
     """
-    id_to_wnid = read_meta_mat(meta_path)
+    id_to_wnid = synsets if synsets is not None else read_meta_mat(meta_path)
     index = wnid_index()
     labels: list[int] = []
     with open(gt_path, encoding="ascii") as f:
