@@ -491,6 +491,7 @@ def test_region_caption_samples() -> None:
     assert gt.sample_ids[0] == 1382 and gt.targets[1].captions == ("shade is along the street ",)
 
 
+@pytest.mark.slow  # generates vg-mini (60 drawn images) into a fresh cache
 def test_vg_mini_through_the_same_loader() -> None:
     from visionbench.loaders.visual_genome import vg_mini
 
@@ -585,3 +586,30 @@ def test_fast_path_declines_what_it_cannot_vouch_for() -> None:
         {"image_id": 1},  # not a list
     ):
         assert try_fast("objects.json", json.dumps(bad).encode(), "o.json") is None
+
+
+def test_numba_and_numpy_scans_agree_on_the_real_files() -> None:
+    import numpy as np
+
+    from visionbench.loaders.visual_genome_fast import _scan_numba, _scan_numpy
+
+    for version in ("v1.0", "v1.4"):
+        data = (FIX / version / "relationships.json").read_bytes()
+        buf = np.frombuffer(data, np.uint8)
+        a, b = _scan_numpy(buf, data), _scan_numba(buf)
+        assert b is not None and len(a[0]) == 100
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        assert json.loads(data[a[0][0] : a[1][0] + 1])["relationships"][0]["predicate"] in (
+            "on",
+            "ON",
+        )
+
+
+@pytest.mark.parametrize(
+    "bad", [b'[1, {"a": 1}]', b'[{"a": 1} {"b": 2}]', b'{"a": 1}', b'[{"a": "}"]', b'[{"a": 1}, 2]']
+)
+def test_split_refuses_what_is_not_a_list_of_objects(bad: bytes) -> None:
+    from visionbench.loaders.visual_genome_fast import _Unsupported, split_json_list
+
+    with pytest.raises(_Unsupported):
+        split_json_list(bad)

@@ -39,6 +39,7 @@ import pyarrow as pa
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.label_spaces import LabelSpace, get_label_space
 from visionbench.loaders.arrow_cache import cached_tables
+from visionbench.loaders.visual_genome_fast import try_fast
 from visionbench.loaders.visual_genome_schema import PARSERS, parse_alias_text
 from visionbench.tasks import GroundTruth
 from visionbench.types import CaptionTarget, ImageRef, Sample, SceneGraphTarget, Task
@@ -79,8 +80,6 @@ def parse_file(
     """Parse one release file: Arrow's JSON reader when it can vouch for the file
     (:mod:`visual_genome_fast`), else ``orjson`` + the reference parser (precise errors)."""
     import gc
-
-    from visionbench.loaders.visual_genome_fast import try_fast
 
     data = Path(path).read_bytes()
     tables = try_fast(path.name, data, str(path))
@@ -314,7 +313,7 @@ class VisualGenomeRegions:
         self._image_id = image_ids
         self._region_id = t.column("region_id").to_numpy()
         self._phrase = t.column("phrase")
-        self._xywh = np.stack([t.column(c).to_numpy() for c in ("x", "y", "w", "h")], 1)
+        self._xywh = _Boxes(t)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -432,8 +431,14 @@ def _list_column(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return offsets - offsets[0], arr.flatten().to_numpy(zero_copy_only=False)
 
 
-def _xywh(t: pa.Table, prefix: str = "") -> np.ndarray:
-    return np.stack([t.column(prefix + c).to_numpy() for c in ("x", "y", "w", "h")], 1)
+class _Boxes:
+    """Zero-copy views of a table's x, y, w, h columns; ``boxes[r]`` is row r's (x, y, w, h)."""
+
+    def __init__(self, t: pa.Table, prefix: str = "") -> None:
+        self._cols = [t.column(prefix + c).to_numpy() for c in ("x", "y", "w", "h")]
+
+    def __getitem__(self, r: int) -> np.ndarray:
+        return np.array([c[r] for c in self._cols])
 
 
 class _ImageTable:
@@ -501,7 +506,7 @@ class _GraphColumns:
             index_file,
         )
         self.obj_id = objects.column("object_id").to_numpy()
-        self.obj_box = _xywh(objects)
+        self.obj_box = _Boxes(objects)
         self.merged_off, self.merged_ids = _list_column(objects.column("merged_object_ids"))
         self.subj_id = rels.column("subject_id").to_numpy()
         self.objt_id = rels.column("object_id").to_numpy()
@@ -518,7 +523,7 @@ class _GraphColumns:
             )
         }
         if endpoints:
-            self.subj_box, self.objt_box = _xywh(rels, "subject_"), _xywh(rels, "object_")
+            self.subj_box, self.objt_box = _Boxes(rels, "subject_"), _Boxes(rels, "object_")
 
     @classmethod
     def load(cls, files: VisualGenomeFiles, source: str) -> _GraphColumns:

@@ -26,9 +26,8 @@ __all__ = ["FAST_PARSERS", "split_json_list"]
 Tables = dict[str, pa.Table]
 _STR_LIST = pa.list_(pa.string())
 _INT_LIST = pa.list_(pa.int64())
-_CHUNK = 1 << 26
-_BRACKET = np.zeros(256, bool)
-_BRACKET[[91, 93, 123, 125]] = True  # [ ] { }
+_CHUNK = 1 << 26  # bytes per numpy pass
+_NUMBA_MIN = 1 << 26  # files larger than this are scanned by numba (import + compile ~1 s)
 
 
 class _Unsupported(Exception):
@@ -38,61 +37,150 @@ class _Unsupported(Exception):
 def split_json_list(data: bytes) -> tuple[np.ndarray, np.ndarray]:
     """Byte offsets of the objects of a top-level JSON list ``[{...}, {...}, ...]``.
 
+    Tracks strings (with backslash escapes) and brace depth: an element starts at a ``{``
+    that opens depth 1 and ends at the ``}`` that closes it. Files over 64 MiB are scanned
+    by a numba kernel (one pass), smaller ones with numpy.
+
     Returns:
         ``(starts, ends)``: int64 [N], ``data[starts[i]:ends[i] + 1]`` is element i.
 
     Raises:
-        _Unsupported: not a list of objects, or unbalanced brackets.
+        _Unsupported: not a list of objects (anything but ``,`` and whitespace between
+            elements), or unbalanced braces.
     """
     buf = np.frombuffer(data, np.uint8)
+    found = _scan_numba(buf) if len(buf) > _NUMBA_MIN else None
+    st, en = found if found is not None else _scan_numpy(buf, data)
+    if len(st) != len(en) or (len(st) and (en < st).any()):
+        raise _Unsupported("unbalanced braces")
+    if not len(st):
+        if bytes(data).strip().replace(b" ", b"") not in (b"[]",):
+            raise _Unsupported("not a JSON list of objects")
+        return st, en
+    if bytes(data[: st[0]]).strip() != b"[" or bytes(data[en[-1] + 1 :]).strip() != b"]":
+        raise _Unsupported("not a JSON list of objects")
+    mv = memoryview(data)
+    for a, b in zip((en[:-1] + 1).tolist(), st[1:].tolist()):
+        if b - a != 1 and bytes(mv[a:b]).strip() != b",":
+            raise _Unsupported("not a JSON list of objects")
+        if b - a == 1 and mv[a] != 44:
+            raise _Unsupported("not a JSON list of objects")
+    return st, en
+
+
+def _scan_numpy(buf: np.ndarray, data: bytes) -> tuple[np.ndarray, np.ndarray]:
     has_escapes = b"\\" in data  # memchr; VG files almost never contain a backslash
     parity, depth = 0, 0
     starts, ends = [], []
     for c0 in range(0, len(buf), _CHUNK):
         part = buf[c0 : c0 + _CHUNK]
-        q = np.flatnonzero(part == 34)  # '"'
-        if has_escapes and len(q):
-            q = _drop_escaped(buf, q, c0)
-        s = np.flatnonzero(_BRACKET[part])
-        outside = ((np.searchsorted(q, s) + parity) & 1) == 0
-        s = s[outside]
-        ch = part[s]
-        d = depth + np.cumsum(np.where((ch == 123) | (ch == 91), 1, -1))
+        quote = part == 34  # '"'
+        if has_escapes:
+            _unmark_escaped(buf, quote, c0)
+        inside = np.cumsum(quote, dtype=np.uint8)  # wraps mod 256: parity is kept
+        inside += parity
+        ob = np.flatnonzero(part == 123)
+        cb = np.flatnonzero(part == 125)
+        ob, cb = ob[(inside[ob] & 1) == 0], cb[(inside[cb] & 1) == 0]
+        pos = np.concatenate([ob, cb])
+        step = np.concatenate([np.ones(len(ob), np.int64), np.full(len(cb), -1, np.int64)])
+        order = np.argsort(pos, kind="stable")
+        pos, step = pos[order], step[order]
+        d = depth + np.cumsum(step)
         if len(d) and d.min() < 0:
-            raise _Unsupported("unbalanced brackets")
-        starts.append(s[(ch == 123) & (d == 2)] + c0)
-        ends.append(s[(ch == 125) & (d == 1)] + c0)
+            raise _Unsupported("unbalanced braces")
+        starts.append(pos[(step == 1) & (d == 1)] + c0)
+        ends.append(pos[(step == -1) & (d == 0)] + c0)
         depth = int(d[-1]) if len(d) else depth
-        parity = (parity + len(q)) & 1
-    head = bytes(data[:64]).lstrip()
-    if depth != 0 or parity or not head.startswith(b"["):
-        raise _Unsupported("not a JSON list")
-    st, en = np.concatenate(starts), np.concatenate(ends)
-    if len(st) != len(en) or (len(st) and (en < st).any()):
-        raise _Unsupported("list elements are not all objects")
-    return st, en
+        parity = int(inside[-1]) & 1 if len(inside) else parity
+    if depth or parity:
+        raise _Unsupported("unbalanced braces or quotes")
+    return np.concatenate(starts or [np.zeros(0, np.int64)]), np.concatenate(
+        ends or [np.zeros(0, np.int64)]
+    )
 
 
-def _drop_escaped(buf: np.ndarray, q: np.ndarray, c0: int) -> np.ndarray:
-    """Remove quotes preceded by an odd run of backslashes (global positions ``q + c0``)."""
+def _unmark_escaped(buf: np.ndarray, quote: np.ndarray, c0: int) -> None:
+    """Clear quotes preceded by an odd run of backslashes (``quote`` is chunk-local)."""
+    q = np.flatnonzero(quote)
     g = q + c0
-    cand = np.flatnonzero((g > 0) & (buf[np.maximum(g - 1, 0)] == 92))
-    if not len(cand):
-        return q
-    escaped = []
-    for k in cand:
+    for k in np.flatnonzero((g > 0) & (buf[np.maximum(g - 1, 0)] == 92)).tolist():
         p, n = int(g[k]) - 1, 0
         while p >= 0 and buf[p] == 92:
             n, p = n + 1, p - 1
         if n % 2:
-            escaped.append(k)
-    return np.delete(q, escaped) if escaped else q
+            quote[q[k]] = False
+
+
+def _scan_numba(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """One-pass scan with numba; None when numba is missing or the capacity overflows."""
+    kernel = _numba_kernel()
+    if kernel is None:
+        return None
+    cap = len(buf) // 256 + 1024
+    starts, ends = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    n, m, depth, ok = kernel(buf, starts, ends)
+    if not ok:
+        return None
+    if depth:
+        raise _Unsupported("unbalanced braces or quotes")
+    return starts[:n].copy(), ends[:m].copy()
+
+
+_KERNEL: list = []
+
+
+def _numba_kernel() -> Callable | None:
+    if _KERNEL:
+        return _KERNEL[0]
+    try:
+        import numba
+    except ImportError:
+        _KERNEL.append(None)
+        return None
+
+    @numba.njit(cache=True, nogil=True)
+    def scan(buf, starts, ends):  # pragma: no cover - compiled
+        depth, n, m = 0, 0, 0
+        inside, escaped = False, False
+        cap = starts.shape[0]
+        for i in range(buf.shape[0]):
+            c = buf[i]
+            if inside:
+                if escaped:
+                    escaped = False
+                elif c == 92:
+                    escaped = True
+                elif c == 34:
+                    inside = False
+            elif c == 34:
+                inside = True
+            elif c == 123:
+                depth += 1
+                if depth == 1:
+                    if n == cap:
+                        return n, m, depth, False
+                    starts[n] = i
+                    n += 1
+            elif c == 125:
+                depth -= 1
+                if depth < 0:
+                    return n, m, depth, True
+                if depth == 0:
+                    if m == cap:
+                        return n, m, depth, False
+                    ends[m] = i
+                    m += 1
+        return n, m, depth + (1 if inside else 0), True
+
+    _KERNEL.append(scan)
+    return scan
 
 
 def _read(data: bytes, schema: pa.Schema) -> pa.Table:
     starts, ends = split_json_list(data)
     if not len(starts):
-        raise _Unsupported("empty list")
+        raise _Unsupported("empty list")  # the reference parser handles it
     if b"\n" in data or b"\r" in data:  # raw newlines can only be whitespace in valid JSON
         data = data.replace(b"\n", b" ").replace(b"\r", b" ")
     mv = memoryview(data)
