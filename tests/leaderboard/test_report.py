@@ -1,0 +1,136 @@
+"""The HTML report (self-contained, escaped, with plots) and write_report."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import re
+from html import unescape
+
+import pytest
+from _leaderboard_records import XSS, make_record, write_results
+from PIL import Image
+
+from visionbench.errors import VisionbenchError
+from visionbench.leaderboard.html import json_for_script, render_html
+from visionbench.leaderboard.report import REPORT_FORMATS, write_report
+from visionbench.leaderboard.table import load_long, long_table
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    records = write_results(root)
+    return root, records, render_html(load_long(root), results=root)
+
+
+def _images(html):
+    return re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)"', html)
+
+
+def test_no_network_references(report):
+    _, _, html = report
+    low = html.lower()
+    assert "http://" not in low and "https://" not in low and "ftp://" not in low
+    for pattern in (r"<script[^>]+src", r"<link[^>]+href", r"url\(\s*['\"]?\s*(https?:|//|ftp:)", r"@import", r"<iframe",
+                    r"<object", r"<embed", r'src="(?!data:image/png;base64,)'):  # fmt: skip
+        assert not re.search(pattern, low), pattern
+
+
+def test_content_security_policy_pins_the_inline_script(report):
+    _, _, html = report
+    csp = unescape(
+        re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    )
+    assert "default-src 'none'" in csp and "img-src data:" in csp
+    scripts = re.findall(r"<script>(.*?)</script>", html, flags=re.S)
+    assert len(scripts) == 1  # the only executable script
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in csp
+
+
+def test_user_strings_are_escaped(report):
+    _, _, html = report
+    assert XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert html.lower().count("<script") == 2  # the JSON data block and the page script
+    data = re.search(r'<script type="application/json" id="vb-data">(.*?)</script>', html, re.S)
+    assert "<" not in data.group(1) and ">" not in data.group(1)
+    rows = json.loads(data.group(1))
+    assert XSS in {r["model"] for r in rows}  # the JSON decodes back to the real name
+
+
+def test_json_for_script_escapes():
+    text = json_for_script({"a": "</script><!-- & \u2028", "b": float("nan"), "c": [1.5]})
+    assert text == (
+        '{"a": "\\u003c/script\\u003e\\u003c!-- \\u0026 \\u2028", "b": null, "c": [1.5]}'
+    )
+    assert json.loads(text) == {"a": "</script><!-- & \u2028", "b": None, "c": [1.5]}
+
+
+def test_tables_ranks_and_best(report):
+    _, _, html = report
+    sections = re.findall(r'<section class="group".*?</section>', html, flags=re.S)
+    assert len(sections) == 2
+    cls = next(s for s in sections if 'data-task="classification"' in s)
+    models = re.findall(r'<td class="model">([^<]*)</td>', cls)
+    assert models == ["beta", "gamma", "alpha", "&lt;script&gt;alert(1)&lt;/script&gt;"]
+    ranks = re.findall(r'<tr data-model="[^"]*"><td class="num" data-v="([^"]*)"', cls)
+    assert ranks == ["1.0", "2.0", "3.0", "4.0"]
+    best = re.findall(r'class="num best" data-v="([^"]*)"', cls)
+    # top1, top5 of beta; params tie (all 1e6); GFLOPs, latency, throughput of the XSS model
+    assert sorted(best) == sorted(["90.0", "99.0"] + ["1000000.0"] * 4 + ["0.5", "2.0", "900.0"])
+    assert "ranked by <b>top1</b>" in cls and "cls|topk=1,5|ties=index|v0.1.0" in cls
+
+
+def test_plots_are_valid_pngs(report):
+    _, _, html = report
+    images = _images(html)
+    alts = [a for _, a in images]
+    assert "top1 vs GFLOPs, Pareto front in red" in alts
+    assert "top1 vs latency, Pareto front in red" in alts
+    assert sum(a.startswith("confusion matrix: ") for a in alts) == 4
+    assert "precision-recall curves (area all, max detections 100)" in alts
+    assert {a for a in alts if a.startswith("AP per class")} == {
+        "AP per class: det-a",
+        "AP per class: det-b",
+    }
+    # detection records have no GFLOPs or latency: no such plot, but a throughput one
+    assert "AP vs GFLOPs, Pareto front in red" not in alts
+    assert "AP vs throughput, Pareto front in red" in alts
+    for b64, alt in images:
+        img = Image.open(io.BytesIO(base64.b64decode(b64)))
+        assert img.format == "PNG" and img.width > 200 and img.height > 100, alt
+
+
+def test_plots_skipped_without_data(tmp_path):
+    rec = make_record("m", "d", "classification", {"top1": 50.0}, signature="s",
+                      gflops=None, latency_ms=None, throughput=None)  # fmt: skip
+    html = render_html(long_table([rec]), records=[rec], results=tmp_path)
+    assert _images(html) == [] and '<td class="model">m</td>' in html
+
+
+def test_empty_report(tmp_path):
+    html = render_html(load_long(tmp_path), results=tmp_path)
+    assert "No run records yet" in html and html.startswith("<!DOCTYPE html>")
+
+
+def test_write_report_all_formats(report, tmp_path):
+    root, records, _ = report
+    for fmt in REPORT_FORMATS:
+        path = write_report(
+            fmt, tmp_path / "out" / f"lb.{fmt}", results=root, task="classification"
+        )
+        text = path.read_text()
+        assert "beta" in text and "det-a" not in text, fmt
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "out" / "lb.timm-csv").read_text())))
+    assert [r["model"] for r in rows] == ["beta", "gamma", "alpha", XSS]
+    assert float(rows[0]["crop_pct"]) == 0.875
+    html = write_report("html", tmp_path / "m.html", results=root, model="det-*").read_text()
+    assert "det-a" in html and "beta" not in html
+    assert not list(tmp_path.glob(".*.tmp"))
+    with pytest.raises(VisionbenchError, match="unknown report format"):
+        write_report("pdf", tmp_path / "x.pdf", results=root)
