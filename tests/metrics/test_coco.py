@@ -565,3 +565,32 @@ def test_tied_iou_goes_to_the_later_gt():
     ours = coco_evaluate(gt, res, compat="pycocotools", iou_thrs=thr)
     assert_identical(ref, ours)
     assert ours.arrays["recall"][0, 0, 0, 2] == 1.0  # both gts found at IoU 0.3
+
+
+def test_one_pass_accumulate_equals_direct_port():
+    """accumulate_ranked (true positives only) == accumulate_sorted (pycocotools' loops)."""
+    from visionbench.metrics import coco_kernels as K
+    from visionbench.metrics.coco_core import match_tables
+    from visionbench.metrics.coco_data import load_ground_truth, load_results
+    from visionbench.metrics.coco_params import CocoParams
+
+    rng = np.random.default_rng(12)
+    gt, res = random_problem(rng, n_img=30, max_dt=30, tied_scores=True)
+    g = load_ground_truth(gt)
+    p = CocoParams(max_dets=[1, 5, 10, 100])
+    s = match_tables(g.anns, load_results(res, g), p, np.array(CAT_IDS), np.unique(g.image_ids))
+    kd = np.searchsorted(CAT_IDS, s.dt_cat)
+    o = K.segment_order_desc(np.arange(len(kd)), kd, s.dt_score)
+    starts = np.searchsorted(kd[o], np.arange(4))
+    ends = np.searchsorted(kd[o], np.arange(4), side="right")
+    npig = np.zeros((4, 4), np.int64)
+    np.add.at(npig, np.searchsorted(CAT_IDS, s.pair_cat), s.pair_npig)
+    md = np.array(p.max_dets)
+    a = K.accumulate_ranked(
+        o, starts, ends, s.dt_score, s.dt_rank, s.dt_flags, npig, md, p.rec_thrs
+    )
+    b = K.accumulate_sorted(
+        starts, ends, s.dt_score[o], s.dt_rank[o], s.dt_flags[o], npig, md, p.rec_thrs
+    )
+    for x, y in zip(a, b):
+        assert np.array_equal(x, y)

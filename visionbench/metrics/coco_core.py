@@ -32,7 +32,7 @@ class MatchState:
         dt_image_id, dt_cat: [N] int64; ``dt_cat`` is the category id (-1 when pooled).
         dt_score: [N] float64. dt_rank: [N] int64, position in its (image, category) list
             sorted by score (only ranks < max(max_dets) are kept).
-        dt_matched, dt_ignored: [N, A, T] bool.
+        dt_flags: [N, A, T] uint8, bit 0 matched (``dtm != 0``), bit 1 ignored (``dtIg``).
         pair_image_id, pair_cat: [P] int64. pair_npig: [P, A] int64 non-ignored gts.
     """
 
@@ -41,20 +41,27 @@ class MatchState:
     dt_cat: np.ndarray
     dt_score: np.ndarray
     dt_rank: np.ndarray
-    dt_matched: np.ndarray
-    dt_ignored: np.ndarray
+    dt_flags: np.ndarray
     pair_image_id: np.ndarray
     pair_cat: np.ndarray
     pair_npig: np.ndarray
     sorted_by_cat_image: bool = False
 
+    @property
+    def dt_matched(self) -> np.ndarray:
+        """[N, A, T] bool: matched to a gt (``dtm != 0``)."""
+        return (self.dt_flags & 1).astype(bool)
+
+    @property
+    def dt_ignored(self) -> np.ndarray:
+        """[N, A, T] bool: ignored (``dtIg``)."""
+        return (self.dt_flags & 2).astype(bool)
+
     @staticmethod
     def empty(n_area: int, n_thr: int) -> MatchState:
         z = np.zeros(0, dtype=np.int64)
-        zb = np.zeros((0, n_area, n_thr), dtype=bool)
-        return MatchState(
-            z, z, z, np.zeros(0), z, zb, zb, z, z, np.zeros((0, n_area), np.int64), True
-        )
+        zb = np.zeros((0, n_area, n_thr), dtype=np.uint8)
+        return MatchState(z, z, z, np.zeros(0), z, zb, z, z, np.zeros((0, n_area), np.int64), True)
 
     @staticmethod
     def concat(states: list[MatchState]) -> MatchState:
@@ -105,38 +112,52 @@ def match_tables(
             first.setdefault(c, i)
         cat_pos_of_sorted[:] = [first[c] for c in cat_sorted.tolist()]
 
-    def keys(t: AnnTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ii = np.searchsorted(img_ids, t.image_id)
-        ii = np.minimum(ii, n_img - 1)
-        ok = img_ids[ii] == t.image_id
-        kk = np.searchsorted(cat_sorted, t.category_id)
-        kk = np.minimum(kk, max(len(cat_sorted) - 1, 0))
-        ok &= (cat_sorted[kk] == t.category_id) if len(cat_sorted) else False
-        sel = np.flatnonzero(ok)
-        ii, kk = ii[sel], kk[sel]
-        if params.use_cats:
-            return sel, kk * n_img + ii, kk
-        return sel, ii.astype(np.int64), cat_pos_of_sorted[kk]
+    n_kc = max(len(cat_ids), 1)
 
-    g_sel, g_pair, g_catpos = keys(gt)
-    d_sel, d_pair, d_catpos = keys(dt)
-    # gts: stable by pair (pooled: by image, then category position, then file order)
-    g_sortkey = g_pair if params.use_cats else g_pair * max(len(cat_ids), 1) + g_catpos
-    go = g_sel[np.argsort(g_sortkey, kind="stable")]
-    g_pair_sorted = np.sort(g_pair)
-    # dts: pooled -> by category position first; then -score stable; then pair stable
-    base = np.arange(len(d_sel)) if params.use_cats else np.argsort(d_catpos, kind="stable")
-    neg = -dt.score[d_sel[base]]
-    base = base[np.argsort(neg, kind="stable")]
-    base = base[np.argsort(d_pair[base], kind="stable")]
-    do = d_sel[base]
-    d_pair_sorted = d_pair[base]
+    def keys(t: AnnTable) -> tuple[np.ndarray, np.ndarray]:
+        """Rows inside img_ids x cat_ids, and their fine sort key."""
+        ii = np.minimum(np.searchsorted(img_ids, t.image_id), n_img - 1)
+        ok = img_ids[ii] == t.image_id
+        if len(cat_sorted):
+            kk = np.minimum(np.searchsorted(cat_sorted, t.category_id), len(cat_sorted) - 1)
+            ok &= cat_sorted[kk] == t.category_id
+        else:
+            kk = np.zeros(len(ii), dtype=np.int64)
+            ok[:] = False
+        if not ok.all():
+            sel = np.flatnonzero(ok)
+            ii, kk = ii[sel], kk[sel]
+        else:
+            sel = None
+        # pooled: by image, then the category's position in cat_ids, then file order
+        fine = kk * n_img + ii if params.use_cats else ii * n_kc + cat_pos_of_sorted[kk]
+        return sel, fine.astype(np.int64)
+
+    from visionbench.metrics import coco_kernels as K
+
+    div = 1 if params.use_cats else n_kc
+    n_fine = (len(cat_sorted) if params.use_cats else n_kc) * n_img
+    g_sel, g_fine = keys(gt)
+    d_sel, d_fine = keys(dt)
+    go = K.group_order(g_fine, n_fine, div, np.zeros(0), False)
+    g_pair_sorted = g_fine[go] // div
+    d_score = dt.score if d_sel is None else dt.score[d_sel]
+    do = K.group_order(d_fine, n_fine, div, -d_score, True)
+    d_pair_sorted = d_fine[do] // div
+    if g_sel is not None:
+        go = g_sel[go]
+    if d_sel is not None:
+        do = d_sel[do]
     # rank within pair, cut at max_dets[-1]
     pairs = np.union1d(g_pair_sorted, d_pair_sorted)
-    d_first = np.searchsorted(d_pair_sorted, d_pair_sorted, side="left")
-    rank = np.arange(len(do)) - d_first
-    keep = rank < params.max_dets[-1]
-    do, d_pair_sorted, rank = do[keep], d_pair_sorted[keep], rank[keep]
+    if len(do):
+        starts = np.flatnonzero(np.r_[True, d_pair_sorted[1:] != d_pair_sorted[:-1]])
+        rank = np.arange(len(do)) - np.repeat(starts, np.diff(np.r_[starts, len(do)]))
+        keep = rank < params.max_dets[-1]
+        if not keep.all():
+            do, d_pair_sorted, rank = do[keep], d_pair_sorted[keep], rank[keep]
+    else:
+        rank = np.zeros(0, dtype=np.int64)
     gt_start = np.searchsorted(g_pair_sorted, pairs, side="left")
     gt_end = np.searchsorted(g_pair_sorted, pairs, side="right")
     dt_start = np.searchsorted(d_pair_sorted, pairs, side="left")
@@ -144,8 +165,6 @@ def match_tables(
     sizes = (dt_end - dt_start) * (gt_end - gt_start)
     iou_off = np.zeros(len(pairs) + 1, dtype=np.int64)
     np.cumsum(sizes, out=iou_off[1:])
-
-    from visionbench.metrics import coco_kernels as K
 
     g_crowd = np.ascontiguousarray(gt.iscrowd[go])
     if params.iou_type == "bbox":
@@ -181,7 +200,7 @@ def match_tables(
     g_ignore = gt.iscrowd[go].copy()
     if params.iou_type == "keypoints":
         g_ignore |= gt.num_keypoints[go] == 0
-    matched, ignored, npig = K.match_pairs(
+    flags, npig = K.match_pairs(
         gt_start, gt_end, dt_start, dt_end, iou_off, ious,
         np.ascontiguousarray(gt.area[go]), g_crowd, g_ignore, gt.ann_id[go] == 0,
         np.ascontiguousarray(dt.area[do]),
@@ -200,8 +219,7 @@ def match_tables(
         dt_cat=dt_cat,
         dt_score=dt.score[do],
         dt_rank=rank.astype(np.int64),
-        dt_matched=matched,
-        dt_ignored=ignored,
+        dt_flags=flags,
         pair_image_id=pair_img,
         pair_cat=pair_cat,
         pair_npig=npig,
@@ -249,23 +267,21 @@ def accumulate(state: MatchState, params: CocoParams, cat_ids: np.ndarray) -> di
     kd = np.minimum(kd, max(n_cat - 1, 0))
     if n_cat and not np.array_equal(cats[kd], state.dt_cat):
         raise MetricInputError("accumulate: detections of categories outside cat_ids in the state")
+    from visionbench.metrics import coco_kernels as K
+
     if state.sorted_by_cat_image:
-        o = np.arange(len(kd))
+        base = np.arange(len(kd))
     else:
-        o = np.lexsort((state.dt_rank, state.dt_image_id, kd))
-    o = o[np.argsort(-state.dt_score[o], kind="stable")]
-    o = o[np.argsort(kd[o], kind="stable")]
+        base = np.lexsort((state.dt_rank, state.dt_image_id, kd))
+    o = K.segment_order_desc(base, kd, state.dt_score)
     ks = kd[o]
     cat_start = np.searchsorted(ks, np.arange(n_cat), side="left")
     cat_end = np.searchsorted(ks, np.arange(n_cat), side="right")
     kp = np.minimum(np.searchsorted(cats, state.pair_cat), max(n_cat - 1, 0))
     npig = np.zeros((n_cat, state.pair_npig.shape[1]), dtype=np.int64)
     np.add.at(npig, kp, state.pair_npig)
-    from visionbench.metrics import coco_kernels as K
-
-    precision, recall, scores = K.accumulate_sorted(
-        cat_start, cat_end, np.ascontiguousarray(state.dt_score[o]), np.ascontiguousarray(state.dt_rank[o]),
-        np.ascontiguousarray(state.dt_matched[o]), np.ascontiguousarray(state.dt_ignored[o]), npig,
+    precision, recall, scores = K.accumulate_ranked(
+        o, cat_start, cat_end, state.dt_score, state.dt_rank, state.dt_flags, npig,
         np.asarray(params.max_dets, dtype=np.int64), params.rec_thrs,
     )  # fmt: skip
     return {"precision": precision, "recall": recall, "scores": scores}
@@ -346,7 +362,7 @@ def summarize(
 
 def state_to_dict(s: MatchState) -> dict[str, Any]:
     """Plain arrays (match flags bit-packed) for ``np.savez`` / torch.distributed."""
-    n, a, t = s.dt_matched.shape
+    n, a, t = s.dt_flags.shape
     return {
         "image_ids": s.image_ids, "dt_image_id": s.dt_image_id, "dt_cat": s.dt_cat,
         "dt_score": s.dt_score, "dt_rank": s.dt_rank,
@@ -363,14 +379,16 @@ def state_from_dict(d: dict[str, Any]) -> MatchState:
     n = len(d["dt_score"])
 
     def unpack(x: np.ndarray) -> np.ndarray:
-        bits = np.unpackbits(np.asarray(x, dtype=np.uint8), axis=1, count=a * t)
-        return bits.astype(bool).reshape(n, a, t)
+        bits = np.unpackbits(
+            np.asarray(x, dtype=np.uint8).reshape(n, (a * t + 7) // 8), axis=1, count=a * t
+        )
+        return bits.reshape(n, a, t)
 
     return MatchState(
         image_ids=np.asarray(d["image_ids"], np.int64), dt_image_id=np.asarray(d["dt_image_id"], np.int64),
         dt_cat=np.asarray(d["dt_cat"], np.int64), dt_score=np.asarray(d["dt_score"], np.float64),
-        dt_rank=np.asarray(d["dt_rank"], np.int64), dt_matched=unpack(d["dt_matched"]),
-        dt_ignored=unpack(d["dt_ignored"]), pair_image_id=np.asarray(d["pair_image_id"], np.int64),
+        dt_rank=np.asarray(d["dt_rank"], np.int64),
+        dt_flags=unpack(d["dt_matched"]) | (unpack(d["dt_ignored"]) << 1), pair_image_id=np.asarray(d["pair_image_id"], np.int64),
         pair_cat=np.asarray(d["pair_cat"], np.int64),
         pair_npig=np.asarray(d["pair_npig"], np.int64).reshape(-1, a),
     )  # fmt: skip

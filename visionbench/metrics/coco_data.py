@@ -212,6 +212,8 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
 
 
 def _keypoint_array(kps: list[Any], src: str) -> np.ndarray:
+    if not kps:
+        return np.zeros((0, 0), dtype=np.float64)
     lens = {len(k) for k in kps}
     if len(lens) > 1:
         raise MetricInputError(f"{src}: 'keypoints' lists have different lengths {sorted(lens)}")

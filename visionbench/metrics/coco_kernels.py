@@ -13,6 +13,8 @@ import numba as nb
 import numpy as np
 
 _EPS = np.spacing(1)
+MATCHED = np.uint8(1)
+IGNORED = np.uint8(2)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -93,19 +95,22 @@ def match_pairs(
             has an empty matrix.
 
     Returns:
-        matched [Nd, A, T] bool (``dtm != 0``), ignored [Nd, A, T] bool (``dtIg``) and
+        flags [Nd, A, T] uint8 (``MATCHED``: ``dtm != 0``; ``IGNORED``: ``dtIg``) and
         npig [P, A] int64 (non-ignored gts of the pair).
     """
     n_pairs = len(gt_start)
     n_area = area_rng.shape[0]
     n_thr = len(iou_thrs)
     n_dt = len(dt_area)
-    matched = np.zeros((n_dt, n_area, n_thr), dtype=np.bool_)
-    ignored = np.zeros((n_dt, n_area, n_thr), dtype=np.bool_)
+    flags = np.zeros((n_dt, n_area, n_thr), dtype=np.uint8)
     npig = np.zeros((n_pairs, n_area), dtype=np.int64)
     max_g = 0
     for p in range(n_pairs):
         max_g = max(max_g, gt_end[p] - gt_start[p])
+    max_d = 0
+    for p in range(n_pairs):
+        max_d = max(max_d, dt_end[p] - dt_start[p])
+    best_iou = np.empty(max_d, dtype=np.float64)
     order = np.empty(max_g, dtype=np.int64)
     gig = np.empty(max_g, dtype=np.bool_)
     gtm = np.empty(max_g, dtype=np.bool_)
@@ -116,6 +121,12 @@ def match_pairs(
         nd = dt_end[p] - d0
         off = iou_off[p]
         has_iou = iou_off[p + 1] > off  # pycocotools: no matching when ious == []
+        if has_iou:  # a dt whose best IoU is below a threshold cannot match at it
+            for d in range(nd):
+                b = ious[off + d * ng]
+                for g in range(1, ng):
+                    b = max(b, ious[off + d * ng + g])
+                best_iou[d] = b
         for a in range(n_area):
             lo = area_rng[a, 0]
             hi = area_rng[a, 1]
@@ -141,7 +152,7 @@ def match_pairs(
                     dar = dt_area[d0 + d]
                     outside = dar < lo or dar > hi
                     m = -1
-                    if has_iou:
+                    if has_iou and best_iou[d] >= thr:
                         best = thr
                         row = off + d * ng
                         for gi in range(ng):
@@ -156,15 +167,14 @@ def match_pairs(
                             best = v
                             m = g
                     if m == -1:
-                        ignored[d0 + d, a, t] = outside
+                        flags[d0 + d, a, t] = IGNORED if outside else 0
                     else:
                         gtm[m] = True
                         if gt_zero_id[g0 + m]:
-                            ignored[d0 + d, a, t] = gig[m] or outside
+                            flags[d0 + d, a, t] = IGNORED if (gig[m] or outside) else 0
                         else:
-                            matched[d0 + d, a, t] = True
-                            ignored[d0 + d, a, t] = gig[m]
-    return matched, ignored, npig
+                            flags[d0 + d, a, t] = MATCHED | (IGNORED if gig[m] else 0)
+    return flags, npig
 
 
 @nb.njit(cache=True, nogil=True)
@@ -173,8 +183,7 @@ def accumulate_sorted(
     cat_end: np.ndarray,
     score: np.ndarray,
     rank: np.ndarray,
-    matched: np.ndarray,
-    ignored: np.ndarray,
+    flags: np.ndarray,
     npig: np.ndarray,
     max_dets: np.ndarray,
     rec_thrs: np.ndarray,
@@ -185,7 +194,7 @@ def accumulate_sorted(
         cat_start, cat_end: [K] ranges of each category's detections, which are sorted by
             (-score, image id, rank in image) -- the stable mergesort of pycocotools.
         score: [N] float64. rank: [N] position of the detection in its image's sorted list.
-        matched, ignored: [N, A, T] bool. npig: [K, A] non-ignored gts.
+        flags: [N, A, T] uint8. npig: [K, A] non-ignored gts.
         max_dets: [M] int64. rec_thrs: [R] float64.
 
     Returns:
@@ -193,8 +202,8 @@ def accumulate_sorted(
         (category, area) has no non-ignored gt.
     """
     n_cat = len(cat_start)
-    n_area = matched.shape[1]
-    n_thr = matched.shape[2]
+    n_area = flags.shape[1]
+    n_thr = flags.shape[2]
     n_m = len(max_dets)
     n_r = len(rec_thrs)
     precision = -np.ones((n_thr, n_r, n_cat, n_area, n_m))
@@ -224,8 +233,8 @@ def accumulate_sorted(
                     fp = 0
                     for i in range(nd):
                         j = idx[i]
-                        if not ignored[j, a, t]:
-                            if matched[j, a, t]:
+                        if not flags[j, a, t] & IGNORED:
+                            if flags[j, a, t] & MATCHED:
                                 tp += 1
                             else:
                                 fp += 1
@@ -248,3 +257,181 @@ def accumulate_sorted(
                             precision[t, r, k, a, m] = 0.0
                             scores[t, r, k, a, m] = 0.0
     return precision, recall, scores
+
+
+@nb.njit(cache=True, nogil=True)
+def accumulate_ranked(
+    order: np.ndarray,
+    cat_start: np.ndarray,
+    cat_end: np.ndarray,
+    score: np.ndarray,
+    rank: np.ndarray,
+    flags: np.ndarray,
+    npig: np.ndarray,
+    max_dets: np.ndarray,
+    rec_thrs: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``COCOeval.accumulate`` in one pass per category; same result as
+    :func:`accumulate_sorted`, bit for bit.
+
+    pycocotools' precision after its right-to-left maximum, read at the first index where
+    recall reaches a threshold, equals the maximum of ``tp / (fp + tp + eps)`` over the
+    true positives from the ``c``-th on (``c`` the smallest tp count with
+    ``c / npig >= threshold``): between true positives precision only falls. So only the
+    true positives' precisions are kept, for every (area, IoU, maxDet) at once.
+
+    Args:
+        order: [N] detection indices in pycocotools' order (by category, then -score,
+            image id, rank); ``cat_start``/``cat_end`` index into it.
+        score, rank: [N]. flags: [N, A, T] uint8 (see :func:`match_pairs`). npig: [K, A].
+    """
+    n_cat = len(cat_start)
+    n_area = flags.shape[1]
+    n_thr = flags.shape[2]
+    n_m = len(max_dets)
+    n_r = len(rec_thrs)
+    precision = -np.ones((n_thr, n_r, n_cat, n_area, n_m))
+    recall = -np.ones((n_thr, n_cat, n_area, n_m))
+    scores = -np.ones((n_thr, n_r, n_cat, n_area, n_m))
+    max_gt = 1
+    for k in range(n_cat):
+        for a in range(n_area):
+            max_gt = max(max_gt, npig[k, a])
+    tp_pr = np.empty((n_area, n_thr, n_m, max_gt), dtype=np.float64)
+    tp_pos = np.empty((n_area, n_thr, n_m, max_gt), dtype=np.int64)
+    tp = np.zeros((n_area, n_thr, n_m), dtype=np.int64)
+    fp = np.zeros((n_area, n_thr, n_m), dtype=np.int64)
+    nd = np.zeros(n_m, dtype=np.int64)
+    first = np.zeros(n_m, dtype=np.int64)
+    for k in range(n_cat):
+        tp[:] = 0
+        fp[:] = 0
+        nd[:] = 0
+        for ii in range(cat_start[k], cat_end[k]):
+            i = order[ii]
+            r = rank[i]
+            m0 = n_m
+            for m in range(n_m):
+                if r < max_dets[m]:
+                    m0 = m
+                    break
+            if m0 == n_m:
+                continue
+            for m in range(m0, n_m):
+                if nd[m] == 0:
+                    first[m] = i
+                nd[m] += 1
+            for a in range(n_area):
+                if npig[k, a] == 0:
+                    continue
+                for t in range(n_thr):
+                    f = flags[i, a, t]
+                    if f & IGNORED:
+                        continue
+                    if f & MATCHED:
+                        for m in range(m0, n_m):
+                            c = tp[a, t, m] + 1
+                            tp[a, t, m] = c
+                            fc = np.float64(c)
+                            tp_pr[a, t, m, c - 1] = fc / (np.float64(fp[a, t, m]) + fc + _EPS)
+                            tp_pos[a, t, m, c - 1] = i
+                    else:
+                        for m in range(m0, n_m):
+                            fp[a, t, m] += 1
+        for a in range(n_area):
+            n_gt = npig[k, a]
+            if n_gt == 0:
+                continue
+            fn_gt = np.float64(n_gt)
+            for t in range(n_thr):
+                for m in range(n_m):
+                    ntp = tp[a, t, m]
+                    recall[t, k, a, m] = np.float64(ntp) / fn_gt if nd[m] > 0 else 0.0
+                    prs = tp_pr[a, t, m]
+                    for c in range(ntp - 1, 0, -1):  # suffix maximum
+                        if prs[c] > prs[c - 1]:
+                            prs[c - 1] = prs[c]
+                    c = 0
+                    for rr in range(n_r):
+                        thr = rec_thrs[rr]
+                        while c <= ntp and np.float64(c) / fn_gt < thr:
+                            c += 1
+                        if nd[m] == 0 or c > ntp:
+                            precision[t, rr, k, a, m] = 0.0
+                            scores[t, rr, k, a, m] = 0.0
+                        elif c == 0:
+                            precision[t, rr, k, a, m] = prs[0] if ntp > 0 else 0.0
+                            scores[t, rr, k, a, m] = score[first[m]]
+                        else:
+                            precision[t, rr, k, a, m] = prs[c - 1]
+                            scores[t, rr, k, a, m] = score[tp_pos[a, t, m, c - 1]]
+    return precision, recall, scores
+
+
+@nb.njit(cache=True, nogil=True)
+def group_order(
+    fine_key: np.ndarray, n_fine: int, coarse_div: int, neg_score: np.ndarray, by_score: bool
+) -> np.ndarray:
+    """Stable order by ``fine_key`` (counting sort), then, when ``by_score``, stable by
+    ``neg_score`` within each run of equal ``fine_key // coarse_div`` -- the order of
+    pycocotools' per-(image, category) lists after ``argsort(-score, kind='mergesort')``."""
+    n = len(fine_key)
+    counts = np.zeros(n_fine + 1, dtype=np.int64)
+    for i in range(n):
+        counts[fine_key[i] + 1] += 1
+    for j in range(n_fine):
+        counts[j + 1] += counts[j]
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        f = fine_key[i]
+        order[counts[f]] = i
+        counts[f] += 1
+    if not by_score:
+        return order
+    s = 0
+    while s < n:
+        c = fine_key[order[s]] // coarse_div
+        e = s + 1
+        while e < n and fine_key[order[e]] // coarse_div == c:
+            e += 1
+        if e - s > 1:
+            if e - s <= 24:  # insertion sort: stable
+                for i in range(s + 1, e):
+                    v = order[i]
+                    key = neg_score[v]
+                    j = i - 1
+                    while j >= s and neg_score[order[j]] > key:
+                        order[j + 1] = order[j]
+                        j -= 1
+                    order[j + 1] = v
+            else:
+                seg = order[s:e].copy()
+                sub = np.argsort(neg_score[seg], kind="mergesort")
+                for i in range(e - s):
+                    order[s + i] = seg[sub[i]]
+        s = e
+    return order
+
+
+@nb.njit(cache=True, nogil=True)
+def segment_order_desc(base: np.ndarray, seg_key: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """``base`` (already sorted by ``seg_key``) re-sorted by descending score, stably,
+    inside each run of equal ``seg_key[base[i]]``."""
+    n = len(base)
+    order = base.copy()
+    s = 0
+    while s < n:
+        c = seg_key[base[s]]
+        e = s + 1
+        while e < n and seg_key[base[e]] == c:
+            e += 1
+        if e - s > 1:
+            seg = base[s:e]
+            neg = np.empty(e - s, dtype=np.float64)
+            for i in range(e - s):
+                neg[i] = -score[seg[i]]
+            sub = np.argsort(neg, kind="mergesort")
+            for i in range(e - s):
+                order[s + i] = seg[sub[i]]
+        s = e
+    return order
