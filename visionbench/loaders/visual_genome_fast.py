@@ -299,7 +299,7 @@ def fast_relationships(data: bytes, path: str) -> Tables:
         "relationship_id": _required(
             pc.coalesce(items.field("relationship_id"), items.field("id"))
         ),
-        "predicate": _required(items.field("predicate")),
+        "predicate": _nonnull(items.field("predicate")),
         "synsets": _or_empty(items.field("synsets"), _STR_LIST),
     }
     for end in ("subject", "object"):
@@ -318,7 +318,7 @@ def fast_region_descriptions(data: bytes, path: str) -> Tables:
             {
                 "image_id": image_ids,
                 "region_id": _required(pc.coalesce(items.field("region_id"), items.field("id"))),
-                "phrase": _required(items.field("phrase")),
+                "phrase": _nonnull(items.field("phrase")),
                 "x": _required(items.field("x")),
                 "y": _required(items.field("y")),
                 "w": _required(pc.coalesce(items.field("width"), items.field("w"))),
@@ -329,6 +329,83 @@ def fast_region_descriptions(data: bytes, path: str) -> Tables:
     }
 
 
+_QA_OBJ = pa.list_(pa.struct([("object_id", pa.int64()), ("id", pa.int64())]))
+_QA = pa.struct(
+    [
+        ("qa_id", pa.int64()),
+        ("id", pa.int64()),
+        ("question", pa.string()),
+        ("answer", pa.string()),
+        ("q_objects", _QA_OBJ),
+        ("a_objects", _QA_OBJ),
+    ]
+)
+_GRAPH_REL = pa.struct(
+    [
+        ("relationship_id", pa.int64()),
+        ("id", pa.int64()),
+        ("predicate", pa.string()),
+        ("synsets", _STR_LIST),
+        ("subject_id", pa.int64()),
+        ("object_id", pa.int64()),
+    ]
+)
+
+
+def fast_question_answers(data: bytes, path: str) -> Tables:
+    from visionbench.loaders.visual_genome_schema import question_type
+
+    image_ids, items, index = _flatten(_read(data, _image_schema("qas", _QA)), "qas")
+    question = _nonnull(items.field("question"))
+    return {
+        "qas": pa.table(
+            {
+                "image_id": image_ids,
+                "qa_id": _required(pc.coalesce(items.field("qa_id"), items.field("id"))),
+                "question": question,
+                "answer": _nonnull(items.field("answer")),
+                "qtype": pa.array([question_type(q) for q in question.to_pylist()], pa.string()),
+                "q_object_ids": _object_ids(items.field("q_objects")),
+                "a_object_ids": _object_ids(items.field("a_objects")),
+            }
+        ),
+        "index": index,
+    }
+
+
+def fast_scene_graphs(data: bytes, path: str) -> Tables:
+    schema = pa.schema(
+        [
+            ("image_id", pa.int64()),
+            ("id", pa.int64()),
+            ("objects", pa.list_(_ATTR)),
+            ("relationships", pa.list_(_GRAPH_REL)),
+        ]
+    )
+    t = _read(data, schema)
+    obj_img, objs, obj_index = _flatten(t, "objects")
+    rel_img, rels, rel_index = _flatten(t, "relationships")
+    ocols = _object_columns(objs)
+    ocols["attributes"] = objs.field("attributes")
+    return {
+        "objects": pa.table({"image_id": obj_img, **ocols}),
+        "relationships": pa.table(
+            {
+                "image_id": rel_img,
+                "relationship_id": _required(
+                    pc.coalesce(rels.field("relationship_id"), rels.field("id"))
+                ),
+                "predicate": _nonnull(rels.field("predicate")),
+                "synsets": _or_empty(rels.field("synsets"), _STR_LIST),
+                "subject_id": _required(rels.field("subject_id")),
+                "object_id": _required(rels.field("object_id")),
+            }
+        ),
+        "object_index": obj_index,
+        "relationship_index": rel_index,
+    }
+
+
 #: File name -> fast parser taking the file's bytes.
 FAST_PARSERS: dict[str, Callable[[bytes, str], Tables]] = {
     "image_data.json": fast_image_data,
@@ -336,6 +413,8 @@ FAST_PARSERS: dict[str, Callable[[bytes, str], Tables]] = {
     "attributes.json": fast_attributes,
     "relationships.json": fast_relationships,
     "region_descriptions.json": fast_region_descriptions,
+    "question_answers.json": fast_question_answers,
+    "scene_graphs.json": fast_scene_graphs,
 }
 
 
@@ -392,6 +471,24 @@ def _required(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if out.dtype.kind == "f" and not np.isfinite(out).all():
         raise _Unsupported("non-finite number")
     return out
+
+
+def _nonnull(arr: pa.Array) -> pa.Array:
+    if arr.null_count:
+        raise _Unsupported("missing required value")
+    return arr
+
+
+def _object_ids(lists: pa.Array) -> pa.Array:
+    """list<struct{object_id, id}> -> list<int64> of the ids (null lists -> [])."""
+    lists = _or_empty(lists, _QA_OBJ)
+    flat = lists.flatten()
+    ids = (
+        pc.coalesce(flat.field("object_id"), flat.field("id"))
+        if len(flat)
+        else pa.array([], pa.int64())
+    )
+    return pa.ListArray.from_arrays(lists.offsets, ids)
 
 
 def _singleton(names: pa.Array) -> pa.Array:
