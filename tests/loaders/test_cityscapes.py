@@ -7,9 +7,9 @@ import shutil
 
 import numpy as np
 import pytest
-from _loader_fixtures import CITYSCAPES, write_image
 from PIL import Image
 
+from tests.loaders._loader_fixtures import CITYSCAPES, write_image
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.loaders.cityscapes import CityscapesSemantic, labelids_to_trainids
 from visionbench.loaders.factories import cityscapes

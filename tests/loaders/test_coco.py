@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _loader_fixtures import COCO, load, repaired_coco, write_image
 
+from tests.loaders._loader_fixtures import COCO, load, repaired_coco, write_image
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.label_spaces import label_map
 from visionbench.loaders.coco import COCOCaptions, COCODetection, COCOKeypoints

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from _loader_fixtures import CITYSCAPES
 
+from tests.loaders._loader_fixtures import CITYSCAPES
 from visionbench.errors import DatasetNotFoundError
 from visionbench.loaders.catalog import DATASETS
 from visionbench.loaders.factories import cityscapes, config_paths, find_root

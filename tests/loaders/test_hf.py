@@ -6,8 +6,8 @@ from __future__ import annotations
 import datasets as hf
 import numpy as np
 import pytest
-from _loader_fixtures import CITYSCAPES, repaired_coco, write_image
 
+from tests.loaders._loader_fixtures import CITYSCAPES, repaired_coco, write_image
 from visionbench.errors import ContractError
 from visionbench.loaders.cityscapes import CityscapesSemantic
 from visionbench.loaders.coco import COCOCaptions, COCODetection

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 import scipy.io
-from _loader_fixtures import write_image
 
+from tests.loaders._loader_fixtures import write_image
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.loaders.factories import imagenet, imagenetv2
 from visionbench.loaders.imagenet import (

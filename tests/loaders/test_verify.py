@@ -7,9 +7,9 @@ import shutil
 
 import numpy as np
 import pytest
-from _loader_fixtures import CITYSCAPES, write_image
 from PIL import Image
 
+from tests.loaders._loader_fixtures import CITYSCAPES, write_image
 from visionbench.loaders.cityscapes import CityscapesSemantic
 from visionbench.loaders.coco import COCODetection
 from visionbench.loaders.verify import Problem, verify_dataset

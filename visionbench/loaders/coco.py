@@ -277,6 +277,7 @@ class COCODetection(_COCOBase):
                 path=path, field="annotations.category_id", id=int(ids[unknown][0]),
             )  # fmt: skip
         if not anns:
+            self._build_columns(anns, ids, image_ids, cats, np.zeros((0, 4)))
             return anns
         boxes = _column(anns, "bbox", path, np.float64)
         if boxes.ndim != 2 or (boxes.size and boxes.shape[1] != 4):
@@ -318,36 +319,54 @@ class COCODetection(_COCOBase):
                     Problem("degenerate_box", f"annotation {int(ids[k])} has bbox "
                             f"{boxes[k].tolist()} (zero width or height)", int(image_ids[k]), path)
                 )  # fmt: skip
+        self._build_columns(anns, ids, image_ids, cats, boxes)
         return anns
 
+    def _build_columns(self, anns: list[dict[str, Any]], ids: np.ndarray, image_ids: np.ndarray,
+                       cats: np.ndarray, boxes: np.ndarray) -> None:  # fmt: skip
+        """Columns of all annotations, stably sorted by image id (file order within an image,
+        as pycocotools' ``getAnnIds``); ``_target`` slices them."""
+        order = np.argsort(image_ids, kind="stable")
+        xyxy = boxes.reshape(-1, 4).copy()
+        xyxy[:, 2:] += xyxy[:, :2]
+        self._iids = image_ids[order]
+        self._boxes = xyxy[order]
+        self._labels = cats[order]
+        self._ann_ids = ids[order]
+        self._iscrowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], bool).reshape(-1)[order]
+        area = np.array([a.get("area", np.nan) for a in anns], np.float64).reshape(-1)
+        self._area = area[order]
+
     def _target(self, im: dict[str, Any]) -> DetectionTarget:
-        anns = self._by_image[int(im["id"])]
-        boxes = np.array([a["bbox"] for a in anns], np.float64).reshape(-1, 4)
-        boxes[:, 2:] += boxes[:, :2]
+        iid = int(im["id"])
+        lo, hi = np.searchsorted(self._iids, [iid, iid + 1])
+        sl = slice(int(lo), int(hi))
+        area = self._area[sl]
         masks = None
+        anns = self._by_image[iid] if self.masks or self._has_keypoints else []
         if self.masks:
             h, w = _opt_int(im.get("height")), _opt_int(im.get("width"))
             if h is None or w is None:
                 raise AnnotationError(
                     "image record lacks width/height, needed for masks",
-                    path=self.annotation_file, field="images", id=im["id"],
+                    path=self.annotation_file, field="images", id=iid,
                 )  # fmt: skip
             masks = [
                 segmentation_to_rle(a.get("segmentation"), h, w, a["id"], self.annotation_file)
                 for a in anns
             ]
         return DetectionTarget(
-            boxes=boxes,
-            labels=np.array([a["category_id"] for a in anns], np.int64),
-            iscrowd=np.array([bool(a.get("iscrowd", 0)) for a in anns], bool),
-            area=np.array([a.get("area", np.nan) for a in anns], np.float64)
-            if all("area" in a for a in anns)
-            else None,
-            ann_ids=np.array([a["id"] for a in anns], np.int64),
+            boxes=self._boxes[sl],
+            labels=self._labels[sl],
+            iscrowd=self._iscrowd[sl],
+            area=None if np.isnan(area).any() else area,
+            ann_ids=self._ann_ids[sl],
             masks=masks,
-            keypoints=self._keypoints(anns),
-            sample_id=int(im["id"]),
+            keypoints=self._keypoints(anns) if self._has_keypoints else None,
+            sample_id=iid,
         )
+
+    _has_keypoints = False
 
     def _keypoints(self, anns: list[dict[str, Any]]) -> np.ndarray | None:
         return None
@@ -356,6 +375,8 @@ class COCODetection(_COCOBase):
 class COCOKeypoints(COCODetection):
     """COCO person keypoints (``person_keypoints_<split>.json``): a detection target with
     ``keypoints`` [N, K, 3] (x, y, visibility; K = 17 for COCO persons)."""
+
+    _has_keypoints = True
 
     def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
         anns = super()._validate(anns, drop_dangling)
