@@ -25,8 +25,10 @@ __all__ = [
     "pareto_front",
     "efficiency_plot",
     "pr_curve_plot",
+    "pr_curve_points",
     "per_class_plot",
     "confusion_plot",
+    "confusion_classes",
     "load_arrays",
     "class_names",
 ]
@@ -109,15 +111,9 @@ def pr_curve_plot(curves: dict[str, dict[str, np.ndarray]], *, title: str) -> st
     """
     lines = []
     for model, arr in curves.items():
-        prec = arr.get("precision")
-        if prec is None or prec.ndim != 5 or prec.shape[1] == 0:
-            continue
-        rec = arr.get("rec_thrs", np.linspace(0, 1, prec.shape[1]))
-        p = prec[:, :, :, 0, -1]  # [T, R, K]
-        at50 = _class_mean(p[0])
-        mean_t = np.nanmean(np.stack([_class_mean(p[t]) for t in range(p.shape[0])]), axis=0)
-        if np.isfinite(at50).any():
-            lines.append((model, rec, at50, mean_t))
+        pr = pr_curve_points(arr)
+        if pr is not None:
+            lines.append((model, *pr))
     if not lines:
         return None
     fig, axes = _subplots(1, 2, figsize=(8.4, 3.6), sharey=True)
@@ -135,6 +131,22 @@ def pr_curve_plot(curves: dict[str, dict[str, np.ndarray]], *, title: str) -> st
     axes[1].legend(fontsize=7, loc="upper right")
     fig.suptitle(title, fontsize=10)
     return _png(fig)
+
+
+def pr_curve_points(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, ...] | None:
+    """``(recall [R], precision at IoU .50 [R], precision averaged over IoU [R])``, each
+    precision the mean over the classes that have ground truth (area all, the largest
+    max-detections); None without a usable ``precision`` [T, R, K, A, M]."""
+    prec = arrays.get("precision")
+    if prec is None or prec.ndim != 5 or prec.shape[1] == 0:
+        return None
+    rec = arrays.get("rec_thrs", np.linspace(0, 1, prec.shape[1]))
+    p = prec[:, :, :, 0, -1]  # [T, R, K]
+    at50 = _class_mean(p[0])
+    if not np.isfinite(at50).any():
+        return None
+    mean_t = np.mean(np.stack([_class_mean(p[t]) for t in range(p.shape[0])]), axis=0)
+    return rec, at50, mean_t
 
 
 def per_class_plot(
@@ -169,13 +181,11 @@ def confusion_plot(confusion: np.ndarray, names: Sequence[str], *, title: str) -
     cm = np.asarray(confusion, dtype=float)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.sum() == 0:
         return None
-    present = np.flatnonzero((cm.sum(1) > 0) | (cm.sum(0) > 0))
+    present = confusion_classes(cm)
     note = ""
-    if present.size > MAX_CONFUSION_CLASSES:
-        off = cm.sum(1) + cm.sum(0) - 2 * np.diag(cm)
-        top = present[np.argsort(-off[present], kind="stable")[:MAX_CONFUSION_CLASSES]]
-        note = f" ({MAX_CONFUSION_CLASSES} most confused of {present.size} classes)"
-        present = np.sort(top)
+    n_present = int(((cm.sum(1) > 0) | (cm.sum(0) > 0)).sum())
+    if present.size < n_present:
+        note = f" ({present.size} most confused of {n_present} classes)"
     sub = cm[np.ix_(present, present)]
     rows = sub.sum(1, keepdims=True)
     norm = np.divide(sub, rows, out=np.zeros_like(sub), where=rows > 0)
@@ -196,6 +206,18 @@ def confusion_plot(confusion: np.ndarray, names: Sequence[str], *, title: str) -
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of ground truth row")
     ax.set_title(title + note, fontsize=10)
     return _png(fig)
+
+
+def confusion_classes(confusion: np.ndarray, limit: int = MAX_CONFUSION_CLASSES) -> np.ndarray:
+    """Indices (ascending) of the classes a heatmap shows: those that occur as ground
+    truth or as prediction; beyond ``limit``, the ``limit`` with the most errors
+    (off-diagonal counts of their row plus their column; ties to the lower index)."""
+    cm = np.asarray(confusion)
+    present = np.flatnonzero((cm.sum(1) > 0) | (cm.sum(0) > 0))
+    if present.size <= limit:
+        return present
+    off = cm.sum(1) + cm.sum(0) - 2 * np.diag(cm)
+    return np.sort(present[np.argsort(-off[present], kind="stable")[:limit]])
 
 
 def load_arrays(record: dict[str, Any], records_dir: Path) -> dict[str, np.ndarray]:
