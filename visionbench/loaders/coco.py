@@ -336,11 +336,12 @@ class COCODetection(_COCOBase):
         self._iscrowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], bool).reshape(-1)[order]
         area = np.array([a.get("area", np.nan) for a in anns], np.float64).reshape(-1)
         self._area = area[order]
+        uniq, starts, counts = np.unique(self._iids, return_index=True, return_counts=True)
+        self._ranges = {int(i): (int(a), int(a + n)) for i, a, n in zip(uniq, starts, counts)}
 
     def _target(self, im: dict[str, Any]) -> DetectionTarget:
         iid = int(im["id"])
-        lo, hi = np.searchsorted(self._iids, [iid, iid + 1])
-        sl = slice(int(lo), int(hi))
+        sl = slice(*self._ranges.get(iid, (0, 0)))
         area = self._area[sl]
         masks = None
         anns = self._by_image[iid] if self.masks or self._has_keypoints else []
