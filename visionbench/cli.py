@@ -112,7 +112,7 @@ def run(
     if path is None:  # not rank 0
         return
     _print_metrics(record)
-    console.print(f"run record: {path}")
+    console.print(f"run record: {path}", soft_wrap=True, highlight=False)
 
 
 def _build_dataset(name: str, root: Path | None, split: str | None) -> Any:
@@ -188,7 +188,7 @@ def eval_(
         command=["bench", *sys.argv[1:]],
     )
     _print_metrics(record)
-    console.print(f"run record: {path}")
+    console.print(f"run record: {path}", soft_wrap=True, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------

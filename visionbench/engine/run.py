@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import sys
 import time
@@ -128,6 +129,18 @@ def run(
         _prepare_workdir(workdir, pred_dir, config, opt)
     barrier(info)
 
+    log = _open_log(workdir / f"run-r{info.rank}.log")
+    log.info(
+        "start model=%s dataset=%s split=%s samples=%d rank=%d/%d device=%s resume=%s",
+        model.name,
+        dataset.name,
+        dataset.split,
+        n_total,
+        info.rank,
+        info.world_size,
+        device,
+        opt.resume,
+    )
     cache = PredictionCache(pred_dir, model.task, rank=info.rank)
     scorer = make_scorer(model.task, dataset.label_space, **opt.scorer_options)
     target_of = dict(zip(gt.sample_ids, gt.targets))
@@ -138,6 +151,7 @@ def run(
         if cached:
             scorer.update(cached, [target_of[p.sample_id] for p in cached])
             done = {p.sample_id for p in cached}
+        log.info("resume: %d cached predictions re-scored", len(done))
     todo = [i for i in mine if gt.sample_ids[i] not in done]
 
     model_device = _place_model(model, device, opt)
@@ -184,6 +198,7 @@ def run(
             t_wait = time.perf_counter()
     cache.flush()
     wall = time.perf_counter() - t_start
+    log.info("predicted %d samples in %d batches, %.2f s", len(todo), n_batches, wall)
 
     states = gather_to_rank0(scorer.state_dict(), info)
     all_timings = gather_to_rank0(timings.as_dict(wall), info)
@@ -202,7 +217,9 @@ def run(
             timings=_merge_timings(all_timings) | {"world_size": info.world_size, "batch_size": opt.batch_size},
             device=str(device), config=config, n=n_total, seed=opt.seed, command=opt.command,
         )  # fmt: skip
+        record["config"]["log_dir"] = str(workdir)
         path = write_record(record, opt.results, arrays=result.arrays)
+        log.info("record %s", path)
         _mark_complete(workdir, record["run_id"])
     record = broadcast_from_rank0(record, info)
     return record, path
@@ -210,6 +227,22 @@ def run(
 
 # ---------------------------------------------------------------------------------------
 # helpers
+
+
+def _open_log(path: Path) -> logging.Logger:
+    """A per-run log file (appended to on resume)."""
+    logger = logging.getLogger(f"visionbench.run.{path.parent.name}.{path.stem}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not any(
+        isinstance(h, logging.FileHandler) and h.baseFilename == str(path.resolve())
+        for h in logger.handlers
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    return logger
 
 
 def _check_compatible(model: Model, dataset: Dataset) -> LabelMap | None:
