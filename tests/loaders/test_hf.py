@@ -141,3 +141,20 @@ class _Subset:
         return GroundTruth(
             self.task, self.label_space, [s.sample_id for s in samples], [s.target for s in samples]
         )
+
+
+def test_hf_imagefolder_loads_as_classification(tmp_path):
+    """An image folder read by ``datasets``' ``imagefolder`` builder (offline, local files)."""
+    for k, cls in enumerate(("cat", "cat", "dog")):
+        write_image(tmp_path / "data" / cls / f"{k}.png", 5, 4, seed=k)
+    raw = hf.load_dataset(
+        "imagefolder",
+        data_dir=str(tmp_path / "data"),
+        cache_dir=str(tmp_path / "cache"),
+        split="train",
+    )
+    ds = from_hf_dataset(raw)
+    assert ds.task is Task.CLASSIFICATION and ds.label_space.names == ("cat", "dog")
+    gt = ds.ground_truth()
+    assert gt.sample_ids == [0, 1, 2] and [t.label for t in gt.targets] == [0, 0, 1]
+    assert ds[2].image.path.endswith("dog/2.png") and tuple(ds[2].image.load().shape) == (3, 4, 5)
