@@ -10,10 +10,12 @@ import json
 import re
 from html import unescape
 
+import numpy as np
 import pytest
 from _leaderboard_records import XSS, make_record, write_results
 from PIL import Image
 
+from visionbench.engine.records import write_record
 from visionbench.errors import VisionbenchError
 from visionbench.leaderboard.html import json_for_script, render_html
 from visionbench.leaderboard.report import REPORT_FORMATS, write_report
@@ -111,6 +113,17 @@ def test_plots_skipped_without_data(tmp_path):
                       gflops=None, latency_ms=None, throughput=None)  # fmt: skip
     html = render_html(long_table([rec]), records=[rec], results=tmp_path)
     assert _images(html) == [] and '<td class="model">m</td>' in html
+
+
+def test_malformed_arrays_skip_plots_with_a_warning(tmp_path):
+    rec = make_record("m", "coco", "detection", {"AP": 0.5}, signature="s", label_space="coco91")
+    bad = {"ap_per_category": np.array([0.1, 0.2, 0.3]), "category_ids": np.array([1, 2]),
+           "precision": np.zeros((2, 2))}  # fmt: skip
+    write_record(rec, tmp_path, arrays=bad)
+    with pytest.warns(UserWarning, match="skipped plots of m: IndexError"):
+        html = render_html(load_long(tmp_path), results=tmp_path)
+    assert "AP per class" not in html and "precision-recall curves" not in html
+    assert "AP vs GFLOPs" in html  # the other plots are still there
 
 
 def test_empty_report(tmp_path):

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import json
 import math
+import warnings
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -31,6 +32,8 @@ __all__ = ["render_html", "json_for_script"]
 
 #: At most this many models per PR-curve plot (the best ranked).
 MAX_PR_MODELS = 10
+#: Per-run plots (per-class bars, confusion) for at most this many runs per group.
+MAX_DETAIL_RUNS = 12
 
 _EFF_LABELS = {
     "params": "params (M)",
@@ -224,60 +227,77 @@ def _plots(
     recs: dict[str, dict[str, Any]],
     records_dir: Path,
 ) -> str:
-    figs: list[tuple[str, str]] = []
-    extra: list[str] = []
+    """The group's figures: efficiency scatter plots, PR curves, then per-run details
+    (per-class bars, confusion) for the best :data:`MAX_DETAIL_RUNS` runs."""
+    figs: list[tuple[str | None, str]] = []
     if rank_by is not None:
-        models = [str(m) for m in part["model"]]
-        y = part[rank_by].tolist()
-        g = plots.efficiency_plot(models, part["gflops"].tolist(), y, xlabel="GFLOPs per image",
-                                  ylabel=rank_by, title=f"{rank_by} vs GFLOPs")  # fmt: skip
-        if g:
-            figs.append((g, f"{rank_by} vs GFLOPs, Pareto front in red"))
+        models, y = [str(m) for m in part["model"]], part[rank_by].tolist()
+        figs.append((_safe(plots.efficiency_plot, models, part["gflops"].tolist(), y,
+                           xlabel="GFLOPs per image", ylabel=rank_by,
+                           title=f"{rank_by} vs GFLOPs"),
+                     f"{rank_by} vs GFLOPs, Pareto front in red"))  # fmt: skip
         if part["latency_ms"].notna().any():
-            g = plots.efficiency_plot(models, part["latency_ms"].tolist(), y,
-                                      xlabel="latency (ms, batch 1)", ylabel=rank_by,
-                                      title=f"{rank_by} vs latency")  # fmt: skip
-            cap = f"{rank_by} vs latency, Pareto front in red"
+            figs.append((_safe(plots.efficiency_plot, models, part["latency_ms"].tolist(), y,
+                               xlabel="latency (ms, batch 1)", ylabel=rank_by,
+                               title=f"{rank_by} vs latency"),
+                         f"{rank_by} vs latency, Pareto front in red"))  # fmt: skip
         else:
-            g = plots.efficiency_plot(models, part["throughput_img_s"].tolist(), y,
-                                      xlabel="throughput (img/s)", ylabel=rank_by,
-                                      title=f"{rank_by} vs throughput",
-                                      higher_cost_is_better=True)  # fmt: skip
-            cap = f"{rank_by} vs throughput, Pareto front in red"
-        if g:
-            figs.append((g, cap))
+            figs.append((_safe(plots.efficiency_plot, models, part["throughput_img_s"].tolist(),
+                               y, xlabel="throughput (img/s)", ylabel=rank_by,
+                               title=f"{rank_by} vs throughput", higher_cost_is_better=True),
+                         f"{rank_by} vs throughput, Pareto front in red"))  # fmt: skip
     ranked = [str(m) for m in part["model"] if str(m) in recs]
-    arrays = {m: plots.load_arrays(recs[m], records_dir) for m in ranked}
+    shown = ranked[:MAX_DETAIL_RUNS]
+    arrays = {m: plots.load_arrays(recs[m], records_dir) for m in shown}
     if task == "detection":
-        curves = {m: a for m, a in list(arrays.items()) if "precision" in a}
-        g = plots.pr_curve_plot(dict(list(curves.items())[:MAX_PR_MODELS]),
-                                title=f"precision-recall, {dataset}")  # fmt: skip
-        if g:
-            figs.append((g, "precision-recall curves (area all, max detections 100)"))
-    for m in ranked:
-        a, rec = arrays[m], recs[m]
-        for key, label in _per_class_keys(task, a):
-            ids = a.get("category_ids") if key == "ap_per_category" else None
-            names = plots.class_names(rec, len(a[key]), ids)
-            g = plots.per_class_plot(names, a[key], xlabel=label, title=f"{label}: {m}")
-            if g:
-                extra.append(_details(f"{label} per class: {m}", g))
-        if task in ("classification", "semantic_segmentation") and "confusion" in a:
-            names = plots.class_names(rec, a["confusion"].shape[0])
-            g = plots.confusion_plot(a["confusion"], names, title=f"confusion: {m}")
-            if g:
-                extra.append(_details(f"confusion matrix: {m}", g))
-    if not figs and not extra:
-        return ""
+        curves = {m: a for m, a in arrays.items() if "precision" in a}
+        figs.append((_safe(plots.pr_curve_plot, dict(list(curves.items())[:MAX_PR_MODELS]),
+                           title=f"precision-recall, {dataset}"),
+                     "precision-recall curves (area all, max detections 100)"))  # fmt: skip
+    extra: list[str] = []
+    for m in shown:
+        extra += _safe(_run_details, task, m, recs[m], arrays[m], what=f"plots of {m}") or []
+    if len(ranked) > len(shown) and extra:
+        extra.append(f"<p class='rankby'>per-run plots for the best {len(shown)} of "
+                     f"{len(ranked)} runs</p>")  # fmt: skip
     body = "".join(
         f'<figure><img src="{escape(src)}" alt="{escape(cap)}"><figcaption>{escape(cap)}'
         "</figcaption></figure>"
         for src, cap in figs
+        if src
     )
-    return f'<div class="plots">{body}</div>' + "".join(extra)
+    return (f'<div class="plots">{body}</div>' if body else "") + "".join(extra)
 
 
-def _per_class_keys(task: str, arrays: dict[str, Any]) -> list[tuple[str, str]]:
+def _run_details(task: str, model: str, rec: dict[str, Any], a: dict[str, Any]) -> list[str]:
+    """Collapsible per-class bars and confusion heatmap of one run."""
+    out = []
+    for key, label in _per_class_keys(a):
+        ids = a.get("category_ids") if key == "ap_per_category" else None
+        names = plots.class_names(rec, len(a[key]), ids)
+        g = plots.per_class_plot(names, a[key], xlabel=label, title=f"{label}: {model}")
+        if g:
+            out.append(_details(f"{label} per class: {model}", g))
+    if task in ("classification", "semantic_segmentation") and "confusion" in a:
+        names = plots.class_names(rec, a["confusion"].shape[0])
+        g = plots.confusion_plot(a["confusion"], names, title=f"confusion: {model}")
+        if g:
+            out.append(_details(f"confusion matrix: {model}", g))
+    return out
+
+
+def _safe(fn: Any, *args: Any, what: str | None = None, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, or None with a warning when the data does not fit it (an
+    arrays file of another shape must not take the whole report down)."""
+    try:
+        return fn(*args, **kwargs)
+    except (ValueError, TypeError, IndexError, KeyError) as e:
+        what = what or kwargs.get("title", "a plot")
+        warnings.warn(f"report: skipped {what}: {type(e).__name__}: {e}", stacklevel=2)
+        return None
+
+
+def _per_class_keys(arrays: dict[str, Any]) -> list[tuple[str, str]]:
     if "ap_per_category" in arrays:
         return [("ap_per_category", "AP")]
     if "class_iou" in arrays:

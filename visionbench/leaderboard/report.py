@@ -43,12 +43,7 @@ def write_report(
         )
     records = read_records(results)
     df = filter_long(long_table(records), dataset=dataset, task=task, model=model)
-    if fmt == "html":
-        from visionbench.leaderboard.html import render_html
-
-        text = render_html(df, records=records, results=results)
-    else:
-        text = export(df, fmt, records=records)
+    text = export(df, fmt, records=records, results=results)
     path = Path(output).expanduser()
     atomic_write_bytes(path, text.encode("utf-8"))
     return path

@@ -280,12 +280,19 @@ def _markdown(wide: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export(df: pd.DataFrame, fmt: str, *, records: list[dict[str, Any]] | None = None) -> str:
+def export(
+    df: pd.DataFrame,
+    fmt: str,
+    *,
+    records: list[dict[str, Any]] | None = None,
+    results: str | Path | None = None,
+) -> str:
     """``csv`` (long format, numbers as numbers), ``wide-csv``, ``md``, ``html`` or
     ``timm-csv`` (classification only, timm's results columns).
 
     ``records`` (the run records behind ``df``) feed the HTML plots and the timm CSV's
-    preprocessing columns; when None they are read from the default results directory.
+    preprocessing columns; when None they are read from ``results`` (the results
+    directory, which also holds the arrays files behind the plots).
     """
     if fmt == "csv":
         return df.to_csv(index=False)
@@ -299,11 +306,11 @@ def export(df: pd.DataFrame, fmt: str, *, records: list[dict[str, Any]] | None =
     if fmt == "html":
         from visionbench.leaderboard.html import render_html
 
-        return render_html(df, records=records)
+        return render_html(df, records=records, results=results)
     if fmt == "timm-csv":
         from visionbench.leaderboard.timm_csv import timm_csv
 
-        return timm_csv(df, records=records)
+        return timm_csv(df, records=records if records is not None else read_records(results))
     from visionbench.errors import VisionbenchError
 
     raise VisionbenchError(
