@@ -187,6 +187,24 @@ def test_load_roundtrip_and_unwrap(tmp_path: Path) -> None:
     assert torch.equal(m[0].weight, sd["0.weight"])
 
 
+def test_training_checkpoint_with_numpy_metadata(tmp_path: Path) -> None:
+    # e.g. VainF/DeepLabV3Plus-Pytorch saves {"model_state", "best_score": np.float64, ...}
+    import numpy as np
+
+    sd = _net().state_dict()
+    torch.save(
+        {
+            "model_state": sd,
+            "best_score": np.float64(0.721),
+            "cur_itrs": 30000,
+            "hist": np.arange(3),
+        },
+        tmp_path / "ckpt.pth",
+    )
+    got = load_state_dict_file(tmp_path / "ckpt.pth")
+    assert list(got) == list(sd)
+
+
 def test_missing_empty_truncated_corrupt(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="does not exist"):
         load_state_dict_file(tmp_path / "none.pt")

@@ -44,29 +44,58 @@ _BACKBONES = ("mobilenetv2", "resnet50", "resnet101")
 
 
 class ASPP(nn.Module):
-    """Atrous spatial pyramid pooling: [B, C_in, h, w] -> [B, 256, h, w]."""
+    """Atrous spatial pyramid pooling: [B, C_in, h, w] -> [B, 256, h, w].
+
+    ``convs``: the 1x1 branch, the three atrous 3x3 branches and the image-pooling branch,
+    concatenated in that order (1280 channels) and projected to 256.
+    """
 
     def __init__(
         self, in_channels: int, rates: tuple[int, int, int] = (6, 12, 18), channels: int = 256
     ) -> None:
         super().__init__()
-        branches: list[nn.Module] = [_conv_bn_relu(in_channels, channels, 1)]
-        branches += [_conv_bn_relu(in_channels, channels, 3, dilation=r) for r in rates]
-        self.branches = nn.ModuleList(branches)
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), _conv_bn_relu(in_channels, channels, 1))
-        self.project = nn.Sequential(
-            _conv_bn_relu(channels * (len(rates) + 2), channels, 1), nn.Dropout(0.1)
+        convs: list[nn.Module] = [_conv_bn_relu(in_channels, channels, 1)]
+        convs += [_conv_bn_relu(in_channels, channels, 3, dilation=r) for r in rates]
+        convs.append(
+            nn.Sequential(nn.AdaptiveAvgPool2d(1), *_conv_bn_relu(in_channels, channels, 1))
         )
+        self.convs = nn.ModuleList(convs)
+        n = channels * (len(rates) + 2)
+        self.project = nn.Sequential(*_conv_bn_relu(n, channels, 1), nn.Dropout(0.1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs = [b(x) for b in self.branches]
-        pooled = self.pool(x)
-        outs.append(F.interpolate(pooled, size=x.shape[-2:], mode="bilinear", align_corners=False))
+        outs = [c(x) for c in self.convs]
+        outs[-1] = F.interpolate(outs[-1], size=x.shape[-2:], mode="bilinear", align_corners=False)
         return self.project(torch.cat(outs, dim=1))
+
+
+class DeepLabV3PlusHead(nn.Module):
+    """Decoder: ``project`` (low-level 1x1 -> 48), ``aspp``, and ``classifier`` (3x3 conv
+    304 -> 256, 1x1 to the classes) on ``[low-level, upsampled ASPP]``."""
+
+    def __init__(
+        self, high_channels: int, low_channels: int, num_classes: int, rates: tuple[int, int, int]
+    ) -> None:
+        super().__init__()
+        self.project = _conv_bn_relu(low_channels, 48, 1)
+        self.aspp = ASPP(high_channels, rates)
+        self.classifier = nn.Sequential(
+            *_conv_bn_relu(48 + 256, 256, 3), nn.Conv2d(256, num_classes, 1)
+        )
+
+    def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        high = self.aspp(high)
+        high = F.interpolate(high, size=low.shape[-2:], mode="bilinear", align_corners=False)
+        return self.classifier(torch.cat([self.project(low), high], dim=1))
 
 
 class DeepLabV3Plus(nn.Module):
     """[B, 3, H, W] -> logits [B, num_classes, H, W].
+
+    Parameter names follow the widely used reference implementation
+    (VainF/DeepLabV3Plus-Pytorch: ``backbone.*``, ``classifier.project``,
+    ``classifier.aspp.convs``, ``classifier.classifier``), so its Cityscapes checkpoints (a
+    dict with ``model_state``) load unchanged.
 
     Args:
         backbone: ``"mobilenetv2"``, ``"resnet50"`` or ``"resnet101"`` (torchvision,
@@ -88,23 +117,18 @@ class DeepLabV3Plus(nn.Module):
             raise ValueError(f"output_stride must be 8 or 16, got {output_stride}")
         self.backbone_name = backbone
         if backbone == "mobilenetv2":
-            self.low, self.high, low_ch, high_ch = _mobilenetv2(output_stride)
+            self.backbone: nn.Module = _MobileNetV2Backbone(output_stride)
+            low_ch, high_ch = 24, 320
         else:
-            self.low, self.high, low_ch, high_ch = _resnet(backbone, output_stride)
+            self.backbone = _ResNetBackbone(backbone, output_stride)
+            low_ch, high_ch = 256, 2048
         rates = (6, 12, 18) if output_stride == 16 else (12, 24, 36)
-        self.aspp = ASPP(high_ch, rates)
-        self.reduce = _conv_bn_relu(low_ch, 48, 1)
-        self.decoder = nn.Sequential(
-            _conv_bn_relu(256 + 48, 256, 3), nn.Conv2d(256, num_classes, 1)
-        )
+        self.classifier = DeepLabV3PlusHead(high_ch, low_ch, num_classes, rates)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[-2:]
-        low = self.low(x)
-        high = self.aspp(self.high(low))
-        high = F.interpolate(high, size=low.shape[-2:], mode="bilinear", align_corners=False)
-        out = self.decoder(torch.cat([high, self.reduce(low)], dim=1))
-        return F.interpolate(out, size=size, mode="bilinear", align_corners=False)
+        low, high = self.backbone(x)
+        out = self.classifier(low, high)
+        return F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 def build_deeplabv3plus(
@@ -177,32 +201,57 @@ def _conv_bn_relu(cin: int, cout: int, k: int, dilation: int = 1) -> nn.Sequenti
     )
 
 
-def _mobilenetv2(output_stride: int) -> tuple[nn.Module, nn.Module, int, int]:
-    """MobileNetV2 ``features[:4]`` (24 ch, stride 4) and ``features[4:18]`` (320 ch); the
-    last 1x1 conv to 1280 is dropped. Stages past the output stride are dilated."""
-    from torchvision.models import mobilenet_v2
+class _MobileNetV2Backbone(nn.Module):
+    """torchvision MobileNetV2 ``features[:4]`` (24 ch, stride 4) as ``low_level_features``
+    and ``features[4:18]`` (320 ch) as ``high_level_features``; the last 1x1 conv to 1280 is
+    dropped. Past the output stride, a stage's strided block runs at stride 1 with the
+    previous dilation and its other blocks with the dilation doubled (DeepLab's rule)."""
 
-    feats = mobilenet_v2(weights=None).features
-    # features[i] starts a stride-2 stage at i = 1(conv0), 2, 4, 7, 14.
-    dilate_from = 14 if output_stride == 16 else 7
-    dilation = 1
-    for i in range(dilate_from, 18):
-        for m in feats[i].modules():
-            if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):
-                if m.stride == (2, 2):
-                    m.stride = (1, 1)
+    def __init__(self, output_stride: int) -> None:
+        super().__init__()
+        from torchvision.models import mobilenet_v2
+
+        feats = mobilenet_v2(weights=None).features
+        # stages (first block index, stride): features[i] for i in 1, 2, 4, 7, 14 stride 2
+        strided_stage_starts = (2, 4, 7, 14)
+        stride, dilation = 2, 1  # after the stem
+        for i in range(2, 18):
+            if i in strided_stage_starts:
+                if stride == output_stride:
+                    _set_dw(feats[i], stride=1, dilation=dilation)
                     dilation *= 2
-                m.dilation = (dilation, dilation)
-                m.padding = (dilation, dilation)
-    return feats[:4], feats[4:18], 24, 320
+                else:
+                    stride *= 2
+            elif dilation > 1:
+                _set_dw(feats[i], stride=1, dilation=dilation)
+        self.low_level_features = feats[:4]
+        self.high_level_features = feats[4:18]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        low = self.low_level_features(x)
+        return low, self.high_level_features(low)
 
 
-def _resnet(name: str, output_stride: int) -> tuple[nn.Module, nn.Module, int, int]:
-    """ResNet stem+``layer1`` (256 ch, stride 4) and ``layer2..4`` (2048 ch)."""
-    import torchvision.models as tvm
+class _ResNetBackbone(nn.Module):
+    """torchvision ResNet up to ``layer4``; low level = ``layer1`` (256 ch, stride 4)."""
 
-    dil = [False, False, True] if output_stride == 16 else [False, True, True]
-    r = getattr(tvm, name)(weights=None, replace_stride_with_dilation=dil)
-    low = nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool, r.layer1)
-    high = nn.Sequential(r.layer2, r.layer3, r.layer4)
-    return low, high, 256, 2048
+    def __init__(self, name: str, output_stride: int) -> None:
+        super().__init__()
+        import torchvision.models as tvm
+
+        dil = [False, False, True] if output_stride == 16 else [False, True, True]
+        r = getattr(tvm, name)(weights=None, replace_stride_with_dilation=dil)
+        self.conv1, self.bn1, self.relu, self.maxpool = r.conv1, r.bn1, r.relu, r.maxpool
+        self.layer1, self.layer2, self.layer3, self.layer4 = r.layer1, r.layer2, r.layer3, r.layer4
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        low = self.layer1(self.maxpool(self.relu(self.bn1(self.conv1(x)))))
+        return low, self.layer4(self.layer3(self.layer2(low)))
+
+
+def _set_dw(block: nn.Module, *, stride: int, dilation: int) -> None:
+    for m in block.modules():
+        if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3):
+            m.stride = (stride, stride)
+            m.dilation = (dilation, dilation)
+            m.padding = (dilation, dilation)

@@ -130,7 +130,7 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     if size == 0:
         raise WeightsError(f"weights file {str(p)!r} is empty (0 bytes)")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        obj = _load_weights_only(p)
     except Exception as e:
         text = str(e)
         detail = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
@@ -179,6 +179,41 @@ def load_into(
 
 
 # ---------------------------------------------------------------------------------------
+
+#: numpy globals that training scripts leave in checkpoints (a ``best_score`` numpy float,
+#: metric arrays); rebuilding them runs no code, so they are allowed beside tensors.
+_NUMPY_SAFE = ("multiarray.scalar", "multiarray._reconstruct", "numpy.dtype", "numpy.ndarray")
+
+
+def _load_weights_only(path: Path) -> Any:
+    """``torch.load(weights_only=True)``, also allowing numpy scalars/arrays/dtypes."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        if "Unsupported global" not in str(e):
+            raise
+        try:
+            names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        except Exception:
+            raise e from None
+        if not names or not all(
+            n.startswith("numpy.") and (n.endswith(_NUMPY_SAFE) or n.startswith("numpy.dtypes."))
+            for n in names
+        ):
+            raise
+        import numpy as np
+
+        objs = [_resolve_global(n) for n in names]
+        objs += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+        with torch.serialization.safe_globals(objs):
+            return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _resolve_global(name: str) -> Any:
+    import importlib
+
+    module, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module), attr)
 
 
 def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
