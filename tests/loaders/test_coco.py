@@ -350,3 +350,20 @@ def test_coco_mini_matches_pycocotools_including_crowd_rle(coco_mini_root):
     assert verify_dataset(ds) == []  # every image exists and has its recorded size
     caps = coco_mini_captions(coco_mini_root)
     assert len(caps) == len(ds) and all(len(t.captions) >= 1 for t in caps.ground_truth().targets)
+
+
+def test_test_dev_image_info_has_images_and_no_annotations(tmp_path):
+    # image_info_test-dev2017.json: images + categories, no `annotations` key; images in test2017/
+    doc = load("instances_val2017_excerpt.json")
+    info = {"images": doc["images"][:3], "categories": doc["categories"], "info": doc["info"]}
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "image_info_test-dev2017.json").write_text(json.dumps(info))
+    ds = coco(tmp_path, "test-dev2017")
+    assert len(ds) == 3 and not ds.has_annotations
+    assert all(len(t) == 0 for t in ds.ground_truth().targets)
+    assert ds[0].image.path.startswith(str(tmp_path / "test2017"))
+    # an instances file without annotations is still refused
+    bad = tmp_path / "annotations" / "instances_val2017.json"
+    bad.write_text(json.dumps(info))
+    with pytest.raises(AnnotationError, match="expected a list under 'annotations'"):
+        coco(tmp_path)

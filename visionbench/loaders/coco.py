@@ -61,12 +61,15 @@ def coco_annotation_file(root: str | Path, split: str, kind: str = "instances") 
         DatasetNotFoundError: the file is missing; the message names the path and layout.
     """
     prefix = _KINDS[kind]
+    if kind == "instances" and split.startswith("test"):
+        prefix = "image_info"  # test2017 / test-dev2017: image records only, no annotations
     path = Path(root) / "annotations" / f"{prefix}_{split}.json"
     if not path.is_file():
         raise DatasetNotFoundError(
             f"COCO annotation file not found: {path}. Expected layout {root}/annotations/"
             f"{prefix}_{split}.json and images in {root}/{split}/ (COCO 2017: splits train2017, "
-            "val2017; COCO 2014: train2014, val2014). The official files are published at "
+            "val2017, test-dev2017 (image_info_*.json); COCO 2014: train2014, val2014). The "
+            "official files are published at "
             "https://cocodataset.org/#download"
         )
     return path
@@ -75,6 +78,7 @@ def coco_annotation_file(root: str | Path, split: str, kind: str = "instances") 
 def coco_image_dir(root: str | Path, split: str) -> Path:
     """The image folder of ``split``: ``<root>/<split>`` or ``<root>/images/<split>``
     (the first that exists; the first when neither does, so that verify names it)."""
+    split = split.replace("test-dev", "test")  # test-dev2017 images live in test2017/
     candidates = [Path(root) / split, Path(root) / "images" / split]
     return next((p for p in candidates if p.is_dir()), candidates[0])
 
@@ -102,6 +106,8 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
             raise AnnotationError(f"not valid JSON: {e}", path=path) from None
     if not isinstance(doc, dict):
         raise AnnotationError(f"expected a JSON object, got {type(doc).__name__}", path=path)
+    if "annotations" not in doc and Path(path).name.startswith("image_info"):
+        doc["annotations"] = []  # test-dev image lists carry no annotations
     for key in ("images", "annotations"):
         if not isinstance(doc.get(key), list):
             raise AnnotationError(
@@ -134,6 +140,10 @@ class _COCOBase:
         self.split = split
         self.problems: list[Problem] = []
         doc = load_coco_json(self.annotation_file)
+        #: False for image lists without annotations (test-dev): predict, do not score.
+        self.has_annotations = bool(doc["annotations"]) or not Path(
+            self.annotation_file
+        ).name.startswith("image_info")
         self._images = _check_images(doc["images"], self.annotation_file)
         self.categories: list[dict[str, Any]] = list(doc.get("categories") or [])
         anns = self._validate(doc["annotations"], drop_dangling)
