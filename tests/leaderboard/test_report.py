@@ -12,7 +12,7 @@ from html import unescape
 
 import numpy as np
 import pytest
-from _leaderboard_records import XSS, make_record, write_results
+from _leaderboard_records import XSS, confusion, make_record, write_results
 from PIL import Image
 
 from visionbench.engine.records import write_record
@@ -124,6 +124,23 @@ def test_malformed_arrays_skip_plots_with_a_warning(tmp_path):
         html = render_html(load_long(tmp_path), results=tmp_path)
     assert "AP per class" not in html and "precision-recall curves" not in html
     assert "AP vs GFLOPs" in html  # the other plots are still there
+
+
+def test_segmentation_and_scene_graph_plots(tmp_path):
+    seg = make_record("deeplab", "cityscapes", "semantic_segmentation", {"miou": 0.7},
+                      signature="cityscapes|v", label_space="cityscapes34")  # fmt: skip
+    iou = np.linspace(0.2, 0.9, 19)
+    iou[3] = np.nan
+    write_record(seg, tmp_path, arrays={"class_iou": iou, "confusion": confusion(34, 0)})
+    sg = make_record("motifs", "vg150", "scene_graph", {"R@50": 60.0, "mR@50": 10.0},
+                     signature="sgg|v", label_space="vg150")  # fmt: skip
+    write_record(sg, tmp_path, arrays={"mR@20_per_predicate": np.full(50, 0.1),
+                                       "mR@100_per_predicate": np.full(50, 0.2)})  # fmt: skip
+    html = render_html(load_long(tmp_path), results=tmp_path)
+    alts = [a for _, a in _images(html)]
+    assert "IoU per class: deeplab" in alts and "confusion matrix: deeplab" in alts
+    assert "mR@100 recall per class: motifs" in alts  # the largest K
+    assert "ranked by <b>miou</b>" in html and "ranked by <b>R@50</b>" in html
 
 
 def test_empty_report(tmp_path):

@@ -18,6 +18,7 @@ from visionbench.leaderboard.table import (
     long_table,
     pivot,
     primary_metric,
+    rich_table,
 )
 from visionbench.leaderboard.timm_csv import TIMM_COLUMNS, timm_rows
 
@@ -122,10 +123,21 @@ def test_csv_numbers_stay_numeric():
         assert back[c].dtype.kind in "fi", c
 
 
-def test_markdown_bolds_best_and_escapes_pipes():
-    recs = [_cls("a|b", 70.0), _cls("c", 90.0)]
+def test_markdown_bolds_best_and_escapes_pipes_and_html():
+    recs = [_cls("a|b", 70.0), _cls("c", 90.0), _cls("<img src=x>&", 80.0)]
     md = export(long_table(recs), "md")
     assert "| a\\|b |" in md and "**90.00**" in md and "**70.00**" not in md
+    assert "| &lt;img src=x>&amp; |" in md and "<img" not in md
+
+
+def test_rich_table_shows_markup_as_text():
+    from rich.console import Console
+
+    recs = [_cls("[red]x[/]", 70.0), _cls("[/]", 80.0)]
+    console = Console(width=200, record=True, color_system=None)
+    console.print(rich_table(long_table(recs)))
+    text = console.export_text()
+    assert "[red]x[/]" in text and "[/]" in text.replace("[red]x[/]", "")
 
 
 def test_timm_csv_columns_and_values():

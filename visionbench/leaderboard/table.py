@@ -231,6 +231,7 @@ HEADLINE = [
 def rich_table(df: pd.DataFrame, *, max_metrics: int = 4) -> Any:
     """A terminal table: headline metrics (at most ``max_metrics``) and efficiency columns."""
     from rich.table import Table
+    from rich.text import Text
 
     wide = pivot(df)
     if not wide.empty:
@@ -248,7 +249,8 @@ def rich_table(df: pd.DataFrame, *, max_metrics: int = 4) -> Any:
     for c in wide.columns:
         table.add_column(str(c), justify="right" if wide[c].dtype.kind in "fiu" else "left")
     for row, brow in zip(wide.itertuples(index=False), best.itertuples(index=False)):
-        table.add_row(*[f"[bold green]{_fmt(v)}[/]" if b else _fmt(v) for v, b in zip(row, brow)])
+        # Text cells: a model named "[red]x[/]" is shown as typed, never read as markup
+        table.add_row(*[Text(_fmt(v), style="bold green" if b else "") for v, b in zip(row, brow)])
     return table
 
 
@@ -266,7 +268,7 @@ def _markdown(wide: pd.DataFrame) -> str:
     """GitHub Markdown; the best value of each column (per dataset) in bold."""
 
     def cell(v: Any, bold: bool = False) -> str:
-        text = _fmt(v).replace("|", "\\|")
+        text = _fmt(v).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
         return f"**{text}**" if bold else text
 
     best = best_mask(wide)
