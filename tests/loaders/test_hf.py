@@ -158,3 +158,15 @@ def test_hf_imagefolder_loads_as_classification(tmp_path):
     gt = ds.ground_truth()
     assert gt.sample_ids == [0, 1, 2] and [t.label for t in gt.targets] == [0, 0, 1]
     assert ds[2].image.path.endswith("dog/2.png") and tuple(ds[2].image.load().shape) == (3, 4, 5)
+
+
+def test_dataset_dict_needs_a_split(tmp_path):
+    write_image(tmp_path / "a.png", 4, 3)
+    feats = hf.Features({"image": hf.Image(), "label": hf.ClassLabel(names=["cat", "dog"])})
+    one = hf.Dataset.from_dict({"image": [str(tmp_path / "a.png")], "label": [1]}, features=feats)
+    dd = hf.DatasetDict({"train": one, "test": one})
+    dd.save_to_disk(str(tmp_path / "dd"))
+    with pytest.raises(ContractError, match=r"splits \['train', 'test'\]: pass split="):
+        from_hf_dataset(tmp_path / "dd")
+    ds = from_hf_dataset(tmp_path / "dd", split="test")
+    assert ds.split == "test" and ds[0].target.label == 1

@@ -139,13 +139,21 @@ def from_hf_dataset(source: Any, *, name: str | None = None, split: str | None =
     """A visionbench dataset over a ``datasets.Dataset`` of the schema above.
 
     Args:
-        source: a ``datasets.Dataset``, or a folder written by ``save_to_disk``.
+        source: a ``datasets.Dataset`` or ``DatasetDict``, or a folder written by
+            ``save_to_disk`` (a ``DatasetDict`` needs ``split`` unless it has one split).
         name, split, task, label_space: override (or supply, for datasets not written by
             :func:`to_hf_dataset`, e.g. an ``imagefolder`` with a ``label`` column).
     """
     import datasets as hf
 
     ds = hf.load_from_disk(str(source)) if isinstance(source, (str, Path)) else source
+    if isinstance(ds, hf.DatasetDict):
+        if split is None and len(ds) != 1:
+            raise ContractError(f"a DatasetDict with splits {list(ds)}: pass split=")
+        key = split if split is not None else next(iter(ds))
+        if key not in ds:
+            raise ContractError(f"split {key!r} not in the DatasetDict (splits: {list(ds)})")
+        ds = ds[key]
     return HFDataset(ds, name=name, split=split, task=task, label_space=label_space)
 
 
