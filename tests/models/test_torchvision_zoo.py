@@ -211,3 +211,28 @@ def test_forward_small(name: str) -> None:
         a.label_space.check_ids(p.labels)
     else:
         assert p.mask.shape == (48, 64) and p.mask.max() < 21
+
+
+def test_detection_masks_become_rle_at_original_size() -> None:
+    from pycocotools import mask as mask_utils
+
+    # 20x40 image resized to 10x20 (scale 0.5); one mask covering the left half of the input
+    pre = Preprocess(mode="resize", size=(10, 20), mean=None, std=None)
+    x, meta = pre(torch.zeros(3, 20, 40, dtype=torch.uint8))
+    probs = torch.zeros(1, 1, 10, 20)
+    probs[..., :10] = 0.9
+    out = [
+        {
+            "boxes": torch.tensor([[0.0, 0.0, 10.0, 10.0]]),
+            "labels": torch.tensor([1]),
+            "scores": torch.tensor([0.9]),
+            "masks": probs,
+        }
+    ]
+    a = DetectionAdapter(
+        "fake", get_label_space("coco91"), _FixedDetections(out), pre, class_ids=[-1, 1]
+    )
+    (p,) = a.predict(Batch(x[None], [{**meta, "sample_id": 1}]))
+    np.testing.assert_allclose(p.boxes, [[0, 0, 20, 20]])
+    m = mask_utils.decode(p.masks[0])
+    assert m.shape == (20, 40) and m[:, :20].all() and not m[:, 20:].any()
