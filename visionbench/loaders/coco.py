@@ -147,9 +147,14 @@ class _COCOBase:
         self._images = _check_images(doc["images"], self.annotation_file)
         self.categories: list[dict[str, Any]] = list(doc.get("categories") or [])
         anns = self._validate(doc["annotations"], drop_dangling)
-        self._by_image: dict[int, list[dict[str, Any]]] = {int(im["id"]): [] for im in self._images}
-        for a in anns:
-            self._by_image[a["image_id"]].append(a)
+        del doc
+        # Annotation dicts (polygons and all) are kept only when targets need more than the
+        # columns built by _validate: captions, masks, keypoints.
+        self._by_image: dict[int, list[dict[str, Any]]] = {}
+        if self._needs_ann_dicts():
+            self._by_image = {int(im["id"]): [] for im in self._images}
+            for a in anns:
+                self._by_image[a["image_id"]].append(a)
         self._keep = self._select_images()
 
     # -- Dataset protocol --------------------------------------------------------------
@@ -196,6 +201,9 @@ class _COCOBase:
 
     def _target(self, im: dict[str, Any]) -> Any:
         raise NotImplementedError
+
+    def _needs_ann_dicts(self) -> bool:
+        return True
 
     def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
         path = self.annotation_file
@@ -378,6 +386,9 @@ class COCODetection(_COCOBase):
         )
 
     _has_keypoints = False
+
+    def _needs_ann_dicts(self) -> bool:
+        return self.masks or self._has_keypoints
 
     def _keypoints(self, anns: list[dict[str, Any]]) -> np.ndarray | None:
         return None
