@@ -96,21 +96,43 @@ class GroundTruthTable:
 def read_json(obj: Any) -> tuple[Any, str]:
     """Parse ``obj`` (path, bytes, or an already-parsed object) -> (object, source name)."""
     if isinstance(obj, (str, os.PathLike)):
-        import orjson
-
         path = os.fspath(obj)
         try:
             with open(path, "rb") as f:
-                return orjson.loads(f.read()), path
+                return _loads(f.read(), path), path
         except FileNotFoundError:
             raise MetricInputError(f"{path}: file not found") from None
-        except orjson.JSONDecodeError as e:
-            raise MetricInputError(f"{path}: not valid JSON ({e})") from None
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        import orjson
-
-        return orjson.loads(obj), "<bytes>"
+        return _loads(bytes(obj), "<bytes>"), "<bytes>"
     return obj, "<dict>" if isinstance(obj, dict) else "<list>"
+
+
+def _loads(raw: bytes, src: str) -> Any:
+    import orjson
+
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        import json
+
+        try:  # Python's json (what pycocotools uses) also reads NaN / Infinity
+            return json.loads(raw)
+        except ValueError:
+            raise MetricInputError(f"{src}: not valid JSON ({e})") from None
+
+
+def _raw_bytes(obj: Any) -> tuple[bytes, str] | None:
+    """The bytes of a path / bytes input (None for parsed objects)."""
+    if isinstance(obj, (str, os.PathLike)):
+        path = os.fspath(obj)
+        try:
+            with open(path, "rb") as f:
+                return f.read(), path
+        except FileNotFoundError:
+            raise MetricInputError(f"{path}: file not found") from None
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj), "<bytes>"
+    return None
 
 
 def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) -> GroundTruthTable:
@@ -125,7 +147,18 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
     Raises:
         MetricInputError: naming the source, the field, the annotation id and the value.
     """
-    data, src = read_json(gt)
+    raw = _raw_bytes(gt)
+    if raw is not None:
+        if iou_type == "bbox":
+            fast = _fast_ground_truth(*raw)
+            if fast is not None:
+                _check_finite(fast.anns, fast.source, "annotation id")
+                _check_ground_truth(fast, compat=compat, need_size=False)
+                return fast
+        gt = _loads(*raw)
+        data, src = gt, raw[1]
+    else:
+        data, src = read_json(gt)
     if not isinstance(data, dict):
         raise MetricInputError(
             f"{src}: expected a COCO ground-truth object (dict), got {type(data).__name__}"
@@ -294,7 +327,17 @@ def load_results(
     """
     if isinstance(results, AnnTable):
         return results
-    data, src = read_json(results)
+    raw = _raw_bytes(results)
+    if raw is not None:
+        if iou_type == "bbox":
+            fast = _fast_results(*raw)
+            if fast is not None:
+                _check_results(fast, gt, raw[1])
+                return fast
+        results = _loads(*raw)
+        data, src = results, raw[1]
+    else:
+        data, src = read_json(results)
     if not isinstance(data, list):
         raise MetricInputError(
             f"{src}: expected a list of result objects, got {type(data).__name__}"
@@ -415,3 +458,79 @@ def _check_results(t: AnnTable, gt: GroundTruthTable, src: str) -> None:
             f"{src}: results[{i}]: field 'image_id' = {int(t.image_id[i])} is not an image of the ground "
             f"truth {gt.source} ({int(unknown.sum())} results affected)"
         )
+
+
+_INT_LIMIT = 2.0**53
+
+
+def _int_column(v: np.ndarray) -> np.ndarray | None:
+    if not (np.all(np.abs(v) < _INT_LIMIT) and np.array_equal(v, np.floor(v))):
+        return None
+    return v.astype(np.int64)
+
+
+def _fast_results(raw: bytes, src: str) -> AnnTable | None:
+    """bbox results through the columnar reader (None: use the full parser)."""
+    from visionbench.metrics.coco_json import scan_object_array
+
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    keys = ["image_id", "category_id", "score", "bbox", "caption", "segmentation", "keypoints"]
+    r = scan_object_array(buf, 0, len(buf), keys, [1, 1, 1, 4, 0, 0, 0])
+    if r is None or len(r["present"]) == 0:
+        return None
+    pres, v = r["present"], r["values"]
+    if pres[0, 4] or not pres[:, :4].all():
+        return None  # caption results, or a missing field: the full parser says which
+    image_id, category_id = _int_column(v[:, 0]), _int_column(v[:, 1])
+    if image_id is None or category_id is None:
+        return None
+    n = len(v)
+    bbox = np.ascontiguousarray(v[:, 3:7])
+    return AnnTable(
+        image_id=image_id,
+        category_id=category_id,
+        bbox=bbox,
+        area=bbox[:, 2] * bbox[:, 3],
+        iscrowd=np.zeros(n, dtype=bool),
+        ann_id=np.arange(1, n + 1, dtype=np.int64),
+        score=np.ascontiguousarray(v[:, 2]),
+    )
+
+
+def _fast_ground_truth(raw: bytes, src: str) -> GroundTruthTable | None:
+    """A bbox ground truth through the columnar reader (None: use the full parser)."""
+    import orjson
+
+    from visionbench.metrics.coco_json import scan_object_array, top_level_spans
+
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    spans = top_level_spans(buf, ["images", "annotations", "categories"])
+    if spans is None or len(spans) != 3:
+        return None
+    try:
+        images = orjson.loads(raw[slice(*spans["images"])])
+        cats = orjson.loads(raw[slice(*spans["categories"])])
+        image_ids = np.array([im["id"] for im in images], dtype=np.int64)
+        heights = np.array([im.get("height", -1) for im in images], dtype=np.int64)
+        widths = np.array([im.get("width", -1) for im in images], dtype=np.int64)
+        cat_ids = np.array([c["id"] for c in cats], dtype=np.int64)
+        cat_names = [str(c.get("name", c["id"])) for c in cats]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+    keys = ["id", "image_id", "category_id", "area", "iscrowd", "bbox"]
+    r = scan_object_array(buf, *spans["annotations"], keys, [1, 1, 1, 1, 1, 4])
+    if r is None or not r["present"].all():
+        return None
+    v = r["values"]
+    ids, img, cat, crowd = (_int_column(v[:, j]) for j in (0, 1, 2, 4))
+    if ids is None or img is None or cat is None or crowd is None:
+        return None
+    anns = AnnTable(
+        image_id=img,
+        category_id=cat,
+        bbox=np.ascontiguousarray(v[:, 5:9]),
+        area=np.ascontiguousarray(v[:, 3]),
+        iscrowd=crowd != 0,
+        ann_id=ids,
+    )
+    return GroundTruthTable(image_ids, heights, widths, cat_ids, cat_names, anns, source=src)
