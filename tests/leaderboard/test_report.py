@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from html import unescape
 
@@ -162,5 +163,8 @@ def test_write_report_all_formats(report, tmp_path):
     html = write_report("html", tmp_path / "m.html", results=root, model="det-*").read_text()
     assert "det-a" in html and "beta" not in html
     assert not list(tmp_path.glob(".*.tmp"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m.html").stat().st_mode & 0o777 == 0o666 & ~umask
     with pytest.raises(VisionbenchError, match="unknown report format"):
         write_report("pdf", tmp_path / "x.pdf", results=root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from visionbench.engine.records import atomic_write_bytes, read_records
@@ -46,4 +47,13 @@ def write_report(
     text = export(df, fmt, records=records, results=results)
     path = Path(output).expanduser()
     atomic_write_bytes(path, text.encode("utf-8"))
+    _chmod_like_open(path)
     return path
+
+
+def _chmod_like_open(path: Path) -> None:
+    """The permissions ``open(path, "w")`` would have given (0666 less the umask): the
+    temporary file behind the atomic write is created 0600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
