@@ -95,7 +95,12 @@ _BACKGROUND = ("__background__", "N/A", "no person")
 
 
 def build_torchvision(
-    name: str, weights: str | None = "DEFAULT", *, mask_threshold: float = 0.5
+    name: str,
+    weights: str | None = "DEFAULT",
+    *,
+    mask_threshold: float = 0.5,
+    attention: str | None = None,
+    attention_options: dict[str, Any] | None = None,
 ) -> ModelAdapter:
     """Build torchvision model ``name`` wrapped in the adapter of its task.
 
@@ -106,6 +111,12 @@ def build_torchvision(
             (``"DEFAULT"``, ``"IMAGENET1K_V1"``, or ``"Enum.MEMBER"``) read from the torch
             hub cache; or a path / URL of a state dict.
         mask_threshold: instance-mask probability threshold (Mask R-CNN).
+        attention: replace every ``nn.MultiheadAttention`` (the ViT family) by
+            ``"linear"`` or ``"block_sparse"`` attention with the same weights
+            (:mod:`visionbench.models.efficient_attention`); the adapter is then named
+            ``tv:<name>+<attention>``.
+        attention_options: options of the block-sparse attention (``block``, ``window``,
+            ``num_global``, ``num_random``, ``seed``).
 
     Returns:
         A :class:`ClassifierAdapter`, :class:`SegmentationAdapter` or
@@ -159,7 +170,17 @@ def build_torchvision(
             load_into(module, load_state_dict_file(path), source=f"weights file {path}")
             info = {"name": file_spec, "path": str(path), "sha256": sha256_file(path)}
 
-    return _adapter(f"tv:{name}", family, module, meta_w, info, mask_threshold)
+    full_name = f"tv:{name}"
+    if attention is not None:
+        from visionbench.models.efficient_attention import swap_attention
+
+        if swap_attention(module, attention, **(attention_options or {})) == 0:
+            raise RegistryError(
+                f"tv:{name} has no nn.MultiheadAttention to replace by {attention!r}"
+            )
+        full_name += f"+{attention}"
+        info = {**info, "attention": attention, **(attention_options or {})}
+    return _adapter(full_name, family, module, meta_w, info, mask_threshold)
 
 
 def torchvision_family(name: str) -> str:
