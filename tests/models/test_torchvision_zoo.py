@@ -236,3 +236,41 @@ def test_detection_masks_become_rle_at_original_size() -> None:
     np.testing.assert_allclose(p.boxes, [[0, 0, 20, 20]])
     m = mask_utils.decode(p.masks[0])
     assert m.shape == (20, 40) and m[:, :20].all() and not m[:, 20:].any()
+
+
+class _ShapeRecorder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[int, ...]] = []
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.seen.append(tuple(x.shape))
+        return {"out": x[:, :2]}
+
+
+def test_segmentation_short_side_resize_matches_weights_transform() -> None:
+    rec = _ShapeRecorder()
+    a = SegmentationAdapter(
+        "rec",
+        get_label_space("cityscapes19"),
+        rec,
+        Preprocess(mode="none"),
+        class_ids=[0, 1],
+        short_side=20,
+    )
+    x, meta = a.preprocess(torch.randint(0, 256, (3, 40, 60), dtype=torch.uint8))
+    (p,) = a.predict(Batch(x[None], [{**meta, "sample_id": 1}]))
+    assert rec.seen == [(1, 3, 20, 30)] and p.mask.shape == (40, 60)
+
+    # the adapter's resize of the normalised batch equals the VOC weights' eval transform
+    # (resize shorter side to 520 on uint8, then normalise) up to uint8 rounding
+    seg = build_torchvision("lraspp_mobilenet_v3_large", None)
+    assert seg.short_side == 520
+    img = torch.randint(0, 256, (3, 60, 90), dtype=torch.uint8)
+    ref = tvm.get_model_weights("lraspp_mobilenet_v3_large").DEFAULT.transforms()(img)
+    x, _ = seg.preprocess(img)
+    ours = torch.nn.functional.interpolate(
+        x[None], size=(520, 780), mode="bilinear", align_corners=False, antialias=True
+    )[0]
+    assert ref.shape == ours.shape == (3, 520, 780)
+    assert (ref - ours).abs().max() < 0.5 / 255 / 0.224 + 1e-4

@@ -49,6 +49,9 @@ class SegmentationAdapter(ModelAdapter):
             the Cityscapes labelId of each trainId channel when ``label_space`` is
             ``cityscapes34``.
         output_key: key of the logits when the module returns a dict (torchvision: ``"out"``).
+        short_side: resize the batch (bilinear, antialiased) so its shorter side has this
+            many pixels before the module runs (torchvision's VOC weights: 520); logits are
+            mapped back to the preprocessed size. ``None`` feeds the batch as it is.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class SegmentationAdapter(ModelAdapter):
         *,
         class_ids: Sequence[int] | None = None,
         output_key: str = "out",
+        short_side: int | None = None,
         weights: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(
@@ -69,7 +73,19 @@ class SegmentationAdapter(ModelAdapter):
         label_space.check_ids(ids, what=f"class ids of {name}")
         self.class_ids = ids
         self.output_key = output_key
+        self.short_side = short_side
         self._dtype = np.uint8 if ids.min() >= 0 and ids.max() < 256 else np.int32
+
+    def forward(self, images: torch.Tensor) -> Any:
+        if self.short_side is not None:
+            h, w = int(images.shape[-2]), int(images.shape[-1])
+            s = self.short_side / min(h, w)
+            size = (max(1, round(h * s)), max(1, round(w * s)))
+            if size != (h, w):
+                images = F.interpolate(
+                    images, size=size, mode="bilinear", align_corners=False, antialias=True
+                )
+        return self.module(images)
 
     def postprocess(self, outputs: Any, batch: Batch) -> Sequence[Prediction]:
         logits = outputs[self.output_key] if isinstance(outputs, dict) else outputs

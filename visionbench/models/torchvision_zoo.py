@@ -11,9 +11,9 @@ and ``weights.meta["categories"]``), so an evaluation is reproducible by constru
   label ``k`` is ``coco91`` id ``k`` with ``__background__`` and ``N/A`` dropped;
 * segmentation: the VOC-21 weights output Pascal VOC classes — label space ``voc21``
   (defined here), which has no map to Cityscapes: the engine refuses rather than guess.
-  The weights' own eval transform resizes the shorter side to 520; :class:`Preprocess` has
-  no shorter-side-only mode, so the image is fed at its own size and logits are resized
-  back (``mode="none"``).
+  The weights' eval transform resizes the shorter side to 520 (bilinear) before
+  normalising; the adapter does that resize on the normalised batch (the same linear map
+  up to uint8 rounding) and maps the logits back to the image's own size (``mode="none"``).
 
 Weights: no network access at run time. ``weights=None`` (or ``"random"``) builds a random
 init; an enum member (``"DEFAULT"``, ``"IMAGENET1K_V2"``) is used only if its file is
@@ -312,7 +312,10 @@ def _adapter(
     if family == "segmentation":
         if cats != list(VOC21.names):
             raise RegistryError(f"{name}: weights categories are not Pascal VOC-21: {cats[:5]}...")
-        return SegmentationAdapter(name, VOC21, module, pre, weights=info)
+        short = getattr(member.transforms(), "resize_size", None)
+        return SegmentationAdapter(
+            name, VOC21, module, pre, weights=info, short_side=int(short[0]) if short else None
+        )
     coco91 = get_label_space("coco91")
     ids = np.array([-1 if c in _BACKGROUND else k for k, c in enumerate(cats)])
     for k in np.flatnonzero(ids >= 0):
