@@ -9,7 +9,7 @@ times in fresh subprocesses, one after the other (imports excluded):
 - ``visionbench``: ``COCODetection(path)`` (parse + validate) and ``.ground_truth()``
   (a DetectionTarget per image).
 
-Prints wall time and peak RSS per variant and the ratios to orjson.
+Prints median wall time and peak RSS per variant and the ratios to orjson.
 
     python benchmarks/coco_loader.py --images 5000 --anns 36781
 """
@@ -84,21 +84,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=5000)
     ap.add_argument("--anns", type=int, default=36781)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per variant; medians are shown")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "instances.json"
         write_instances(path, args.images, args.anns)
         mb = path.stat().st_size / 1e6
         print(f"{args.images} images, {args.anns} annotations, {mb:.0f} MB")
-        res = {}
-        for kind in ("orjson", "pycocotools", "visionbench"):
-            out = subprocess.run(
-                [sys.executable, "-c", _RUN, kind, str(path)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            res[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+        runs: dict[str, list[dict[str, float]]] = {
+            k: [] for k in ("orjson", "pycocotools", "visionbench")
+        }
+        for _ in range(args.repeat):  # interleaved, so machine load hits every variant alike
+            for kind in runs:
+                cmd = [sys.executable, "-c", _RUN, kind, str(path)]
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                runs[kind].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        res = {
+            k: {f: float(np.median([r[f] for r in rs])) for f in rs[0]} for k, rs in runs.items()
+        }
+        print(f"medians of {args.repeat} runs")
         base = res["orjson"]["total"]
         print(f"{'variant':<28}{'wall s':>9}{'x orjson':>10}{'peak RSS MB':>13}")
         for kind, r in res.items():
