@@ -76,7 +76,8 @@ def test_loads_without_errors_or_network(page):
     assert urls and all(u.startswith(("file:", "data:")) for u in urls), urls
     assert page.evaluate("document.querySelectorAll('section.group').length") == 2
     assert page.evaluate("document.getElementById('vb-count').textContent") == "6 of 6 rows shown"
-    assert page.evaluate("document.querySelectorAll('img').length") >= 8
+    assert page.evaluate("document.querySelectorAll('img').length") == 4  # matplotlib PNGs
+    assert page.evaluate("document.querySelectorAll('svg.chart').length") == 6  # per-run SVG
     assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from _leaderboard_records import coco_arrays, make_record
 from PIL import Image
 
 from visionbench.leaderboard import plots
+from visionbench.leaderboard.svg import BAR_AREA, viridis
 
 
 @pytest.mark.parametrize(
@@ -74,11 +76,8 @@ def test_plots_render_or_skip():
     assert (
         plots.per_class_plot(["a", "b"], np.array([np.nan, np.nan]), xlabel="AP", title="t") is None
     )
-    assert _png_size(plots.per_class_plot(["a", "b"], np.array([0.2, np.nan]), xlabel="AP",
-                                          title="t"))[0] == "PNG"  # fmt: skip
     assert plots.confusion_plot(np.zeros((3, 3)), ["a", "b", "c"], title="t") is None
     assert plots.confusion_plot(np.ones((2, 3)), ["a", "b"], title="t") is None
-    assert _png_size(plots.confusion_plot(np.eye(3) * 5, ["a", "b", "c"], title="t"))[0] == "PNG"
     assert plots.pr_curve_plot({"m": {}}, title="t") is None
     assert _png_size(plots.pr_curve_plot({"m": coco_arrays()}, title="t"))[0] == "PNG"
 
@@ -94,3 +93,31 @@ def test_load_arrays_missing_or_outside(tmp_path):
     np.savez(tmp_path / "ok.npz", x=np.arange(3))
     rec["arrays_file"] = "ok.npz"
     np.testing.assert_array_equal(plots.load_arrays(rec, tmp_path)["x"], [0, 1, 2])
+
+
+_BAR_W = r'class="bar" x="\d+" y="[\d.]+" width="([\d.]+)"'
+
+
+def test_per_class_bars_svg():
+    names = ["cat", "<b>dog</b>", "eel", "fox"]
+    svg = plots.per_class_plot(names, np.array([0.25, 0.5, np.nan, 1.0]), xlabel="AP", title="t")
+    widths = [float(w) for w in re.findall(_BAR_W, svg)]
+    assert widths == [BAR_AREA * 1.0, BAR_AREA * 0.5, BAR_AREA * 0.25]  # best first, NaN out
+    assert "<b>" not in svg and "&lt;b&gt;dog&lt;/b&gt;: 0.5</title>" in svg
+    assert "http" not in svg  # no xmlns URL
+    svg = plots.per_class_plot(["a", "b"], np.array([20.0, 80.0]), xlabel="IoU", title="t")
+    widths = [float(w) for w in re.findall(_BAR_W, svg)]
+    assert widths == [BAR_AREA * 0.8, BAR_AREA * 0.2]  # percentages on a 0-100 scale
+
+
+def test_confusion_heatmap_svg():
+    cm = np.array([[8, 2, 0], [0, 5, 0], [1, 1, 2]])
+    svg = plots.confusion_plot(cm, ["a", "b", "<c>"], title="t")
+    cells = re.findall(r'<rect class="cell"[^>]*fill="(#[0-9a-f]{6})"><title>([^<]*)</title>', svg)
+    assert len(cells) == 9
+    assert cells[0] == (viridis(0.8), "a → a: 0.800 (8 of 10)")
+    assert cells[1] == (viridis(0.2), "a → b: 0.200 (2 of 10)")
+    assert cells[8] == (viridis(0.5), "&lt;c&gt; → &lt;c&gt;: 0.500 (2 of 4)")
+    assert viridis(0) == "#440154" and viridis(1) == "#fde725" and viridis(2) == "#fde725"
+    # halfway between #440154 (68, 1, 84) and #482475 (72, 36, 117): (70, 18.5, 100.5)
+    assert viridis(0.5) == "#21918c" and viridis(0.05) == "#461264"  # round half to even

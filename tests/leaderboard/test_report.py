@@ -30,6 +30,11 @@ def report(tmp_path_factory):
     return root, records, render_html(load_long(root), results=root)
 
 
+def _charts(html):
+    """Summaries of the collapsed per-run charts that hold an inline SVG chart."""
+    return re.findall(r'<summary>([^<]*)</summary><figure><svg class="chart"', html)
+
+
 def _images(html):
     return re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]*)"', html)
 
@@ -95,9 +100,11 @@ def test_plots_are_valid_pngs(report):
     alts = [a for _, a in images]
     assert "top1 vs GFLOPs, Pareto front in red" in alts
     assert "top1 vs latency, Pareto front in red" in alts
-    assert sum(a.startswith("confusion matrix: ") for a in alts) == 4
     assert "precision-recall curves (area all, max detections 100)" in alts
-    assert {a for a in alts if a.startswith("AP per class")} == {
+    charts = _charts(html)
+    assert sum(a.startswith("confusion matrix: ") for a in charts) == 4
+    assert "confusion matrix: &lt;script&gt;alert(1)&lt;/script&gt;" in charts
+    assert {a for a in charts if a.startswith("AP per class")} == {
         "AP per class: det-a",
         "AP per class: det-b",
     }
@@ -113,7 +120,7 @@ def test_plots_skipped_without_data(tmp_path):
     rec = make_record("m", "d", "classification", {"top1": 50.0}, signature="s",
                       gflops=None, latency_ms=None, throughput=None)  # fmt: skip
     html = render_html(long_table([rec]), records=[rec], results=tmp_path)
-    assert _images(html) == [] and '<td class="model">m</td>' in html
+    assert _images(html) == [] and _charts(html) == [] and '<td class="model">m</td>' in html
 
 
 def test_malformed_arrays_skip_plots_with_a_warning(tmp_path):
@@ -138,9 +145,9 @@ def test_segmentation_and_scene_graph_plots(tmp_path):
     write_record(sg, tmp_path, arrays={"mR@20_per_predicate": np.full(50, 0.1),
                                        "mR@100_per_predicate": np.full(50, 0.2)})  # fmt: skip
     html = render_html(load_long(tmp_path), results=tmp_path)
-    alts = [a for _, a in _images(html)]
-    assert "IoU per class: deeplab" in alts and "confusion matrix: deeplab" in alts
-    assert "mR@100 recall per class: motifs" in alts  # the largest K
+    charts = _charts(html)
+    assert "IoU per class: deeplab" in charts and "confusion matrix: deeplab" in charts
+    assert "mR@100 recall per class: motifs" in charts  # the largest K
     assert "ranked by <b>miou</b>" in html and "ranked by <b>R@50</b>" in html
 
 

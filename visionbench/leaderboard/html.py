@@ -311,11 +311,11 @@ def _per_class_keys(arrays: dict[str, Any]) -> list[tuple[str, str]]:
     return [(mr[-1], mr[-1].removesuffix("_per_predicate") + " recall")] if mr else []
 
 
-def _details(summary: str, src: str) -> str:
-    return (
-        f'<details><summary>{escape(summary)}</summary><figure><img src="{escape(src)}" '
-        f'alt="{escape(summary)}"></figure></details>'
-    )
+def _details(summary: str, chart: str) -> str:
+    """A collapsed block holding a chart: a PNG data URI or inline SVG markup made here."""
+    if chart.startswith("data:image/png;base64,"):
+        chart = f'<img src="{escape(chart)}" alt="{escape(summary)}">'
+    return f"<details><summary>{escape(summary)}</summary><figure>{chart}</figure></details>"
 
 
 def _latest_records(

@@ -1,8 +1,10 @@
 """Report plots as self-contained PNG data URIs (matplotlib, Agg backend).
 
-Each function takes plain numbers (or one run record with its arrays) and returns a
-``data:image/png;base64,...`` string, or None when the data it needs is missing (a run
-without GFLOPs, a record without an arrays file): plots are skipped, never faked.
+Each function takes plain numbers and returns a ``data:image/png;base64,...`` string
+(matplotlib: the efficiency and PR plots) or inline SVG markup (:mod:`svg`: per-class bars
+and confusion heatmaps, one per run, so they must be cheap), or None when the data it
+needs is missing (a run without GFLOPs, a record without an arrays file): plots are
+skipped, never faked.
 
 Arrays come from ``<run_id>.arrays.npz`` beside each record: COCO ``precision``
 [T, R, K, A, M] (-1 where a class has no ground truth), ``rec_thrs`` [R], ``iou_thrs`` [T],
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from visionbench.leaderboard.svg import bars_svg, heatmap_svg
 
 __all__ = [
     "pareto_front",
@@ -152,8 +156,8 @@ def pr_curve_points(arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, ...] | N
 def per_class_plot(
     names: Sequence[str], values: np.ndarray, *, xlabel: str, title: str
 ) -> str | None:
-    """Horizontal bars, one per class, sorted by value (NaN classes left out; at most
-    :data:`MAX_BARS`, the lowest, when there are more)."""
+    """Inline SVG bars, one per class, best at the top (NaN classes left out; at most
+    :data:`MAX_BARS`, the lowest, when there are more). None when no value is finite."""
     v = np.asarray(values, dtype=float)
     keep = np.flatnonzero(np.isfinite(v))
     if keep.size == 0:
@@ -164,48 +168,23 @@ def per_class_plot(
         note = f" (lowest {MAX_BARS} of {keep.size})"
         keep = keep[:MAX_BARS]
     keep = keep[::-1]  # best at the top
-    fig, ax = _subplots(figsize=(6.4, 1.0 + 0.16 * keep.size))
-    ax.barh(np.arange(keep.size), v[keep], color="#3b6ea8")
-    ax.set_yticks(np.arange(keep.size), [_short(names[i], 24) for i in keep], fontsize=6)
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    ax.set_title(title + note, fontsize=10)
-    ax.grid(True, axis="x", alpha=0.3)
-    return _png(fig)
+    return bars_svg([str(names[i]) for i in keep], v[keep], title=title + note, xlabel=xlabel)
 
 
 def confusion_plot(confusion: np.ndarray, names: Sequence[str], *, title: str) -> str | None:
-    """Row-normalised confusion heatmap (rows = ground truth). Classes that never occur
-    are dropped; beyond :data:`MAX_CONFUSION_CLASSES`, the most confused classes are
-    shown (errors as ground truth plus errors as prediction)."""
+    """Inline SVG heatmap of the row-normalised confusion (rows = ground truth) over
+    :func:`confusion_classes`. None when the matrix is not square or is all zero."""
     cm = np.asarray(confusion, dtype=float)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.sum() == 0:
         return None
     present = confusion_classes(cm)
-    note = ""
     n_present = int(((cm.sum(1) > 0) | (cm.sum(0) > 0)).sum())
     if present.size < n_present:
-        note = f" ({present.size} most confused of {n_present} classes)"
+        title += f" ({present.size} most confused of {n_present} classes)"
     sub = cm[np.ix_(present, present)]
     rows = sub.sum(1, keepdims=True)
     norm = np.divide(sub, rows, out=np.zeros_like(sub), where=rows > 0)
-    n = present.size
-    side = min(9.0, 2.5 + 0.22 * n)
-    fig, ax = _subplots(figsize=(side + 1.0, side))
-    im = ax.imshow(norm, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
-    labels = [_short(names[i], 18) for i in present]
-    ax.set_xticks(np.arange(n), labels, rotation=90, fontsize=6)
-    ax.set_yticks(np.arange(n), labels, fontsize=6)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("ground truth")
-    if n <= 12:
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                        color="white" if norm[i, j] < 0.6 else "black")  # fmt: skip
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of ground truth row")
-    ax.set_title(title + note, fontsize=10)
-    return _png(fig)
+    return heatmap_svg(norm, sub, [str(names[i]) for i in present], title=title)
 
 
 def confusion_classes(confusion: np.ndarray, limit: int = MAX_CONFUSION_CLASSES) -> np.ndarray:
