@@ -149,7 +149,11 @@ def match_tables(
     if d_sel is not None:
         do = d_sel[do]
     # rank within pair, cut at max_dets[-1]
-    pairs = np.union1d(g_pair_sorted, d_pair_sorted)
+    n_space = n_fine // div
+    seen = np.zeros(n_space, dtype=bool)
+    seen[g_pair_sorted] = True
+    seen[d_pair_sorted] = True
+    pairs = np.flatnonzero(seen)
     if len(do):
         starts = np.flatnonzero(np.r_[True, d_pair_sorted[1:] != d_pair_sorted[:-1]])
         rank = np.arange(len(do)) - np.repeat(starts, np.diff(np.r_[starts, len(do)]))
@@ -158,10 +162,12 @@ def match_tables(
             do, d_pair_sorted, rank = do[keep], d_pair_sorted[keep], rank[keep]
     else:
         rank = np.zeros(0, dtype=np.int64)
-    gt_start = np.searchsorted(g_pair_sorted, pairs, side="left")
-    gt_end = np.searchsorted(g_pair_sorted, pairs, side="right")
-    dt_start = np.searchsorted(d_pair_sorted, pairs, side="left")
-    dt_end = np.searchsorted(d_pair_sorted, pairs, side="right")
+    g_cum = np.zeros(n_space + 1, dtype=np.int64)
+    np.cumsum(np.bincount(g_pair_sorted, minlength=n_space), out=g_cum[1:])
+    d_cum = np.zeros(n_space + 1, dtype=np.int64)
+    np.cumsum(np.bincount(d_pair_sorted, minlength=n_space), out=d_cum[1:])
+    gt_start, gt_end = g_cum[pairs], g_cum[pairs + 1]
+    dt_start, dt_end = d_cum[pairs], d_cum[pairs + 1]
     sizes = (dt_end - dt_start) * (gt_end - gt_start)
     iou_off = np.zeros(len(pairs) + 1, dtype=np.int64)
     np.cumsum(sizes, out=iou_off[1:])

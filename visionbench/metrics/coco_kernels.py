@@ -111,9 +111,20 @@ def match_pairs(
     for p in range(n_pairs):
         max_d = max(max_d, dt_end[p] - dt_start[p])
     best_iou = np.empty(max_d, dtype=np.float64)
+    cand = np.empty(max_d, dtype=np.int64)
     order = np.empty(max_g, dtype=np.int64)
     gig = np.empty(max_g, dtype=np.bool_)
     gtm = np.empty(max_g, dtype=np.bool_)
+    thr_min = 1.0
+    for t in range(n_thr):
+        thr_min = min(thr_min, min(iou_thrs[t], 1 - 1e-10))
+    # default: every detection unmatched, ignored where its area is outside the range
+    for d in range(n_dt):
+        dar = dt_area[d]
+        for a in range(n_area):
+            if dar < area_rng[a, 0] or dar > area_rng[a, 1]:
+                for t in range(n_thr):
+                    flags[d, a, t] = IGNORED
     for p in range(n_pairs):
         g0 = gt_start[p]
         ng = gt_end[p] - g0
@@ -121,12 +132,18 @@ def match_pairs(
         nd = dt_end[p] - d0
         off = iou_off[p]
         has_iou = iou_off[p + 1] > off  # pycocotools: no matching when ious == []
-        if has_iou:  # a dt whose best IoU is below a threshold cannot match at it
+        # candidates: dts whose best IoU reaches the lowest threshold (others never match
+        # and leave the greedy state untouched)
+        n_cand = 0
+        if has_iou:
             for d in range(nd):
                 b = ious[off + d * ng]
                 for g in range(1, ng):
                     b = max(b, ious[off + d * ng + g])
                 best_iou[d] = b
+                if b >= thr_min:
+                    cand[n_cand] = d
+                    n_cand += 1
         for a in range(n_area):
             lo = area_rng[a, 0]
             hi = area_rng[a, 1]
@@ -139,6 +156,8 @@ def match_pairs(
                     order[n_keep] = g
                     n_keep += 1
             npig[p, a] = n_keep
+            if n_cand == 0:
+                continue
             k = n_keep
             for g in range(ng):
                 if gig[g]:
@@ -148,32 +167,33 @@ def match_pairs(
                 thr = min(iou_thrs[t], 1 - 1e-10)
                 for g in range(ng):
                     gtm[g] = False
-                for d in range(nd):
+                for ci in range(n_cand):
+                    d = cand[ci]
+                    if best_iou[d] < thr:
+                        continue
+                    m = -1
+                    best = thr
+                    row = off + d * ng
+                    for gi in range(ng):
+                        g = order[gi]
+                        if gtm[g] and not gt_crowd[g0 + g]:
+                            continue
+                        if m > -1 and not gig[m] and gig[g]:
+                            break
+                        v = ious[row + g]
+                        if v < best:
+                            continue
+                        best = v
+                        m = g
+                    if m == -1:
+                        continue  # the default flags stand
+                    gtm[m] = True
                     dar = dt_area[d0 + d]
                     outside = dar < lo or dar > hi
-                    m = -1
-                    if has_iou and best_iou[d] >= thr:
-                        best = thr
-                        row = off + d * ng
-                        for gi in range(ng):
-                            g = order[gi]
-                            if gtm[g] and not gt_crowd[g0 + g]:
-                                continue
-                            if m > -1 and not gig[m] and gig[g]:
-                                break
-                            v = ious[row + g]
-                            if v < best:
-                                continue
-                            best = v
-                            m = g
-                    if m == -1:
-                        flags[d0 + d, a, t] = IGNORED if outside else 0
+                    if gt_zero_id[g0 + m]:
+                        flags[d0 + d, a, t] = IGNORED if (gig[m] or outside) else 0
                     else:
-                        gtm[m] = True
-                        if gt_zero_id[g0 + m]:
-                            flags[d0 + d, a, t] = IGNORED if (gig[m] or outside) else 0
-                        else:
-                            flags[d0 + d, a, t] = MATCHED | (IGNORED if gig[m] else 0)
+                        flags[d0 + d, a, t] = MATCHED | (IGNORED if gig[m] else 0)
     return flags, npig
 
 
@@ -301,11 +321,13 @@ def accumulate_ranked(
     tp_pos = np.empty((n_area, n_thr, n_m, max_gt), dtype=np.int64)
     tp = np.zeros((n_area, n_thr, n_m), dtype=np.int64)
     fp = np.zeros((n_area, n_thr, n_m), dtype=np.int64)
+    fp_all = np.zeros((n_area, n_m), dtype=np.int64)  # false positives at every threshold
     nd = np.zeros(n_m, dtype=np.int64)
     first = np.zeros(n_m, dtype=np.int64)
     for k in range(n_cat):
         tp[:] = 0
         fp[:] = 0
+        fp_all[:] = 0
         nd[:] = 0
         for ii in range(cat_start[k], cat_end[k]):
             i = order[ii]
@@ -324,6 +346,16 @@ def accumulate_ranked(
             for a in range(n_area):
                 if npig[k, a] == 0:
                     continue
+                # fast path: a false positive at every threshold (the common case)
+                all_fp = True
+                for t in range(n_thr):
+                    if flags[i, a, t] != 0:
+                        all_fp = False
+                        break
+                if all_fp:
+                    for m in range(m0, n_m):
+                        fp_all[a, m] += 1
+                    continue
                 for t in range(n_thr):
                     f = flags[i, a, t]
                     if f & IGNORED:
@@ -333,7 +365,8 @@ def accumulate_ranked(
                             c = tp[a, t, m] + 1
                             tp[a, t, m] = c
                             fc = np.float64(c)
-                            tp_pr[a, t, m, c - 1] = fc / (np.float64(fp[a, t, m]) + fc + _EPS)
+                            n_fp = fp[a, t, m] + fp_all[a, m]
+                            tp_pr[a, t, m, c - 1] = fc / (np.float64(n_fp) + fc + _EPS)
                             tp_pos[a, t, m, c - 1] = i
                     else:
                         for m in range(m0, n_m):
