@@ -153,6 +153,7 @@ class CocoEvaluator:
         self.cat_names = dict(cat_names or {})
         self.signature = self.params.signature(compat)
         self._states: list[MatchState] = []
+        self._pending: list[tuple[AnnTable, AnnTable, int]] = []
         self._seen: set[int] = set()
 
     # -- feeding --------------------------------------------------------------------
@@ -200,7 +201,9 @@ class CocoEvaluator:
             gt_masks=gt_masks, dt_masks=dt_masks, dt_area=dt_area, gt_keypoints=gt_keypoints,
             gt_num_keypoints=gt_num_keypoints, dt_keypoints=dt_keypoints,
         )  # fmt: skip
-        self._add_tables(g, d, np.array([iid], dtype=np.int64), image_size=None)
+        # matched in bulk at the next compute / merge / state_dict (same result, less overhead)
+        self._pending.append((g, d, iid))
+        self._seen.add(iid)
 
     def update_tables(
         self, gt: AnnTable, dt: AnnTable, image_ids: Any, *, image_size: Any = None
@@ -218,8 +221,23 @@ class CocoEvaluator:
             raise MetricInputError(f"update_tables: image ids already added: {dup[:10]}")
         self._add_tables(gt, dt, ids, image_size=image_size)
 
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        g = AnnTable.concat([p[0] for p in self._pending])
+        d = AnnTable.concat([p[1] for p in self._pending])
+        ids = np.unique(np.array([p[2] for p in self._pending], dtype=np.int64))
+        self._pending = []
+        self._add_tables(g, d, ids, image_size=None, record=False)
+
     def _add_tables(
-        self, gt: AnnTable, dt: AnnTable, img_ids: np.ndarray, *, image_size: Any
+        self,
+        gt: AnnTable,
+        dt: AnnTable,
+        img_ids: np.ndarray,
+        *,
+        image_size: Any,
+        record: bool = True,
     ) -> None:
         if self.compat is None and len(dt):
             in_img = np.isin(dt.image_id, img_ids)
@@ -233,7 +251,8 @@ class CocoEvaluator:
                 )
         state = match_tables(gt, dt, self.params, self.cat_ids, img_ids, image_size=image_size)
         self._states.append(state)
-        self._seen.update(img_ids.tolist())
+        if record:
+            self._seen.update(img_ids.tolist())
 
     # -- mergeable state ------------------------------------------------------------
     def merge(self, other: CocoEvaluator) -> None:
@@ -250,6 +269,8 @@ class CocoEvaluator:
             raise MetricInputError(
                 f"merge: image ids present in both evaluators: {sorted(both)[:10]}"
             )
+        self._flush()
+        other._flush()
         self._states.extend(other._states)
         self._seen |= other._seen
 
@@ -270,9 +291,11 @@ class CocoEvaluator:
             raise MetricInputError("load_state_dict: the state has different cat_ids")
         s = state_from_dict(state)
         self._states = [s]
+        self._pending = []
         self._seen = set(s.image_ids.tolist())
 
     def _state(self) -> MatchState:
+        self._flush()
         A, T = len(self.params.area_rng), len(self.params.iou_thrs)
         if not self._states:
             return MatchState.empty(A, T)

@@ -48,6 +48,25 @@ class AnnTable:
     def __len__(self) -> int:
         return len(self.image_id)
 
+    @staticmethod
+    def concat(tables: list[AnnTable]) -> AnnTable:
+        """Rows of all ``tables``, in order (optional fields kept when every table has them)."""
+        if len(tables) == 1:
+            return tables[0]
+
+        def cat(name: str) -> Any:
+            xs = [getattr(t, name) for t in tables]
+            if any(x is None for x in xs):
+                return None
+            if isinstance(xs[0], list):
+                return [v for x in xs for v in x]
+            if xs[0].ndim == 2:
+                width = max(x.shape[1] for x in xs)
+                xs = [x if len(x) else np.zeros((0, width), x.dtype) for x in xs]
+            return np.concatenate(xs)
+
+        return AnnTable(*(cat(f) for f in AnnTable.__dataclass_fields__))
+
     def take(self, idx: np.ndarray) -> AnnTable:
         """Rows ``idx`` as a new table."""
 
