@@ -159,3 +159,29 @@ def test_checks_catch_errors_dialogs_and_requests(browser, tmp_path):
     assert "dialog alert: hi" in problems
     assert any(p.startswith("exception: ReferenceError: undefinedFunction") for p in problems)
     assert "http://127.0.0.1:9/x.png" in browser.requests()
+
+
+@pytest.mark.slow
+def test_report_of_a_real_demo_run(browser, tmp_path):
+    """End to end: `bench run` (the demo), `write_report`, then the page in the browser."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from visionbench.leaderboard.report import write_report
+
+    env = dict(os.environ, VISIONBENCH_HOME=str(tmp_path))
+    subprocess.run([sys.executable, "-m", "visionbench", "run", "--workers", "0"], env=env,
+                   check=True, capture_output=True, timeout=600)  # fmt: skip
+    results = tmp_path / "results"
+    (record,) = [json.loads(p.read_text()) for p in (results / "records").glob("*.json")]
+    path = write_report("html", tmp_path / "report.html", results=results)
+    browser.events.clear()
+    browser.open(file_url(path))
+    browser.drain(0.5)
+    assert browser.problems() == []
+    assert _models(browser) == ["demo-cnn"]
+    top1 = browser.evaluate(f"document.querySelector('{CLS} td[data-v]:nth-child(3)').dataset.v")
+    assert float(top1) == record["metrics"]["top1"]["value"]
+    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 1  # confusion
