@@ -66,3 +66,20 @@ def test_list_and_synth(tmp_path):
     assert (tmp_path / "inet" / "val").is_dir()
     p = _bench(["data", "synth", "nope-mini", "--out", str(tmp_path / "x")], tmp_path, check=False)
     assert p.returncode == 2 and "nope-mini" in p.stderr
+
+
+def test_data_verify_reports_every_problem(tmp_path):
+    root = tmp_path / "coco"
+    _bench(["data", "synth", "coco-mini", "--out", str(root)], tmp_path)
+    images = sorted((root / "val2017").glob("*.jpg"))
+    images[0].unlink()
+    images[1].write_bytes(b"not a jpeg")
+    p = _bench(
+        ["data", "verify", "coco", "--data-root", str(root), "--split", "val2017"],
+        tmp_path,
+        check=False,
+    )
+    assert p.returncode == 1, p.stderr
+    assert "2 problems" in p.stdout
+    assert "missing" in p.stdout and "unreadable" in p.stdout
+    assert images[0].stem.lstrip("0") in p.stdout and images[1].stem.lstrip("0") in p.stdout

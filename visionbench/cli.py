@@ -115,12 +115,22 @@ def run(
     console.print(f"run record: {path}", soft_wrap=True, highlight=False)
 
 
-def _build_dataset(name: str, root: Path | None, split: str | None) -> Any:
+def _build_dataset(
+    name: str, root: Path | None, split: str | None, *, lenient: bool = False
+) -> Any:
+    """The dataset from the registry. ``lenient``: ask the loader to collect problems
+    (dangling annotations, unpaired files) instead of stopping at the first."""
+    import inspect
+
     from visionbench.registry import datasets
 
     factory = datasets.get(name)
     default_split = datasets.entry(name).info.get("split", "val")
-    return factory(root=None if root is None else str(root), split=split or default_split)
+    kw: dict[str, Any] = {}
+    if lenient:
+        params = inspect.signature(factory).parameters
+        kw = {k: True for k in ("drop_dangling", "drop_unpaired") if k in params}
+    return factory(root=None if root is None else str(root), split=split or default_split, **kw)
 
 
 def _build_model(name: str, weights: str | None) -> Any:
@@ -286,7 +296,7 @@ def data_verify(
     dangling references). Exit code 1 when problems are found."""
     from visionbench.loaders.verify import verify_dataset
 
-    ds = _build_dataset(name, data_root, split)
+    ds = _build_dataset(name, data_root, split, lenient=True)
     problems = verify_dataset(ds, decode=decode)
     if not problems:
         console.print(f"[green]ok[/]: {ds.name} ({ds.split}), {len(ds)} samples, no problems")
@@ -349,7 +359,9 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.get("VISIONBENCH_DEBUG")
     )
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except USER_ERRORS as e:
         if debug:
             raise

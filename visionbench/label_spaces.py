@@ -6,7 +6,7 @@ files carry; ``coco80`` the contiguous indices 0..79 most detectors output. Maps
 spaces are explicit tables (:func:`label_map`); nothing is ever guessed by name.
 
 Built-in spaces: ``coco80``, ``coco91``, ``imagenet1k``, ``cityscapes34``, ``cityscapes19``,
-``vg150``, ``vg150_predicates``. Their class lists are package data under
+``vg150``, ``vg150_predicates``, and ``text`` (no classes: captioning). Their class lists are package data under
 ``visionbench/data/`` with their provenance.
 """
 
@@ -233,6 +233,7 @@ _SPACES: dict[str, Callable[[], LabelSpace]] = {
     "cityscapes19": _cityscapes19,
     "vg150": _vg150,
     "vg150_predicates": _vg150_predicates,
+    "text": lambda: LabelSpace("text", ()),
 }
 
 
