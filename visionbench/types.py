@@ -100,6 +100,10 @@ def as_array(
 
 
 def _same_len(sample_id: Any, **arrays: Any) -> None:
+    it = iter(arrays.values())
+    n = len(next(it))
+    if all(v is None or len(v) == n for v in it):  # fast path: called once per image
+        return
     lens = {k: len(v) for k, v in arrays.items() if v is not None}
     if len(set(lens.values())) > 1:
         desc = ", ".join(f"`{k}` has {n}" for k, n in lens.items())
