@@ -18,6 +18,23 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
             "description": "built-in demo: 4-layer CNN trained on imagenet-mini (shipped weights)",
         },
     ),
+    "demo-segnet": (
+        "visionbench.models.demo_segmentation:build_demo_segnet",
+        {
+            "task": "semantic_segmentation",
+            "label_space": "cityscapes19",
+            "description": "built-in demo: tiny FCN trained on cityscapes-mini (shipped weights)",
+        },
+    ),
+    "demo-detector": (
+        "visionbench.models.demo_detection:build_demo_detector",
+        {
+            "task": "detection",
+            "label_space": "coco91",
+            "description": "built-in demo: tiny CenterNet-style detector trained on coco-mini "
+            "(8 drawn categories; shipped weights)",
+        },
+    ),
     "yolov3": (
         "visionbench.models.yolov3:build_yolov3",
         {
