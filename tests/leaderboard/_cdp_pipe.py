@@ -136,7 +136,11 @@ class Browser:
 
     def open(self, url: str) -> None:
         """Navigate and wait for the load event; dialogs (``alert``) that open on the way
-        are recorded (see :meth:`problems`) and dismissed."""
+        are recorded (see :meth:`problems`) and dismissed. A URL with a ``#fragment``
+        goes through ``about:blank`` first, so that it is a fresh load, not a same-page
+        fragment navigation (which fires no load event)."""
+        if "#" in url:
+            self.open("about:blank")
         since = len(self.events)
         self.page("Page.navigate", {"url": url})
         while True:

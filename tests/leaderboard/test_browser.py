@@ -115,6 +115,20 @@ def test_filter_by_name_and_task(page):
     assert page.evaluate("document.getElementById('vb-count').textContent") == "2 of 6 rows shown"
 
 
+def test_state_in_the_url_hash(browser, report_file):
+    browser.open(file_url(report_file) + "#sort=gflops&q=a")
+    assert _models(browser) == [XSS, "alpha", "gamma", "beta"]  # "alert" holds an "a"
+    assert _models(browser, 'section[data-task="detection"]') == ["det-a"]  # no a in det-b
+    browser.open(file_url(report_file) + "#sort=top1&dir=asc&task=detection&dataset=nope")
+    assert _models(browser) == [XSS, "alpha", "gamma", "beta"]
+    assert browser.evaluate(f"document.querySelector('{CLS}').hidden") is True
+    assert browser.evaluate("document.getElementById('vb-dataset').value") == ""  # unknown
+    _click(browser, 'section[data-task="detection"] thead th[data-key="model"]')
+    assert browser.evaluate("location.hash") == "#task=detection&sort=model&dir=asc"
+    browser.drain(0.2)
+    assert browser.problems() == []
+
+
 def test_script_model_name_is_text(page):
     cells = page.evaluate(
         "Array.from(document.querySelectorAll('td.model')).map(td => td.textContent)"

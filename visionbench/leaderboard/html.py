@@ -401,6 +401,10 @@ figcaption{font-size:.85em;color:#555}details{margin:.4em 0}summary{cursor:point
 _SCRIPT = r"""
 (function () {
   "use strict";
+  var filter = document.getElementById("vb-filter");
+  var task = document.getElementById("vb-task");
+  var dataset = document.getElementById("vb-dataset");
+  var count = document.getElementById("vb-count");
   function cellValue(td, numeric) {
     if (!numeric) { return td.textContent.trim().toLowerCase(); }
     var v = td.getAttribute("data-v");
@@ -432,6 +436,34 @@ _SCRIPT = r"""
     else if (state === "descending") { dir = 1; }
     else { dir = th.getAttribute("data-hib") === "1" ? -1 : 1; }
     sortBy(th, dir);
+    sortState = {key: th.getAttribute("data-key"), dir: dir > 0 ? "asc" : "desc"};
+    saveHash();
+  }
+  var sortState = null;
+  function saveHash() {
+    var p = new URLSearchParams();
+    if (filter.value) { p.set("q", filter.value); }
+    if (task.value) { p.set("task", task.value); }
+    if (dataset.value) { p.set("dataset", dataset.value); }
+    if (sortState) { p.set("sort", sortState.key); p.set("dir", sortState.dir); }
+    try { history.replaceState(null, "", "#" + p.toString()); } catch (e) { /* file: quirks */ }
+  }
+  function loadHash() {
+    var p = new URLSearchParams(location.hash.slice(1));
+    filter.value = p.get("q") || "";
+    [[task, p.get("task")], [dataset, p.get("dataset")]].forEach(function (pair) {
+      var ok = Array.prototype.some.call(pair[0].options, function (o) { return o.value === pair[1]; });
+      pair[0].value = ok ? pair[1] : "";
+    });
+    var key = p.get("sort");
+    if (key) {
+      document.querySelectorAll("table.lb thead th[data-col]").forEach(function (th) {
+        if (th.getAttribute("data-key") !== key) { return; }
+        var d = p.get("dir");
+        sortBy(th, d === "asc" ? 1 : d === "desc" ? -1 : (th.getAttribute("data-hib") === "1" ? -1 : 1));
+      });
+      sortState = {key: key, dir: p.get("dir") || ""};
+    }
   }
   document.querySelectorAll("table.lb thead th[data-col]").forEach(function (th) {
     th.addEventListener("click", function () { onHeader(th); });
@@ -439,10 +471,6 @@ _SCRIPT = r"""
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onHeader(th); }
     });
   });
-  var filter = document.getElementById("vb-filter");
-  var task = document.getElementById("vb-task");
-  var dataset = document.getElementById("vb-dataset");
-  var count = document.getElementById("vb-count");
   function apply() {
     var q = filter.value.trim().toLowerCase();
     var shown = 0, total = 0;
@@ -459,10 +487,12 @@ _SCRIPT = r"""
     });
     count.textContent = shown + " of " + total + " rows shown";
   }
+  function onFilter() { apply(); saveHash(); }
   [filter, task, dataset].forEach(function (el) {
-    el.addEventListener("input", apply);
-    el.addEventListener("change", apply);
+    el.addEventListener("input", onFilter);
+    el.addEventListener("change", onFilter);
   });
+  loadHash();
   apply();
   function csvField(v) {
     if (v === null || v === undefined) { return ""; }
