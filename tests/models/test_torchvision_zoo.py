@@ -281,3 +281,23 @@ def test_segmentation_short_side_resize_matches_weights_transform() -> None:
     )[0]
     assert ref.shape == ours.shape == (3, 520, 780)
     assert (ref - ours).abs().max() < 0.5 / 255 / 0.224 + 1e-4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    ["fasterrcnn_mobilenet_v3_large_320_fpn", "maskrcnn_resnet50_fpn", "keypointrcnn_resnet50_fpn"],
+)
+def test_rcnn_forward(name: str) -> None:
+    a = build_torchvision(name, "random")
+    img = torch.randint(0, 256, (3, 40, 56), dtype=torch.uint8)
+    x, meta = a.preprocess(img)
+    (p,) = a.predict(Batch(x[None], [{**meta, "sample_id": 1}]))
+    a.label_space.check_ids(p.labels)
+    if len(p):
+        assert (p.boxes[:, 2] <= 56).all() and (p.boxes[:, 3] <= 40).all()
+    if name.startswith("maskrcnn"):
+        assert p.masks is not None and len(p.masks) == len(p)
+        assert all(m["size"] == [40, 56] for m in p.masks)
+    if name.startswith("keypoint"):
+        assert set(p.labels.tolist()) <= {1}  # person only
