@@ -171,3 +171,24 @@ def test_adapter_needs_statistics_and_uses_meta_or_detector(tmp_path: Path) -> N
         Batch(torch.zeros(1, 3, 80, 80), [{"sample_id": 3, "orig_size": (80, 80)}])
     )
     assert p.labels.tolist() == [1, 2, 1] and p.rel_pairs.tolist() == [[0, 1], [1, 0]]
+
+
+def test_sgdet_uses_the_detectors_preprocessing(tmp_path: Path) -> None:
+    class NoDet(nn.Module):
+        def forward(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+            return [
+                {
+                    "boxes": torch.zeros(0, 4),
+                    "labels": torch.zeros(0, dtype=torch.long),
+                    "scores": torch.zeros(0),
+                }
+            ]
+
+    pre = Preprocess(mode="letterbox", size=32, mean=None, std=None)
+    det = DetectionAdapter("det", get_label_space("vg150"), NoDet(), pre, class_ids=[1])
+    a = build_freq("random", detector=det)
+    assert a.preprocess_config == pre
+    x, meta = a.preprocess(torch.zeros(3, 20, 10, dtype=torch.uint8))
+    assert x.shape == (3, 32, 32)
+    (p,) = a.predict(Batch(x[None], [{**meta, "sample_id": 1}]))
+    assert len(p.labels) == 0 and p.rel_pairs.shape == (0, 2)

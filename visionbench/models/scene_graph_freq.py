@@ -250,7 +250,8 @@ class FreqAdapter(ModelAdapter):
     The objects come from each sample's meta: ``boxes`` [N, 4] xyxy original pixels,
     ``labels`` [N], optional ``scores`` [N] (the engine puts ground-truth boxes and labels
     there for PredCls, ground-truth boxes with classifier labels for SGCls); or, when
-    ``detector`` is given and the meta has no boxes, from ``detector.predict(batch)`` (SGDet).
+    ``detector`` is given and the meta has no boxes, from ``detector.predict(batch)`` (SGDet;
+    the adapter then declares the detector's preprocessing).
     """
 
     def __init__(
@@ -266,7 +267,8 @@ class FreqAdapter(ModelAdapter):
             Task.SCENE_GRAPH,
             get_label_space("vg150"),
             _StatsModule(predictor.probs),
-            Preprocess(mode="none"),
+            # FREQ sees no pixels; with a detector, the batch is the detector's input
+            Preprocess(mode="none") if detector is None else detector.preprocess_config,
             weights=weights,
         )
         if detector is not None and detector.label_space.name != "vg150":
@@ -276,7 +278,8 @@ class FreqAdapter(ModelAdapter):
         self.predictor = predictor
         self.detector = detector
 
-    def predict(self, batch: Batch) -> Sequence[Prediction]:
+    def postprocess(self, outputs: Any, batch: Batch) -> Sequence[Prediction]:
+        """``outputs`` (the module's identity forward) is unused: FREQ sees no pixels."""
         dets = None
         if self.detector is not None and any("boxes" not in m for m in batch.metas):
             dets = self.detector.predict(batch)
