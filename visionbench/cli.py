@@ -337,7 +337,7 @@ def leaderboard(
     if format == "table":
         console.print(lb.rich_table(df))
         return
-    text = lb.export(df, format)
+    text = lb.export(df, format, results=results)
     if output is None:
         sys.stdout.write(text)
     else:
@@ -345,6 +345,26 @@ def leaderboard(
 
         atomic_write_bytes(output, text.encode())
         console.print(f"wrote {output}")
+
+
+@app.command()
+def report(
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="html, csv, wide-csv, md or timm-csv")
+    ] = "html",
+    output: Annotated[Path, typer.Option("--output", "-o", help="the report file")] = Path(
+        "visionbench-report.html"
+    ),
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+    dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
+    task: Annotated[str | None, typer.Option(help="only this task")] = None,
+    model: Annotated[str | None, typer.Option(help="only models matching this glob")] = None,
+) -> None:
+    """Write a report: one self-contained HTML page (tables, plots; no network), CSV or Markdown."""
+    from visionbench.leaderboard.report import write_report
+
+    path = write_report(format, output, results=results, dataset=dataset, task=task, model=model)
+    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------
