@@ -301,3 +301,33 @@ def test_rcnn_forward(name: str) -> None:
         assert all(m["size"] == [40, 56] for m in p.masks)
     if name.startswith("keypoint"):
         assert set(p.labels.tolist()) <= {1}  # person only
+
+
+@pytest.mark.slow
+def test_every_torchvision_model_has_the_published_param_count() -> None:
+    # built on the meta device (shapes only); RegNet's init needs real tensors
+    names = [
+        n
+        for n in tvm.list_models()
+        if n
+        in set(tvm.list_models(module=tvm))
+        | set(tvm.list_models(module=tvm.detection))
+        | set(tvm.list_models(module=tvm.segmentation))
+    ]
+    assert len(names) >= 90
+    checked = 0
+    for name in names:
+        expected = tvm.get_model_weights(name).DEFAULT.meta["num_params"]
+        try:
+            with torch.device("meta"):
+                a = build_torchvision(name, None)
+        except NotImplementedError:
+            if expected > 50_000_000:
+                continue
+            a = build_torchvision(name, None)
+        assert a.num_params() == expected, name
+        p = a.preprocess_config
+        if a.task.value == "classification":  # the module's input size is the weights' crop
+            assert p.crop == tvm.get_model_weights(name).DEFAULT.transforms().crop_size[0]
+        checked += 1
+    assert checked >= len(names) - 6

@@ -157,6 +157,8 @@ def build_torchvision(
         info = {"name": f"{type(member).__name__}.{member.name}", "path": str(ckpt)}
     else:
         kwargs: dict[str, Any] = {"weights": None, **_RANDOM_INIT_KWARGS.get(name, {})}
+        if name.startswith("vit_") and "min_size" in meta_w.meta:
+            kwargs["image_size"] = meta_w.meta["min_size"][0]  # SWAG weights: 384/518
         if "weights_backbone" in params:
             kwargs["weights_backbone"] = None
         if family == "segmentation" and "aux_loss" in params and meta_w.meta.get("num_params"):
