@@ -62,6 +62,26 @@ def test_mobilenet_v3_large_macs_match_torchvision_meta() -> None:
     assert macs == pytest.approx(published, rel=0.02)
 
 
+# REFERENCE.md §7 GFLOPs (torchvision meta "_ops", which count multiply-adds) and the
+# input size the weights are evaluated at
+REFERENCE_MACS = [
+    ("vit_b_16", 224, 17.564),
+    ("maxvit_t", 224, 5.558),
+    ("densenet121", 224, 2.834),
+    ("lraspp_mobilenet_v3_large", 520, 2.086),
+]
+
+
+@pytest.mark.parametrize(("name", "size", "gmacs"), REFERENCE_MACS)
+def test_reference_gflops_on_meta_device(name: str, size: int, gmacs: float) -> None:
+    from visionbench.models.torchvision_zoo import build_torchvision
+
+    with torch.device("meta"):  # shapes only: no initialisation, no arithmetic
+        a = build_torchvision(name, None)
+        macs = count_flops(a.module.eval(), torch.empty(1, 3, size, size)) / 2e9
+    assert macs == pytest.approx(gmacs, rel=2e-3)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_profile_cuda() -> None:
     prof = profile_model(_tiny(), batch_size=8, device="cuda", warmup=2, iters=5)
