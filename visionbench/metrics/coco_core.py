@@ -238,6 +238,9 @@ def _segm_ious(
     dt_start: np.ndarray, dt_end: np.ndarray, iou_off: np.ndarray, pairs: np.ndarray, n_img: int,
     img_ids: np.ndarray, image_size: Callable[[int], tuple[int, int]] | None,
 ) -> np.ndarray:  # fmt: skip
+    """Mask IoU matrices of every pair: one ``pycocotools.mask.iou`` call per image (all its
+    dts x all its gts), sliced into the pairs' blocks (each entry depends only on its own
+    dt, gt and crowd flag, so the blocks equal per-pair calls)."""
     from pycocotools import mask as mask_utils
 
     from visionbench.metrics.coco_masks import rles_for
@@ -246,15 +249,27 @@ def _segm_ious(
     d_rle = rles_for(dt, do, image_size, "results")
     out = np.zeros(iou_off[-1], dtype=np.float64)
     g_crowd = gt.iscrowd[go].astype(np.uint8)
-    for p in range(len(pairs)):
-        if iou_off[p + 1] == iou_off[p]:
+    has = np.flatnonzero(iou_off[1:] > iou_off[:-1])
+    pair_img = pairs[has] % n_img  # pooled: the pair key is the image index itself
+    for ps in np.split(
+        has[np.argsort(pair_img, kind="stable")], np.flatnonzero(np.diff(np.sort(pair_img))) + 1
+    ):
+        if len(ps) == 0:
             continue
-        g = g_rle[gt_start[p] : gt_end[p]]
-        d = d_rle[dt_start[p] : dt_end[p]]
-        iou = np.asarray(
-            mask_utils.iou(d, g, g_crowd[gt_start[p] : gt_end[p]].tolist()), dtype=np.float64
-        )
-        out[iou_off[p] : iou_off[p + 1]] = iou.reshape(-1)
+        d_idx = np.concatenate([np.arange(dt_start[p], dt_end[p]) for p in ps])
+        g_idx = np.concatenate([np.arange(gt_start[p], gt_end[p]) for p in ps])
+        m = np.asarray(
+            mask_utils.iou(
+                [d_rle[i] for i in d_idx], [g_rle[j] for j in g_idx], g_crowd[g_idx].tolist()
+            ),
+            dtype=np.float64,
+        ).reshape(len(d_idx), len(g_idx))
+        r0 = c0 = 0
+        for p in ps:
+            nd, ng = dt_end[p] - dt_start[p], gt_end[p] - gt_start[p]
+            out[iou_off[p] : iou_off[p + 1]] = m[r0 : r0 + nd, c0 : c0 + ng].reshape(-1)
+            r0 += nd
+            c0 += ng
     return out
 
 
