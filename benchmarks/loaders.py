@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> None:
         "dataset": "reopen + VisualGenome dataset",
     }
     print(
-        f"\nmedians of {args.repeat} runs, each in a fresh process (work only; imports excluded):"
+        f"\nmedians of {args.repeat} runs (json baseline: {min(json_repeat, args.repeat)}), each in "
+        "a fresh process (work only; imports excluded):"
     )
     print(f"| {'step':32s} | {'wall s':>8s} | {'peak RSS MB':>11s} | {'vs orjson':>9s} |")
     print(f"| {'-' * 32} | {'-' * 8} | {'-' * 11} | {'-' * 9} |")
