@@ -169,7 +169,9 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
     raw = _raw_bytes(gt)
     if raw is not None:
         if iou_type == "bbox":
-            fast = _fast_ground_truth(*raw)
+            from visionbench.metrics.coco_json import fast_ground_truth
+
+            fast = fast_ground_truth(*raw)
             if fast is not None:
                 _check_finite(fast.anns, fast.source, "annotation id")
                 _check_ground_truth(fast, compat=compat, need_size=False)
@@ -349,7 +351,9 @@ def load_results(
     raw = _raw_bytes(results)
     if raw is not None:
         if iou_type == "bbox":
-            fast = _fast_results(*raw)
+            from visionbench.metrics.coco_json import fast_results
+
+            fast = fast_results(*raw)
             if fast is not None:
                 _check_results(fast, gt, raw[1])
                 return fast
@@ -477,79 +481,3 @@ def _check_results(t: AnnTable, gt: GroundTruthTable, src: str) -> None:
             f"{src}: results[{i}]: field 'image_id' = {int(t.image_id[i])} is not an image of the ground "
             f"truth {gt.source} ({int(unknown.sum())} results affected)"
         )
-
-
-_INT_LIMIT = 2.0**53
-
-
-def _int_column(v: np.ndarray) -> np.ndarray | None:
-    if not (np.all(np.abs(v) < _INT_LIMIT) and np.array_equal(v, np.floor(v))):
-        return None
-    return v.astype(np.int64)
-
-
-def _fast_results(raw: bytes, src: str) -> AnnTable | None:
-    """bbox results through the columnar reader (None: use the full parser)."""
-    from visionbench.metrics.coco_json import scan_object_array
-
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    keys = ["image_id", "category_id", "score", "bbox", "caption", "segmentation", "keypoints"]
-    r = scan_object_array(buf, 0, len(buf), keys, [1, 1, 1, 4, 0, 0, 0])
-    if r is None or len(r["present"]) == 0:
-        return None
-    pres, v = r["present"], r["values"]
-    if pres[0, 4] or not pres[:, :4].all():
-        return None  # caption results, or a missing field: the full parser says which
-    image_id, category_id = _int_column(v[:, 0]), _int_column(v[:, 1])
-    if image_id is None or category_id is None:
-        return None
-    n = len(v)
-    bbox = np.ascontiguousarray(v[:, 3:7])
-    return AnnTable(
-        image_id=image_id,
-        category_id=category_id,
-        bbox=bbox,
-        area=bbox[:, 2] * bbox[:, 3],
-        iscrowd=np.zeros(n, dtype=bool),
-        ann_id=np.arange(1, n + 1, dtype=np.int64),
-        score=np.ascontiguousarray(v[:, 2]),
-    )
-
-
-def _fast_ground_truth(raw: bytes, src: str) -> GroundTruthTable | None:
-    """A bbox ground truth through the columnar reader (None: use the full parser)."""
-    import orjson
-
-    from visionbench.metrics.coco_json import scan_object_array, top_level_spans
-
-    buf = np.frombuffer(raw, dtype=np.uint8)
-    spans = top_level_spans(buf, ["images", "annotations", "categories"])
-    if spans is None or len(spans) != 3:
-        return None
-    try:
-        images = orjson.loads(raw[slice(*spans["images"])])
-        cats = orjson.loads(raw[slice(*spans["categories"])])
-        image_ids = np.array([im["id"] for im in images], dtype=np.int64)
-        heights = np.array([im.get("height", -1) for im in images], dtype=np.int64)
-        widths = np.array([im.get("width", -1) for im in images], dtype=np.int64)
-        cat_ids = np.array([c["id"] for c in cats], dtype=np.int64)
-        cat_names = [str(c.get("name", c["id"])) for c in cats]
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
-    keys = ["id", "image_id", "category_id", "area", "iscrowd", "bbox"]
-    r = scan_object_array(buf, *spans["annotations"], keys, [1, 1, 1, 1, 1, 4])
-    if r is None or not r["present"].all():
-        return None
-    v = r["values"]
-    ids, img, cat, crowd = (_int_column(v[:, j]) for j in (0, 1, 2, 4))
-    if ids is None or img is None or cat is None or crowd is None:
-        return None
-    anns = AnnTable(
-        image_id=img,
-        category_id=cat,
-        bbox=np.ascontiguousarray(v[:, 5:9]),
-        area=np.ascontiguousarray(v[:, 3]),
-        iscrowd=crowd != 0,
-        ann_id=ids,
-    )
-    return GroundTruthTable(image_ids, heights, widths, cat_ids, cat_names, anns, source=src)
