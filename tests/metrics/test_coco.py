@@ -594,3 +594,24 @@ def test_one_pass_accumulate_equals_direct_port():
     )
     for x, y in zip(a, b):
         assert np.array_equal(x, y)
+
+
+def test_params_validation_and_signature():
+    from visionbench.metrics.coco_params import CocoParams
+
+    with pytest.raises(MetricInputError, match="one label per area range"):
+        CocoParams(area_rng=[[0, 1e10], [0, 100]])
+    with pytest.raises(MetricInputError, match="iou_type"):
+        CocoParams(iou_type="mask")
+    p = CocoParams(
+        area_rng=[[0, 1e10], [0, 100]], area_lbl=["all", "tiny"], max_dets=[100, 1], use_cats=False
+    )
+    assert p.max_dets == [1, 100]
+    assert (
+        p.signature("pycocotools")
+        == "coco|bbox|iou=.50:.05:.95|area=all,tiny:0-10000000000,0-100|maxdets=1,100|cats=pooled|compat=pycocotools|v0.1.0"
+    )
+    assert (
+        CocoParams(iou_type="keypoints").signature()
+        == "coco|keypoints|iou=.50:.05:.95|area=all,m,l|maxdets=20|v0.1.0"
+    )

@@ -118,6 +118,10 @@ class CocoParams:
             raise MetricInputError(f"max_dets: expected positive integers, got {self.max_dets}")
         if len(self.area_rng) == 0:
             raise MetricInputError("area_rng: expected at least one (lo, hi) range")
+        if len(self.area_lbl) != len(self.area_rng):
+            raise MetricInputError(
+                f"area_lbl: expected one label per area range ({len(self.area_rng)}), got {self.area_lbl}"
+            )
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
