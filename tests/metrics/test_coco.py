@@ -21,7 +21,7 @@ if not FIXTURES.exists():
     FIXTURES = Path("/work/shared/fixtures/coco/annotations")
 
 ARRAYS = ("precision", "recall", "scores")
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def assert_identical(ref, res) -> None:
