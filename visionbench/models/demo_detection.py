@@ -1,6 +1,6 @@
 """The built-in demo detector: a tiny CenterNet-style detector trained on ``coco-mini``.
 
-One output scale (stride 8 of a 256x256 letterbox) fed by a small FPN: per class a centre
+One output scale (stride 8 of a 192x192 letterbox) fed by a small FPN: per class a centre
 heatmap, per cell a box size (log, in stride units) and a sub-cell centre offset. Decoding
 keeps 3x3 heatmap peaks, the ``topk`` best over all classes, then per-class NMS
 (:func:`torchvision.ops.batched_nms`). It predicts COCO category ids (label space
@@ -211,7 +211,7 @@ def _focal(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _load_train(root: str | Path | None) -> tuple[torch.Tensor, list, list]:
-    """Letterboxed train images [N, 3, 256, 256] and their non-crowd boxes and labels."""
+    """Letterboxed train images [N, 3, 192, 192] and their non-crowd boxes (input px), labels."""
     from visionbench.loaders.mini import coco_mini
 
     ds = coco_mini(root, "train2017")
