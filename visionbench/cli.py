@@ -30,7 +30,12 @@ err_console = Console(stderr=True)
 _DEBUG = False
 
 DEMO_MODEL = "demo-cnn"
-DEMO_DATASET = "imagenet-mini"
+#: ``bench run`` with no --model/--dataset: small trained models on the mini datasets.
+DEMO_SUITE = (
+    ("demo-cnn", "imagenet-mini"),
+    ("demo-detector", "coco-mini"),
+    ("demo-segnet", "cityscapes-mini"),
+)
 
 
 @app.callback(invoke_without_command=True)
@@ -51,11 +56,12 @@ def _root(
 @app.command()
 def run(
     model: Annotated[
-        str, typer.Option(help="registered name, tv:<torchvision name>, or pkg.module:factory")
-    ] = DEMO_MODEL,
+        str | None,
+        typer.Option(help="registered name, tv:<torchvision name>, or pkg.module:factory"),
+    ] = None,
     dataset: Annotated[
-        str, typer.Option(help="registered dataset name (bench list datasets)")
-    ] = DEMO_DATASET,
+        str | None, typer.Option(help="registered dataset name (bench list datasets)")
+    ] = None,
     split: Annotated[
         str | None, typer.Option(help="dataset split (default: the dataset's evaluation split)")
     ] = None,
@@ -76,33 +82,61 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="no progress bar, only the result")
     ] = False,
+    profile: Annotated[
+        bool, typer.Option(help="profile the model (GFLOPs, latency) into the record")
+    ] = False,
+    sg_mode: Annotated[str, typer.Option(help="scene graphs: predcls, sgcls or sgdet")] = "sgdet",
 ) -> None:
-    """Score a model on a dataset and write a run record. With no options: the built-in demo."""
-    from visionbench.engine.run import RunOptions
+    """Score a model on a dataset and write a run record.
+
+    With neither --model nor --dataset: the built-in demo (small trained models on the mini
+    datasets in their official formats, offline)."""
+    from visionbench.errors import RunError
+
+    options = dict(
+        batch_size=batch_size, device=device, workers=workers, limit=limit, results=results,
+        resume=resume, fresh=fresh, amp=amp, channels_last=channels_last, seed=seed, sg_mode=sg_mode,
+    )  # fmt: skip
+    if model is None and dataset is None:
+        if not quiet:
+            err_console.print(
+                "[bold]visionbench demo[/]: " + ", ".join(f"{m} on {d}" for m, d in DEMO_SUITE)
+            )
+        for m, d in DEMO_SUITE:
+            _run_one(m, d, None, None, None, quiet=quiet, profile=profile, options=options)
+        return
+    if model is None or dataset is None:
+        raise RunError("pass both --model and --dataset (or neither, for the built-in demo)")
+    _run_one(
+        model, dataset, split, data_root, weights, quiet=quiet, profile=profile, options=options
+    )
+
+
+def _run_one(
+    model: str,
+    dataset: str,
+    split: str | None,
+    data_root: Path | None,
+    weights: str | None,
+    *,
+    quiet: bool,
+    profile: bool,
+    options: dict[str, Any],
+) -> None:
+    from visionbench.engine.run import RunOptions, select_device
     from visionbench.engine.run import run as run_engine
 
     ds = _build_dataset(dataset, data_root, split)
     mdl = _build_model(model, weights)
     if profile:
-        from visionbench.engine.run import select_device
         from visionbench.models.profiling import profile_model
 
+        device = str(select_device(options["device"]))
         mdl.profile_info = profile_model(
-            mdl, batch_size=min(batch_size, 8), device=str(select_device(device))
+            mdl, batch_size=min(options["batch_size"], 8), device=device
         )
     opts = RunOptions(
-        batch_size=batch_size,
-        device=device,
-        workers=workers,
-        limit=limit,
-        results=results,
-        resume=resume,
-        fresh=fresh,
-        amp=amp,
-        channels_last=channels_last,
-        seed=seed,
-        progress=not quiet and sys.stderr.isatty(),
-        command=["bench", *sys.argv[1:]],
+        **options, progress=not quiet and sys.stderr.isatty(), command=["bench", *sys.argv[1:]]
     )
     if not quiet:
         err_console.print(

@@ -27,10 +27,15 @@ class EvalItems(torch.utils.data.Dataset):
         dataset: Dataset,
         indices: Sequence[int],
         preprocess: Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, Any]]],
+        *,
+        gt_objects: str | None = None,
     ) -> None:
+        """``gt_objects``: for scene-graph PredCls (``"boxes+labels"``) or SGCls
+        (``"boxes"``), the ground-truth objects are handed to the model in the meta."""
         self.dataset = dataset
         self.indices = list(indices)
         self.preprocess = preprocess
+        self.gt_objects = gt_objects
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -49,6 +54,10 @@ class EvalItems(torch.utils.data.Dataset):
         meta = dict(
             meta, sample_id=sample.sample_id, index=idx, t_preprocess=time.perf_counter() - t0
         )
+        if self.gt_objects:
+            meta["boxes"] = sample.target.boxes
+            if self.gt_objects == "boxes+labels":
+                meta["labels"] = sample.target.labels
         return x, meta, sample.target
 
 

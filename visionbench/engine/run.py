@@ -74,6 +74,8 @@ class RunOptions:
         progress: show a progress bar.
         command: the command line recorded in the run record.
         scorer_options: passed to the task's scorer (e.g. ``topk``).
+        sg_mode: scene graphs: ``predcls`` (the model gets ground-truth boxes and labels),
+            ``sgcls`` (ground-truth boxes), ``sgdet`` (nothing but pixels).
     """
 
     batch_size: int = 32
@@ -91,6 +93,7 @@ class RunOptions:
     progress: bool = True
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     scorer_options: dict[str, Any] = field(default_factory=dict)
+    sg_mode: str = "sgdet"
     on_batch: Callable[[int], None] | None = None  # test hook: called after each flushed batch
 
 
@@ -109,6 +112,10 @@ def run(
 ) -> tuple[RunRecord, Path | None]:
     """Score ``model`` on ``dataset``; return the run record and its path (None off rank 0)."""
     opt = options or RunOptions()
+    if model.task == Task.SCENE_GRAPH:
+        if opt.sg_mode not in ("predcls", "sgcls", "sgdet"):
+            raise RunError(f"sg_mode must be predcls, sgcls or sgdet, got {opt.sg_mode!r}")
+        opt = replace(opt, scorer_options={"mode": opt.sg_mode, **opt.scorer_options})
     mapping = _check_compatible(model, dataset)
     device = select_device(opt.device)
     info = dist_info(device_type=device.type)
@@ -142,6 +149,11 @@ def run(
         opt.resume,
     )
     cache = PredictionCache(pred_dir, model.task, rank=info.rank)
+    gt_objects = (
+        {"predcls": "boxes+labels", "sgcls": "boxes"}.get(opt.sg_mode)
+        if model.task == Task.SCENE_GRAPH
+        else None
+    )
     scorer = make_scorer(model.task, dataset.label_space, **opt.scorer_options)
     target_of = dict(zip(gt.sample_ids, gt.targets))
     mine_ids = {gt.sample_ids[i] for i in mine}
@@ -158,7 +170,7 @@ def run(
     timings = _Timings(warmup=opt.warmup)
     workers = opt.workers if opt.workers is not None else min(4, torch.get_num_threads())
     loader = make_loader(
-        EvalItems(dataset, todo, model.preprocess),
+        EvalItems(dataset, todo, model.preprocess, gt_objects=gt_objects),
         batch_size=opt.batch_size,
         workers=workers if todo else 0,
         pin_memory=device.type == "cuda",
