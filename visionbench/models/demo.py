@@ -9,7 +9,6 @@ are made by :func:`train_demo_cnn` (``python -m visionbench.models.demo --out PA
 from __future__ import annotations
 
 import argparse
-import hashlib
 from importlib import resources
 from pathlib import Path
 
@@ -49,35 +48,39 @@ class DemoCNN(nn.Module):
 
 
 def build_demo_cnn(weights: str | None = None) -> ClassifierAdapter:
-    """The demo classifier with its shipped weights (or ``weights``: a state-dict file)."""
+    """The demo classifier with its shipped weights, ``weights`` (a state-dict file), or
+    ``"random"`` (random init)."""
     module = DemoCNN()
+    info = load_demo_weights(module, weights, _WEIGHTS, trainer="visionbench.models.demo")
+    return ClassifierAdapter(
+        "demo-cnn", get_label_space("imagenet1k"), module, DEMO_PREPROCESS, weights=info
+    )
+
+
+def load_demo_weights(
+    module: nn.Module, weights: str | None, shipped: str, *, trainer: str
+) -> dict[str, str]:
+    """Load a demo model's weights into ``module``; return the record's weights info.
+
+    ``weights=None``: the file ``shipped`` under ``visionbench/models/weights/``;
+    ``"random"``: keep the (seeded) random init; else a state-dict file. Missing, corrupt
+    or ill-fitting files raise :class:`WeightsError` naming the file and the keys.
+    """
+    from visionbench.models.weights import load_into, load_state_dict_file, sha256_file
+
+    if weights == "random":
+        return {"source": "random-init", "note": "demo model without its trained weights"}
     if weights is None:
-        ref = resources.files("visionbench.models").joinpath("weights", _WEIGHTS)
-        path = Path(str(ref))
+        path = Path(str(resources.files("visionbench.models").joinpath("weights", shipped)))
     else:
         path = Path(weights)
     if not path.is_file():
         raise WeightsError(
-            f"demo-cnn weights not found: {path} (make them with "
-            "`python -m visionbench.models.demo --out PATH`)"
+            f"{type(module).__name__} weights not found: {path} (make them with "
+            f"`python -m {trainer} --out PATH`)"
         )
-    data = path.read_bytes()
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"cannot load weights {path}: {e}") from None
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise WeightsError(
-            f"weights {path} do not fit DemoCNN: missing {missing}, unexpected {unexpected}"
-        )
-    return ClassifierAdapter(
-        "demo-cnn",
-        get_label_space("imagenet1k"),
-        module,
-        DEMO_PREPROCESS,
-        weights={"path": str(path), "sha256": hashlib.sha256(data).hexdigest()},
-    )
+    load_into(module, load_state_dict_file(path), source=str(path))
+    return {"path": str(path), "sha256": sha256_file(path)}
 
 
 def train_demo_cnn(root: str | Path, *, epochs: int = 30, seed: int = 0) -> DemoCNN:

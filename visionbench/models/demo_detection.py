@@ -14,10 +14,8 @@ train2017, so it is a demo of the pipeline, not a COCO model. Weights ship with 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import batched_nms
 
-from visionbench.errors import WeightsError
 from visionbench.label_spaces import get_label_space
+from visionbench.models.demo import load_demo_weights
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.task_adapters import DetectionAdapter
 from visionbench.tasks import Batch
@@ -133,36 +131,14 @@ class DemoDetectorAdapter(DetectionAdapter):
 def build_demo_detector(weights: str | None = None) -> DemoDetectorAdapter:
     """The demo detector with its shipped weights (or ``weights``: a state-dict file)."""
     module = DemoDetNet()
-    if weights is None:
-        ref = resources.files("visionbench.models").joinpath("weights", _WEIGHTS)
-        path = Path(str(ref))
-    else:
-        path = Path(weights)
-    if not path.is_file():
-        raise WeightsError(
-            f"demo-detector weights not found: {path} (make them with "
-            "`python -m visionbench.models.demo_detection --out PATH`)"
-        )
-    data = path.read_bytes()
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"cannot load weights {path}: {e}") from None
-    try:
-        missing, unexpected = module.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatch
-        raise WeightsError(f"weights {path} do not fit DemoDetNet: {e}") from None
-    if missing or unexpected:
-        raise WeightsError(
-            f"weights {path} do not fit DemoDetNet: missing {missing}, unexpected {unexpected}"
-        )
+    info = load_demo_weights(module, weights, _WEIGHTS, trainer="visionbench.models.demo_detection")
     return DemoDetectorAdapter(
         "demo-detector",
         get_label_space("coco91"),
         module,
         DEMO_DET_PREPROCESS,
         class_ids=CATEGORY_IDS,
-        weights={"path": str(path), "sha256": hashlib.sha256(data).hexdigest()},
+        weights=info,
     )
 
 

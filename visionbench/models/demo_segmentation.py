@@ -11,17 +11,15 @@ ship with the package (``models/weights/demo_segnet_cityscapes_mini.pt``); they 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import time
-from importlib import resources
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from visionbench.errors import WeightsError
 from visionbench.label_spaces import IGNORE, get_label_space
+from visionbench.models.demo import load_demo_weights
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.task_adapters import SegmentationAdapter
 
@@ -66,35 +64,15 @@ class DemoSegNet(nn.Module):
 def build_demo_segnet(weights: str | None = None) -> SegmentationAdapter:
     """The demo segmenter with its shipped weights (or ``weights``: a state-dict file)."""
     module = DemoSegNet()
-    if weights is None:
-        ref = resources.files("visionbench.models").joinpath("weights", _WEIGHTS)
-        path = Path(str(ref))
-    else:
-        path = Path(weights)
-    if not path.is_file():
-        raise WeightsError(
-            f"demo-segnet weights not found: {path} (make them with "
-            "`python -m visionbench.models.demo_segmentation --out PATH`)"
-        )
-    data = path.read_bytes()
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"cannot load weights {path}: {e}") from None
-    try:
-        missing, unexpected = module.load_state_dict(state, strict=False)
-    except RuntimeError as e:  # shape mismatch
-        raise WeightsError(f"weights {path} do not fit DemoSegNet: {e}") from None
-    if missing or unexpected:
-        raise WeightsError(
-            f"weights {path} do not fit DemoSegNet: missing {missing}, unexpected {unexpected}"
-        )
+    info = load_demo_weights(
+        module, weights, _WEIGHTS, trainer="visionbench.models.demo_segmentation"
+    )
     return SegmentationAdapter(
         "demo-segnet",
         get_label_space("cityscapes19"),
         module,
         DEMO_SEG_PREPROCESS,
-        weights={"path": str(path), "sha256": hashlib.sha256(data).hexdigest()},
+        weights=info,
     )
 
 
