@@ -217,7 +217,7 @@ def build_darknet_yolo(
         torch.manual_seed(RANDOM_INIT_SEED)
         module = Darknet.from_cfg(cfg_path)
     info: dict[str, Any] = {"cfg": cfg_path.name}
-    if weights is None:
+    if weights is None or weights == "random":
         info.update(
             source="random-init",
             seed=RANDOM_INIT_SEED,
