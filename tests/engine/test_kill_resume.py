@@ -31,8 +31,13 @@ def _driver(tmp_path, results, resume, slow):
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)
     env = dict(os.environ, VISIONBENCH_HOME=str(tmp_path / "home"))
-    return subprocess.Popen([sys.executable, str(script), str(results), "1" if resume else "0", "1" if slow else "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(script), str(results), "1" if resume else "0", "1" if slow else "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _metrics(path):
@@ -58,7 +63,9 @@ def test_kill_9_then_resume_gives_identical_metrics(tmp_path):
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=60)
     assert victim.returncode == -signal.SIGKILL
-    assert not list((tmp_path / "killed").glob("records/*.json")), "a killed run must not write a record"
+    assert not list((tmp_path / "killed").glob("records/*.json")), (
+        "a killed run must not write a record"
+    )
     n_cached = len(list((tmp_path / "killed").glob("work/*/predictions/pred-r0-*.parquet")))
     assert 3 <= n_cached < 25  # 100 samples / batch 4 = 25 batches: it died midway
 

@@ -129,3 +129,40 @@ def test_classification_csv(tmp_path):
         100.0 * (n - len(range(0, n, 4))) / n
     )
     assert record["metrics"]["top2"]["value"] == pytest.approx(100.0)
+
+
+def test_cityscapes_result_pngs(tmp_path):
+    """Ground truth written back as result PNGs scores mIoU 1; one wrong frame lowers it."""
+    import shutil
+
+    ds = datasets.get("cityscapes-mini")(root=None, split="val")
+    gt = ds.ground_truth()
+    out = tmp_path / "results"
+    out.mkdir()
+    for sid, t in zip(gt.sample_ids, gt.targets):
+        shutil.copy(t.mask_path, out / f"{sid}_pred.png")
+    record, _ = evaluate_predictions(ds, out, results=tmp_path, command=["t"])
+    assert record["metrics"]["miou"]["value"] == pytest.approx(1.0)
+    (out / f"{gt.sample_ids[0]}_pred.png").unlink()
+    with pytest.raises(
+        AnnotationError,
+        match=f"1 frames without exactly one result PNG: {gt.sample_ids[0]} \\(none\\)",
+    ):
+        evaluate_predictions(ds, out, results=tmp_path)
+
+
+def test_caption_results_equal_the_caption_metric(tmp_path):
+    from visionbench.metrics.bleu import coco_bleu
+
+    ds = datasets.get("coco-mini-captions")(root=None, split="val2017")
+    gt = ds.ground_truth()
+    rows = [
+        {"image_id": sid, "caption": t.captions[0] if i % 2 else "a photo of something"}
+        for i, (sid, t) in enumerate(zip(gt.sample_ids, gt.targets))
+    ]
+    p = tmp_path / "caps.json"
+    p.write_text(json.dumps(rows))
+    record, _ = evaluate_predictions(ds, p, results=tmp_path, command=["t"])
+    ref = coco_bleu([r["caption"] for r in rows], [list(t.captions) for t in gt.targets])
+    assert record["metrics"]["bleu4"]["value"] == ref.metrics["bleu4"]
+    assert 0 < record["metrics"]["bleu4"]["value"] < 1

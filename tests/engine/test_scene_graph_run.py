@@ -32,7 +32,9 @@ def test_freq_predcls_through_the_engine_equals_direct_composition(tmp_path, vg_
     ev = SceneGraphEvaluator(num_predicates=50, mode="predcls")
     for sid, t in zip(gt.sample_ids, gt.targets):
         p = predictor.predict_graph(t.boxes, t.labels, sample_id=sid)
-        ev.update(t.boxes, t.labels, t.relations, p.boxes, p.labels, p.scores, p.rel_pairs, p.rel_scores)
+        ev.update(
+            t.boxes, t.labels, t.relations, p.boxes, p.labels, p.scores, p.rel_pairs, p.rel_scores
+        )
     direct = ev.compute()
     for k in ("R@20", "R@50", "R@100", "mR@50", "ngR@50"):
         assert record["metrics"][k]["value"] == pytest.approx(direct.metrics[k], abs=0), k
@@ -42,4 +44,8 @@ def test_freq_predcls_through_the_engine_equals_direct_composition(tmp_path, vg_
 
 def test_bad_sg_mode_is_refused(tmp_path, vg_mini):
     with pytest.raises(RunError, match="sg_mode must be predcls, sgcls or sgdet"):
-        run(build_freq("random"), vg_mini, RunOptions(results=tmp_path, workers=0, progress=False, sg_mode="x"))
+        run(
+            build_freq("random"),
+            vg_mini,
+            RunOptions(results=tmp_path, workers=0, progress=False, sg_mode="x"),
+        )

@@ -1,0 +1,47 @@
+"""The benchmarks run in CI on small problems: each exits non-zero when our numbers differ
+from the reference implementation's, and prints its ratios (the full-size numbers are in
+benchmarks/README.md; timings are not asserted here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _run(args, tmp_path):
+    p = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=1200, cwd=tmp_path
+    )
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p.stdout
+
+
+@pytest.mark.slow
+def test_coco_eval_small_equals_pycocotools(tmp_path):
+    out = _run(
+        [str(BENCH / "coco_eval.py"), "--small", "--peers", "pycocotools,hotcoco,visionbench"],
+        tmp_path,
+    )
+    assert "| visionbench |" in out and "NO" not in out.split("| visionbench |")[1].split("\n")[0]
+
+
+@pytest.mark.slow
+def test_cityscapes_eval_small_equals_cityscapesscripts(tmp_path):
+    out = _run(
+        [
+            str(BENCH / "cityscapes_eval.py"),
+            "--frames",
+            "4",
+            "--repeats",
+            "1",
+            "--data-dir",
+            str(tmp_path / "cs"),
+        ],
+        tmp_path,
+    )
+    assert "identical" in out and "ratio" in out.lower()
