@@ -51,7 +51,7 @@ def bare(model, ds, batch_size: int, workers: int) -> float:
                          workers=workers, pin_memory=False)
     t0 = time.perf_counter()
     with torch.inference_mode():
-        for images, _metas, _targets in loader:
+        for images, _metas, _targets, _failed in loader:
             model.module(images).argmax(1)
     return time.perf_counter() - t0
 

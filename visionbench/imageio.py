@@ -69,5 +69,10 @@ def _decode_with_pil(buf: bytes, where: str) -> Any:
             im = ImageOps.exif_transpose(im).convert("RGB")
             arr = np.asarray(im)
     except (UnidentifiedImageError, OSError) as e:
-        raise AnnotationError(f"cannot decode image: {e}", path=where) from None
+        reason = (
+            "unrecognised or corrupt image data"
+            if isinstance(e, UnidentifiedImageError)
+            else str(e)
+        )
+        raise AnnotationError(f"cannot decode image: {reason}", path=where) from None
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()

@@ -96,3 +96,35 @@ def test_contiguous_shards_cover_once_without_padding(n, world):
     flat = [i for s in shards for i in s]
     assert flat == list(range(n))
     assert max(len(s) for s in shards) - min(len(s) for s in shards) <= 1
+
+
+def test_a_corrupt_image_stops_cleanly_and_keeps_what_was_computed(tmp_path):
+    """With DataLoader workers, a bad sample gives one clear error naming it (not a worker
+    traceback); the predictions before it are saved and --resume completes the run."""
+    import shutil
+
+    from visionbench.loaders.imagenet import ImageNetFolder
+    from visionbench.synth import ensure
+
+    root = tmp_path / "inet"
+    shutil.copytree(ensure("imagenet-mini") / "val", root / "val")
+    ds = ImageNetFolder(root, "val")
+    bad = ds[60].image.path
+    good_bytes = open(bad, "rb").read()
+    open(bad, "wb").write(b"garbage")
+    opts = _opts(tmp_path / "res", workers=2, batch_size=8, flush_every=100)
+    with pytest.raises(RunError) as e:
+        run(build_demo_cnn(), ds, opts)
+    msg = str(e.value)
+    assert f"sample '{ds[60].sample_id}' could not be loaded" in msg and bad in msg
+    assert "Traceback" not in msg and "--resume" in msg
+    open(bad, "wb").write(good_bytes)
+    resumed, _ = run(
+        build_demo_cnn(), ds, _opts(tmp_path / "res", workers=2, batch_size=8, resume=True)
+    )
+    clean, _ = run(build_demo_cnn(), ds, _opts(tmp_path / "clean", workers=0))
+    assert {k: v["value"] for k, v in resumed["metrics"].items()} == {
+        k: v["value"] for k, v in clean["metrics"].items()
+    }
+    log = next((tmp_path / "res" / "work").glob("*/run-r0.log")).read_text()
+    assert "resume: 63 cached predictions re-scored" in log  # 7 full batches + 7 good of the 8th

@@ -40,17 +40,20 @@ class EvalItems(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, k: int) -> tuple[torch.Tensor, dict[str, Any], Target]:
+    def __getitem__(self, k: int) -> tuple[torch.Tensor | None, dict[str, Any], Target | None]:
+        """Never raises: a sample that cannot be loaded comes back as ``(None, meta with
+        "error", target)`` so that the run can save what it has and stop with a clear
+        message (an exception in a worker would arrive wrapped in a worker traceback)."""
         t0 = time.perf_counter()
         idx = self.indices[k]
-        sample = self.dataset[idx]
+        sample = None
         try:
-            image = sample.image.load()
-            x, meta = self.preprocess(image)
-        except USER_ERRORS:
-            raise
-        except Exception as e:  # name the sample: a corrupt image must not be anonymous
-            raise RuntimeError(f"preprocessing sample {sample.sample_id!r} failed: {e}") from e
+            sample = self.dataset[idx]
+            x, meta = self.preprocess(sample.image.load())
+        except Exception as e:  # noqa: BLE001 - reported by the main process, naming the sample
+            sid = sample.sample_id if sample is not None else f"#{idx}"
+            msg = str(e) if isinstance(e, USER_ERRORS) else f"{type(e).__name__}: {e}"
+            return None, {"sample_id": sid, "index": idx, "error": msg}, None
         meta = dict(
             meta, sample_id=sample.sample_id, index=idx, t_preprocess=time.perf_counter() - t0
         )
@@ -62,12 +65,20 @@ class EvalItems(torch.utils.data.Dataset):
 
 
 def collate(
-    items: list[tuple[torch.Tensor, dict[str, Any], Target]],
-) -> tuple[Any, list[dict[str, Any]], list[Target]]:
-    """Stack pixels when all items share a shape, else keep a list (forwarded one by one)."""
-    xs = [it[0] for it in items]
-    images: Any = torch.stack(xs) if len({tuple(x.shape) for x in xs}) == 1 else xs
-    return images, [it[1] for it in items], [it[2] for it in items]
+    items: list[tuple[torch.Tensor | None, dict[str, Any], Target | None]],
+) -> tuple[Any, list[dict[str, Any]], list[Target], list[dict[str, Any]]]:
+    """Stack pixels when all items share a shape, else keep a list (forwarded one by one).
+
+    Returns ``(images, metas, targets, failed)``: ``failed`` holds the metas of samples
+    that could not be loaded (with their ``error``); they are left out of the batch.
+    """
+    good = [it for it in items if it[0] is not None]
+    failed = [it[1] for it in items if it[0] is None]
+    xs = [it[0] for it in good]
+    images: Any = xs
+    if xs and len({tuple(x.shape) for x in xs}) == 1:
+        images = torch.stack(xs)
+    return images, [it[1] for it in good], [it[2] for it in good], failed
 
 
 def make_loader(

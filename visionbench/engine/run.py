@@ -183,31 +183,39 @@ def run(
     n_batches = 0
     with progress as bar:
         task_id = bar.add_task("predict", total=len(todo)) if bar else None
-        for images, metas, targets in loader:
-            t_got = time.perf_counter()
-            preds, t_fwd, t_post = _predict(model, images, metas, model_device, opt)
-            if mapping is not None:
-                preds = [_map_labels(p, mapping) for p in preds]
-            t_m0 = time.perf_counter()
-            scorer.update(list(preds), targets)
-            cache.add(list(preds))
-            n_batches += 1
-            if n_batches % opt.flush_every == 0:
-                cache.flush()
-                if opt.on_batch:
-                    opt.on_batch(n_batches)
-            t_metric = time.perf_counter() - t_m0
-            timings.add(
-                len(metas),
-                t_got - t_wait,
-                sum(m["t_preprocess"] for m in metas),
-                t_fwd,
-                t_post,
-                t_metric,
-            )
-            if bar:
-                bar.update(task_id, advance=len(metas))
-            t_wait = time.perf_counter()
+        try:
+            for images, metas, targets, failed in loader:
+                t_got = time.perf_counter()
+                if not metas:
+                    _stop_on_failed(failed, cache, pred_dir, log)
+                preds, t_fwd, t_post = _predict(model, images, metas, model_device, opt)
+                if mapping is not None:
+                    preds = [_map_labels(p, mapping) for p in preds]
+                t_m0 = time.perf_counter()
+                scorer.update(list(preds), targets)
+                cache.add(list(preds))
+                n_batches += 1
+                if n_batches % opt.flush_every == 0:
+                    cache.flush()
+                    if opt.on_batch:
+                        opt.on_batch(n_batches)
+                t_metric = time.perf_counter() - t_m0
+                timings.add(
+                    len(metas),
+                    t_got - t_wait,
+                    sum(m["t_preprocess"] for m in metas),
+                    t_fwd,
+                    t_post,
+                    t_metric,
+                )
+                if bar:
+                    bar.update(task_id, advance=len(metas))
+                if failed:
+                    _stop_on_failed(failed, cache, pred_dir, log)
+                t_wait = time.perf_counter()
+        except BaseException:  # a bad sample, a model error, Ctrl-C: keep what was computed
+            cache.flush()
+            raise
     cache.flush()
     wall = time.perf_counter() - t_start
     log.info("predicted %d samples in %d batches, %.2f s", len(todo), n_batches, wall)
@@ -239,6 +247,21 @@ def run(
 
 # ---------------------------------------------------------------------------------------
 # helpers
+
+
+def _stop_on_failed(
+    failed: list[dict[str, Any]], cache: PredictionCache, pred_dir: Path, log: logging.Logger
+) -> None:
+    """Save every prediction made so far, then stop with one clear error naming the sample."""
+    cache.flush()
+    f = failed[0]
+    log.error("sample %r could not be loaded: %s", f["sample_id"], f["error"])
+    more = f" (and {len(failed) - 1} more in the same batch)" if len(failed) > 1 else ""
+    raise RunError(
+        f"sample {f['sample_id']!r} could not be loaded: {f['error']}{more}. The predictions "
+        f"made so far are saved in {pred_dir}; fix the data (`bench data verify` lists every "
+        "problem) and rerun with --resume"
+    )
 
 
 def _open_log(path: Path) -> logging.Logger:
