@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,15 +111,15 @@ def test_a_corrupt_image_stops_cleanly_and_keeps_what_was_computed(tmp_path):
     shutil.copytree(ensure("imagenet-mini") / "val", root / "val")
     ds = ImageNetFolder(root, "val")
     bad = ds[60].image.path
-    good_bytes = open(bad, "rb").read()
-    open(bad, "wb").write(b"garbage")
+    good_bytes = Path(bad).read_bytes()
+    Path(bad).write_bytes(b"garbage")
     opts = _opts(tmp_path / "res", workers=2, batch_size=8, flush_every=100)
     with pytest.raises(RunError) as e:
         run(build_demo_cnn(), ds, opts)
     msg = str(e.value)
     assert f"sample '{ds[60].sample_id}' could not be loaded" in msg and bad in msg
     assert "Traceback" not in msg and "--resume" in msg
-    open(bad, "wb").write(good_bytes)
+    Path(bad).write_bytes(good_bytes)
     resumed, _ = run(
         build_demo_cnn(), ds, _opts(tmp_path / "res", workers=2, batch_size=8, resume=True)
     )
