@@ -86,6 +86,13 @@ def run(
         bool, typer.Option(help="profile the model (GFLOPs, latency) into the record")
     ] = False,
     sg_mode: Annotated[str, typer.Option(help="scene graphs: predcls, sgcls or sgdet")] = "sgdet",
+    lenient: Annotated[
+        bool,
+        typer.Option(
+            "--lenient",
+            help="drop dangling annotations / unpaired files with a warning instead of stopping",
+        ),
+    ] = False,
 ) -> None:
     """Score a model on a dataset and write a run record.
 
@@ -107,9 +114,8 @@ def run(
         return
     if model is None or dataset is None:
         raise RunError("pass both --model and --dataset (or neither, for the built-in demo)")
-    _run_one(
-        model, dataset, split, data_root, weights, quiet=quiet, profile=profile, options=options
-    )
+    _run_one(model, dataset, split, data_root, weights, quiet=quiet, profile=profile,
+             options=options, lenient=lenient)  # fmt: skip
 
 
 def _run_one(
@@ -122,11 +128,12 @@ def _run_one(
     quiet: bool,
     profile: bool,
     options: dict[str, Any],
+    lenient: bool = False,
 ) -> None:
     from visionbench.engine.run import RunOptions, select_device
     from visionbench.engine.run import run as run_engine
 
-    ds = _build_dataset(dataset, data_root, split)
+    ds = _build_dataset(dataset, data_root, split, lenient=lenient)
     mdl = _build_model(model, weights)
     if profile:
         from visionbench.models.profiling import profile_model
@@ -217,11 +224,18 @@ def eval_(
     ] = None,
     results: Annotated[Path | None, typer.Option(help="results directory")] = None,
     iou_type: Annotated[str | None, typer.Option(help="detection: bbox or segm")] = None,
+    lenient: Annotated[
+        bool,
+        typer.Option(
+            "--lenient",
+            help="drop dangling annotations / unpaired files with a warning instead of stopping",
+        ),
+    ] = False,
 ) -> None:
     """Score predictions made elsewhere (no model is run) and write a run record."""
     from visionbench.engine.offline import evaluate_predictions
 
-    ds = _build_dataset(dataset, data_root, split)
+    ds = _build_dataset(dataset, data_root, split, lenient=lenient)
     opts = {"iou_type": iou_type} if iou_type else {}
     record, path = evaluate_predictions(
         ds,
