@@ -421,7 +421,12 @@ def report(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: user errors -> one line on stderr, exit code 2."""
+    import warnings
+
     from visionbench.errors import USER_ERRORS
+
+    # warnings are for users here: one line, no source line of ours
+    warnings.formatwarning = lambda message, category, *a, **k: f"warning: {message}\n"
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
         os.environ.get("VISIONBENCH_DEBUG")
