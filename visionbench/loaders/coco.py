@@ -21,31 +21,38 @@ id 0 or negative (pycocotools uses ids as its match sentinel), boxes that are Na
 have a negative width or height, category ids missing from ``categories``. Zero-width or
 zero-height boxes, which the official files contain (``instances_val2014.json``
 annotation 918), are kept with a warning and listed in ``problems``.
+
+Full-size files (train2017 instances: ~450 MB) are parsed and validated once into an
+Arrow cache (:mod:`visionbench.loaders.coco_tables`, ``$VISIONBENCH_HOME/arrow``), keyed
+by the file's identity, and memory-mapped on every later open (``cache=False``: parse in
+memory, write nothing). A changed file is rebuilt. The checks that need the JSON run at
+the build (a file that fails one is never cached); dangling annotations, zero-size boxes
+and caption-less images are decided from the tables on every open, so the errors,
+warnings and ``problems`` are the same with or without the cache.
 File paths, parsing and RLE conversion live in :mod:`visionbench.loaders.coco_format`.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from visionbench.errors import AnnotationError
 from visionbench.label_spaces import LabelSpace
 from visionbench.loaders.coco_format import (
-    _check_images,
-    _column,
     _ids,
     _label_space,
-    _no_duplicates,
-    _opt_int,
     coco_annotation_file,
     coco_image_dir,
     load_coco_json,
     segmentation_to_rle,
 )
+from visionbench.loaders.coco_tables import coco_tables, dangling_message
 from visionbench.loaders.verify import Problem
 from visionbench.tasks import GroundTruth
 from visionbench.types import CaptionTarget, DetectionTarget, ImageRef, Sample, Task
@@ -62,7 +69,7 @@ __all__ = [
 
 
 class _COCOBase:
-    """Parsing, validation and the per-image index shared by the three COCO datasets."""
+    """The tables, open-time checks and per-image index shared by the three COCO datasets."""
 
     task: Task
     _kind = "instances"
@@ -75,6 +82,8 @@ class _COCOBase:
         name: str = "coco",
         split: str = "val2017",
         drop_dangling: bool = False,
+        cache: bool = True,
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.annotation_file = str(annotation_file)
         self.image_dir = str(image_dir) if image_dir is not None else None
@@ -82,22 +91,33 @@ class _COCOBase:
         self.name = name
         self.split = split
         self.problems: list[Problem] = []
-        doc = load_coco_json(self.annotation_file)
+        tables = coco_tables(
+            self.annotation_file,
+            self._kind,
+            drop_dangling=drop_dangling,
+            cache=cache,
+            cache_dir=cache_dir,
+        )
+        images, anns, dangling = tables["images"], tables["annotations"], tables["dangling"]
         #: False for image lists without annotations (test-dev): predict, do not score.
-        self.has_annotations = bool(doc["annotations"]) or not Path(
+        self.has_annotations = bool(anns.num_rows + dangling.num_rows) or not Path(
             self.annotation_file
         ).name.startswith("image_info")
-        self._images = _check_images(doc["images"], self.annotation_file)
-        self.categories: list[dict[str, Any]] = list(doc.get("categories") or [])
-        anns = self._validate(doc["annotations"], drop_dangling)
-        del doc
-        # Annotation dicts (polygons and all) are kept only when targets need more than the
-        # columns built by _validate: captions, masks, keypoints.
-        self._by_image: dict[int, list[dict[str, Any]]] = {}
-        if self._needs_ann_dicts():
-            self._by_image = {int(im["id"]): [] for im in self._images}
-            for a in anns:
-                self._by_image[a["image_id"]].append(a)
+        self.categories: list[dict[str, Any]] = [
+            _loads(j) for j in tables["categories"].column("json").to_pylist()
+        ]
+        self._check_dangling(dangling, drop_dangling)
+        # images sorted by id; annotations stably sorted by image id (file order within one)
+        self._img_ids = _np(images, "id")
+        self._file_names: list[str | None] = images.column("file_name").to_pylist()
+        self._widths: list[int | None] = images.column("width").to_pylist()
+        self._heights: list[int | None] = images.column("height").to_pylist()
+        self._image_dicts: list[dict[str, Any]] | None = None
+        self._ann_ids = _np(anns, "id")
+        ann_iids = _np(anns, "image_id")
+        self._lo = np.searchsorted(ann_iids, self._img_ids, "left")
+        self._hi = np.searchsorted(ann_iids, self._img_ids, "right")
+        self._open(anns)
         self._keep = self._select_images()
 
     # -- Dataset protocol --------------------------------------------------------------
@@ -106,81 +126,78 @@ class _COCOBase:
         return len(self._keep)
 
     def __getitem__(self, i: int) -> Sample:
-        im = self._images[self._keep[i]]
-        iid = int(im["id"])
+        k = self._keep[i]
         return Sample(
-            iid, self._image_ref(im), self._target(im), meta={"file_name": im.get("file_name")}
+            int(self._img_ids[k]),
+            self._image_ref(k),
+            self._target(k),
+            meta={"file_name": self._file_names[k]},
         )
 
     def ground_truth(self) -> GroundTruth:
-        ims = [self._images[k] for k in self._keep]
         return GroundTruth(
             self.task,
             self.label_space,
-            [int(im["id"]) for im in ims],
-            [self._target(im) for im in ims],
+            self.image_ids,
+            [self._target(k) for k in self._keep],
             files={"annotations": self.annotation_file},
         )
 
     @property
     def image_ids(self) -> list[int]:
         """COCO image ids in dataset order."""
-        return [int(self._images[k]["id"]) for k in self._keep]
+        return self._img_ids[np.asarray(self._keep, np.int64)].tolist()
+
+    @property
+    def _images(self) -> list[dict[str, Any]]:
+        """Image records ``{"id", "file_name", "width", "height"}`` in id order (built on
+        first use; kept for callers of the former list-of-dicts attribute)."""
+        if self._image_dicts is None:
+            self._image_dicts = [
+                {"id": i, "file_name": f, "width": w, "height": h}
+                for i, f, w, h in zip(
+                    self._img_ids.tolist(), self._file_names, self._widths, self._heights
+                )
+            ]
+        return self._image_dicts
 
     # -- helpers for subclasses ----------------------------------------------------------
 
-    def _select_images(self) -> list[int]:
-        return list(range(len(self._images)))
-
-    def _image_ref(self, im: dict[str, Any]) -> ImageRef:
-        path = (
-            str(Path(self.image_dir) / im["file_name"])
-            if self.image_dir and "file_name" in im
-            else None
-        )
-        return ImageRef(
-            path=path, width=_opt_int(im.get("width")), height=_opt_int(im.get("height"))
-        )
-
-    def _target(self, im: dict[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def _needs_ann_dicts(self) -> bool:
-        return True
-
-    def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
+    def _check_dangling(self, dangling: pa.Table, drop_dangling: bool) -> None:
+        """Refuse, or warn about and list, annotations whose image is not in ``images``."""
+        if not dangling.num_rows:
+            return
         path = self.annotation_file
-        ids = _column(anns, "id", path, np.int64)
-        _no_duplicates(ids, path, "annotations", "id")
-        bad = ids <= 0
-        if bad.any():
+        ids, image_ids = _np(dangling, "id"), _np(dangling, "image_id")
+        msg, missing = dangling_message(ids, image_ids)
+        if not drop_dangling:
             raise AnnotationError(
-                f"{int(bad.sum())} annotation ids are 0 or negative (ids must be > 0: pycocotools "
-                f"treats id 0 as 'unmatched'); first at annotations[{int(np.argmax(bad))}]",
-                path=path, field="annotations.id", id=int(ids[bad][0]),
+                msg + "; pass drop_dangling=True to drop them",
+                path=path, field="annotations.image_id", id=int(missing[0]),
             )  # fmt: skip
-        image_ids = _column(anns, "image_id", path, np.int64)
-        known = np.array([int(im["id"]) for im in self._images], np.int64)
-        dangling = ~np.isin(image_ids, known)
-        if dangling.any():
-            missing = np.unique(image_ids[dangling])
-            msg = (
-                f"{int(dangling.sum())} annotations reference {missing.size} image ids that are "
-                f"not in `images`: {_ids(missing)}"
-            )
-            if not drop_dangling:
-                raise AnnotationError(
-                    msg + "; pass drop_dangling=True to drop them",
-                    path=path, field="annotations.image_id", id=int(missing[0]),
-                )  # fmt: skip
-            warnings.warn(f"{path}: dropped {msg}", stacklevel=3)
-            for k in np.flatnonzero(dangling):
-                self.problems.append(
-                    Problem("dangling", f"annotation {int(ids[k])} references missing image "
-                            f"{int(image_ids[k])}; dropped", int(image_ids[k]), path)
-                )  # fmt: skip
-            anns = [a for a, d in zip(anns, dangling) if not d]
-        return anns
+        warnings.warn(f"{path}: dropped {msg}", stacklevel=4)
+        for aid, iid in zip(ids.tolist(), image_ids.tolist()):
+            self.problems.append(
+                Problem("dangling", f"annotation {aid} references missing image {iid}; dropped",
+                        iid, path)
+            )  # fmt: skip
+
+    def _open(self, anns: pa.Table) -> None:
+        """Take the annotation columns the targets need; open-time checks."""
+
+    def _select_images(self) -> list[int]:
+        return list(range(len(self._img_ids)))
+
+    def _slice(self, k: int) -> slice:
+        return slice(int(self._lo[k]), int(self._hi[k]))
+
+    def _image_ref(self, k: int) -> ImageRef:
+        fn = self._file_names[k]
+        path = str(Path(self.image_dir) / fn) if self.image_dir and fn is not None else None
+        return ImageRef(path=path, width=self._widths[k], height=self._heights[k])
+
+    def _target(self, k: int) -> Any:
+        raise NotImplementedError
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,6 +215,9 @@ class COCODetection(_COCOBase):
             converted from polygons or uncompressed RLE with ``pycocotools.mask``.
         drop_dangling: drop annotations whose image is missing from ``images`` (warns
             with the count; they are listed in ``problems``) instead of refusing the file.
+        cache: parse once into the Arrow cache and memory-map it on later opens (False:
+            parse in memory every time, write nothing).
+        cache_dir: default ``$VISIONBENCH_HOME/arrow``.
     """
 
     task = Task.DETECTION
@@ -211,111 +231,63 @@ class COCODetection(_COCOBase):
         split: str = "val2017",
         masks: bool = False,
         drop_dangling: bool = False,
+        cache: bool = True,
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.masks = masks
         super().__init__(
-            annotation_file, image_dir, name=name, split=split, drop_dangling=drop_dangling
+            annotation_file,
+            image_dir,
+            name=name,
+            split=split,
+            drop_dangling=drop_dangling,
+            cache=cache,
+            cache_dir=cache_dir,
         )
         self.label_space = _label_space(self.categories, self.annotation_file)
 
-    def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
-        anns = super()._validate(anns, drop_dangling)
-        path = self.annotation_file
-        if not self.categories:
-            raise AnnotationError(
-                "no `categories` in an instances file", path=path, field="categories"
-            )
-        cat_ids = np.array([int(c["id"]) for c in self.categories], np.int64)
-        _no_duplicates(cat_ids, path, "categories", "id")
-        ids = _column(anns, "id", path, np.int64)
-        image_ids = _column(anns, "image_id", path, np.int64)
-        cats = _column(anns, "category_id", path, np.int64)
-        unknown = ~np.isin(cats, cat_ids)
-        if unknown.any():
-            raise AnnotationError(
-                f"{int(unknown.sum())} annotations have category ids not in `categories`: "
-                f"{_ids(np.unique(cats[unknown]))} (annotation ids {_ids(ids[unknown])})",
-                path=path, field="annotations.category_id", id=int(ids[unknown][0]),
-            )  # fmt: skip
-        if not anns:
-            self._build_columns(anns, ids, image_ids, cats, np.zeros((0, 4)))
-            return anns
-        boxes = _column(anns, "bbox", path, np.float64)
-        if boxes.ndim != 2 or (boxes.size and boxes.shape[1] != 4):
-            lens = [len(a["bbox"]) if isinstance(a["bbox"], list) else -1 for a in anns]
-            k = next(i for i, n in enumerate(lens) if n != 4)
-            raise AnnotationError(
-                f"expected `bbox` [x, y, w, h] (4 numbers), got {anns[k]['bbox']!r}",
-                path=path, field="annotations.bbox", id=anns[k]["id"],
-            )  # fmt: skip
-        boxes = boxes.reshape(-1, 4)
-        nan = ~np.isfinite(boxes).all(axis=1)
-        if nan.any():
-            raise AnnotationError(
-                f"{int(nan.sum())} boxes contain NaN or inf: annotation ids {_ids(ids[nan])}",
-                path=path, field="annotations.bbox", id=int(ids[nan][0]),
-            )  # fmt: skip
-        neg = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
-        if neg.any():
-            k = int(np.argmax(neg))
-            raise AnnotationError(
-                f"{int(neg.sum())} boxes have a negative width or height: annotation ids "
-                f"{_ids(ids[neg])} (first: bbox {boxes[k].tolist()}, expected [x, y, w, h] "
-                "with w >= 0 and h >= 0)",
-                path=path,
-                field="annotations.bbox",
-                id=int(ids[k]),
-            )
+    def _open(self, anns: pa.Table) -> None:
+        x, y, w, h = (_np(anns, c) for c in ("x", "y", "w", "h"))
+        self._boxes = np.stack([x, y, x + w, y + h], axis=1).reshape(-1, 4)
+        self._labels = _np(anns, "category_id")
+        self._iscrowd = _np(anns, "iscrowd").astype(bool)
+        self._area = _np(anns, "area")
+        self._segs = anns.column("segmentation")
         # Zero-width/height boxes occur in the official files (instances_val2014.json has
         # annotation 918 with h = 0) and pycocotools scores them: keep them, say so.
-        flat = (boxes[:, 2] == 0) | (boxes[:, 3] == 0)
-        if flat.any():
+        flat = np.flatnonzero((w == 0) | (h == 0))
+        if flat.size:
+            flat = flat[np.argsort(_np(anns, "row")[flat], kind="stable")]  # file order
+            path = self.annotation_file
             warnings.warn(
-                f"{path}: {int(flat.sum())} boxes have zero width or height (kept, as pycocotools "
-                f"does): annotation ids {_ids(ids[flat])}",
-                stacklevel=4,
+                f"{path}: {flat.size} boxes have zero width or height (kept, as pycocotools "
+                f"does): annotation ids {_ids(self._ann_ids[flat])}",
+                stacklevel=5,
             )
-            for k in np.flatnonzero(flat):
+            iids = _np(anns, "image_id")
+            for k in flat.tolist():
+                box = [float(x[k]), float(y[k]), float(w[k]), float(h[k])]
                 self.problems.append(
-                    Problem("degenerate_box", f"annotation {int(ids[k])} has bbox "
-                            f"{boxes[k].tolist()} (zero width or height)", int(image_ids[k]), path)
+                    Problem("degenerate_box", f"annotation {int(self._ann_ids[k])} has bbox "
+                            f"{box} (zero width or height)", int(iids[k]), path)
                 )  # fmt: skip
-        self._build_columns(anns, ids, image_ids, cats, boxes)
-        return anns
 
-    def _build_columns(self, anns: list[dict[str, Any]], ids: np.ndarray, image_ids: np.ndarray,
-                       cats: np.ndarray, boxes: np.ndarray) -> None:  # fmt: skip
-        """Columns of all annotations, stably sorted by image id (file order within an image,
-        as pycocotools' ``getAnnIds``); ``_target`` slices them."""
-        order = np.argsort(image_ids, kind="stable")
-        xyxy = boxes.reshape(-1, 4).copy()
-        xyxy[:, 2:] += xyxy[:, :2]
-        self._iids = image_ids[order]
-        self._boxes = xyxy[order]
-        self._labels = cats[order]
-        self._ann_ids = ids[order]
-        self._iscrowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], bool).reshape(-1)[order]
-        area = np.array([a.get("area", np.nan) for a in anns], np.float64).reshape(-1)
-        self._area = area[order]
-        uniq, starts, counts = np.unique(self._iids, return_index=True, return_counts=True)
-        self._ranges = {int(i): (int(a), int(a + n)) for i, a, n in zip(uniq, starts, counts)}
-
-    def _target(self, im: dict[str, Any]) -> DetectionTarget:
-        iid = int(im["id"])
-        sl = slice(*self._ranges.get(iid, (0, 0)))
+    def _target(self, k: int) -> DetectionTarget:
+        iid = int(self._img_ids[k])
+        sl = self._slice(k)
         area = self._area[sl]
         masks = None
-        anns = self._by_image[iid] if self.masks or self._has_keypoints else []
         if self.masks:
-            h, w = _opt_int(im.get("height")), _opt_int(im.get("width"))
+            h, w = self._heights[k], self._widths[k]
             if h is None or w is None:
                 raise AnnotationError(
                     "image record lacks width/height, needed for masks",
                     path=self.annotation_file, field="images", id=iid,
                 )  # fmt: skip
+            segs = self._segs.slice(sl.start, sl.stop - sl.start).to_pylist()
             masks = [
-                segmentation_to_rle(a.get("segmentation"), h, w, a["id"], self.annotation_file)
-                for a in anns
+                segmentation_to_rle(_loads(s), h, w, aid, self.annotation_file)
+                for s, aid in zip(segs, self._ann_ids[sl].tolist())
             ]
         return DetectionTarget(
             boxes=self._boxes[sl],
@@ -324,16 +296,11 @@ class COCODetection(_COCOBase):
             area=None if np.isnan(area).any() else area,
             ann_ids=self._ann_ids[sl],
             masks=masks,
-            keypoints=self._keypoints(anns) if self._has_keypoints else None,
+            keypoints=self._keypoints(sl),
             sample_id=iid,
         )
 
-    _has_keypoints = False
-
-    def _needs_ann_dicts(self) -> bool:
-        return self.masks or self._has_keypoints
-
-    def _keypoints(self, anns: list[dict[str, Any]]) -> np.ndarray | None:
+    def _keypoints(self, sl: slice) -> np.ndarray | None:
         return None
 
 
@@ -341,31 +308,17 @@ class COCOKeypoints(COCODetection):
     """COCO person keypoints (``person_keypoints_<split>.json``): a detection target with
     ``keypoints`` [N, K, 3] (x, y, visibility; K = 17 for COCO persons)."""
 
-    _has_keypoints = True
+    _kind = "keypoints"
 
-    def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
-        anns = super()._validate(anns, drop_dangling)
-        names = self.categories[0].get("keypoints") if self.categories else None
-        if not names:
-            raise AnnotationError(
-                "keypoints file has no `keypoints` names in its category",
-                path=self.annotation_file, field="categories.keypoints",
-            )  # fmt: skip
-        self.keypoint_names: tuple[str, ...] = tuple(names)
-        k = len(names)
-        for a in anns:
-            kp = a.get("keypoints")
-            if not isinstance(kp, list) or len(kp) != 3 * k:
-                raise AnnotationError(
-                    f"expected `keypoints` a list of {3 * k} numbers ({k} x (x, y, v)), got "
-                    f"{len(kp) if isinstance(kp, list) else type(kp).__name__}",
-                    path=self.annotation_file, field="annotations.keypoints", id=a.get("id"),
-                )  # fmt: skip
-        return anns
-
-    def _keypoints(self, anns: list[dict[str, Any]]) -> np.ndarray:
+    def _open(self, anns: pa.Table) -> None:
+        super()._open(anns)
+        self.keypoint_names: tuple[str, ...] = tuple(self.categories[0]["keypoints"])
         k = len(self.keypoint_names)
-        return np.array([a["keypoints"] for a in anns], np.float64).reshape(len(anns), k, 3)
+        flat = anns.column("keypoints").combine_chunks().flatten()
+        self._kps = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, k, 3)
+
+    def _keypoints(self, sl: slice) -> np.ndarray:
+        return self._kps[sl]
 
 
 # ---------------------------------------------------------------------------------------
@@ -376,10 +329,12 @@ class COCOCaptions(_COCOBase):
     """COCO captions (``captions_<split>.json``): one :class:`CaptionTarget` per image.
 
     Images without any caption cannot be scored and are left out, with a warning giving
-    their count (a real COCO captions file has none).
+    their count (a real COCO captions file has none). ``cache``, ``cache_dir``: as
+    :class:`COCODetection`.
     """
 
     task = Task.CAPTIONING
+    _kind = "captions"
 
     def __init__(
         self,
@@ -389,32 +344,52 @@ class COCOCaptions(_COCOBase):
         name: str = "coco-captions",
         split: str = "val2017",
         drop_dangling: bool = False,
+        cache: bool = True,
+        cache_dir: str | Path | None = None,
     ) -> None:
         super().__init__(
-            annotation_file, image_dir, name=name, split=split, drop_dangling=drop_dangling
+            annotation_file,
+            image_dir,
+            name=name,
+            split=split,
+            drop_dangling=drop_dangling,
+            cache=cache,
+            cache_dir=cache_dir,
         )
         self.label_space = LabelSpace("text", ())
 
-    def _validate(self, anns: list[dict[str, Any]], drop_dangling: bool) -> list[dict[str, Any]]:
-        anns = super()._validate(anns, drop_dangling)
-        for a in anns:
-            if not isinstance(a.get("caption"), str):
-                raise AnnotationError(
-                    f"expected `caption` a string, got {type(a.get('caption')).__name__}",
-                    path=self.annotation_file, field="annotations.caption", id=a.get("id"),
-                )  # fmt: skip
-        return anns
+    def _open(self, anns: pa.Table) -> None:
+        self._caps = anns.column("caption")
 
     def _select_images(self) -> list[int]:
-        keep = [k for k, im in enumerate(self._images) if self._by_image[int(im["id"])]]
-        if len(keep) < len(self._images):
+        keep = np.flatnonzero(self._hi > self._lo).tolist()
+        if len(keep) < len(self._img_ids):
             warnings.warn(
-                f"{self.annotation_file}: {len(self._images) - len(keep)} of {len(self._images)} "
-                "images have no caption and are left out",
-                stacklevel=3,
+                f"{self.annotation_file}: {len(self._img_ids) - len(keep)} of "
+                f"{len(self._img_ids)} images have no caption and are left out",
+                stacklevel=4,
             )
         return keep
 
-    def _target(self, im: dict[str, Any]) -> CaptionTarget:
-        anns = self._by_image[int(im["id"])]
-        return CaptionTarget(tuple(a["caption"] for a in anns), sample_id=int(im["id"]))
+    def _target(self, k: int) -> CaptionTarget:
+        sl = self._slice(k)
+        caps = self._caps.slice(sl.start, sl.stop - sl.start).to_pylist()
+        return CaptionTarget(tuple(caps), sample_id=int(self._img_ids[k]))
+
+
+def _np(table: pa.Table, column: str) -> np.ndarray:
+    """A column as numpy (zero copy for a single chunk of fixed-width values)."""
+    col = table.column(column)
+    if col.num_chunks == 1:
+        return col.chunk(0).to_numpy(zero_copy_only=False)
+    return col.to_numpy()
+
+
+def _loads(s: str) -> Any:
+    """JSON written by :func:`coco_tables.build_tables` (``json`` for NaN literals)."""
+    import orjson
+
+    try:
+        return orjson.loads(s)
+    except orjson.JSONDecodeError:
+        return json.loads(s)

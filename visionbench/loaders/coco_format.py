@@ -12,7 +12,13 @@ import numpy as np
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.label_spaces import LabelSpace, get_label_space
 
-__all__ = ["coco_annotation_file", "coco_image_dir", "load_coco_json", "segmentation_to_rle"]
+__all__ = [
+    "coco_annotation_file",
+    "coco_image_dir",
+    "load_coco_json",
+    "load_coco_doc",
+    "segmentation_to_rle",
+]
 
 _KINDS = {"instances": "instances", "captions": "captions", "keypoints": "person_keypoints"}
 _SHOW = 10  # ids listed in an error message
@@ -57,6 +63,12 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
     Raises:
         AnnotationError: not JSON, or not an object with ``images`` and ``annotations`` lists.
     """
+    return load_coco_doc(path)[0]
+
+
+def load_coco_doc(path: str | Path) -> tuple[dict[str, Any], bool]:
+    """:func:`load_coco_json` and whether orjson read it (False: it has NaN/Infinity
+    literals, which only the stdlib parser reads, and only :func:`json.dumps` writes back)."""
     import orjson
 
     path = str(path)
@@ -65,9 +77,11 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
             raw = f.read()
     except OSError as e:
         raise AnnotationError(f"cannot read annotation file: {e}", path=path) from None
+    strict = True
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
+        strict = False
         try:  # orjson refuses NaN/Infinity literals; json reads them and validation names them
             doc = json.loads(raw)
         except ValueError as e:
@@ -83,7 +97,7 @@ def load_coco_json(path: str | Path) -> dict[str, Any]:
                 path=path,
                 field=key,
             )
-    return doc
+    return doc, strict
 
 
 # ---------------------------------------------------------------------------------------
