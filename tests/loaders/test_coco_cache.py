@@ -219,3 +219,22 @@ def test_nan_literal_file_round_trips_through_the_stdlib_parser(tmp_path):
     assert t.area.tolist() == [4.0]  # NaN area: the box areas stand in, as without the cache
     _assert_same(COCODetection(path, cache_dir=tmp_path / "c", masks=True),
                  COCODetection(path, cache=False, masks=True))  # fmt: skip
+
+
+def test_json_column_equals_one_dumps_per_value():
+    import orjson
+
+    from visionbench.loaders.coco_tables import _json_column
+
+    values = [
+        [[1.5, 2.25, 3, 4, 5.125, 6]],
+        {"size": [8, 10], "counts": 'a\\b"c}{][,\\\\'},  # compressed RLE uses [ \ ] chars
+        None,
+        [],
+        {"size": [2, 2], "counts": [0, 4]},
+        "ünïcode }",
+        [[0.1, 1e-7, 123456789.125]],
+    ]
+    got = _json_column(values, orjson.dumps).to_pylist()
+    assert got == [orjson.dumps(v).decode() for v in values]
+    assert [orjson.loads(g) for g in got] == values
