@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 _RUN = r"""
-import resource, sys, time, json, contextlib, io
+import sys, time, json, contextlib, io
 import orjson, pandas, pyarrow  # pyarrow imports pandas on its first conversion
 from pycocotools.coco import COCO
 from visionbench.loaders.coco import COCODetection
@@ -56,7 +56,9 @@ else:
     t1 = time.perf_counter()
     gt = ds.ground_truth()
 t2 = time.perf_counter()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM: this process's peak RSS (ru_maxrss would carry the forking parent's over exec)
+with open("/proc/self/status") as f:
+    rss = next(int(l.split()[1]) for l in f if l.startswith("VmHWM")) / 1024
 print(json.dumps({"load": t1 - t0, "total": t2 - t0, "rss_mb": rss}))
 """
 

@@ -235,6 +235,11 @@ def test_json_column_equals_one_dumps_per_value():
         "ünïcode }",
         [[0.1, 1e-7, 123456789.125]],
     ]
+    values.append('a string holding {"s": 1}')  # escaped in JSON: not a cut point
     got = _json_column(values, orjson.dumps).to_pylist()
     assert got == [orjson.dumps(v).decode() for v in values]
     assert [orjson.loads(g) for g in got] == values
+    # a value that is an object with an "s" key: one dumps per value instead
+    odd = [{"s": [1, 2]}, [[1.0, 2.0]], {"x": {"s": None}}]
+    assert _json_column(odd, orjson.dumps).to_pylist() == [orjson.dumps(v).decode() for v in odd]
+    assert _json_column([None], orjson.dumps).to_pylist() == ["null"]

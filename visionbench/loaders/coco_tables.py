@@ -25,6 +25,7 @@ as pycocotools' ``getAnnIds``; ``row`` is the position in file order):
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from collections.abc import Callable
@@ -131,6 +132,16 @@ def build_tables(path: str, kind: str, *, drop_dangling: bool = False) -> dict[s
             keypoint names or a ``keypoints`` list of the wrong length; (captions) a
             ``caption`` that is not a string. Each message names the file, field and ids.
     """
+    enabled = gc.isenabled()
+    gc.disable()  # the parsed file makes no reference cycles; skip the collector's passes
+    try:
+        return _build(path, kind, drop_dangling)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _build(path: str, kind: str, drop_dangling: bool) -> dict[str, pa.Table]:
     import orjson
 
     doc, strict = load_coco_doc(path)
@@ -330,30 +341,29 @@ def _captions(
 def _json_column(values: list[Any], dumps: Callable[[Any], bytes]) -> pa.Array:
     """Each value as its JSON text: a ``large_string`` array.
 
-    With orjson, one ``dumps`` of ``[{"s": v0}, {"s": v1}, ...]`` (a call per value costs
-    ~4x more), cut into elements by the JSON-list scanner of :mod:`visual_genome_fast`;
-    the ``{"s":`` and ``}`` around each value are dropped with one numpy mask.
+    With orjson, one ``dumps`` of ``[{"s":v0},{"s":v1},...]`` (a call per value costs ~4x
+    more), cut at the byte sequence ``{"s":``. That sequence cannot occur inside a JSON
+    string (a string's ``"`` bytes are escaped), so it marks exactly the wrappers and any
+    object with an ``"s"`` key among the values; when the count is not one per value, each
+    value is dumped alone instead.
     """
     import orjson
 
     if dumps is not orjson.dumps or not values:
         return pa.array([dumps(v) for v in values], pa.large_string())
-    from visionbench.loaders.visual_genome_fast import split_json_list
-
     data = orjson.dumps([{"s": v} for v in values])
-    try:
-        st, en = split_json_list(data)
-    except Exception:  # noqa: BLE001 - orjson's output always splits; stay safe if not
-        st = en = np.zeros(0, np.int64)
-    if len(st) != len(values) or data[int(st[0]) : int(st[0]) + 5] != b'{"s":':
+    buf = np.frombuffer(data, np.uint8)
+    pos = np.flatnonzero(buf[:-4] == 123)  # '{'
+    for k, c in enumerate(b'"s":', 1):
+        pos = pos[buf[pos + k] == c]
+    if len(pos) != len(values):
         return pa.array([dumps(v) for v in values], pa.large_string())
-    lo, hi = st + 5, en  # value i is data[lo[i]:hi[i]]
-    mark = np.zeros(len(data) + 1, np.int8)
-    mark[lo], mark[hi] = 1, -1
-    keep = np.cumsum(mark[:-1], dtype=np.int8).view(bool)
-    del mark
-    text = np.frombuffer(data, np.uint8)[keep]
-    del keep, data
+    lo = pos + 5  # value i is data[lo[i]:hi[i]]: between '{"s":' and '}' + ',' or ']'
+    hi = np.append(pos[1:] - 2, len(data) - 2)
+    keep = np.zeros(len(data), bool)
+    keep[lo[0] : hi[-1]] = True
+    keep[(pos[1:, None] + np.arange(-2, 5)).ravel()] = False  # '},{"s":' between values
+    text = buf[keep]
     offsets = np.zeros(len(values) + 1, np.int64)
     np.cumsum(hi - lo, out=offsets[1:])
     return pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(text))
