@@ -117,6 +117,8 @@ class _COCOBase:
         ann_iids = _np(anns, "image_id")
         self._lo = np.searchsorted(ann_iids, self._img_ids, "left")
         self._hi = np.searchsorted(ann_iids, self._img_ids, "right")
+        self._ranges = list(zip(self._lo.tolist(), self._hi.tolist()))
+        self._iid_list: list[int] = self._img_ids.tolist()
         self._open(anns)
         self._keep = self._select_images()
 
@@ -128,7 +130,7 @@ class _COCOBase:
     def __getitem__(self, i: int) -> Sample:
         k = self._keep[i]
         return Sample(
-            int(self._img_ids[k]),
+            self._iid_list[k],
             self._image_ref(k),
             self._target(k),
             meta={"file_name": self._file_names[k]},
@@ -189,7 +191,7 @@ class _COCOBase:
         return list(range(len(self._img_ids)))
 
     def _slice(self, k: int) -> slice:
-        return slice(int(self._lo[k]), int(self._hi[k]))
+        return slice(*self._ranges[k])
 
     def _image_ref(self, k: int) -> ImageRef:
         fn = self._file_names[k]
@@ -273,7 +275,7 @@ class COCODetection(_COCOBase):
                 )  # fmt: skip
 
     def _target(self, k: int) -> DetectionTarget:
-        iid = int(self._img_ids[k])
+        iid = self._iid_list[k]
         sl = self._slice(k)
         area = self._area[sl]
         masks = None
@@ -374,7 +376,7 @@ class COCOCaptions(_COCOBase):
     def _target(self, k: int) -> CaptionTarget:
         sl = self._slice(k)
         caps = self._caps.slice(sl.start, sl.stop - sl.start).to_pylist()
-        return CaptionTarget(tuple(caps), sample_id=int(self._img_ids[k]))
+        return CaptionTarget(tuple(caps), sample_id=self._iid_list[k])
 
 
 def _np(table: pa.Table, column: str) -> np.ndarray:
