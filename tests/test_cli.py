@@ -29,11 +29,16 @@ def _bench(args, home, check=True):
 @pytest.mark.slow
 def test_demo_run_then_leaderboard(tmp_path):
     out = _bench(["run", "--workers", "0"], tmp_path)
-    assert "top1" in out.stdout and "signature: cls|topk=1,5" in out.stdout
-    records = list((tmp_path / "results" / "records").glob("*.json"))
-    assert len(records) == 1
-    rec = json.loads(records[0].read_text())
-    assert rec["model"]["name"] == "demo-cnn" and rec["dataset"]["name"] == "imagenet-mini"
+    assert "signature: cls|topk=1,5" in out.stdout and "signature: coco|bbox" in out.stdout
+    assert "signature: cityscapes|pixel" in out.stdout
+    records = sorted((tmp_path / "results" / "records").glob("*.json"))
+    recs = {json.loads(p.read_text())["model"]["name"]: json.loads(p.read_text()) for p in records}
+    assert {(m, r["dataset"]["name"]) for m, r in recs.items()} == {
+        ("demo-cnn", "imagenet-mini"),
+        ("demo-detector", "coco-mini"),
+        ("demo-segnet", "cityscapes-mini"),
+    }
+    rec = recs["demo-cnn"]
     assert rec["command"][:2] == ["bench", "run"]
     table = _bench(["leaderboard"], tmp_path).stdout
     assert "demo-cnn" in table and "imagenet-mini" in table
@@ -45,17 +50,35 @@ def test_demo_run_then_leaderboard(tmp_path):
 
 
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path):
-    p = _bench(["run", "--model", "demo-cn"], tmp_path, check=False)
+    p = _bench(["run", "--model", "demo-cnn"], tmp_path, check=False)
+    assert (
+        p.returncode == 2
+        and p.stderr.strip()
+        == "error: pass both --model and --dataset (or neither, for the built-in demo)"
+    )
+    p = _bench(["run", "--model", "demo-cn", "--dataset", "imagenet-mini"], tmp_path, check=False)
     assert p.returncode == 2
     assert p.stderr.strip().startswith("error: unknown model 'demo-cn'; did you mean 'demo-cnn'")
     assert "Traceback" not in p.stderr
     p = _bench(
-        ["run", "--dataset", "imagenet", "--data-root", str(tmp_path / "nope")],
+        [
+            "run",
+            "--model",
+            "demo-cnn",
+            "--dataset",
+            "imagenet",
+            "--data-root",
+            str(tmp_path / "nope"),
+        ],
         tmp_path,
         check=False,
     )
     assert p.returncode == 2 and "does not exist" in p.stderr and "Traceback" not in p.stderr
-    p = _bench(["--debug", "run", "--model", "demo-cn"], tmp_path, check=False)
+    p = _bench(
+        ["--debug", "run", "--model", "demo-cn", "--dataset", "imagenet-mini"],
+        tmp_path,
+        check=False,
+    )
     assert p.returncode != 0 and "Traceback" in p.stderr
 
 
