@@ -174,7 +174,7 @@ class _COCOBase:
         msg, missing = dangling_message(ids, image_ids)
         if not drop_dangling:
             raise AnnotationError(
-                msg + "; pass drop_dangling=True to drop them",
+                msg + "; pass drop_dangling=True (bench: --lenient) to drop them",
                 path=path, field="annotations.image_id", id=int(missing[0]),
             )  # fmt: skip
         warnings.warn(f"{path}: dropped {msg}", stacklevel=4)

@@ -211,7 +211,7 @@ def _common(
         if not drop_dangling:
             msg, missing = dangling_message(ids[dangling], image_ids[dangling])
             raise AnnotationError(
-                msg + "; pass drop_dangling=True to drop them",
+                msg + "; pass drop_dangling=True (bench: --lenient) to drop them",
                 path=path, field="annotations.image_id", id=int(missing[0]),
             )  # fmt: skip
         anns = [a for a, d in zip(anns, dangling) if not d]
