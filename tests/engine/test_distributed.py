@@ -18,7 +18,18 @@ def _records(root: Path) -> list[dict]:
 @pytest.mark.slow
 def test_two_process_torchrun_equals_single_process(tmp_path):
     env = dict(os.environ, VISIONBENCH_HOME=str(tmp_path / "home"), OMP_NUM_THREADS="1")
-    args = ["run", "--workers", "0", "--quiet", "--batch-size", "16"]
+    args = [
+        "run",
+        "--model",
+        "demo-cnn",
+        "--dataset",
+        "imagenet-mini",
+        "--workers",
+        "0",
+        "--quiet",
+        "--batch-size",
+        "16",
+    ]
     single = subprocess.run(
         [sys.executable, "-m", "visionbench", *args, "--results", str(tmp_path / "one")],
         env=env,

@@ -186,7 +186,7 @@ def test_report_of_a_real_demo_run(browser, tmp_path):
     from visionbench.leaderboard.report import write_report
 
     env = dict(os.environ, VISIONBENCH_HOME=str(tmp_path))
-    subprocess.run([sys.executable, "-m", "visionbench", "run", "--workers", "0"], env=env,
+    subprocess.run([sys.executable, "-m", "visionbench", "run", "--model", "demo-cnn", "--dataset", "imagenet-mini", "--workers", "0"], env=env,
                    check=True, capture_output=True, timeout=600)  # fmt: skip
     results = tmp_path / "results"
     (record,) = [json.loads(p.read_text()) for p in (results / "records").glob("*.json")]
