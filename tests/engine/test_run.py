@@ -129,3 +129,24 @@ def test_a_corrupt_image_stops_cleanly_and_keeps_what_was_computed(tmp_path):
     }
     log = next((tmp_path / "res" / "work").glob("*/run-r0.log")).read_text()
     assert "resume: 63 cached predictions re-scored" in log  # 7 full batches + 7 good of the 8th
+
+
+def test_out_of_memory_halves_the_batch_and_gives_the_same_numbers(tmp_path, dataset):
+    """A forward pass that runs out of memory above 4 images is retried in halves."""
+    model = build_demo_cnn()
+    reference, _ = run(model, dataset, _opts(tmp_path / "ref", batch_size=16))
+    forward = model.forward
+    calls = []
+
+    def small_memory_forward(images):
+        calls.append(len(images))
+        if len(images) > 4:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return forward(images)
+
+    model.forward = small_memory_forward
+    record, _ = run(model, dataset, _opts(tmp_path / "oom", batch_size=16))
+    assert max(c for c in calls if c <= 4) == 4 and 16 in calls
+    assert {k: v["value"] for k, v in record["metrics"].items()} == {
+        k: v["value"] for k, v in reference["metrics"].items()
+    }
