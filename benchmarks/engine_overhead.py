@@ -31,7 +31,12 @@ class Repeated:
     def __init__(self, base, k: int) -> None:
         self.base, self.k = base, k
         self.name, self.task, self.label_space, self.split, self.root = (
-            base.name, base.task, base.label_space, base.split, base.root)
+            base.name,
+            base.task,
+            base.label_space,
+            base.split,
+            base.root,
+        )
 
     def __len__(self) -> int:
         return len(self.base) * self.k
@@ -47,8 +52,12 @@ class Repeated:
 
 
 def bare(model, ds, batch_size: int, workers: int) -> float:
-    loader = make_loader(EvalItems(ds, range(len(ds)), model.preprocess), batch_size=batch_size,
-                         workers=workers, pin_memory=False)
+    loader = make_loader(
+        EvalItems(ds, range(len(ds)), model.preprocess),
+        batch_size=batch_size,
+        workers=workers,
+        pin_memory=False,
+    )
     t0 = time.perf_counter()
     with torch.inference_mode():
         for images, _metas, _targets, _failed in loader:
@@ -59,7 +68,17 @@ def bare(model, ds, batch_size: int, workers: int) -> float:
 def engine(model, ds, batch_size: int, workers: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        run(model, ds, RunOptions(results=tmp, batch_size=batch_size, workers=workers, progress=False, command=["bench"]))
+        run(
+            model,
+            ds,
+            RunOptions(
+                results=tmp,
+                batch_size=batch_size,
+                workers=workers,
+                progress=False,
+                command=["bench"],
+            ),
+        )
         return time.perf_counter() - t0
 
 
@@ -71,7 +90,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
-    model = build_model(args.model, weights="random") if args.model.startswith("tv:") else build_model(args.model)
+    model = (
+        build_model(args.model, weights="random")
+        if args.model.startswith("tv:")
+        else build_model(args.model)
+    )
     ds = Repeated(imagenet_mini(), args.repeat_data)
     bare(model, ds, args.batch_size, args.workers)  # warm-up: page cache, threads
     b, e = [], []
@@ -83,9 +106,15 @@ def main() -> None:
             b.append(bare(model, ds, args.batch_size, args.workers))
             e.append(engine(model, ds, args.batch_size, args.workers))
     mb, me = statistics.median(b), statistics.median(e)
-    print(f"model {args.model}, {len(ds)} images, batch {args.batch_size}, workers {args.workers}, {args.repeats} repeats")
-    print(f"bare loop   median {mb:.3f} s  ({len(ds) / mb:.1f} img/s)  all: {[round(x, 3) for x in b]}")
-    print(f"engine run  median {me:.3f} s  ({len(ds) / me:.1f} img/s)  all: {[round(x, 3) for x in e]}")
+    print(
+        f"model {args.model}, {len(ds)} images, batch {args.batch_size}, workers {args.workers}, {args.repeats} repeats"
+    )
+    print(
+        f"bare loop   median {mb:.3f} s  ({len(ds) / mb:.1f} img/s)  all: {[round(x, 3) for x in b]}"
+    )
+    print(
+        f"engine run  median {me:.3f} s  ({len(ds) / me:.1f} img/s)  all: {[round(x, 3) for x in e]}"
+    )
     print(f"overhead    {100 * (me / mb - 1):+.1f}%  (target <= 5%)")
 
 
