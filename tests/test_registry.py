@@ -60,3 +60,12 @@ def test_import_object_errors(target, match):
 def test_builtin_catalog_has_the_demo_model():
     assert "demo-cnn" in models
     assert models.entry("demo-cnn").info["label_space"] == "imagenet1k"
+
+
+def test_every_builtin_entry_resolves():
+    """Catalog targets are strings; a typo would only show when a user asks for it."""
+    from visionbench.registry import datasets, metrics
+
+    for reg in (metrics, datasets, models):
+        for e in reg:
+            assert callable(reg.get(e.name)), e.name
