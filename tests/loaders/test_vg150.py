@@ -10,14 +10,13 @@ import h5py
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import shared_fixtures
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.loaders.vg150 import VG150, cxcywh_to_xyxy, write_vg150_h5
 from visionbench.types import Task
 
-DICTS = Path("/work/shared/fixtures/visual_genome/vg150/VG-SGG-dicts-with-attri.json")
-_alt = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "visual_genome" / "vg150"
-if _alt.is_dir():
-    DICTS = _alt / "VG-SGG-dicts-with-attri.json"
+_VG150 = shared_fixtures("visual_genome/vg150")
+DICTS = (_VG150 or Path("/nonexistent")) / "VG-SGG-dicts-with-attri.json"
 pytestmark = pytest.mark.skipif(not DICTS.is_file(), reason="VG-150 dicts fixture not found")
 
 # Six h5 rows; image_data.json also lists 1592 (absent from the h5, as in the release).

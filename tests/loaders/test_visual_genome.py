@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import shared_fixtures
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.label_spaces import get_label_space
 from visionbench.loaders.visual_genome import VisualGenome, VisualGenomeFiles, VisualGenomeRegions
@@ -23,9 +24,7 @@ from visionbench.loaders.visual_genome_schema import (
 )
 from visionbench.types import SceneGraphTarget, Task
 
-FIX = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "visual_genome"
-if not FIX.is_dir():  # the checkout may sit elsewhere; the fixtures live beside main/
-    FIX = Path("/work/shared/fixtures/visual_genome")
+FIX = shared_fixtures("visual_genome") or Path("/nonexistent")
 
 pytestmark = pytest.mark.skipif(not FIX.is_dir(), reason="VG fixtures not found")
 

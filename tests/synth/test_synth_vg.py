@@ -9,16 +9,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.shared_fixtures import shared_fixtures
 from visionbench import synth
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-VG_FIXTURE = next(
-    (p for p in (REPO / "tests/data/fixtures/visual_genome", Path("/work/shared/fixtures/visual_genome"))
-     if (p / "v1.4").is_dir()),
-    None,
-)  # fmt: skip
+VG_FIXTURE = shared_fixtures("visual_genome")
 _BOX = ("x", "y", "w", "h")
 _ENDPOINT_NAME = {"name", "synsets", "object_id", *_BOX}
 _ENDPOINT_MERGED = {"names", "merged_object_ids", "synsets", "object_id", *_BOX}
