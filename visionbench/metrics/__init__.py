@@ -35,6 +35,7 @@ from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
 from visionbench.metrics.label_png import read_label_png
+from visionbench.metrics.lvis import LvisEvaluator, lvis_evaluate
 from visionbench.metrics.pr import (
     PRCurve,
     average_precision,
@@ -75,6 +76,8 @@ __all__ = [
     "coco_evaluate",
     "CocoEvaluator",
     "CocoParams",
+    "lvis_evaluate",
+    "LvisEvaluator",
     # captioning (bleu.py, ptb_tokenizer.py): bleu1-4 on 0-1, sacrebleu on 0-100
     "CaptionEvaluator",
     "coco_bleu",
