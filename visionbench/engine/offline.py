@@ -59,7 +59,10 @@ def evaluate_predictions(
     t0 = time.perf_counter()
     gt = dataset.ground_truth()
     preds = read_predictions(dataset.task, predictions, gt)
-    scorer = make_scorer(dataset.task, dataset.label_space, **(scorer_options or {}))
+    declared = getattr(dataset, "scorer_options", None) or {}  # the dataset's protocol (LVIS)
+    scorer = make_scorer(
+        dataset.task, dataset.label_space, **{**declared, **(scorer_options or {})}
+    )
     targets = gt.targets
     scorer.update(preds, list(targets))
     result = scorer.compute()

@@ -116,6 +116,9 @@ def run(
         if opt.sg_mode not in ("predcls", "sgcls", "sgdet"):
             raise RunError(f"sg_mode must be predcls, sgcls or sgdet, got {opt.sg_mode!r}")
         opt = replace(opt, scorer_options={"mode": opt.sg_mode, **opt.scorer_options})
+    declared = getattr(dataset, "scorer_options", None)  # the dataset's protocol (LVIS)
+    if declared:
+        opt = replace(opt, scorer_options={**declared, **opt.scorer_options})
     mapping = _check_compatible(model, dataset)
     device = select_device(opt.device)
     info = dist_info(device_type=device.type)

@@ -95,6 +95,50 @@ class DetectionScorer(Scorer):
             )  # fmt: skip
 
 
+class LvisScorer(Scorer):
+    """LVIS federated evaluation (``protocol="lvis"``, declared by the LVIS dataset).
+
+    Options: ``frequency`` (one of r/c/f per category, label-space order, as a string or
+    list), ``iou_type`` (``"bbox"`` / ``"segm"``), ``max_dets`` (300).
+    """
+
+    def __init__(self, label_space: LabelSpace, **options: Any) -> None:
+        from visionbench.metrics.lvis import LvisEvaluator
+
+        options.pop("protocol", None)
+        self.iou_type = options.pop("iou_type", "bbox")
+        freq = options.pop("frequency", None)
+        if freq is None:
+            raise ContractError("the LVIS protocol needs each category's frequency group")
+        names = dict(zip(label_space.ids, label_space.names))
+        super().__init__(
+            label_space,
+            LvisEvaluator(
+                list(label_space.ids),
+                list(freq),
+                iou_type=self.iou_type,
+                cat_names=names,
+                **options,
+            ),
+        )
+
+    def update(self, preds: list[Prediction], targets: list[Target]) -> None:
+        segm = self.iou_type == "segm"
+        for p, t in zip(preds, targets):
+            if t.neg_labels is None or t.not_exhaustive_labels is None:
+                raise ContractError(
+                    f"LVIS evaluation needs neg_labels and not_exhaustive_labels on every "
+                    f"target (sample_id={t.sample_id})"
+                )
+            self.evaluator.update(
+                _image_id(p.sample_id),
+                t.boxes, t.labels, p.boxes, p.labels, p.scores,
+                neg_category_ids=t.neg_labels, not_exhaustive_category_ids=t.not_exhaustive_labels,
+                gt_area=t.area, gt_ann_ids=t.ann_ids if len(t.ann_ids) else None,
+                gt_masks=t.masks if segm else None, dt_masks=p.masks if segm else None,
+            )  # fmt: skip
+
+
 class SegmentationScorer(Scorer):
     """Cityscapes protocol for ``cityscapes34`` (labelIds); confusion-matrix mIoU otherwise."""
 
@@ -184,6 +228,8 @@ _SCORERS: dict[Task, type[Scorer]] = {
 
 
 def make_scorer(task: Task, label_space: LabelSpace, **options: Any) -> Scorer:
+    if task is Task.DETECTION and options.get("protocol") == "lvis":
+        return LvisScorer(label_space, **options)
     try:
         cls = _SCORERS[task]
     except KeyError:

@@ -49,6 +49,17 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "(2014/2017; option masks=True for RLE masks, drop_dangling=True)",
         },
     ),
+    "lvis": (
+        "visionbench.loaders.factories:lvis",
+        {
+            "task": "detection",
+            "label_space": "lvis_v1",
+            "split": "val",
+            "description": "LVIS v1, <root>/annotations/lvis_v1_<split>.json + COCO 2017 images "
+            "<root>/{train,val}2017/ (federated AP, APr/APc/APf, 300 dets/image; option "
+            "masks=True for segm, image_root=DIR for the COCO images)",
+        },
+    ),
     "coco-captions": (
         "visionbench.loaders.factories:coco_captions",
         {

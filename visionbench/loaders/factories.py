@@ -48,6 +48,7 @@ __all__ = [
     "coco",
     "coco_captions",
     "coco_keypoints",
+    "lvis",
     "imagenet",
     "imagenetv2",
     "cityscapes",
@@ -70,6 +71,11 @@ LAYOUT_HELP: dict[str, tuple[str, str]] = {
     "imagenetv2": (
         "<root>/0/ .. <root>/999/*.jpeg (folders named by class index)",
         "https://github.com/modestyachts/ImageNetV2",
+    ),
+    "lvis": (
+        "<root>/annotations/lvis_v1_val.json and the COCO 2017 images <root>/train2017/, "
+        "<root>/val2017/ (option image_root=DIR when the images live in your COCO folder)",
+        "https://www.lvisdataset.org/dataset",
     ),
     "cityscapes": (
         "<root>/leftImg8bit/<split>/<city>/*_leftImg8bit.png and "
@@ -196,6 +202,17 @@ def coco_keypoints(root: str | Path | None = None, split: str = "val2017", *, ye
     r, s = find_root("coco", root), coco_split(split, year)
     return COCOKeypoints(coco_annotation_file(r, s, "keypoints"), coco_image_dir(r, s), name="coco-keypoints",
                          split=s, drop_dangling=drop_dangling)  # fmt: skip
+
+
+def lvis(root: str | Path | None = None, split: str = "val", *, masks: bool = False,
+         image_root: str | Path | None = None) -> Any:  # fmt: skip
+    """LVIS v1 (federated detection / instance segmentation) over the COCO 2017 images."""
+    from visionbench.loaders.lvis import LVISDetection, lvis_annotation_file
+
+    r = find_root("lvis", root)
+    images = Path(image_root).expanduser() if image_root is not None else r
+    return LVISDetection(lvis_annotation_file(r, split), images, name="lvis", split=split,
+                         masks=masks)  # fmt: skip
 
 
 def imagenet(root: str | Path | None = None, split: str = "val", *, layout: str = "auto",
