@@ -58,7 +58,10 @@ def evaluate_predictions(
     """Score a predictions file / folder against ``dataset``'s ground truth; write a record."""
     t0 = time.perf_counter()
     gt = dataset.ground_truth()
-    preds = read_predictions(dataset.task, predictions, gt)
+    own = getattr(dataset, "read_predictions", None)  # a format's own files (YOLO txt)
+    preds = own(predictions, gt) if own is not None else None
+    if preds is None:
+        preds = read_predictions(dataset.task, predictions, gt)
     declared = getattr(dataset, "scorer_options", None) or {}  # the dataset's protocol (LVIS)
     scorer = make_scorer(
         dataset.task, dataset.label_space, **{**declared, **(scorer_options or {})}
@@ -153,6 +156,7 @@ def _coco_results(p: Path, gt: GroundTruth) -> list[Prediction]:
         per_img[iid].append(
             {"box": (x, y, x + w, y + h), "cat": cid, "score": score, "segm": r.get("segmentation")}
         )
+    _warn_coco80(rows, dropped_cats, known_cats, p)
     if unknown_imgs:
         ids = sorted(unknown_imgs)
         raise AnnotationError(
@@ -177,6 +181,26 @@ def _coco_results(p: Path, gt: GroundTruth) -> list[Prediction]:
             masks=masks, sample_id=sid,
         ))  # fmt: skip
     return out
+
+
+#: ids 1..79 that are not COCO category ids (the gaps of the 91-id list)
+_COCO91_GAPS = frozenset({12, 26, 29, 30, 45, 66, 68, 69, 71})
+
+
+def _warn_coco80(rows: list[Any], dropped: dict[int, int], known: set[int], p: Path) -> None:
+    """Results with ``category_id`` 0..79 against COCO category ids: the COCO-80 index."""
+    if not rows or not known or max(known) < 80 or not ({1, 90} <= known):
+        return
+    cats = {int(r["category_id"]) for r in rows}
+    if max(cats) <= 79 and (0 in cats or cats & _COCO91_GAPS):
+        warnings.warn(
+            f"{p}: every category_id is in 0..79 and some are not COCO category ids "
+            f"({sorted(cats - known)[:10]}): these look like COCO-80 class indices (ultralytics/"
+            "YOLO 'cls', darknet), not the COCO-91 category ids (1..90) "
+            "the ground truth uses; map them with visionbench.label_spaces.label_map('coco80', "
+            "'coco91') (the scores below are wrong otherwise)",
+            stacklevel=3,
+        )
 
 
 def _segmentation_pngs(p: Path, gt: GroundTruth) -> list[Prediction]:

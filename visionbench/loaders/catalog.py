@@ -60,6 +60,16 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "masks=True for segm, image_root=DIR for the COCO images)",
         },
     ),
+    "yolo": (
+        "visionbench.loaders.factories:yolo",
+        {
+            "task": "detection",
+            "label_space": "coco91 or the yaml's names",
+            "split": "val",
+            "description": "ultralytics/YOLO: data.yaml + images/ + labels/*.txt (class cx cy w h); "
+            "COCO names map to COCO ids; --predictions a folder of YOLO txt or COCO JSON",
+        },
+    ),
     "coco-captions": (
         "visionbench.loaders.factories:coco_captions",
         {
