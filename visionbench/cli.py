@@ -286,10 +286,24 @@ def profile(
 @app.command("list")
 def list_(
     kind: Annotated[str, typer.Argument(help="models, datasets or metrics")] = "models",
+    timm: Annotated[
+        str | None,
+        typer.Option("--timm", help="models: list timm models matching a glob (use as timm:NAME)"),
+    ] = None,
 ) -> None:
     """List registered models, datasets or metrics."""
     from visionbench import registry
     from visionbench.errors import RegistryError
+
+    if timm is not None:
+        from visionbench.models.timm_zoo import list_timm_models
+
+        names = list_timm_models(timm)
+        for n in names:
+            console.print(f"timm:{n}", highlight=False)
+        if not names:
+            raise RegistryError(f"no timm model matches {timm!r}")
+        return
 
     regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics}
     if kind not in regs:
@@ -309,7 +323,10 @@ def list_(
         table.add_row(*row)
     console.print(table)
     if kind == "models":
-        console.print("[dim]also: tv:<any torchvision model name>, pkg.module:factory[/]")
+        console.print(
+            "[dim]also: tv:<any torchvision model name>, timm:<name> (bench list models "
+            "--timm PATTERN), pkg.module:factory[/]"
+        )
 
 
 # ---------------------------------------------------------------------------------------
