@@ -156,3 +156,18 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
 }
+
+#: ``<prefix><spec>`` names: the factory gets ``spec`` first (``hf:PATH``).
+PREFIXES: dict[str, tuple[str, dict[str, Any]]] = {
+    "hf:": (
+        "visionbench.loaders.hf_common:hf_dataset",
+        {
+            "task": "from the columns",
+            "label_space": "imagenet1k / coco91 / own",
+            "split": "",
+            "description": "a Hugging Face dataset: save_to_disk folder or Parquet files, Hub "
+            "schemas (image+label, image+objects{bbox,category}, image+annotation); options: "
+            "task, image, label, objects, bbox, category, annotation, bbox_format, num_classes",
+        },
+    ),
+}
