@@ -69,6 +69,7 @@ class Registry:
         builtin: str | None = None,
         group: str | None = None,
         prefixes: str | None = None,
+        user_targets: bool = False,
     ) -> None:
         """Args:
         kind: what the entries are, for messages ("model", "dataset").
@@ -77,7 +78,10 @@ class Registry:
         prefixes: ``"module:TABLE"`` of a dict prefix -> (target, info): a name
             ``<prefix><spec>`` resolves to ``target`` with ``spec`` as first argument
             (``hf:PATH`` -> ``hf_dataset("PATH", ...)``).
+        user_targets: a name ``pkg.module:attr`` that is neither registered nor prefixed
+            resolves to that object (a user's dataset factory).
         """
+        self._user_targets = user_targets
         self.kind = kind
         self._builtin = builtin
         self._group = group
@@ -122,6 +126,8 @@ class Registry:
         if pre is not None:
             target, info = self._prefixes[pre]  # type: ignore[index]
             return Entry(name, target, dict(info), "builtin")
+        if self._user_targets and ":" in name:
+            return Entry(name, name, {}, "user")
         close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise RegistryError(
@@ -183,5 +189,6 @@ datasets = Registry(
     builtin="visionbench.loaders.catalog:DATASETS",
     group="visionbench.datasets",
     prefixes="visionbench.loaders.catalog:PREFIXES",
+    user_targets=True,
 )
 metrics = Registry("metric", builtin="visionbench.metrics.catalog:METRICS")
