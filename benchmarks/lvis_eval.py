@@ -8,8 +8,8 @@ One command::
 
 Generates (once, cached under ``--cache``) a synthetic problem shaped like LVIS v1 val:
 1,203 categories (337 rare, 461 common, 405 frequent), ~12.3 annotations per image over
-a few categories, ``neg_category_ids`` (~6 per image) and ``not_exhaustive_category_ids``
-(~1 per image), and 300 scored results per image (half near a gt, some of categories
+a few categories, ``neg_category_ids`` (~7 per image) and ``not_exhaustive_category_ids``
+(~0.2 per image), and 300 scored results per image (half near a gt, some of categories
 the image neither has nor lists, which the federated rule drops). Each peer runs in its
 own subprocess (honest peak RSS) and is timed from reading the JSON files to the
 summary (load + evaluate + accumulate + summarize). The 13 LVIS numbers of each peer are
