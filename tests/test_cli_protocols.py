@@ -105,13 +105,13 @@ def test_describe_lists_dataset_and_protocol_options(home):
 
 def test_dataset_option_reaches_the_loader(tmp_path, home):
     """-D label_space=cityscapes19: trainIds, scored by the confusion-matrix protocol."""
+    import shutil
+
     from PIL import Image
 
     from visionbench.loaders.cityscapes import labelids_to_trainids
     from visionbench.loaders.mini import cityscapes_mini
     from visionbench.protocols.semantic import read_label_image
-
-    import shutil
 
     root = tmp_path / "cs"
     shutil.copytree(cityscapes_mini().root, root)
