@@ -50,7 +50,7 @@ def test_loader_targets_and_paths(tmp_path):
         x, y, w, h = a["bbox"]
         assert b.tolist() == [x, y, x + w, y + h]
     freq = {c["id"]: c["frequency"] for c in gt["categories"]}
-    assert ds.scorer_options["frequency"] == "".join(freq[i] for i in ds.label_space.ids)
+    assert ds.frequency == [freq[i] for i in ds.label_space.ids]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ truth is the JSON alone. ``sample_id`` = the image id; samples in increasing id 
 Boxes become xyxy pixels; labels are the LVIS category ids (label space ``lvis_v1`` for
 the 1,203 categories of v1, named after the file otherwise). Each target carries the
 image's ``neg_category_ids`` and ``not_exhaustive_category_ids``; the dataset declares the
-LVIS protocol (federated AP, APr/APc/APf, 300 results per image) for its scorer.
+LVIS protocol (federated AP, APr/APc/APf, 300 results per image) in its catalog entry;
+``frequency`` gives each category's group (label-space order) to the protocol.
 
 Refused with the file, field and id named: images without the two federated lists,
 categories without a ``frequency`` in r/c/f, annotations without ``bbox`` / ``area``, on
@@ -120,14 +121,6 @@ class LVISDetection:
     @property
     def image_ids(self) -> list[int]:
         return self._img_ids.tolist()
-
-    @property
-    def scorer_options(self) -> dict[str, Any]:
-        """The LVIS protocol and each category's frequency group (label-space order)."""
-        opts: dict[str, Any] = {"protocol": "lvis", "frequency": "".join(self.frequency)}
-        if self.masks:
-            opts["iou_type"] = "segm"
-        return opts
 
     # -- parsing -----------------------------------------------------------------------
 
