@@ -180,6 +180,21 @@ def test_detection_xyxy_and_coco_names(tmp_path):
         assert [x, y, x + w, y + h] in tgt.boxes.tolist()
     with pytest.raises(AnnotationError, match="bbox_format must be xywh or xyxy"):
         hf_dataset(str(path), bbox_format="cxcywh")
+    # through the CLI: perfect detections score AP 1 only when read as xyxy
+    cats = {0: 1, 1: 3}
+    res = [{"image_id": a["image_id"], "category_id": cats[a["category_id"]], "bbox": a["bbox"],
+            "score": 0.9} for a in gt["annotations"]]  # fmt: skip
+    (tmp_path / "dets.json").write_text(json.dumps(res))
+    args = ["eval", "--dataset", f"hf:{path}", "--predictions", str(tmp_path / "dets.json")]
+    p = _bench([*args, "-D", "bbox_format=xyxy", "--results", str(tmp_path / "o1")], tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert _record(tmp_path / "o1")["metrics"]["AP"]["value"] == 1.0
+    p = _bench([*args, "-D", "bbox_format=xywh", "--results", str(tmp_path / "o2")], tmp_path)
+    assert p.returncode in (0, 2)
+    if p.returncode == 0:
+        assert _record(tmp_path / "o2")["metrics"]["AP"]["value"] < 1.0
+    p = _bench([*args, "-D", "bbox_fromat=xyxy"], tmp_path)
+    assert p.returncode == 2 and "bbox_format" in p.stderr  # did-you-mean
 
 
 # -- semantic segmentation -----------------------------------------------------------------

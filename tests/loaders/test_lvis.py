@@ -102,3 +102,35 @@ def test_bench_eval_lvis_missing_file_is_one_line(tmp_path):
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
     assert "lvis_v1_val.json" in p.stderr
+
+
+def test_bench_eval_lvis_segm_equals_lvis_api(tmp_path):
+    """-M iou_type=segm (the dataset then gives masks): the numbers of LVISEval segm."""
+    rng = np.random.default_rng(9)
+    gt, res = lvis_problem(rng, n_img=6, iou_type="segm", crowd_p=0.0)
+    for a in gt["annotations"]:
+        a.pop("ignore", None)
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "lvis_v1_val.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps(res))
+    ref = lvis_reference(gt, res, "segm", 300)
+    env = dict(os.environ, VISIONBENCH_HOME=str(tmp_path / "home"), COLUMNS="200")
+    cmd = [
+        "bench",
+        "eval",
+        "--dataset",
+        "lvis",
+        "--data-root",
+        str(tmp_path),
+        "-M",
+        "iou_type=segm",
+    ]
+    cmd += ["--predictions", str(tmp_path / "res.json"), "--results", str(tmp_path / "out")]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert "lvis|segm|" in p.stdout
+    rec = json.loads(next((tmp_path / "out" / "records").glob("*.json")).read_text())
+    assert rec["protocol"]["name"] == "lvis"
+    for name, want in ref.results.items():
+        got = rec["metrics"][name]["value"]
+        assert (got is None or np.isnan(got)) if want == -1 else got == want, name

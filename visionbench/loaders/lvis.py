@@ -102,6 +102,11 @@ class LVISDetection:
         return len(self._img_ids)
 
     def __getitem__(self, i: int) -> Sample:
+        if self.image_root is not None and self._paths[i] is None:
+            raise AnnotationError(
+                "an image needs 'coco_url' (or 'file_name') to find its file",
+                path=self.annotation_file, field="images.coco_url", id=int(self._img_ids[i]),
+            )  # fmt: skip
         return Sample(
             int(self._img_ids[i]),
             ImageRef(path=self._paths[i], width=int(self._w[i]), height=int(self._h[i])),
@@ -188,10 +193,7 @@ class LVISDetection:
         url = str(im.get("coco_url", ""))
         parts = url.rstrip("/").split("/")
         if len(parts) < 2:
-            raise AnnotationError(
-                "an image needs 'coco_url' (or 'file_name') to find its file",
-                path=self.annotation_file, field="images.coco_url", id=im["id"],
-            )  # fmt: skip
+            return None  # scoring needs no pixels; __getitem__ says what is missing
         return str(Path(self.image_root) / parts[-2] / parts[-1])
 
     def _read_annotations(self, anns: list[Any]) -> None:
