@@ -80,8 +80,13 @@ METRICS: dict[str, tuple[str, dict[str, Any]]] = {
     "sacrebleu_corpus": _e(
         "sacrebleu_corpus", "bleu", "captioning", "sacreBLEU corpus score with its signature"
     ),
+    "cider_d": _e("cider_d", "cider", "captioning", "CIDEr-D (pycocoevalcap Cider), x10"),
+    "rouge_l": _e("rouge_l", "rouge", "captioning", "ROUGE-L, beta=1.2 (pycocoevalcap Rouge)"),
     "CaptionEvaluator": _e(
-        "CaptionEvaluator", "bleu", "captioning", "mergeable BLEU (both conventions)"
+        "CaptionEvaluator",
+        "captioning",
+        "captioning",
+        "mergeable COCO-caption BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE + sacreBLEU",
     ),
     "SceneGraphEvaluator": _e(
         "SceneGraphEvaluator",
