@@ -144,9 +144,13 @@ class SceneGraphScorer(Scorer):
 
 
 class CaptionScorer(Scorer):
-    def __init__(self, label_space: LabelSpace, **options: Any) -> None:
-        from visionbench.metrics.bleu import CaptionEvaluator
+    """COCO-caption metrics; METEOR and SPICE whenever this machine can run them."""
 
+    def __init__(self, label_space: LabelSpace, **options: Any) -> None:
+        from visionbench.metrics.captioning import CaptionEvaluator
+
+        options.setdefault("meteor", "auto")
+        options.setdefault("spice", "auto")
         super().__init__(label_space, CaptionEvaluator(**options))
 
     def update(self, preds: list[Prediction], targets: list[Target]) -> None:
