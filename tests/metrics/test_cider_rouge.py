@@ -145,7 +145,7 @@ def test_rouge_l_equals_pycocoevalcap_random(seed):
 
 def test_rouge_l_hand_computed():
     # LCS("a b c d", "a c d e") = 3: P = R = 3/4, F = 3/4
-    assert lcs_length("a b c d".split(), "a c d e".split()) == 3
+    assert lcs_length(["a", "b", "c", "d"], ["a", "c", "d", "e"]) == 3
     assert rouge_l_sentence("a b c d", ["a c d e"]) == pytest.approx(0.75)
     # P = 2/2, R = 2/4: F = (1 + 1.44) * 1 * 0.5 / (0.5 + 1.44 * 1)
     assert rouge_l_sentence("a b", ["a x b y"]) == pytest.approx(2.44 * 0.5 / 1.94)
