@@ -132,9 +132,10 @@ def _run_one(
     profile: bool,
     options: dict[str, Any],
     lenient: bool = False,
-    summary: bool = False,
+    summary: str = "full",
 ) -> dict[str, Any] | None:
-    """Run one model on one dataset; print its metrics (or, ``summary``, one line)."""
+    """Run one model on one dataset; print its metrics (``summary="full"``), one line
+    (``"line"``) or nothing (``"none"``); return the record (None off rank 0)."""
     from visionbench.engine.run import RunOptions, select_device
     from visionbench.engine.run import run as run_engine
 
@@ -157,9 +158,9 @@ def _run_one(
     record, path = run_engine(mdl, ds, opts)
     if path is None:  # not rank 0
         return None
-    if summary:
+    if summary == "line":
         _print_summary(record, path)
-    else:
+    elif summary == "full":
         _print_metrics(record)
         console.print(f"run record: {path}", soft_wrap=True, highlight=False)
     return record
@@ -193,7 +194,7 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     for i, (m, d, split, extra) in enumerate(DEMO_SUITE, start=1):
         say(f"[bold][{i}/{len(DEMO_SUITE)}][/] {m} on {d}", highlight=False)
         record = _run_one(m, d, split, None, None, quiet=True, profile=profile,
-                          options={**options, **extra}, summary=not quiet)  # fmt: skip
+                          options={**options, **extra}, summary="none" if quiet else "line")  # fmt: skip
         if record is not None:
             run_ids.append(record["run_id"])
     if not run_ids:  # not rank 0
