@@ -215,3 +215,27 @@ def test_availability_values_are_checked():
         CaptionEvaluator(meteor="yes")
     with pytest.raises(MetricInputError, match="tokenize: expected one of"):
         CaptionEvaluator(tokenize="java")
+
+
+@needs_java
+def test_java_tokens_depend_on_the_next_line_so_shards_keep_raw_captions():
+    # CoreNLP decides whether "j." ends a sentence by looking at the next line
+    (together,), (alone,) = java.ptb_tokenize_java(["a photo by j.", "A dog"]), java.ptb_tokenize_java(["a photo by j."])  # fmt: skip
+    assert together == ["a photo by j", "a dog"] and alone == ["a photo by j."]
+    hyps = ["a photo by j.", "A dog", "a cat"]
+    refs = [["a photo by j", "a photo"], ["a dog"], ["a cat", "A cat."]]
+    whole = CaptionEvaluator(tokenize="ptb-java", sacrebleu=False)
+    whole.update(hyps, refs)
+    a = CaptionEvaluator(tokenize="ptb-java", sacrebleu=False)
+    b = CaptionEvaluator(tokenize="ptb-java", sacrebleu=False)
+    a.update(hyps[:1], refs[:1])  # the shard boundary right after "j."
+    b.update(hyps[1:], refs[1:])
+    a.compute()  # shards may be computed on their own first
+    b.compute()
+    a.merge(b)
+    got, expected = a.compute(), whole.compute()
+    assert got.metrics == expected.metrics
+    np.testing.assert_array_equal(
+        got.arrays["bleu1_per_caption"], expected.arrays["bleu1_per_caption"]
+    )
+    assert got.arrays["bleu1_per_caption"][0] > 0.99  # "a photo by j" matched its reference

@@ -262,16 +262,21 @@ class CaptionEvaluator:
                 f"merge: expected a CaptionEvaluator with config {self.config}, got "
                 f"{getattr(other, 'config', type(other).__name__)}"
             )
-        self._raw_hyps.extend(other._raw_hyps)
-        self._raw_refs.extend(other._raw_refs)
+        self._sacre.extend(other._sacre)
+        self._nrefs.extend(other._nrefs)
+        if self.config["tokenize"] == "ptb-java":
+            # tokens of either side came from a call without the other's captions:
+            # tokenise the merged corpus again at compute()
+            self._raw_hyps.extend(other._raw_hyps)
+            self._raw_refs.extend(other._raw_refs)
+            self._clear_tokenized()
+            return
         self._hyp_tok.extend(other._hyp_tok)
         self._ref_tok.extend(other._ref_tok)
         self._coco.extend(other._coco)
         self._cider_hyp.extend(other._cider_hyp)
         self._cider_ref.extend(other._cider_ref)
         self._rouge.extend(other._rouge)
-        self._sacre.extend(other._sacre)
-        self._nrefs.extend(other._nrefs)
 
     # ------------------------------------------------------------------ compute
 
