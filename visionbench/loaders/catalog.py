@@ -110,8 +110,8 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "scene_graph",
             "label_space": "vg150",
             "split": "all",
-            "description": "built-in: drawn scene graphs in VG v1.4 files (option target='regions' "
-            "for region-description captioning)",
+            "description": "built-in: drawn scene graphs in VG v1.4 files; splits all, train (first "
+            "70% of the images), test (option target='regions' for region descriptions)",
         },
     ),
     "vg": (
