@@ -74,7 +74,7 @@ def test_demo_freq_statistics_come_from_train_only_and_are_reproducible():
 def test_demo_captioner_beats_a_constant_caption(tmp_path):
     record, ds = _run(
         "demo-captioner", "coco-mini-captions", tmp_path=tmp_path,
-        scorer_options={"meteor": False, "spice": False},
+        scorer_options={"meteor": "false", "spice": "false"},
     )  # fmt: skip
     # the constant baseline: the most frequent training caption for every image
     train = datasets.get("coco-mini-captions")(root=None, split="train2017").ground_truth()
