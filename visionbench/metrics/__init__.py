@@ -56,6 +56,7 @@ from visionbench.metrics.segmentation import (
     segmentation_confusion_matrix,
     segmentation_scores,
 )
+from visionbench.metrics.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
 
 __all__ = [
     "Evaluator",
@@ -75,6 +76,11 @@ __all__ = [
     "coco_evaluate",
     "CocoEvaluator",
     "CocoParams",
+    # Pascal VOC (voc.py): devkit AP (11-point / all-point), +1 px IoU, on 0-1
+    "VOCEvaluator",
+    "voc_ap",
+    "voc_box_iou",
+    "voc_match_image",
     # captioning (bleu.py, ptb_tokenizer.py): bleu1-4 on 0-1, sacrebleu on 0-100
     "CaptionEvaluator",
     "coco_bleu",
