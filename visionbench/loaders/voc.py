@@ -13,7 +13,8 @@ devkit's class order). Boxes: the XML's ``xmin ymin xmax ymax`` are 1-based incl
 indices; targets hold 0-based continuous corners ``(xmin - 1, ymin - 1, xmax, ymax)``
 (as detectron2's VOC loader), the convention of every other detection target, so a COCO
 detector's boxes compare directly; the VOC protocol converts back to the devkit's boxes
-and its ``+1`` IoU exactly. ``difficult`` objects are kept, flagged in
+and its ``+1`` IoU exactly. The dataset declares its protocol: ``voc`` with 11-point AP
+for VOC2007 (up to 2009), all-point AP from VOC2010 on. ``difficult`` objects are kept, flagged in
 :attr:`VOCTarget.difficult`: the protocol neither rewards nor penalises detections of them.
 
 Every XML is parsed and validated when the dataset opens; a defect stops with one line
@@ -104,6 +105,9 @@ class VOCDetection:
         self.voc_dir = find_voc_year_dir(root, self.year)
         self.root = str(self.voc_dir)
         self.label_space = get_label_space("voc20")
+        #: scored by the VOC protocol with the year's AP rule (11-point up to VOC2009)
+        self.protocol = "voc"
+        self.protocol_options = {"ap_method": "11point" if self.year < 2010 else "allpoint"}
         self.problems: list[Problem] = []
         ids = _read_image_set(self.voc_dir, split)
         ann_dir = self.voc_dir / "Annotations"
