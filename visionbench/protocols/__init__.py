@@ -33,6 +33,8 @@ __all__ = [
     "dataset_protocol",
     "dataset_protocol_name",
     "get_protocol",
+    "get_protocol_class",
+    "protocol_requirements",
     "parse_key_values",
     "protocols",
     "validate_options",
@@ -46,7 +48,9 @@ protocols = Registry(
 def get_protocol_class(name: str) -> type[Protocol]:
     cls = protocols.get(name)
     if not (isinstance(cls, type) and issubclass(cls, Protocol)):
-        raise RegistryError(f"protocol {name!r} ({protocols.entry(name).target}) is not a Protocol class")
+        raise RegistryError(
+            f"protocol {name!r} ({protocols.entry(name).target}) is not a Protocol class"
+        )
     return cls
 
 
@@ -79,10 +83,32 @@ def dataset_protocol_name(dataset: Any) -> tuple[str, dict[str, Any]]:
         name = info.get("protocol")
         defaults.update(info.get("protocol_options") or {})
     defaults.update(getattr(dataset, "protocol_options", None) or {})
+    task = getattr(dataset.task, "value", dataset.task)
+    if name is not None and getattr(dataset, "protocol", None) is None:
+        # a dataset option may change the task (vg target=regions: captions)
+        entry_task = protocols.entry(str(name)).info.get("task") if str(name) in protocols else None
+        if entry_task is not None and entry_task != task:
+            name, defaults = None, dict(getattr(dataset, "protocol_options", None) or {})
     if name is None:
-        task = getattr(dataset.task, "value", dataset.task)
         name = DEFAULT_BY_TASK[task]
     return str(name), defaults
+
+
+def protocol_requirements(dataset_name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Dataset options the catalog protocol of ``dataset_name`` needs with these metric
+    options (COCO ``iou_type=segm`` needs ``masks=True``), before the dataset is built."""
+    from visionbench.registry import datasets
+
+    info = datasets.entry(dataset_name).info
+    name = info.get("protocol")
+    if name is None:
+        return {}
+    cls = get_protocol_class(str(name))
+    opts = validate_options(
+        cls.options, options, where=f"metric option of {cls.name!r}",
+        defaults=info.get("protocol_options"),
+    )  # fmt: skip
+    return cls.dataset_requirements(opts)
 
 
 def dataset_protocol(dataset: Any, options: Mapping[str, Any] | None = None) -> Protocol:

@@ -133,8 +133,12 @@ class Draws:
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["per_class"] = [{k: v for k, v in asdict(p).items() if v is not None} for p in self.per_class]
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if v not in (None, [])}
+        d["per_class"] = [
+            {k: v for k, v in asdict(p).items() if v is not None} for p in self.per_class
+        ]
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items() if v not in (None, [])
+        }
 
 
 class Protocol:
@@ -213,6 +217,12 @@ class Protocol:
         for scene-graph classification); default nothing."""
         return {}
 
+    @classmethod
+    def dataset_requirements(cls, opts: Mapping[str, Any]) -> dict[str, Any]:
+        """Dataset options these (validated) protocol options need, e.g. ``{"masks": True}``
+        for COCO segm; applied when the dataset is built, where it declares them."""
+        return {}
+
     def headline_metrics(self) -> list[str]:
         """Headline metric names in display order (default :attr:`headline`)."""
         return list(self.headline)
@@ -229,9 +239,11 @@ class Protocol:
         s.update(predictions, targets)
         return s.compute()
 
-    def evaluate_file(self, path: str | Path, gt: Any) -> MetricResult:
-        """``bench eval``: score a predictions file / folder against ``gt`` (a
-        :class:`~visionbench.tasks.GroundTruth`). Override for a fast path."""
+    def evaluate_file(self, path: str | Path, source: Any) -> MetricResult:
+        """``bench eval``: score a predictions file / folder against the ground truth of
+        ``source`` (a dataset, or any object with ``ground_truth()``). Override for a fast
+        path that reads the official files directly."""
+        gt = source.ground_truth()
         preds = self.read_predictions(path, gt)
         return self.score(preds, list(gt.targets))
 
@@ -322,4 +334,3 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, Path):
         return str(v)
     return v
-
