@@ -267,6 +267,13 @@ def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
     for i, r in enumerate(rows):
         try:
             iid, cid, score = int(r["image_id"]), int(r["category_id"]), float(r["score"])
+            if "bbox" not in r and iou_type == "segm" and isinstance(r.get("segmentation"), dict):
+                from pycocotools import mask as mask_utils  # COCO.loadRes: the mask's box
+
+                seg = dict(r["segmentation"])
+                if isinstance(seg.get("counts"), str):
+                    seg["counts"] = seg["counts"].encode()
+                r = {**r, "bbox": [float(v) for v in mask_utils.toBbox(seg)]}
             x, y, w, h = (float(v) for v in r["bbox"])
         except (KeyError, TypeError, ValueError) as e:
             raise AnnotationError(
