@@ -352,3 +352,19 @@ def test_bad_input_is_named(kwargs, match) -> None:
         VOCEvaluator([1], ap_method="voc07")
     with pytest.raises(MetricInputError, match="merge"):
         VOCEvaluator([1]).merge(VOCEvaluator([1], ap_method="11point"))
+
+
+def test_use_difficult_counts_them_and_says_so() -> None:
+    rng = np.random.default_rng(21)
+    recs, lines, images = random_problem(rng, 25, p_difficult=0.5)
+    counted = feed(VOCEvaluator(range(1, 6), use_difficult=True, class_names=CLASSES), images)
+    # the port's own switch: "treat all difficult as GT"
+    plain = {n: [{**o, "difficult": 0} for o in objs] for n, objs in recs.items()}
+    for cls in CLASSES:
+        _, _, ap = ref_voc_eval(plain, list(plain), lines[cls], cls)
+        assert counted.compute().metrics[f"AP_{cls}"] == ap
+    assert "|difficult=counted|" in counted.signature
+    assert "|difficult=ignored|" in VOCEvaluator([1]).signature
+    restored = VOCEvaluator([1])
+    restored.load_state_dict(counted.state_dict())
+    assert restored.signature == counted.signature

@@ -223,6 +223,10 @@ def test_perfect_detections_score_one_and_difficult_is_ignored(voc_root) -> None
     # with use_difficult the missed difficult objects now count: recall < 1 where they exist
     hard = dataset_protocol(ds, {"ap_method": "allpoint", "use_difficult": True})
     res = hard.score(perfect, gt.targets)
+    assert (
+        "|difficult=counted|" in res.signature
+        and "|difficult=ignored|" in p.score(perfect, gt.targets).signature
+    )
     with_difficult = {int(c) for t in gt.targets for c in t.labels[t.difficult]}
     for c, name in zip(ds.label_space.ids, ds.label_space.names):
         assert (res.metrics[f"AP_{name}"] < 1.0) == (c in with_difficult), name

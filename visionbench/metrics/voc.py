@@ -185,6 +185,8 @@ class VOCEvaluator:
         iou_threshold: IoU a detection must exceed (strictly); 0.5 in the benchmark.
         ap_method: ``"11point"`` (VOC2007 test) or ``"allpoint"`` (VOC2010+).
         class_names: name per class id (for the ``AP_<name>`` metrics); default the ids.
+        use_difficult: count difficult objects as ordinary ground truth (the flags given
+            to :meth:`update` are then not used); the benchmark ignores them (False).
     """
 
     def __init__(
@@ -194,6 +196,7 @@ class VOCEvaluator:
         iou_threshold: float = 0.5,
         ap_method: str = "allpoint",
         class_names: Sequence[str] | None = None,
+        use_difficult: bool = False,
     ) -> None:
         _check_method(ap_method)
         ids = [int(c) for c in class_ids]
@@ -210,13 +213,15 @@ class VOCEvaluator:
         self.class_names = names
         self.iou_threshold = float(iou_threshold)
         self.ap_method = ap_method
+        self.use_difficult = bool(use_difficult)
         self._index = {c: k for k, c in enumerate(ids)}
         self.reset()
 
     @property
     def signature(self) -> str:
         return (
-            f"voc|iou>{self.iou_threshold:g}|ap={self.ap_method}|box=+1px|difficult=ignored"
+            f"voc|iou>{self.iou_threshold:g}|ap={self.ap_method}|box=+1px"
+            f"|difficult={'counted' if self.use_difficult else 'ignored'}"
             f"|classes={len(self.class_ids)}|v{VERSION}"
         )
 
@@ -263,6 +268,8 @@ class VOCEvaluator:
             if gt_difficult is None
             else np.asarray(gt_difficult, bool).reshape(-1)
         )
+        if self.use_difficult and len(gd) == len(g):  # (a length mismatch is refused below)
+            gd = np.zeros(len(g), bool)
         if not (len(d) == len(dl) == len(ds)):
             raise MetricInputError(
                 f"expected as many dt_labels and dt_scores as dt_boxes ({len(d)}), got "
@@ -359,6 +366,7 @@ class VOCEvaluator:
             "class_names": list(self.class_names),
             "iou_threshold": self.iou_threshold,
             "ap_method": self.ap_method,
+            "use_difficult": self.use_difficult,
             "npos": self._npos.copy(),
             "num_images": self.num_images,
         }
@@ -375,6 +383,7 @@ class VOCEvaluator:
             iou_threshold=float(state["iou_threshold"]),
             ap_method=str(state["ap_method"]),
             class_names=[str(n) for n in state["class_names"]],
+            use_difficult=bool(state.get("use_difficult", False)),
         )
         self._npos = np.asarray(state["npos"], np.int64).copy()
         self.num_images = int(state["num_images"])

@@ -73,6 +73,7 @@ class VOCProtocol(Protocol):
             iou_threshold=self.opts["iou"],
             ap_method=self.opts["ap_method"],
             class_names=list(self.label_space.names),
+            use_difficult=self.opts["use_difficult"],
         )
 
     def update(
@@ -119,7 +120,7 @@ class VOCProtocol(Protocol):
     # -- helpers ------------------------------------------------------------------------
     def _add(self, ev: VOCEvaluator, t: Any, boxes: np.ndarray, labels: np.ndarray,
              scores: np.ndarray) -> None:  # fmt: skip
-        difficult = None if self.opts["use_difficult"] else getattr(t, "difficult", None)
+        difficult = getattr(t, "difficult", None)  # the evaluator ignores it with use_difficult
         ev.update(
             boxes, labels, scores, devkit_boxes(t.boxes), t.labels, difficult,
             image_id=t.sample_id,
