@@ -83,13 +83,18 @@ def voc_match_image(
     gt_difficult: Any,
     *,
     iou_threshold: float = 0.5,
+    dt_labels: Any = None,
+    gt_labels: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """TP / FP flags of one image's detections of one class (devkit matching).
+    """TP / FP flags of one image's detections (devkit matching).
 
     Args:
         dt_boxes: [N, 4] devkit boxes. dt_scores: [N].
-        gt_boxes: [M, 4] devkit boxes of the same class. gt_difficult: [M] bool.
+        gt_boxes: [M, 4] devkit boxes. gt_difficult: [M] bool.
         iou_threshold: a detection needs IoU strictly above it.
+        dt_labels, gt_labels: [N] and [M] class ids: each detection is matched among the
+            gts of its class only (all classes of an image in one call). Without them, all
+            boxes are one class.
 
     Returns:
         ``(tp, fp)``, two [N] bool arrays in the input order of the detections; both False
@@ -114,20 +119,29 @@ def voc_match_image(
         return tp, fp
     order = np.argsort(-s, kind="mergesort")
     ious = voc_box_iou(d[order], g)
+    if dt_labels is not None or gt_labels is not None:
+        dl = np.asarray(dt_labels).reshape(-1)[order]
+        gl = np.asarray(gt_labels).reshape(-1)
+        if len(dl) != n or len(gl) != len(g):
+            raise MetricInputError(
+                f"expected one label per box, got {len(dl)} for {n} detections and "
+                f"{len(gl)} for {len(g)} gts"
+            )
+        ious[dl[:, None] != gl[None, :]] = -np.inf  # other classes: never the best gt
     best = np.argmax(ious, axis=1)  # first maximum, as np.argmax in the port
-    best_iou = ious[np.arange(n), best]
-    taken = np.zeros(len(g), bool)
-    for r, i in enumerate(order.tolist()):
-        if best_iou[r] > iou_threshold:
-            j = best[r]
-            if not diff[j]:
-                if not taken[j]:
-                    tp[i] = True
-                    taken[j] = True
-                else:
-                    fp[i] = True
-        else:
-            fp[i] = True
+    hit = ious[np.arange(n), best] > iou_threshold  # NaN (empty boxes) is no hit
+    # The best gt of a detection does not depend on what is taken, so in score order the
+    # first hit of a non-difficult gt takes it (TP) and later hits of it are FPs; hits of a
+    # difficult gt are neither; misses are FPs.
+    free = np.flatnonzero(hit & ~diff[best])
+    _, first = np.unique(best[free], return_index=True)
+    tp_ranked = np.zeros(n, bool)
+    tp_ranked[free[first]] = True
+    fp_ranked = ~hit
+    fp_ranked[free] = True
+    fp_ranked[free[first]] = False
+    tp[order] = tp_ranked
+    fp[order] = fp_ranked
     return tp, fp
 
 
@@ -214,7 +228,10 @@ class VOCEvaluator:
         self.iou_threshold = float(iou_threshold)
         self.ap_method = ap_method
         self.use_difficult = bool(use_difficult)
-        self._index = {c: k for k, c in enumerate(ids)}
+        lo = min(ids)
+        lut = np.full(max(ids) - lo + 1, -1, np.int64)
+        lut[np.asarray(ids) - lo] = np.arange(len(ids))
+        self._lut = (lo, lut)  # class id -> position
         self.reset()
 
     @property
@@ -227,11 +244,10 @@ class VOCEvaluator:
 
     def reset(self) -> None:
         """Forget every image."""
-        c = len(self.class_ids)
-        self._npos = np.zeros(c, np.int64)
-        self._scores: list[list[np.ndarray]] = [[] for _ in range(c)]
-        self._tp: list[list[np.ndarray]] = [[] for _ in range(c)]
-        self._fp: list[list[np.ndarray]] = [[] for _ in range(c)]
+        self._npos = np.zeros(len(self.class_ids), np.int64)
+        # per update: class positions, scores and flags (1 tp, -1 fp, 0 difficult hit) of
+        # its detections, in input order
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.num_images = 0
 
     def update(
@@ -284,18 +300,12 @@ class VOCEvaluator:
             raise MetricInputError(f"dt_scores: expected finite values{where}")
         dk = self._positions(dl, "dt_labels", where)
         gk = self._positions(gl, "gt_labels", where)
-        for k in np.unique(np.concatenate([dk, gk])).tolist():
-            gsel = gk == k
-            self._npos[k] += int(np.count_nonzero(~gd[gsel]))
-            dsel = dk == k
-            if not dsel.any():
-                continue
+        self._npos += np.bincount(gk[~gd], minlength=len(self.class_ids))
+        if len(d):
             tp, fp = voc_match_image(
-                d[dsel], ds[dsel], g[gsel], gd[gsel], iou_threshold=self.iou_threshold
+                d, ds, g, gd, iou_threshold=self.iou_threshold, dt_labels=dk, gt_labels=gk
             )
-            self._scores[k].append(ds[dsel])
-            self._tp[k].append(tp)
-            self._fp[k].append(fp)
+            self._parts.append((dk, ds, tp.astype(np.int8) - fp.astype(np.int8)))
         self.num_images += 1
 
     def merge(self, other: VOCEvaluator) -> None:
@@ -310,21 +320,19 @@ class VOCEvaluator:
                 f"class ids, got {getattr(other, 'signature', type(other).__name__)!r}"
             )
         self._npos += other._npos
-        for k in range(len(self.class_ids)):
-            self._scores[k] += other._scores[k]
-            self._tp[k] += other._tp[k]
-            self._fp[k] += other._fp[k]
+        self._parts += other._parts
         self.num_images += other.num_images
 
     def curves(self) -> dict[int, dict[str, np.ndarray]]:
         """Per class id: ``scores`` (ranked), ``recall``, ``precision`` [N] as the port's
         ``voc_eval`` returns them (recall NaN-free only when ``npos > 0``)."""
         out = {}
+        per_class = self._per_class()
         for k, cid in enumerate(self.class_ids):
-            s, tp, fp = self._flat(k)
+            s, flags = per_class[k]
             order = np.argsort(-s, kind="mergesort")
-            ctp = np.cumsum(tp[order].astype(np.float64))
-            cfp = np.cumsum(fp[order].astype(np.float64))
+            ctp = np.cumsum((flags[order] == 1).astype(np.float64))
+            cfp = np.cumsum((flags[order] == -1).astype(np.float64))
             with np.errstate(divide="ignore", invalid="ignore"):
                 rec = ctp / float(self._npos[k])
             prec = ctp / np.maximum(ctp + cfp, np.finfo(np.float64).eps)
@@ -370,10 +378,8 @@ class VOCEvaluator:
             "npos": self._npos.copy(),
             "num_images": self.num_images,
         }
-        for k in range(len(self.class_ids)):
-            s, tp, fp = self._flat(k)
-            state[f"scores_{k}"] = s
-            state[f"flags_{k}"] = tp.astype(np.int8) - fp.astype(np.int8)  # 1 tp, -1 fp, 0 none
+        k, s, flags = self._flat()
+        state.update(det_class=k, det_score=s, det_flag=flags)  # flag: 1 tp, -1 fp, 0 neither
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -387,21 +393,29 @@ class VOCEvaluator:
         )
         self._npos = np.asarray(state["npos"], np.int64).copy()
         self.num_images = int(state["num_images"])
-        for k in range(len(self.class_ids)):
-            flags = np.asarray(state[f"flags_{k}"], np.int8)
-            self._scores[k] = [np.asarray(state[f"scores_{k}"], np.float64).copy()]
-            self._tp[k] = [flags == 1]
-            self._fp[k] = [flags == -1]
+        self._parts = [
+            (
+                np.asarray(state["det_class"], np.int64).copy(),
+                np.asarray(state["det_score"], np.float64).copy(),
+                np.asarray(state["det_flag"], np.int8).copy(),
+            )
+        ]
 
     # -- helpers ----------------------------------------------------------------------
-    def _flat(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if not self._scores[k]:
-            return np.zeros(0), np.zeros(0, bool), np.zeros(0, bool)
-        s = np.concatenate(self._scores[k])
-        tp = np.concatenate(self._tp[k])
-        fp = np.concatenate(self._fp[k])
-        self._scores[k], self._tp[k], self._fp[k] = [s], [tp], [fp]
-        return s, tp, fp
+    def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All detections in update order: class positions, scores, flags."""
+        if not self._parts:
+            return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8)
+        if len(self._parts) > 1:
+            self._parts = [tuple(np.concatenate(a) for a in zip(*self._parts))]  # type: ignore[misc]
+        return self._parts[0]
+
+    def _per_class(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per class position: (scores, flags) of its detections in update order."""
+        k, s, flags = self._flat()
+        order = np.argsort(k, kind="stable")
+        bounds = np.searchsorted(k[order], np.arange(len(self.class_ids) + 1))
+        return [(s[order[a:b]], flags[order[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def _positions(self, labels: np.ndarray, name: str, where: str) -> np.ndarray:
         if labels.size and labels.dtype.kind not in "iu":
@@ -409,15 +423,18 @@ class VOCEvaluator:
                 raise MetricInputError(
                     f"{name}: expected integer class ids, got {labels[:5]}{where}"
                 )
-        try:
-            return np.fromiter(
-                (self._index[int(v)] for v in labels.tolist()), np.int64, count=len(labels)
-            )
-        except KeyError as e:
+        ids = labels.astype(np.int64)
+        lo, lut = self._lut
+        pos = np.full(len(ids), -1, np.int64)
+        inside = (ids >= lo) & (ids < lo + len(lut))
+        pos[inside] = lut[ids[inside] - lo]
+        if (pos < 0).any():
+            bad = int(ids[np.argmax(pos < 0)])
             raise MetricInputError(
-                f"{name}: class id {e.args[0]} is not one of the evaluator's class ids "
+                f"{name}: class id {bad} is not one of the evaluator's class ids "
                 f"{self.class_ids[:5]}{' ...' if len(self.class_ids) > 5 else ''}{where}"
-            ) from None
+            )
+        return pos
 
 
 def _check_method(method: str) -> None:
