@@ -303,3 +303,19 @@ def test_options_and_bad_files(voc_root, tmp_path) -> None:
         p.evaluate_file(d, ds)
     with pytest.raises(AnnotationError, match="predictions not found"):
         p.evaluate_file(tmp_path / "nothing", ds)
+
+
+def test_degenerate_boxes_round_trip(voc_root, tmp_path) -> None:
+    """A zero-width detection x1 == x2 is written as xmin = x1 + 1, which may exceed
+    xmax + 1 by a rounding error; it reads back (found at scale on 495,200 detections)."""
+    ds = voc_mini(voc_root)
+    gt = ds.ground_truth()
+    x = 7.149713555212201  # 8.149713555212202 - 1.0 > x in floats
+    assert (x + 1.0) - 1.0 > x
+    preds = [DetectionPrediction(boxes=[[x, 2.0, x, 40.0], [x, 3.0, 30.0, 3.0]], labels=[1, 2],
+                                 scores=[0.5, 0.4], sample_id=s) for s in gt.sample_ids]  # fmt: skip
+    p = dataset_protocol(ds)
+    folder = p.write_predictions(preds, tmp_path / "res", gt=gt)
+    back = p.read_predictions(folder, gt)
+    np.testing.assert_allclose(back[0].boxes, preds[0].boxes, rtol=0, atol=1e-12)
+    assert p.evaluate_file(folder, ds).metrics == p.score(preds, gt.targets).metrics

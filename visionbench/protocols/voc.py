@@ -100,7 +100,7 @@ class VOCProtocol(Protocol):
         for sid in gt.sample_ids:
             boxes, labels, scores = dets[sid]
             b = boxes.copy()
-            b[:, :2] -= 1.0
+            b[:, :2] = np.minimum(b[:, :2] - 1.0, b[:, 2:])  # 0-based; x1 <= x2 up to rounding
             out.append(DetectionPrediction(boxes=b, labels=labels, scores=scores, sample_id=sid))
         return out
 
@@ -128,6 +128,7 @@ class VOCProtocol(Protocol):
 
 
 _LINE = re.compile(r"\s+")
+_EPS = 1e-6  # pixels
 
 
 def read_comp4(
@@ -169,56 +170,97 @@ def read_comp4(
         raise AnnotationError(
             "no VOC results files (comp4_det_<split>_<class>.txt) found", path=str(root)
         )
-    known = {str(s): s for s in sample_ids}
-    acc: dict[Any, tuple[list, list, list]] = {s: ([], [], []) for s in sample_ids}
+    index = {str(s): i for i, s in enumerate(sample_ids)}
+    img_parts, cls_parts, val_parts = [], [], []
     for cls_id, cls in zip(label_space.ids, names):
         f = by_class.get(cls)
         if f is None:
             continue
-        with open(f, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                parts = _LINE.split(line.strip())
-                if parts == [""]:
-                    continue
-                if len(parts) != 6:
-                    raise AnnotationError(
-                        f"line {n}: expected '<image id> <score> <xmin> <ymin> <xmax> <ymax>', "
-                        f"got {line.strip()[:80]!r}",
-                        path=str(f),
-                    )
-                sid = known.get(parts[0])
-                if sid is None:
-                    raise AnnotationError(
-                        f"line {n}: image {parts[0]!r} is not in the evaluated split",
-                        path=str(f),
-                        id=parts[0],
-                    )
-                try:
-                    v = [float(x) for x in parts[1:]]
-                except ValueError:
-                    raise AnnotationError(
-                        f"line {n}: expected numbers after the image id, got {' '.join(parts[1:])!r}",
-                        path=str(f), id=parts[0],
-                    ) from None  # fmt: skip
-                # devkit boxes: xmax >= xmin - 1 (a box under one pixel wide has xmax < xmin)
-                if not all(np.isfinite(v)) or v[3] < v[1] - 1.0 or v[4] < v[2] - 1.0:
-                    raise AnnotationError(
-                        f"line {n}: expected finite numbers and xmax >= xmin - 1, ymax >= ymin - 1 "
-                        f"(devkit pixel boxes), got {' '.join(parts[1:])}",
-                        path=str(f), id=parts[0],
-                    )  # fmt: skip
-                b, lab, s = acc[sid]
-                b.append(v[1:])
-                lab.append(cls_id)
-                s.append(v[0])
-    return {
-        sid: (
-            np.asarray(b, np.float64).reshape(-1, 4),
-            np.asarray(lab, np.int64),
-            np.asarray(s, np.float64),
-        )
-        for sid, (b, lab, s) in acc.items()
-    }
+        ids, vals = _parse_results_file(f, index)
+        img_parts.append(ids)
+        cls_parts.append(np.full(len(ids), cls_id, np.int64))
+        val_parts.append(vals)
+    img = np.concatenate(img_parts)
+    cls_ids = np.concatenate(cls_parts)
+    vals = np.concatenate(val_parts).reshape(-1, 5)
+    order = np.argsort(img, kind="stable")  # by image; class order, then file order within
+    bounds = np.searchsorted(img[order], np.arange(len(sample_ids) + 1))
+    out = {}
+    for k, sid in enumerate(sample_ids):
+        sel = order[bounds[k] : bounds[k + 1]]
+        out[sid] = (vals[sel, 1:], cls_ids[sel], vals[sel, 0])
+    return out
+
+
+def _parse_results_file(f: Path, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(sample positions [N], values [N, 5]: score, xmin, ymin, xmax, ymax) of one file.
+
+    Fast path: every token at once (numpy parses the numbers); on any defect the file is
+    read again line by line to name the line."""
+    text = f.read_text(encoding="utf-8")
+    tokens = text.split()
+    n_lines = sum(1 for line in text.splitlines() if line.strip())
+    if len(tokens) == 6 * n_lines:
+        table = np.asarray(tokens, dtype=object).reshape(-1, 6)
+        try:
+            vals = table[:, 1:].astype(np.float64)
+        except ValueError:
+            vals = None
+        if vals is not None:
+            uniq, inv = np.unique(table[:, 0].astype(str), return_inverse=True)
+            pos = np.asarray([index.get(u, -1) for u in uniq.tolist()], np.int64)
+            ids = pos[inv.reshape(-1)] if len(uniq) else np.zeros(0, np.int64)
+            ok = (
+                (ids >= 0).all()
+                and np.isfinite(vals).all()
+                and (vals[:, 3] - vals[:, 1] >= -1.0 - _EPS).all()
+                and (vals[:, 4] - vals[:, 2] >= -1.0 - _EPS).all()
+            )
+            if ok:
+                return ids, vals
+    return _parse_results_lines(f, text, index)
+
+
+def _parse_results_lines(
+    f: Path, text: str, index: dict[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    ids: list[int] = []
+    rows: list[list[float]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = _LINE.split(line.strip())
+        if parts == [""]:
+            continue
+        if len(parts) != 6:
+            raise AnnotationError(
+                f"line {n}: expected '<image id> <score> <xmin> <ymin> <xmax> <ymax>', "
+                f"got {line.strip()[:80]!r}",
+                path=str(f),
+            )
+        pos = index.get(parts[0])
+        if pos is None:
+            raise AnnotationError(
+                f"line {n}: image {parts[0]!r} is not in the evaluated split",
+                path=str(f),
+                id=parts[0],
+            )
+        try:
+            v = [float(x) for x in parts[1:]]
+        except ValueError:
+            raise AnnotationError(
+                f"line {n}: expected numbers after the image id, got {' '.join(parts[1:])!r}",
+                path=str(f), id=parts[0],
+            ) from None  # fmt: skip
+        # devkit boxes: xmax >= xmin - 1 (a box under one pixel wide has xmax < xmin; a
+        # zero-width one written as x1 + 1 may miss by a rounding error)
+        if not all(np.isfinite(v)) or v[3] - v[1] < -1.0 - _EPS or v[4] - v[2] < -1.0 - _EPS:
+            raise AnnotationError(
+                f"line {n}: expected finite numbers and xmax >= xmin - 1, ymax >= ymin - 1 "
+                f"(devkit pixel boxes), got {' '.join(parts[1:])}",
+                path=str(f), id=parts[0],
+            )  # fmt: skip
+        ids.append(pos)
+        rows.append(v)
+    return np.asarray(ids, np.int64), np.asarray(rows, np.float64).reshape(-1, 5)
 
 
 def write_comp4(
