@@ -23,7 +23,9 @@ from visionbench.types import CaptionPrediction, Task
 
 
 def _opts(tmp_path, **kw):
-    return RunOptions(results=tmp_path, workers=0, batch_size=8, progress=False, command=["t"], **kw)
+    return RunOptions(
+        results=tmp_path, workers=0, batch_size=8, progress=False, command=["t"], **kw
+    )
 
 
 class _CaptionModel:
