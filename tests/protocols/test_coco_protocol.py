@@ -139,3 +139,25 @@ def test_segm_without_gt_masks_is_a_clear_error(coco_mini_masks):
         ContractError, match=r"masks in the ground truth \(dataset option masks=true\)"
     ):
         proto.score([pred], gt.targets[:1])
+
+
+def test_scorer_reset_forgets_every_image(tmp_path, coco_mini_masks):
+    """``reset()`` on every evaluator: after it, the same images give the same numbers."""
+    proto = dataset_protocol(coco_mini_masks)
+    gt = coco_mini_masks.ground_truth()
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(segm_results(coco_mini_masks.annotation_file, 2)))
+    # bbox results from the masks' boxes
+    from pycocotools import mask as M
+
+    rows = json.loads(path.read_text())
+    for r in rows:
+        r["bbox"] = [float(v) for v in M.toBbox(r["segmentation"])]
+    path.write_text(json.dumps(rows))
+    preds = proto.read_predictions(path, gt)
+    s = proto.scorer()
+    s.update(preds, gt.targets)
+    first = s.compute()
+    s.reset()
+    s.update(preds, gt.targets)  # no "image id already added"
+    assert np.array_equal(ours(s.compute()), ours(first))
