@@ -462,13 +462,14 @@ def list_(
     table = Table(title=f"visionbench {kind}")
     table.add_column("name", style="bold")
     table.add_column("task")
-    if kind != "metrics":
+    spaces = kind not in ("metrics", "protocols")
+    if spaces:
         table.add_column("label space")
     table.add_column("description")
     table.add_column("origin", style="dim")
     for e in regs[kind]:
         row = [e.name, str(e.info.get("task", ""))]
-        if kind != "metrics":
+        if spaces:
             row.append(str(e.info.get("label_space", "")))
         row += [str(e.info.get("description", "")), e.origin]
         table.add_row(*row)
