@@ -245,13 +245,14 @@ def _flat_kp(kp: Any) -> Any:
     if kp is None:
         return None
     a = np.asarray(kp, np.float64)
-    return a.reshape(len(a), -1)
+    return a.reshape(len(a), int(np.prod(a.shape[1:])))
 
 
 def _num_kp(kp: Any) -> Any:
     if kp is None:
         return None
-    a = np.asarray(kp, np.float64).reshape(len(kp), -1, 3)
+    a = np.asarray(kp, np.float64)
+    a = a.reshape(len(a), int(np.prod(a.shape[1:])) // 3, 3)
     return (a[:, :, 2] > 0).sum(axis=1)
 
 
@@ -305,6 +306,11 @@ def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
             f"{sorted(dropped_cats)[:10]} (pycocotools drops them silently)", stacklevel=2,
         )  # fmt: skip
     out: list[Prediction] = []
+    kp_width = next(
+        (3 * np.asarray(t.keypoints).shape[1] for t in gt.targets
+         if getattr(t, "keypoints", None) is not None and np.asarray(t.keypoints).ndim == 3),
+        51,
+    )  # fmt: skip
     for sid in gt.sample_ids:
         dets = per_img.get(int(sid), [])
         has_segm = bool(dets) and all(d["segm"] is not None for d in dets)
@@ -315,7 +321,7 @@ def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
             )  # fmt: skip
         kps = None
         if iou_type == "keypoints":
-            kps = np.array([d["kp"] or [] for d in dets], np.float64).reshape(len(dets), -1)
+            kps = np.array([d["kp"] or [] for d in dets], np.float64).reshape(len(dets), kp_width)
         masks = [d["segm"] for d in dets] if has_segm else ([] if iou_type == "segm" else None)
         out.append(DetectionPrediction(
             boxes=np.array([d["box"] for d in dets], np.float64).reshape(-1, 4),
