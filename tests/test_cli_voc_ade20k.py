@@ -166,3 +166,12 @@ def test_bench_run_coco_detector_on_voc(data, tmp_path: Path) -> None:
     assert all(m[f"AP_{c}"] == 0 for c in ("aeroplane", "cow", "sofa", "tvmonitor"))
     aps = [v for k, v in m.items() if k.startswith("AP_")]
     assert len(aps) == 20 and m["mAP"] == pytest.approx(np.mean(aps), rel=1e-12)
+    # bench export writes the devkit results files; bench eval on them gives the same numbers
+    out = tmp_path / "comp4"
+    bench(["export", rec["run_id"], "-o", str(out), "--results", str(results)], home)
+    assert len(list(out.glob("comp4_det_*_*.txt"))) == 20
+    bench(["eval", "--dataset", "voc-mini", "--data-root", str(root), "--predictions", str(out),
+           "--name", "exported", "--results", str(results)], home)  # fmt: skip
+    again = record(home, results, "exported")
+    assert {k: v["value"] for k, v in again["metrics"].items()} == m
+    assert again["metrics"]["mAP"]["signature"] == rec["metrics"]["mAP"]["signature"]
