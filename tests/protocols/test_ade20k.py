@@ -56,7 +56,9 @@ def predictions(rng: np.random.Generator, gts: list[np.ndarray], ids: list[str])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_ade20k_equals_reference_loop_and_hotcoco(ade_root: Path, tmp_path: Path, seed: int) -> None:
+def test_ade20k_equals_reference_loop_and_hotcoco(
+    ade_root: Path, tmp_path: Path, seed: int
+) -> None:
     ds = ade20k_mini(ade_root)
     protocol = dataset_protocol(ds)
     assert protocol.name == "semantic" and protocol.opts["reduce_zero_label"] is True
