@@ -45,3 +45,12 @@ def test_cityscapes_eval_small_equals_cityscapesscripts(tmp_path):
         tmp_path,
     )
     assert "identical" in out and "ratio" in out.lower()
+
+
+@pytest.mark.slow
+def test_voc_eval_small_equals_the_reference_port(tmp_path):
+    out = _run(
+        [str(BENCH / "voc_eval.py"), "--images", "60", "--dets", "10", "--data-dir", str(tmp_path)],
+        tmp_path,
+    )
+    assert "all 20 class APs identical: yes" in out and "CPU ratio" in out
