@@ -100,7 +100,7 @@ def main() -> int:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(
-        ["bench", "eval", "--dataset", "voc2007", "--data-root", str(root), "--predictions", str(results),
+        [sys.executable, "-m", "visionbench", "eval", "--dataset", "voc2007", "--data-root", str(root), "--predictions", str(results),
          "--results", str(root / "home" / "results")],
         capture_output=True, text=True, env=env,
     )  # fmt: skip
