@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,35 @@ def test_bench_eval_voc_results_files(data, tmp_path: Path) -> None:
         assert (
             record(home, results, "other-rule")["metrics"]["mAP"]["value"] == again.metrics["mAP"]
         )
+
+
+def test_bench_eval_voc_and_ade20k_import_no_torch(data, tmp_path: Path) -> None:
+    home = data["home"]
+    voc = voc_mini(data["voc-mini"])
+    comp4 = dataset_protocol(voc).write_predictions(_voc_predictions(voc, 0), tmp_path / "comp4")
+    ade = ade20k_mini(data["ade20k-mini"])
+    pngs = dataset_protocol(ade).write_predictions(
+        [
+            SegmentationPrediction(mask=ade[i].target.mask, sample_id=ade[i].sample_id)
+            for i in range(len(ade))
+        ],
+        tmp_path / "pngs",
+    )
+    code = (
+        "import sys\n"
+        "from visionbench.cli import main\n"
+        "main(sys.argv[1:])\n"
+        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'torchvision')))\n"
+        "assert not bad, bad[:5]\n"
+        "print('no torch')\n"
+    )
+    env = dict(os.environ, VISIONBENCH_HOME=str(home), COLUMNS="200")
+    for name, pred in (("voc-mini", comp4), ("ade20k-mini", pngs)):
+        args = ["eval", "--dataset", name, "--data-root", str(data[name]), "--predictions", str(pred),
+                "--results", str(tmp_path / "r")]  # fmt: skip
+        p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                           env=env, timeout=600)  # fmt: skip
+        assert p.returncode == 0 and "no torch" in p.stdout, p.stderr
 
 
 def test_bench_eval_voc_errors_are_one_line(data, tmp_path: Path) -> None:
