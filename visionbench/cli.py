@@ -371,8 +371,13 @@ def _gt_file_source(
         raise RunError(
             f"--gt reads COCO-format detection ground truth; {name!r} is not COCO detection"
         )
+    from visionbench.label_spaces import LabelSpace
+
     src = CocoGroundTruthFile(gt, name=name, split=split)
-    proto = get_protocol("coco", src.label_space, metric_opts, dataset=src,
+    # the file's categories are read with the file, by the evaluation itself; the
+    # protocol's fast path needs only the space's name
+    space = LabelSpace(f"file:{gt.name}", ())
+    proto = get_protocol("coco", space, metric_opts, dataset=src,
                          defaults=info.get("protocol_options"))  # fmt: skip
     return src, proto
 
