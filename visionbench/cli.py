@@ -334,6 +334,13 @@ def _metric_options(items: list[str] | None, **aliases: str | None) -> dict[str,
 
 
 def _print_metrics(record: dict[str, Any]) -> None:
+    if record.get("no_ground_truth"):
+        console.print(
+            f"{record['dataset']['name']} ({record['dataset']['split']}) has no ground truth: "
+            f"no metrics; submission file: {record.get('submission', '-')}",
+            soft_wrap=True, highlight=False,
+        )  # fmt: skip
+        return
     table = Table(
         title=f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
     )
@@ -439,10 +446,42 @@ def _gt_file_source(
         raise RunError(
             f"--gt reads COCO-format detection ground truth; {name!r} is not COCO detection"
         )
+    from visionbench.label_spaces import LabelSpace
+
     src = CocoGroundTruthFile(gt, name=name, split=split)
-    proto = get_protocol("coco", src.label_space, metric_opts, dataset=src,
+    # the file's categories are read with the file, by the evaluation itself; the
+    # protocol's fast path needs only the space's name
+    space = LabelSpace(f"file:{gt.name}", ())
+    proto = get_protocol("coco", space, metric_opts, dataset=src,
                          defaults=info.get("protocol_options"))  # fmt: skip
     return src, proto
+
+
+# ---------------------------------------------------------------------------------------
+# bench export
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Argument(help="run id (or a unique prefix) of a bench run")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="file or folder to write")],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="coco-json, cityscapes-png, png, topk-csv, "
+            "coco-caption-json, scene-graph-json (default: the protocol's)",
+        ),
+    ] = None,
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+) -> None:
+    """Write a run's cached predictions in the official submission format; `bench eval`
+    on the export gives the run's numbers."""  # fmt: skip
+    from visionbench.engine.export import export_run
+
+    path = export_run(run_id, output, format=format, results=results)
+    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -503,13 +542,14 @@ def list_(
     table = Table(title=f"visionbench {kind}")
     table.add_column("name", style="bold")
     table.add_column("task")
-    if kind != "metrics":
+    spaces = kind not in ("metrics", "protocols")
+    if spaces:
         table.add_column("label space")
     table.add_column("description")
     table.add_column("origin", style="dim")
     for e in regs[kind]:
         row = [e.name, str(e.info.get("task", ""))]
-        if kind != "metrics":
+        if spaces:
             row.append(str(e.info.get("label_space", "")))
         row += [str(e.info.get("description", "")), e.origin]
         table.add_row(*row)

@@ -58,6 +58,7 @@ from visionbench.metrics.segmentation import (
     segmentation_confusion_matrix,
     segmentation_scores,
 )
+from visionbench.metrics.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
 
 __all__ = [
     "Evaluator",
@@ -78,6 +79,11 @@ __all__ = [
     "coco_evaluate",
     "CocoEvaluator",
     "CocoParams",
+    # Pascal VOC (voc.py): devkit AP (11-point / all-point), +1 px IoU, on 0-1
+    "VOCEvaluator",
+    "voc_ap",
+    "voc_box_iou",
+    "voc_match_image",
     # captioning (captioning.py, bleu.py, cider.py, rouge.py, coco_caption_java.py,
     # ptb_tokenizer.py): bleu1-4, meteor, rouge_l, spice on 0-1, cider_d x10, sacrebleu 0-100
     "CaptionEvaluator",

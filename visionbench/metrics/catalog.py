@@ -35,6 +35,13 @@ METRICS: dict[str, tuple[str, dict[str, Any]]] = {
     "CocoEvaluator": _e(
         "CocoEvaluator", "coco", "detection", "mergeable COCO evaluator fed image by image"
     ),
+    "VOCEvaluator": _e(
+        "VOCEvaluator",
+        "voc",
+        "detection",
+        "Pascal VOC AP (07 11-point / 12 all-point, +1 px, difficult), equal to voc_eval",
+    ),
+    "voc_ap": _e("voc_ap", "voc", "detection", "VOC AP of a recall/precision curve"),
     "topk_accuracy": _e(
         "topk_accuracy",
         "classification",
