@@ -15,9 +15,11 @@ from PIL import Image
 from tests.metrics._coco_gen import pycocotools_eval
 from visionbench import synth
 from visionbench.errors import ContractError
+from visionbench.label_spaces import get_label_space
 from visionbench.loaders.cityscapes import CityscapesSemantic
 from visionbench.loaders.coco import COCODetection
-from visionbench.loaders.torchvision_datasets import VOC20, from_torchvision
+from visionbench.loaders.torchvision_datasets import from_torchvision
+from visionbench.protocols import dataset_protocol
 
 
 @pytest.fixture(scope="module")
@@ -148,12 +150,16 @@ def test_voc_detection_targets(tmp_path):
     (voc / "ImageSets" / "Main" / "val.txt").write_text("\n".join(objs) + "\n")
     ds = from_torchvision(tvd.VOCDetection(str(tmp_path), year="2012", image_set="val"))
     gt = ds.ground_truth()
-    assert gt.sample_ids == [2012000001, 2012000002] and ds.label_space is VOC20
+    voc20 = get_label_space("voc20")
+    assert gt.sample_ids == ["2012_000001", "2012_000002"] and ds.label_space == voc20
     t = gt.targets[0]
     assert t.boxes.tolist() == [[9.0, 19.0, 50.0, 60.0], [0.0, 0.0, 30.0, 40.0]]
-    assert t.labels.tolist() == [VOC20.names.index("dog"), VOC20.names.index("person")]
-    assert t.iscrowd.tolist() == [False, True]
-    assert gt.targets[1].labels.tolist() == [19]
+    ids = dict(zip(voc20.names, voc20.ids))
+    assert t.labels.tolist() == [ids["dog"], ids["person"]]
+    assert t.difficult.tolist() == [False, True] and not t.iscrowd.any()
+    assert gt.targets[1].labels.tolist() == [ids["tvmonitor"]]
+    proto = dataset_protocol(ds)
+    assert proto.name == "voc" and proto.opts["ap_method"] == "allpoint"
 
 
 def test_unknown_user_factory_is_one_line(tmp_path):

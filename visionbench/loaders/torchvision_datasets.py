@@ -15,10 +15,11 @@ and its targets are converted to the contracts:
 * ``Cityscapes``: the frame name is the ``sample_id``; ``*_labelIds.png`` (and
   ``*_instanceIds.png`` when ``"instance"`` is a target type) by path, label space
   ``cityscapes34``: scored with the Cityscapes protocol;
-* ``VOCDetection``: the XML is parsed; VOC pixel boxes (1-based, inclusive) become
-  ``(xmin - 1, ymin - 1, xmax, ymax)`` (detectron2's convention); ``difficult`` objects
-  become ``iscrowd=True`` (ignored regions under the COCO protocol, which scores this
-  adapter; the VOC protocol is the VOC loader's); label space ``voc20``.
+* ``VOCDetection``: the XML is parsed by :func:`~visionbench.loaders.voc.parse_voc_xml`
+  and converted as :class:`~visionbench.loaders.voc.VOCDetection` does: boxes
+  ``(xmin - 1, ymin - 1, xmax, ymax)``, ``difficult`` flags, label space ``voc20``, the file
+  stem as ``sample_id``; scored with the VOC protocol (11-point AP for 2007, all-point
+  from 2010 on).
 
 Transforms: the engine decodes the files itself and applies the *model's* preprocessing;
 a dataset built with ``transform``/``target_transform``/``transforms`` is refused
@@ -29,7 +30,6 @@ on a transform that was not applied.
 from __future__ import annotations
 
 import os
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +47,7 @@ from visionbench.types import (
     Task,
 )
 
-__all__ = ["from_torchvision", "TorchvisionDataset", "VOC20"]
-
-# TODO(issue 10b): use the VOC label space of the VOC loader once it lands on main.
-VOC20 = LabelSpace(
-    "voc20",
-    (
-        "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-        "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-        "train", "tvmonitor",
-    ),
-)  # fmt: skip
+__all__ = ["from_torchvision", "TorchvisionDataset"]
 
 
 def from_torchvision(ds: Any, *, name: str | None = None, ignore_transforms: bool = False) -> Any:
@@ -98,6 +88,9 @@ class TorchvisionDataset:
         self.split, self.root = split, root
         self._samples = samples
         self._files = files
+        #: the scoring protocol when not the task's default (VOC), and its options
+        self.protocol: str | None = None
+        self.protocol_options: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self._samples)
@@ -201,46 +194,32 @@ def _cityscapes(ds: Any, name: str) -> TorchvisionDataset:
 
 
 def _voc(ds: Any, name: str) -> TorchvisionDataset:
-    index = {n: k for k, n in enumerate(VOC20.names)}
+    from visionbench.loaders.voc import VOCTarget, parse_voc_xml
+
+    space = get_label_space("voc20")
+    index = dict(zip(space.names, space.ids))
     samples = []
     for img, xml in zip(ds.images, ds.annotations):
         stem = Path(img).stem
-        digits = stem.replace("_", "")
-        sid = int(digits) if digits.isdigit() else len(samples)
-        boxes, labels, difficult = [], [], []
-        try:
-            root = ET.parse(xml).getroot()
-        except (ET.ParseError, OSError) as e:
-            raise AnnotationError(f"cannot parse VOC XML: {e}", path=str(xml)) from None
-        for n, obj in enumerate(root.iter("object")):
-            cls = (obj.findtext("name") or "").strip()
-            if cls not in index:
-                raise AnnotationError(
-                    f"object {n}: class {cls!r} is not a VOC class", path=str(xml), field="name"
-                )
-            bb = obj.find("bndbox")
-            try:
-                x0, y0, x1, y1 = (float(bb.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore[union-attr, arg-type]
-            except (AttributeError, TypeError, ValueError):
-                raise AnnotationError(
-                    f"object {n}: bndbox needs numeric xmin, ymin, xmax, ymax",
-                    path=str(xml), field="bndbox",
-                ) from None  # fmt: skip
-            boxes.append((x0 - 1.0, y0 - 1.0, x1, y1))
-            labels.append(index[cls])
-            difficult.append((obj.findtext("difficult") or "0").strip() == "1")
-        size = root.find("size")
-        w = int(size.findtext("width") or 0) if size is not None else None
-        h = int(size.findtext("height") or 0) if size is not None else None
-        target = DetectionTarget(
-            boxes=np.array(boxes, dtype=np.float64).reshape(-1, 4),
-            labels=np.array(labels, dtype=np.int64),
-            iscrowd=np.array(difficult, dtype=bool),
-            sample_id=sid,
+        rec = parse_voc_xml(xml, image_id=stem)
+        objs = rec["objects"]
+        boxes = np.array([o["bbox"] for o in objs], np.float64).reshape(-1, 4)
+        boxes[:, :2] -= 1.0  # 1-based inclusive -> 0-based continuous corners (as loaders/voc)
+        target = VOCTarget(
+            boxes=boxes,
+            labels=np.array([index[o["name"]] for o in objs], np.int64),
+            difficult=np.array([o["difficult"] for o in objs], bool),
+            truncated=np.array([o["truncated"] for o in objs], bool),
+            sample_id=stem,
         )
-        samples.append((sid, ImageRef(path=img, width=w or None, height=h or None), target))
+        ref = ImageRef(path=img, width=rec.get("width"), height=rec.get("height"))
+        samples.append((stem, ref, target))
     split = str(getattr(ds, "image_set", "") or "")
-    return TorchvisionDataset(name, Task.DETECTION, VOC20, split, str(ds.root), samples, {})
+    out = TorchvisionDataset(name, Task.DETECTION, space, split, str(ds.root), samples, {})
+    year = str(getattr(ds, "year", ""))
+    out.protocol = "voc"
+    out.protocol_options = {"ap_method": "11point" if year == "2007" else "allpoint"}
+    return out
 
 
 def _is_identity(t: Any) -> bool:
