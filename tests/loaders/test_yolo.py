@@ -238,3 +238,18 @@ def test_prediction_line_without_conf_is_refused(tmp_path):
     assert (
         p.returncode == 2 and "line 1: expected 6 fields (class cx cy w h conf), got 5" in p.stderr
     )
+
+
+def test_ultralytics_class_plus_one_json_is_named_in_a_warning(tmp_path):
+    root, _, gt, res = make_yolo(tmp_path, names=["widget", "gadget", "sprocket"], seed=8)
+    plus_one = [dict(r, category_id=r["category_id"] + 1) for r in res]
+    plus_one.append(
+        {"image_id": gt["images"][0]["id"], "category_id": 3, "bbox": [0, 0, 2, 2], "score": 0.1}
+    )
+    (tmp_path / "pred.json").write_text(json.dumps(plus_one))
+    p = _bench(
+        ["eval", "--dataset", "yolo", "--data-root", str(root), "--predictions",
+         str(tmp_path / "pred.json"), "--results", str(tmp_path / "out")], tmp_path,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert "class index + 1" in p.stderr

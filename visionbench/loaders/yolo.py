@@ -148,6 +148,8 @@ class YOLODetection:
         """A folder of YOLO txt predictions -> one prediction per sample; None otherwise."""
         p = Path(path)
         if not p.is_dir():
+            if p.suffix.lower() == ".json":
+                self._warn_class_plus_one(p)
             return None
         files = sorted(p.glob("*.txt"))
         unknown = [f.name for f in files if f.stem not in self._by_stem]
@@ -167,6 +169,29 @@ class YOLODetection:
                 DetectionPrediction(boxes=boxes, labels=cls, scores=scores, sample_id=self._ids[i])
             )
         return out
+
+    def _warn_class_plus_one(self, p: Path) -> None:
+        """ultralytics writes ``category_id = class + 1`` in its predictions JSON for any
+        val set other than COCO's own: say so when the ids look like that."""
+        import orjson
+
+        try:
+            rows = orjson.loads(p.read_bytes())
+            cats = {int(r["category_id"]) for r in rows}
+        except (OSError, orjson.JSONDecodeError, TypeError, KeyError, ValueError):
+            return  # the COCO reader reports malformed files
+        nc = len(self.class_names)
+        ids = set(self.label_space.ids)
+        plus_one = set(range(1, nc + 1))
+        if cats and cats <= plus_one and not cats <= ids:
+            warnings.warn(
+                f"{p}: every category_id is in 1..{nc} and some are not this dataset's ids "
+                f"({sorted(cats - ids)[:10]}): ultralytics writes class index + 1 there for "
+                "val sets other than COCO's; this dataset's ids are "
+                f"{'COCO category ids' if self.label_space.ids != tuple(range(nc)) else '0..nc-1'}"
+                " (the scores below are wrong otherwise; YOLO txt predictions avoid this)",
+                stacklevel=3,
+            )
 
     # -- helpers -----------------------------------------------------------------------
 
