@@ -82,7 +82,7 @@ TASKS: dict[Task, TaskSpec] = {
         CaptionTarget,
         CaptionPrediction,
         "bleu4",
-        "a caption per image; BLEU-1..4 (COCO-caption), sacreBLEU",
+        "a caption per image; COCO-caption BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE; sacreBLEU",
     ),
 }
 
