@@ -292,7 +292,7 @@ def _model_kwargs(name: str, given: dict[str, str]) -> dict[str, Any]:
     import inspect
 
     from visionbench import registry
-    from visionbench.loaders.build import _signature_options
+    from visionbench.loaders.build import signature_options
     from visionbench.options import parse_given
 
     if name.startswith("tv:"):
@@ -301,7 +301,7 @@ def _model_kwargs(name: str, given: dict[str, str]) -> dict[str, Any]:
         factory = registry.models.get(name)
     else:
         return dict(given)  # user factories: their own errors
-    declared = [o for o in _signature_options(factory) if o.name not in ("name", "weights")]
+    declared = [o for o in signature_options(factory) if o.name not in ("name", "weights")]
     params = inspect.signature(factory).parameters.values()
     if any(p.kind == p.VAR_KEYWORD for p in params) and not declared:
         return dict(given)
