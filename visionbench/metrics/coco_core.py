@@ -133,7 +133,7 @@ def match_tables(
         fine = kk * n_img + ii if params.use_cats else ii * n_kc + cat_pos_of_sorted[kk]
         return sel, fine.astype(np.int64)
 
-    from visionbench.metrics import coco_kernels as K
+    from visionbench.metrics import coco_native as K
 
     div = 1 if params.use_cats else n_kc
     n_fine = (len(cat_sorted) if params.use_cats else n_kc) * n_img
@@ -241,12 +241,17 @@ def _segm_ious(
     """Mask IoU matrices of every pair: one ``pycocotools.mask.iou`` call per image (all its
     dts x all its gts), sliced into the pairs' blocks (each entry depends only on its own
     dt, gt and crowd flag, so the blocks equal per-pair calls)."""
-    from pycocotools import mask as mask_utils
-
+    from visionbench.metrics import coco_native
     from visionbench.metrics.coco_masks import rles_for
 
     g_rle = rles_for(gt, go, image_size, "ground truth")
     d_rle = rles_for(dt, do, image_size, "results")
+    if coco_native.NATIVE is not None:
+        return coco_native.pair_rle_ious(
+            gt_start, gt_end, dt_start, dt_end, iou_off, g_rle, gt.iscrowd[go], d_rle
+        )
+    from pycocotools import mask as mask_utils
+
     out = np.zeros(iou_off[-1], dtype=np.float64)
     g_crowd = gt.iscrowd[go].astype(np.uint8)
     has = np.flatnonzero(iou_off[1:] > iou_off[:-1])
@@ -288,7 +293,7 @@ def accumulate(state: MatchState, params: CocoParams, cat_ids: np.ndarray) -> di
     kd = np.minimum(kd, max(n_cat - 1, 0))
     if n_cat and not np.array_equal(cats[kd], state.dt_cat):
         raise MetricInputError("accumulate: detections of categories outside cat_ids in the state")
-    from visionbench.metrics import coco_kernels as K
+    from visionbench.metrics import coco_native as K
 
     if state.sorted_by_cat_image:
         base = np.arange(len(kd))

@@ -432,14 +432,22 @@ def load_results(
     except (TypeError, ValueError) as e:
         raise MetricInputError(f"{src}: results[{i}]: malformed value ({e})") from None
     if branch == "segm":
-        from pycocotools import mask as mask_utils
+        from visionbench.metrics import coco_native
 
         rles = _results_rles(segm, src)
-        # one call per result, as loadRes (pycocotools' batched area() overflows on long lists)
-        area[:] = [mask_utils.area(r) for r in rles]
-        for i, r in enumerate(data):
-            if "bbox" not in r:
-                bbox[i] = mask_utils.toBbox(rles[i])
+        if coco_native.NATIVE is not None:
+            area[:], rle_box = coco_native.rle_area_bbox(rles)
+            no_box = np.array(["bbox" not in r for r in data], dtype=bool)
+            bbox[no_box] = rle_box[no_box]
+        else:
+            from pycocotools import mask as mask_utils
+
+            # one call per result, as loadRes (pycocotools' batched area() overflows on
+            # long lists)
+            area[:] = [mask_utils.area(r) for r in rles]
+            for i, r in enumerate(data):
+                if "bbox" not in r:
+                    bbox[i] = mask_utils.toBbox(rles[i])
     table = AnnTable(
         image_id=image_id,
         category_id=category_id,

@@ -39,7 +39,7 @@ def scan_object_array(
         ``{"values": [N, sum(widths)] float64, "present": [N, len(keys)] bool}``, or None
         when the bytes are not a plain array of objects with such values.
     """
-    from visionbench.metrics import coco_json_kernels as J
+    from visionbench.metrics import coco_native as J
 
     kb = [k.encode() for k in keys]
     key_bytes = np.frombuffer(b"".join(kb), dtype=np.uint8) if kb else np.zeros(0, np.uint8)
@@ -64,7 +64,7 @@ def scan_object_array(
 
 def top_level_spans(buf: np.ndarray, keys: list[str]) -> dict[str, tuple[int, int]] | None:
     """Byte spans ``[start, end)`` of the values of top-level object keys (None if not an object)."""
-    from visionbench.metrics import coco_json_kernels as J
+    from visionbench.metrics import coco_native as J
 
     kb = [k.encode() for k in keys]
     key_bytes = np.frombuffer(b"".join(kb), dtype=np.uint8)
