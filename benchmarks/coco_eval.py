@@ -514,6 +514,8 @@ def _table(name: str, threads: int, runs: dict, same: dict) -> bool:
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     ok = True
     for p, r in runs.items():
+        if not r:
+            continue
         if not good[p]:
             print(f"| {p} | error: {r[0].get('error')} | | | | | | | |")
             ok &= p not in OURS
