@@ -748,7 +748,14 @@ static PyObject *py_scan_objects(PyObject *self, PyObject *args) {
                 i = ws(b, i + 1, end);
                 if (i >= end) goto done;
                 i64 j = key_index(b, ks, ke, kb, ko, nk);
-                if (j < 0 || w[j] == 0) {
+                if (j >= 0 && w[j] == -1) { /* any value: its byte span, 2 columns */
+                    i64 vs = i;
+                    i = skip_value(b, i, end);
+                    if (i < 0 || pres[row * nk + j]) goto done;
+                    pres[row * nk + j] = 1;
+                    vals[row * ncol + co[j]] = (double)vs;
+                    vals[row * ncol + co[j] + 1] = (double)i;
+                } else if (j < 0 || w[j] == 0) {
                     i = skip_value(b, i, end);
                     if (i < 0) goto done;
                     if (j >= 0) pres[row * nk + j] = 1;
@@ -972,6 +979,185 @@ static PyObject *py_rle_from_strings(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NN)", cnt_b, off_b);
 }
 
+/* rle_from_json_spans(buf, spans [N, 2] int64) -> (counts bytes, offsets bytes, sizes
+ * [N, 2] bytes, status): each span must hold exactly {"size": [h, w], "counts": "<RLE>"}
+ * (keys in any order, no escapes, counts characters in '0'..'o', the counts summing to
+ * h * w); anything else is status 1 (the caller falls back to the full parser). */
+static int parse_uint(const u8 *b, i64 *pi, i64 n, i64 *out) {
+    i64 i = *pi, v = 0, s0 = i;
+    while (i < n && b[i] >= 48 && b[i] <= 57 && i - s0 < 12) v = v * 10 + (b[i++] - 48);
+    if (i == s0 || (i < n && b[i] >= 48 && b[i] <= 57)) return 1;
+    *pi = i;
+    *out = v;
+    return 0;
+}
+
+static PyObject *py_rle_from_json_spans(PyObject *self, PyObject *args) {
+    PyObject *o_b, *o_sp;
+    if (!PyArg_ParseTuple(args, "OO", &o_b, &o_sp)) return NULL;
+    Bufs bufs = {.n = 0};
+    DECL_LEN(b);
+    DECL_LEN(sp);
+    BUF(b, u8, o_b, 0);
+    BUF(sp, i64, o_sp, 0);
+    const i64 n = sp_len / 16;
+    i64 total = 0;
+    for (i64 q = 0; q < n; q++) total += sp[2 * q + 1] - sp[2 * q];
+    PyObject *cnt_b = PyBytes_FromStringAndSize(NULL, sizeof(u32) * (total + 1));
+    PyObject *off_b = PyBytes_FromStringAndSize(NULL, sizeof(i64) * (n + 1));
+    PyObject *siz_b = PyBytes_FromStringAndSize(NULL, sizeof(i64) * (2 * n + 1));
+    if (!cnt_b || !off_b || !siz_b) {
+        Py_XDECREF(cnt_b);
+        Py_XDECREF(off_b);
+        Py_XDECREF(siz_b);
+        release(&bufs);
+        return NULL;
+    }
+    u32 *cnts = (u32 *)PyBytes_AS_STRING(cnt_b);
+    i64 *off = (i64 *)PyBytes_AS_STRING(off_b);
+    i64 *siz = (i64 *)PyBytes_AS_STRING(siz_b);
+    int status = 0;
+    i64 m_all = 0;
+    off[0] = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (i64 q = 0; q < n && !status; q++) {
+        i64 i = sp[2 * q], end = sp[2 * q + 1];
+        i64 h = -1, w = -1, cs = -1, ce = -1;
+        i = ws(b, i, end);
+        if (i >= end || b[i] != LB_) {
+            status = 1;
+            break;
+        }
+        i = ws(b, i + 1, end);
+        for (;;) {
+            if (i >= end || b[i] != Q_) {
+                status = 1;
+                break;
+            }
+            i64 ks = i + 1, ke = ks;
+            while (ke < end && b[ke] != Q_ && b[ke] != BS_) ke++;
+            if (ke >= end || b[ke] != Q_) {
+                status = 1;
+                break;
+            }
+            i = ws(b, ke + 1, end);
+            if (i >= end || b[i] != CL_) {
+                status = 1;
+                break;
+            }
+            i = ws(b, i + 1, end);
+            if (ke - ks == 4 && memcmp(b + ks, "size", 4) == 0 && h < 0) {
+                if (i >= end || b[i] != LK_) {
+                    status = 1;
+                    break;
+                }
+                i = ws(b, i + 1, end);
+                if (parse_uint(b, &i, end, &h)) {
+                    status = 1;
+                    break;
+                }
+                i = ws(b, i, end);
+                if (i >= end || b[i] != CM_) {
+                    status = 1;
+                    break;
+                }
+                i = ws(b, i + 1, end);
+                if (parse_uint(b, &i, end, &w)) {
+                    status = 1;
+                    break;
+                }
+                i = ws(b, i, end);
+                if (i >= end || b[i] != RK_) {
+                    status = 1;
+                    break;
+                }
+                i++;
+            } else if (ke - ks == 6 && memcmp(b + ks, "counts", 6) == 0 && cs < 0) {
+                if (i >= end || b[i] != Q_) {
+                    status = 1;
+                    break;
+                }
+                cs = i + 1;
+                ce = cs;
+                /* '\\' (92) is in the alphabet and JSON writes it escaped */
+                while (ce < end && b[ce] >= 48 && b[ce] <= 111) ce += b[ce] == BS_ ? 2 : 1;
+                if (ce >= end || b[ce] != Q_) {
+                    status = 1;
+                    break;
+                }
+                for (i64 t = cs; t < ce; t++)
+                    if (b[t] == BS_) {
+                        if (b[t + 1] != BS_) {
+                            status = 1;
+                            break;
+                        }
+                        t++;
+                    }
+                if (status) break;
+                i = ce + 1;
+            } else {
+                status = 1;
+                break;
+            }
+            i = ws(b, i, end);
+            if (i < end && b[i] == CM_) {
+                i = ws(b, i + 1, end);
+                continue;
+            }
+            if (i < end && b[i] == RB_) {
+                i = ws(b, i + 1, end);
+                if (i != end) status = 1;
+                break;
+            }
+            status = 1;
+            break;
+        }
+        if (status || h < 0 || cs < 0) {
+            status = 1;
+            break;
+        }
+        /* rleFrString */
+        u32 *c = cnts + m_all;
+        i64 m = 0, p = cs;
+        uint64_t sum = 0;
+        while (p < ce) {
+            long x = 0;
+            int k = 0, more = 1;
+            while (more) {
+                if (p >= ce || k > 5) { /* 7+ characters: left to the full parser */
+                    status = 1;
+                    break;
+                }
+                char ch = (char)(b[p] - 48);
+                x |= (long)(ch & 0x1f) << 5 * k;
+                more = ch & 0x20;
+                p += b[p] == BS_ ? 2 : 1;
+                k++;
+                if (!more && (ch & 0x10)) x |= -1L << 5 * k;
+            }
+            if (status) break;
+            if (m > 2) x += (long)c[m - 2];
+            if (x < 0 || x > 0xFFFFFFFFL) {
+                status = 1;
+                break;
+            }
+            c[m++] = (u32)x;
+            sum += (u32)x;
+        }
+        if (status || sum != (uint64_t)h * (uint64_t)w) {
+            status = 1;
+            break;
+        }
+        siz[2 * q] = h;
+        siz[2 * q + 1] = w;
+        m_all += m;
+        off[q + 1] = m_all;
+    }
+    Py_END_ALLOW_THREADS
+    release(&bufs);
+    return Py_BuildValue("(NNNi)", cnt_b, off_b, siz_b, status);
+}
+
 /* bounding box [x, y, w, h] of an RLE (pycocotools 2.0.8+ rleToBbox) */
 static void rle_bbox(const u32 *cnts, i64 m, u32 h, u32 w, double *bb) {
     u32 xs, ys, xe, ye, cc;
@@ -1042,10 +1228,11 @@ static PyObject *py_rle_area_bbox(PyObject *self, PyObject *args) {
 /* pair_rle_ious: like pair_box_ious, for RLE masks (maskApi.c rleIou, dt x gt);
  * a pair of masks of different sizes gets -1 where their boxes overlap (pycocotools). */
 static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gc, *o_goff, *o_gh, *o_gw, *o_gcrowd, *o_dc,
-        *o_doff, *o_dh, *o_dw, *o_out;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gc,
-                          &o_goff, &o_gh, &o_gw, &o_gcrowd, &o_dc, &o_doff, &o_dh, &o_dw, &o_out))
+    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gc, *o_goff, *o_gi, *o_gh, *o_gw, *o_gcrowd,
+        *o_dc, *o_doff, *o_di, *o_dh, *o_dw, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gc,
+                          &o_goff, &o_gi, &o_gh, &o_gw, &o_gcrowd, &o_dc, &o_doff, &o_di, &o_dh,
+                          &o_dw, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
     DECL_LEN(gs);
@@ -1055,6 +1242,8 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
     DECL_LEN(off);
     DECL_LEN(gc);
     DECL_LEN(goff);
+    DECL_LEN(gi);
+    DECL_LEN(di);
     DECL_LEN(gh);
     DECL_LEN(gw);
     DECL_LEN(gcrowd);
@@ -1070,15 +1259,18 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
     BUF(off, i64, o_off, 0);
     BUF(gc, u32, o_gc, 0);
     BUF(goff, i64, o_goff, 0);
+    BUF(gi, i64, o_gi, 0);
     BUF(gh, i64, o_gh, 0);
     BUF(gw, i64, o_gw, 0);
     BUF(gcrowd, u8, o_gcrowd, 0);
     BUF(dc, u32, o_dc, 0);
     BUF(doff, i64, o_doff, 0);
+    BUF(di, i64, o_di, 0);
     BUF(dh, i64, o_dh, 0);
     BUF(dw, i64, o_dw, 0);
     BUF(out, double, o_out, 1);
-    i64 n_pairs = gs_len / 8, n_g = gh_len / 8, n_d = dh_len / 8;
+    /* mask r of the gts is counts gc[goff[gi[r]] : goff[gi[r] + 1]], size gh[gi[r]] x gw[gi[r]] */
+    i64 n_pairs = gs_len / 8, n_g = gi_len / 8, n_d = di_len / 8;
     double *gbb = malloc(sizeof(double) * 4 * (n_g + 1));
     double *dbb = malloc(sizeof(double) * 4 * (n_d + 1));
     if (!gbb || !dbb) {
@@ -1088,10 +1280,14 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
-    for (i64 g = 0; g < n_g; g++)
-        rle_bbox(gc + goff[g], goff[g + 1] - goff[g], (u32)gh[g], (u32)gw[g], gbb + 4 * g);
-    for (i64 d = 0; d < n_d; d++)
-        rle_bbox(dc + doff[d], doff[d + 1] - doff[d], (u32)dh[d], (u32)dw[d], dbb + 4 * d);
+    for (i64 g = 0; g < n_g; g++) {
+        i64 r = gi[g];
+        rle_bbox(gc + goff[r], goff[r + 1] - goff[r], (u32)gh[r], (u32)gw[r], gbb + 4 * g);
+    }
+    for (i64 d = 0; d < n_d; d++) {
+        i64 r = di[d];
+        rle_bbox(dc + doff[r], doff[r + 1] - doff[r], (u32)dh[r], (u32)dw[r], dbb + 4 * d);
+    }
     for (i64 p = 0; p < n_pairs; p++) {
         i64 g0 = gs[p], ng = ge[p] - g0, d0 = ds[p], nd = de[p] - d0, o = off[p];
         for (i64 dd = 0; dd < nd; dd++) {
@@ -1111,12 +1307,13 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
                 double bi = w * hh;
                 double bu = gcrowd[g] ? da : da + ga - bi;
                 if (!(bi / bu > 0)) continue;
-                if (dh[d] != gh[g] || dw[d] != gw[g]) {
+                i64 rd = di[d], rg = gi[g];
+                if (dh[rd] != gh[rg] || dw[rd] != gw[rg]) {
                     *res = -1;
                     continue;
                 }
-                const u32 *A = dc + doff[d], *B = gc + goff[g];
-                i64 ka = doff[d + 1] - doff[d], kb = goff[g + 1] - goff[g];
+                const u32 *A = dc + doff[rd], *B = gc + goff[rg];
+                i64 ka = doff[rd + 1] - doff[rd], kb = goff[rg + 1] - goff[rg];
                 if (ka == 0 || kb == 0) continue; /* (pycocotools: bbox 0 -> never here) */
                 u32 ca = A[0], cb = B[0], c, ct = 1, inter = 0, uni = 0;
                 i64 a = 1, b = 1;
@@ -1313,6 +1510,7 @@ static PyMethodDef methods[] = {
     {"scan_objects", py_scan_objects, METH_VARARGS, NULL},
     {"object_spans", py_object_spans, METH_VARARGS, NULL},
     {"rle_from_strings", py_rle_from_strings, METH_VARARGS, NULL},
+    {"rle_from_json_spans", py_rle_from_json_spans, METH_VARARGS, NULL},
     {"rle_area_bbox", py_rle_area_bbox, METH_VARARGS, NULL},
     {"pair_rle_ious", py_pair_rle_ious, METH_VARARGS, NULL},
     {"oks_exponents", py_oks_exponents, METH_VARARGS, NULL},

@@ -18,7 +18,14 @@ import numpy as np
 
 from visionbench.metrics.errors import MetricInputError
 
-__all__ = ["AnnTable", "GroundTruthTable", "load_ground_truth", "load_results", "read_json"]
+__all__ = [
+    "AnnTable",
+    "GroundTruthTable",
+    "RleColumn",
+    "load_ground_truth",
+    "load_results",
+    "read_json",
+]
 
 
 @dataclass
@@ -30,7 +37,7 @@ class AnnTable:
         bbox: [N, 4] float64, xywh, pixels. area: [N] float64, pixels².
         iscrowd: [N] bool (False for detections). ann_id: [N] int64 (results: index + 1).
         score: [N] float64 (detections only; None for ground truth).
-        segm: N segmentations (polygon lists or RLE dicts) or None.
+        segm: N segmentations (polygon lists or RLE dicts, or a :class:`RleColumn`) or None.
         keypoints: [N, 3k] float64 or None. num_keypoints: [N] int64 or None.
     """
 
@@ -58,6 +65,8 @@ class AnnTable:
             xs = [getattr(t, name) for t in tables]
             if any(x is None for x in xs):
                 return None
+            if any(isinstance(x, RleColumn) for x in xs):
+                return RleColumn.concat(xs)
             if isinstance(xs[0], list):
                 return [v for x in xs for v in x]
             if xs[0].ndim == 2:
@@ -75,12 +84,91 @@ class AnnTable:
                 return None
             if isinstance(x, list):
                 return [x[i] for i in idx]
+            if isinstance(x, RleColumn):
+                return x.take(idx)
             return x[idx]
 
         return AnnTable(
             t(self.image_id), t(self.category_id), t(self.bbox), t(self.area), t(self.iscrowd),
             t(self.ann_id), t(self.score), t(self.segm), t(self.keypoints), t(self.num_keypoints),
         )  # fmt: skip
+
+
+class RleColumn:
+    """Compressed-RLE masks already decoded into run lengths, one row per annotation.
+
+    What the columnar JSON reader gives for ``segmentation`` RLE dicts (no Python object
+    per mask). Indexing with an int gives the pycocotools RLE dict (``{"size": [h, w],
+    "counts": bytes}``); with an index array (or :meth:`take`), a view of those rows.
+
+    Attributes:
+        counts: [C] uint32 run lengths of all masks. offsets: [N + 1] int64: mask j is
+            ``counts[offsets[j]:offsets[j + 1]]``. all_sizes: [N, 2] int64 (height, width).
+        index: [n] int64: row i of this column is mask ``index[i]``.
+    """
+
+    def __init__(
+        self,
+        counts: np.ndarray,
+        offsets: np.ndarray,
+        sizes: np.ndarray,
+        index: np.ndarray | None = None,
+    ) -> None:
+        self.counts, self.offsets = counts, offsets
+        self.all_sizes = sizes.reshape(-1, 2)
+        self.index = np.arange(len(offsets) - 1, dtype=np.int64) if index is None else index
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """[n, 2] (height, width) of the rows."""
+        return self.all_sizes[self.index]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, (int, np.integer)):
+            from pycocotools import mask as mask_utils
+
+            j = int(self.index[i])
+            h, w = (int(v) for v in self.all_sizes[j])
+            cnt = self.counts[self.offsets[j] : self.offsets[j + 1]]
+            return mask_utils.frPyObjects({"size": [h, w], "counts": cnt.tolist()}, h, w)
+        return self.take(np.asarray(i, dtype=np.int64))
+
+    def take(self, idx: np.ndarray) -> RleColumn:
+        """Rows ``idx`` (a view: the run lengths are shared)."""
+        return RleColumn(self.counts, self.offsets, self.all_sizes, self.index[idx])
+
+    def compact(self) -> RleColumn:
+        """The rows as a column of their own (``index`` = 0..n-1)."""
+        start = self.offsets[self.index]
+        n = self.offsets[self.index + 1] - start
+        off = np.zeros(len(n) + 1, dtype=np.int64)
+        np.cumsum(n, out=off[1:])
+        pos = np.repeat(start - off[:-1], n) + np.arange(off[-1], dtype=np.int64)
+        return RleColumn(self.counts[pos], off, self.sizes)
+
+    @staticmethod
+    def concat(cols: list[Any]) -> RleColumn:
+        from visionbench.metrics.coco_native import rle_counts
+
+        parts = [
+            c.compact() if isinstance(c, RleColumn) else RleColumn(*rle_counts(list(c)))
+            for c in cols
+        ]
+        shift = np.cumsum([0] + [int(p.offsets[-1]) for p in parts[:-1]])
+        off = np.concatenate(
+            [parts[0].offsets[:1]] + [p.offsets[1:] + s for p, s in zip(parts, shift)]
+        )
+        return RleColumn(
+            np.concatenate([p.counts[: p.offsets[-1]] for p in parts]).astype(np.uint32),
+            off.astype(np.int64),
+            np.concatenate([p.all_sizes for p in parts]),
+        )
 
 
 @dataclass
@@ -168,10 +256,10 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
     """
     raw = _raw_bytes(gt)
     if raw is not None:
-        if iou_type == "bbox":
+        if iou_type == "bbox" or (iou_type == "keypoints" and _native()):
             from visionbench.metrics.coco_json import fast_ground_truth
 
-            fast = fast_ground_truth(*raw)
+            fast = fast_ground_truth(*raw, iou_type=iou_type)
             if fast is not None:
                 _check_finite(fast.anns, fast.source, "annotation id")
                 _check_ground_truth(fast, compat=compat, need_size=False)
@@ -350,10 +438,12 @@ def load_results(
         return results
     raw = _raw_bytes(results)
     if raw is not None:
-        if iou_type == "bbox":
+        if iou_type == "bbox" or _native():
             from visionbench.metrics.coco_json import fast_results
 
-            fast = fast_results(*raw)
+            kp = gt.anns.keypoints
+            kp_width = kp.shape[1] if kp is not None and kp.ndim == 2 else 0
+            fast = fast_results(*raw, iou_type=iou_type, kp_width=kp_width)
             if fast is not None:
                 _check_results(fast, gt, raw[1])
                 return fast
@@ -461,6 +551,13 @@ def load_results(
     )
     _check_results(table, gt, src)
     return table
+
+
+def _native() -> bool:
+    """The C kernels are there (the columnar readers of segm / keypoints files need them)."""
+    from visionbench.metrics import coco_native
+
+    return coco_native.NATIVE is not None
 
 
 def _results_rles(segm: list[Any], src: str) -> list[dict[str, Any]]:

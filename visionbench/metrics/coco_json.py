@@ -47,7 +47,7 @@ def scan_object_array(
     np.cumsum([len(k) for k in kb], out=key_off[1:])
     w = np.asarray(widths, dtype=np.int64)
     col_off = np.zeros(len(w) + 1, dtype=np.int64)
-    np.cumsum(w, out=col_off[1:])
+    np.cumsum(np.where(w == -1, 2, w), out=col_off[1:])  # -1: a byte span (start, end)
     n_max = int(np.count_nonzero(buf[start:end] == 123)) + 1  # '{' bounds the object count
     values, present, slow, n, status = J.scan_objects(
         buf, start, end, key_bytes, key_off, w, col_off, n_max, _POW10
@@ -85,34 +85,85 @@ def _int_column(v: np.ndarray) -> np.ndarray | None:
     return v.astype(np.int64)
 
 
-def fast_results(raw: bytes, src: str) -> AnnTable | None:
-    """bbox results through the columnar reader (None: use the full parser)."""
+def fast_results(
+    raw: bytes, src: str, *, iou_type: str = "bbox", kp_width: int = 0
+) -> AnnTable | None:
+    """Results through the columnar reader, with ``COCO.loadRes``' rules (None: use the
+    full parser, which also names what is wrong).
+
+    bbox: ``area = w * h``. keypoints (``kp_width`` numbers each, the ground truth's):
+    with a ``bbox`` in the first result its box and ``w * h``, else the keypoints'
+    extent. segm: compressed-RLE ``segmentation`` dicts decoded in C; with a ``bbox`` in
+    the first result the box and ``w * h``, else the mask's area and box.
+    """
     buf = np.frombuffer(raw, dtype=np.uint8)
     keys = ["image_id", "category_id", "score", "bbox", "caption", "segmentation", "keypoints"]
-    r = scan_object_array(buf, 0, len(buf), keys, [1, 1, 1, 4, 0, 0, 0])
+    widths = [1, 1, 1, 4, 0, 0, 0]
+    if iou_type == "segm":
+        widths[5] = -1  # its byte span
+    elif iou_type == "keypoints":
+        if kp_width <= 0:
+            return None
+        widths[6] = kp_width
+    r = scan_object_array(buf, 0, len(buf), keys, widths)
     if r is None or len(r["present"]) == 0:
         return None
     pres, v = r["present"], r["values"]
-    if pres[0, 4] or not pres[:, :4].all():
+    if pres[0, 4] or not pres[:, :3].all():
         return None  # caption results, or a missing field: the full parser says which
+    has_box = bool(pres[0, 3])
+    if (has_box and not pres[:, 3].all()) or (iou_type == "bbox" and not has_box):
+        return None
     image_id, category_id = _int_column(v[:, 0]), _int_column(v[:, 1])
     if image_id is None or category_id is None:
         return None
     n = len(v)
     bbox = np.ascontiguousarray(v[:, 3:7])
+    segm = kps = None
+    if iou_type == "keypoints":
+        if not pres[:, 6].all():
+            return None
+        kps = np.ascontiguousarray(v[:, 7 : 7 + kp_width])
+        if not has_box:  # loadRes' keypoints branch: the keypoints' extent
+            x, y = kps[:, 0::3], kps[:, 1::3]
+            x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
+            bbox = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
+            area = (x1 - x0) * (y1 - y0)
+    if iou_type == "segm":
+        from visionbench.metrics import coco_native
+        from visionbench.metrics.coco_data import RleColumn
+
+        if not pres[:, 5].all():
+            return None
+        spans = np.ascontiguousarray(v[:, 7:9]).astype(np.int64)
+        c, off, size, status = coco_native.NATIVE.rle_from_json_spans(buf, spans)
+        if status != 0:
+            return None  # polygons, uncompressed or malformed RLE: the full parser
+        off = np.frombuffer(off, np.int64)
+        counts = np.frombuffer(c, np.uint32)[: off[-1]]
+        segm = RleColumn(counts, off, np.frombuffer(size, np.int64)[: 2 * n])
+        if not has_box:  # loadRes' segm branch: the mask's area, and its box where none
+            area, rle_box = coco_native.rle_column_area_bbox(segm)
+            no_box = ~pres[:, 3]
+            bbox[no_box] = rle_box[no_box]
+    if has_box or iou_type == "bbox":
+        area = bbox[:, 2] * bbox[:, 3]
     return AnnTable(
         image_id=image_id,
         category_id=category_id,
         bbox=bbox,
-        area=bbox[:, 2] * bbox[:, 3],
+        area=area,
         iscrowd=np.zeros(n, dtype=bool),
         ann_id=np.arange(1, n + 1, dtype=np.int64),
         score=np.ascontiguousarray(v[:, 2]),
+        segm=segm,
+        keypoints=kps,
     )
 
 
-def fast_ground_truth(raw: bytes, src: str) -> GroundTruthTable | None:
-    """A bbox ground truth through the columnar reader (None: use the full parser)."""
+def fast_ground_truth(raw: bytes, src: str, *, iou_type: str = "bbox") -> GroundTruthTable | None:
+    """A bbox or keypoints ground truth through the columnar reader (None: use the full
+    parser)."""
     import orjson
 
     buf = np.frombuffer(raw, dtype=np.uint8)
@@ -130,13 +181,27 @@ def fast_ground_truth(raw: bytes, src: str) -> GroundTruthTable | None:
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
     keys = ["id", "image_id", "category_id", "area", "iscrowd", "bbox"]
-    r = scan_object_array(buf, *spans["annotations"], keys, [1, 1, 1, 1, 1, 4])
+    widths = [1, 1, 1, 1, 1, 4]
+    kp_width = 0
+    if iou_type == "keypoints":
+        kp_width = _first_array_length(raw, *spans["annotations"], b'"keypoints"')
+        if kp_width <= 0:
+            return None
+        keys += ["num_keypoints", "keypoints"]
+        widths += [1, kp_width]
+    r = scan_object_array(buf, *spans["annotations"], keys, widths)
     if r is None or not r["present"].all():
         return None
     v = r["values"]
     ids, img, cat, crowd = (_int_column(v[:, j]) for j in (0, 1, 2, 4))
     if ids is None or img is None or cat is None or crowd is None:
         return None
+    kps = nkp = None
+    if iou_type == "keypoints":
+        nkp = _int_column(v[:, 9])
+        if nkp is None:
+            return None
+        kps = np.ascontiguousarray(v[:, 10 : 10 + kp_width])
     anns = AnnTable(
         image_id=img,
         category_id=cat,
@@ -144,5 +209,21 @@ def fast_ground_truth(raw: bytes, src: str) -> GroundTruthTable | None:
         area=np.ascontiguousarray(v[:, 3]),
         iscrowd=crowd != 0,
         ann_id=ids,
+        keypoints=kps,
+        num_keypoints=nkp,
     )
     return GroundTruthTable(image_ids, heights, widths, cat_ids, cat_names, anns, source=src)
+
+
+def _first_array_length(raw: bytes, start: int, end: int, key: bytes) -> int:
+    """Number of values in the first ``key: [...]`` array between start and end (0: none
+    found; a wrong guess only makes the scanner give up)."""
+    k = raw.find(key, start, end)
+    if k < 0:
+        return 0
+    a = raw.find(b"[", k, end)
+    b = raw.find(b"]", a, end)
+    if a < 0 or b < 0 or raw[k + len(key) : a].strip(b" \t\r\n:"):
+        return 0
+    inner = raw[a + 1 : b]
+    return inner.count(b",") + 1 if inner.strip() else 0

@@ -38,8 +38,9 @@ def rles_for(
     rows: np.ndarray,
     image_size: Callable[[int], tuple[int, int]] | None,
     what: str,
-) -> list[dict[str, Any]]:
-    """Compressed RLE of ``table.segm[i]`` for each i in ``rows``.
+) -> Any:
+    """Compressed RLE of ``table.segm[i]`` for each i in ``rows`` (a list of RLE dicts, or
+    an ``RleColumn`` when the table holds one).
 
     Raises:
         MetricInputError: no segmentation, a polygon without a known image size, a
@@ -49,6 +50,10 @@ def rles_for(
         raise MetricInputError(
             f"{what}: segm evaluation needs a 'segmentation' for every annotation"
         )
+    from visionbench.metrics.coco_data import RleColumn
+
+    if isinstance(table.segm, RleColumn):  # decoded by the columnar reader
+        return table.segm.take(rows)
     out: list[Any] = [None] * len(rows)
     if image_size is not None:
         _polygons_by_image(table, rows, image_size, out)

@@ -196,19 +196,40 @@ def rle_counts(rles: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.n
         (counts [C] uint32, offsets [N + 1] int64, sizes [N, 2] int64 (h, w)).
     """
     c, off = NATIVE.rle_from_strings([r["counts"] for r in rles])
-    counts = np.frombuffer(c, dtype=np.uint32)
     offsets = np.frombuffer(off, dtype=np.int64)
+    counts = np.frombuffer(c, dtype=np.uint32)[: offsets[-1]]
     sizes = np.array([r["size"] for r in rles], dtype=np.int64).reshape(len(rles), 2)
     return counts, offsets, sizes
 
 
 def rle_area_bbox(rles: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """``pycocotools.mask.area`` and ``toBbox`` of compressed RLEs: ([N] float64, [N, 4])."""
-    counts, off, size = rle_counts(rles)
-    area = np.zeros(len(rles), dtype=np.float64)
-    bbox = np.zeros((len(rles), 4), dtype=np.float64)
-    NATIVE.rle_area_bbox(counts, off, _i64(size[:, 0]), _i64(size[:, 1]), area, bbox)
+    from visionbench.metrics.coco_data import RleColumn
+
+    return rle_column_area_bbox(RleColumn(*rle_counts(rles)))
+
+
+def rle_column_area_bbox(col: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``rle_area_bbox`` of a :class:`~visionbench.metrics.coco_data.RleColumn`."""
+    if not np.array_equal(col.index, np.arange(len(col.offsets) - 1)):
+        col = col.compact()
+    n = len(col)
+    area = np.zeros(n, dtype=np.float64)
+    bbox = np.zeros((n, 4), dtype=np.float64)
+    s = col.sizes
+    NATIVE.rle_area_bbox(col.counts, _i64(col.offsets), _i64(s[:, 0]), _i64(s[:, 1]), area, bbox)
     return area, bbox
+
+
+def _rle_arrays(rles: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(counts, offsets, index, all sizes) of an RleColumn or a list of RLE dicts."""
+    from visionbench.metrics.coco_data import RleColumn
+
+    if isinstance(rles, RleColumn):
+        c = np.ascontiguousarray(rles.counts, np.uint32)
+        return c, _i64(rles.offsets), _i64(rles.index), rles.all_sizes
+    counts, off, sizes = rle_counts(rles)
+    return counts, off, np.arange(len(rles), dtype=np.int64), sizes
 
 
 def pair_rle_ious(
@@ -217,13 +238,13 @@ def pair_rle_ious(
     dt_rles: list[dict[str, Any]],
 ) -> np.ndarray:  # fmt: skip
     """Mask IoU matrices of every pair (``pycocotools.mask.iou``), layout of ``pair_box_ious``."""
-    gc, goff, gs = rle_counts(gt_rles)
-    dc, doff, ds = rle_counts(dt_rles)
+    gc, goff, gi, gs = _rle_arrays(gt_rles)
+    dc, doff, di, ds = _rle_arrays(dt_rles)
     out = np.zeros(int(iou_off[-1]), dtype=np.float64)
     NATIVE.pair_rle_ious(
         _i64(gt_start), _i64(gt_end), _i64(dt_start), _i64(dt_end), _i64(iou_off),
-        gc, goff, _i64(gs[:, 0]), _i64(gs[:, 1]), _u8(gt_crowd),
-        dc, doff, _i64(ds[:, 0]), _i64(ds[:, 1]), out,
+        gc, goff, gi, _i64(gs[:, 0]), _i64(gs[:, 1]), _u8(gt_crowd),
+        dc, doff, di, _i64(ds[:, 0]), _i64(ds[:, 1]), out,
     )  # fmt: skip
     return out
 
