@@ -311,9 +311,12 @@ def test_rle_json_reader_unescapes_and_falls_back():
         doc = json.dumps([{"segmentation": seg}]).encode()
         buf = np.frombuffer(doc, dtype=np.uint8)
         a, b = doc.index(b"segmentation") + len(b"segmentation") + 3, len(doc) - 2
-        c, off, size, st = coco_native.NATIVE.rle_from_json_spans(buf, np.array([[a, b]]))
+        cs, size, area, box, st = coco_native.NATIVE.rle_json_spans(buf, np.array([[a, b]]))
         assert (st == 0) == ok, seg
         if ok:
-            counts = np.frombuffer(c, np.uint32)[: np.frombuffer(off, np.int64)[-1]]
-            want, _, _ = coco_native.rle_counts([found])
-            assert np.array_equal(counts, want)
+            from visionbench.metrics.coco_data import RleColumn
+
+            col = RleColumn(buf, np.frombuffer(cs, np.int64)[:2], np.frombuffer(size, np.int64)[:2])
+            assert col[0]["counts"] == found["counts"] and col[0]["size"] == [40, 40]
+            assert np.frombuffer(area, np.float64)[0] == mask_utils.area(found)
+            assert np.array_equal(np.frombuffer(box, np.float64)[:4], mask_utils.toBbox(found))

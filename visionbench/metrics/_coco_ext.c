@@ -848,6 +848,30 @@ done:;
     return Py_BuildValue("(LiN)", (long long)row, status, lst);
 }
 
+/* count_byte(buf, start, end, byte) -> occurrences of byte in buf[start:end] */
+static PyObject *py_count_byte(PyObject *self, PyObject *args) {
+    PyObject *o_b;
+    Py_ssize_t start, end;
+    int byte;
+    if (!PyArg_ParseTuple(args, "Onni", &o_b, &start, &end, &byte)) return NULL;
+    Bufs bufs = {.n = 0};
+    DECL_LEN(b);
+    BUF(b, u8, o_b, 0);
+    if (end > b_len) end = b_len;
+    i64 c = 0;
+    const u8 *p = b + start, *e = b + end;
+    Py_BEGIN_ALLOW_THREADS
+    while (p < e) {
+        const u8 *q = memchr(p, byte, e - p);
+        if (!q) break;
+        c++;
+        p = q + 1;
+    }
+    Py_END_ALLOW_THREADS
+    release(&bufs);
+    return PyLong_FromLongLong(c);
+}
+
 /* object_spans(buf, key_bytes, key_off, spans[K, 2] (filled -1)) -> status */
 static PyObject *py_object_spans(PyObject *self, PyObject *args) {
     PyObject *o_b, *o_kb, *o_ko, *o_sp;
@@ -979,10 +1003,58 @@ static PyObject *py_rle_from_strings(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NN)", cnt_b, off_b);
 }
 
-/* rle_from_json_spans(buf, spans [N, 2] int64) -> (counts bytes, offsets bytes, sizes
- * [N, 2] bytes, status): each span must hold exactly {"size": [h, w], "counts": "<RLE>"}
- * (keys in any order, no escapes, counts characters in '0'..'o', the counts summing to
- * h * w); anything else is status 1 (the caller falls back to the full parser). */
+/* RLE counts from a counts string (pycocotools rleFrString).
+ * mode 0: the string's bytes as pycocotools reads them (up to a NUL);
+ * mode 1: the string as written in JSON and already validated by rle_json_spans
+ * ('\\' escapes a backslash). Returns the number of counts written to out. */
+static i64 decode_counts(const u8 *s, i64 len, int mode, u32 *out) {
+    i64 m = 0, p = 0;
+    if (mode == 2) { /* already decoded: s is a uint32 array, len counts */
+        memcpy(out, s, sizeof(u32) * len);
+        return len;
+    }
+    if (mode == 0) {
+        while (p < len && s[p]) {
+            long x = 0;
+            int k = 0, more = 1;
+            while (more) {
+                char ch = (p < len) ? (char)(s[p] - 48) : (char)(-48);
+                x |= (ch & 0x1f) << 5 * k;
+                more = ch & 0x20;
+                p++;
+                k++;
+                if (!more && (ch & 0x10)) x |= -1 << 5 * k;
+                if (p > len) break;
+            }
+            if (m > 2) x += (long)out[m - 2];
+            out[m++] = (u32)x;
+        }
+        return m;
+    }
+    while (p < len) {
+        long x = 0;
+        int k = 0, more = 1;
+        while (more && p < len) {
+            char ch = (char)(s[p] - 48);
+            x |= (long)(ch & 0x1f) << 5 * k;
+            more = ch & 0x20;
+            p += s[p] == BS_ ? 2 : 1;
+            k++;
+            if (!more && (ch & 0x10)) x |= -1L << 5 * k;
+        }
+        if (m > 2) x += (long)out[m - 2];
+        out[m++] = (u32)x;
+    }
+    return m;
+}
+
+static void rle_bbox(const u32 *cnts, i64 m, u32 h, u32 w, double *bb);
+
+/* rle_json_spans(buf, spans [N, 2] int64) -> (counts spans [N, 2], sizes [N, 2], area [N],
+ * bbox [N, 4] as bytes, status): each span must hold exactly {"size": [h, w], "counts":
+ * "<RLE>"} (keys in any order, no escapes but '\\', counts characters in '0'..'o', at
+ * most 6 per count, the counts summing to h * w); anything else is status 1 (the caller
+ * falls back to the full parser). area and bbox are pycocotools' area() and toBbox(). */
 static int parse_uint(const u8 *b, i64 *pi, i64 n, i64 *out) {
     i64 i = *pi, v = 0, s0 = i;
     while (i < n && b[i] >= 48 && b[i] <= 57 && i - s0 < 12) v = v * 10 + (b[i++] - 48);
@@ -992,7 +1064,7 @@ static int parse_uint(const u8 *b, i64 *pi, i64 n, i64 *out) {
     return 0;
 }
 
-static PyObject *py_rle_from_json_spans(PyObject *self, PyObject *args) {
+static PyObject *py_rle_json_spans(PyObject *self, PyObject *args) {
     PyObject *o_b, *o_sp;
     if (!PyArg_ParseTuple(args, "OO", &o_b, &o_sp)) return NULL;
     Bufs bufs = {.n = 0};
@@ -1001,24 +1073,28 @@ static PyObject *py_rle_from_json_spans(PyObject *self, PyObject *args) {
     BUF(b, u8, o_b, 0);
     BUF(sp, i64, o_sp, 0);
     const i64 n = sp_len / 16;
-    i64 total = 0;
-    for (i64 q = 0; q < n; q++) total += sp[2 * q + 1] - sp[2 * q];
-    PyObject *cnt_b = PyBytes_FromStringAndSize(NULL, sizeof(u32) * (total + 1));
-    PyObject *off_b = PyBytes_FromStringAndSize(NULL, sizeof(i64) * (n + 1));
+    i64 longest = 1;
+    for (i64 q = 0; q < n; q++)
+        if (sp[2 * q + 1] - sp[2 * q] > longest) longest = sp[2 * q + 1] - sp[2 * q];
+    PyObject *cs_b = PyBytes_FromStringAndSize(NULL, sizeof(i64) * (2 * n + 1));
     PyObject *siz_b = PyBytes_FromStringAndSize(NULL, sizeof(i64) * (2 * n + 1));
-    if (!cnt_b || !off_b || !siz_b) {
-        Py_XDECREF(cnt_b);
-        Py_XDECREF(off_b);
+    PyObject *area_b = PyBytes_FromStringAndSize(NULL, sizeof(double) * (n + 1));
+    PyObject *bb_b = PyBytes_FromStringAndSize(NULL, sizeof(double) * (4 * n + 1));
+    u32 *scratch = malloc(sizeof(u32) * (longest + 1));
+    if (!cs_b || !siz_b || !area_b || !bb_b || !scratch) {
+        Py_XDECREF(cs_b);
         Py_XDECREF(siz_b);
+        Py_XDECREF(area_b);
+        Py_XDECREF(bb_b);
+        free(scratch);
         release(&bufs);
-        return NULL;
+        return PyErr_NoMemory();
     }
-    u32 *cnts = (u32 *)PyBytes_AS_STRING(cnt_b);
-    i64 *off = (i64 *)PyBytes_AS_STRING(off_b);
+    i64 *cspan = (i64 *)PyBytes_AS_STRING(cs_b);
     i64 *siz = (i64 *)PyBytes_AS_STRING(siz_b);
+    double *area = (double *)PyBytes_AS_STRING(area_b);
+    double *bbox = (double *)PyBytes_AS_STRING(bb_b);
     int status = 0;
-    i64 m_all = 0;
-    off[0] = 0;
     Py_BEGIN_ALLOW_THREADS
     for (i64 q = 0; q < n && !status; q++) {
         i64 i = sp[2 * q], end = sp[2 * q + 1];
@@ -1079,21 +1155,17 @@ static PyObject *py_rle_from_json_spans(PyObject *self, PyObject *args) {
                 }
                 cs = i + 1;
                 ce = cs;
-                /* '\\' (92) is in the alphabet and JSON writes it escaped */
-                while (ce < end && b[ce] >= 48 && b[ce] <= 111) ce += b[ce] == BS_ ? 2 : 1;
+                while (ce < end && b[ce] >= 48 && b[ce] <= 111) {
+                    if (b[ce] == BS_) {
+                        if (ce + 1 >= end || b[ce + 1] != BS_) break;
+                        ce += 2;
+                    } else
+                        ce++;
+                }
                 if (ce >= end || b[ce] != Q_) {
                     status = 1;
                     break;
                 }
-                for (i64 t = cs; t < ce; t++)
-                    if (b[t] == BS_) {
-                        if (b[t + 1] != BS_) {
-                            status = 1;
-                            break;
-                        }
-                        t++;
-                    }
-                if (status) break;
                 i = ce + 1;
             } else {
                 status = 1;
@@ -1112,19 +1184,19 @@ static PyObject *py_rle_from_json_spans(PyObject *self, PyObject *args) {
             status = 1;
             break;
         }
-        if (status || h < 0 || cs < 0) {
+        if (status || h < 0 || cs < 0 || h > 0xFFFFFFFFL || w > 0xFFFFFFFFL) {
             status = 1;
             break;
         }
-        /* rleFrString */
-        u32 *c = cnts + m_all;
+        /* validate the string: at most 6 characters per count, no negative or wrapped
+         * count, the counts summing to h * w */
         i64 m = 0, p = cs;
         uint64_t sum = 0;
         while (p < ce) {
             long x = 0;
             int k = 0, more = 1;
             while (more) {
-                if (p >= ce || k > 5) { /* 7+ characters: left to the full parser */
+                if (p >= ce || k > 5) {
                     status = 1;
                     break;
                 }
@@ -1136,26 +1208,31 @@ static PyObject *py_rle_from_json_spans(PyObject *self, PyObject *args) {
                 if (!more && (ch & 0x10)) x |= -1L << 5 * k;
             }
             if (status) break;
-            if (m > 2) x += (long)c[m - 2];
+            if (m > 2) x += (long)scratch[m - 2];
             if (x < 0 || x > 0xFFFFFFFFL) {
                 status = 1;
                 break;
             }
-            c[m++] = (u32)x;
+            scratch[m++] = (u32)x;
             sum += (u32)x;
         }
         if (status || sum != (uint64_t)h * (uint64_t)w) {
             status = 1;
             break;
         }
+        u32 ar = 0;
+        for (i64 j = 1; j < m; j += 2) ar += scratch[j];
+        area[q] = (double)ar;
+        rle_bbox(scratch, m, (u32)h, (u32)w, bbox + 4 * q);
+        cspan[2 * q] = cs;
+        cspan[2 * q + 1] = ce;
         siz[2 * q] = h;
         siz[2 * q + 1] = w;
-        m_all += m;
-        off[q + 1] = m_all;
     }
     Py_END_ALLOW_THREADS
+    free(scratch);
     release(&bufs);
-    return Py_BuildValue("(NNNi)", cnt_b, off_b, siz_b, status);
+    return Py_BuildValue("(NNNNi)", cs_b, siz_b, area_b, bb_b, status);
 }
 
 /* bounding box [x, y, w, h] of an RLE (pycocotools 2.0.8+ rleToBbox) */
@@ -1225,14 +1302,24 @@ static PyObject *py_rle_area_bbox(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* pair_rle_ious: like pair_box_ious, for RLE masks (maskApi.c rleIou, dt x gt);
- * a pair of masks of different sizes gets -1 where their boxes overlap (pycocotools). */
+/* pair_rle_ious(gs, ge, ds, de, off, gt..., dt..., out): like pair_box_ious, for RLE
+ * masks (maskApi.c rleIou, dt x gt). Each side is (buf, spans [N, 2], mode, index [n],
+ * h [N], w [N], and for the gts crowd [n]): row r is the counts string
+ * buf[spans[index[r]]] (see decode_counts for mode). A pair of masks of different sizes
+ * gets -1 where their boxes overlap, as pycocotools. */
+typedef struct {
+    const u8 *buf;
+    const i64 *spans, *index, *h, *w;
+    int mode;
+} RleSide;
+
 static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gc, *o_goff, *o_gi, *o_gh, *o_gw, *o_gcrowd,
-        *o_dc, *o_doff, *o_di, *o_dh, *o_dw, *o_out;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gc,
-                          &o_goff, &o_gi, &o_gh, &o_gw, &o_gcrowd, &o_dc, &o_doff, &o_di, &o_dh,
-                          &o_dw, &o_out))
+    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gb, *o_gsp, *o_gi, *o_gh, *o_gw, *o_gcrowd,
+        *o_db, *o_dsp, *o_di, *o_dh, *o_dw, *o_out;
+    int gmode, dmode;
+    if (!PyArg_ParseTuple(args, "OOOOOOOiOOOOOOiOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gb,
+                          &o_gsp, &gmode, &o_gi, &o_gh, &o_gw, &o_gcrowd, &o_db, &o_dsp, &dmode,
+                          &o_di, &o_dh, &o_dw, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
     DECL_LEN(gs);
@@ -1240,15 +1327,15 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
     DECL_LEN(ds);
     DECL_LEN(de);
     DECL_LEN(off);
-    DECL_LEN(gc);
-    DECL_LEN(goff);
+    DECL_LEN(gb);
+    DECL_LEN(gsp);
     DECL_LEN(gi);
-    DECL_LEN(di);
     DECL_LEN(gh);
     DECL_LEN(gw);
     DECL_LEN(gcrowd);
-    DECL_LEN(dc);
-    DECL_LEN(doff);
+    DECL_LEN(db);
+    DECL_LEN(dsp);
+    DECL_LEN(di);
     DECL_LEN(dh);
     DECL_LEN(dw);
     DECL_LEN(out);
@@ -1257,45 +1344,60 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
     BUF(ds, i64, o_ds, 0);
     BUF(de, i64, o_de, 0);
     BUF(off, i64, o_off, 0);
-    BUF(gc, u32, o_gc, 0);
-    BUF(goff, i64, o_goff, 0);
+    BUF(gb, u8, o_gb, 0);
+    BUF(gsp, i64, o_gsp, 0);
     BUF(gi, i64, o_gi, 0);
     BUF(gh, i64, o_gh, 0);
     BUF(gw, i64, o_gw, 0);
     BUF(gcrowd, u8, o_gcrowd, 0);
-    BUF(dc, u32, o_dc, 0);
-    BUF(doff, i64, o_doff, 0);
+    BUF(db, u8, o_db, 0);
+    BUF(dsp, i64, o_dsp, 0);
     BUF(di, i64, o_di, 0);
     BUF(dh, i64, o_dh, 0);
     BUF(dw, i64, o_dw, 0);
     BUF(out, double, o_out, 1);
-    /* mask r of the gts is counts gc[goff[gi[r]] : goff[gi[r] + 1]], size gh[gi[r]] x gw[gi[r]] */
-    i64 n_pairs = gs_len / 8, n_g = gi_len / 8, n_d = di_len / 8;
+    const i64 n_pairs = gs_len / 8, n_g = gi_len / 8, n_d = di_len / 8;
+    /* all gts decoded up front (few); each dt decoded once, into a scratch buffer */
+    i64 g_total = 0, d_longest = 1;
+    for (i64 g = 0; g < n_g; g++) g_total += gsp[2 * gi[g] + 1] - gsp[2 * gi[g]] + 1;
+    for (i64 d = 0; d < n_d; d++) {
+        i64 L = dsp[2 * di[d] + 1] - dsp[2 * di[d]] + 1;
+        if (L > d_longest) d_longest = L;
+    }
+    u32 *gc = malloc(sizeof(u32) * (g_total + 1));
+    i64 *goff = malloc(sizeof(i64) * (n_g + 1));
     double *gbb = malloc(sizeof(double) * 4 * (n_g + 1));
-    double *dbb = malloc(sizeof(double) * 4 * (n_d + 1));
-    if (!gbb || !dbb) {
+    u32 *dc = malloc(sizeof(u32) * (d_longest + 1));
+    if (!gc || !goff || !gbb || !dc) {
+        free(gc);
+        free(goff);
         free(gbb);
-        free(dbb);
+        free(dc);
         release(&bufs);
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
+    const i64 gunit = gmode == 2 ? 4 : 1, dunit = dmode == 2 ? 4 : 1;
+    goff[0] = 0;
     for (i64 g = 0; g < n_g; g++) {
-        i64 r = gi[g];
-        rle_bbox(gc + goff[r], goff[r + 1] - goff[r], (u32)gh[r], (u32)gw[r], gbb + 4 * g);
-    }
-    for (i64 d = 0; d < n_d; d++) {
-        i64 r = di[d];
-        rle_bbox(dc + doff[r], doff[r + 1] - doff[r], (u32)dh[r], (u32)dw[r], dbb + 4 * d);
+        i64 r = gi[g], s0 = gsp[2 * r];
+        i64 m = decode_counts(gb + gunit * s0, gsp[2 * r + 1] - s0, gmode, gc + goff[g]);
+        goff[g + 1] = goff[g] + m;
+        rle_bbox(gc + goff[g], m, (u32)gh[r], (u32)gw[r], gbb + 4 * g);
     }
     for (i64 p = 0; p < n_pairs; p++) {
         i64 g0 = gs[p], ng = ge[p] - g0, d0 = ds[p], nd = de[p] - d0, o = off[p];
+        if (ng == 0) continue;
         for (i64 dd = 0; dd < nd; dd++) {
-            i64 d = d0 + dd;
-            const double *D = dbb + 4 * d;
+            i64 d = d0 + dd, rd = di[d], s0 = dsp[2 * rd];
+            i64 ka = decode_counts(db + dunit * s0, dsp[2 * rd + 1] - s0, dmode, dc);
+            double D[4];
+            rle_bbox(dc, ka, (u32)dh[rd], (u32)dw[rd], D);
             double da = D[2] * D[3];
+            u32 dt_area = 0;
+            int have_area = 0;
             for (i64 gg = 0; gg < ng; gg++) {
-                i64 g = g0 + gg;
+                i64 g = g0 + gg, rg = gi[g];
                 const double *G = gbb + 4 * g;
                 double *res = out + o + dd * ng + gg;
                 /* bbIou as the pre-filter, as rleIou */
@@ -1307,13 +1409,12 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
                 double bi = w * hh;
                 double bu = gcrowd[g] ? da : da + ga - bi;
                 if (!(bi / bu > 0)) continue;
-                i64 rd = di[d], rg = gi[g];
                 if (dh[rd] != gh[rg] || dw[rd] != gw[rg]) {
                     *res = -1;
                     continue;
                 }
-                const u32 *A = dc + doff[rd], *B = gc + goff[rg];
-                i64 ka = doff[rd + 1] - doff[rd], kb = goff[rg + 1] - goff[rg];
+                const u32 *A = dc, *B = gc + goff[g];
+                i64 kb = goff[g + 1] - goff[g];
                 if (ka == 0 || kb == 0) continue; /* (pycocotools: bbox 0 -> never here) */
                 u32 ca = A[0], cb = B[0], c, ct = 1, inter = 0, uni = 0;
                 i64 a = 1, b = 1;
@@ -1341,18 +1442,280 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
                 if (inter == 0)
                     uni = 1;
                 else if (gcrowd[g]) {
-                    uni = 0;
-                    for (i64 j = 1; j < ka; j += 2) uni += A[j];
+                    if (!have_area) {
+                        for (i64 j = 1; j < ka; j += 2) dt_area += A[j];
+                        have_area = 1;
+                    }
+                    uni = dt_area;
                 }
                 *res = (double)inter / (double)uni;
             }
         }
     }
     Py_END_ALLOW_THREADS
+    free(gc);
+    free(goff);
     free(gbb);
-    free(dbb);
+    free(dc);
     release(&bufs);
     Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------- polygons (maskApi.c rleFrPoly) */
+static int uint_cmp(const void *a, const void *b) {
+    u32 c = *((const u32 *)a), d = *((const u32 *)b);
+    return c > d ? 1 : c < d ? -1 : 0;
+}
+
+static u32 umax_(u32 a, u32 b) { return a > b ? a : b; }
+
+/* rleFrPoly, line by line: the counts of polygon xy[0..2k) in an h x w image -> *out
+ * (malloc'd), returns their number (or -1: out of memory) */
+static i64 fr_poly(const double *xy, i64 k, uint64_t h, uint64_t w, u32 **out) {
+    i64 j, m = 0;
+    double scale = 5;
+    int *x, *y, *u, *v;
+    u32 *a, *b;
+    x = malloc(sizeof(int) * (k + 1));
+    y = malloc(sizeof(int) * (k + 1));
+    if (!x || !y) return -1;
+    for (j = 0; j < k; j++) x[j] = (int)(scale * xy[j * 2 + 0] + .5);
+    x[k] = x[0];
+    for (j = 0; j < k; j++) y[j] = (int)(scale * xy[j * 2 + 1] + .5);
+    y[k] = y[0];
+    for (j = 0; j < k; j++) m += umax_(abs(x[j] - x[j + 1]), abs(y[j] - y[j + 1])) + 1;
+    u = malloc(sizeof(int) * (m + 1));
+    v = malloc(sizeof(int) * (m + 1));
+    if (!u || !v) return -1;
+    m = 0;
+    for (j = 0; j < k; j++) {
+        int xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1], dx, dy, t, d;
+        int flip;
+        double s;
+        dx = abs(xe - xs);
+        dy = abs(ys - ye);
+        flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+        if (flip) {
+            t = xs;
+            xs = xe;
+            xe = t;
+            t = ys;
+            ys = ye;
+            ye = t;
+        }
+        s = dx >= dy ? (double)(ye - ys) / dx : (double)(xe - xs) / dy;
+        if (dx >= dy)
+            for (d = 0; d <= dx; d++) {
+                t = flip ? dx - d : d;
+                u[m] = t + xs;
+                v[m] = (int)(ys + s * t + .5);
+                m++;
+            }
+        else
+            for (d = 0; d <= dy; d++) {
+                t = flip ? dy - d : d;
+                v[m] = t + ys;
+                u[m] = (int)(xs + s * t + .5);
+                m++;
+            }
+    }
+    free(x);
+    free(y);
+    k = m;
+    m = 0;
+    double xd, yd;
+    x = malloc(sizeof(int) * (k + 1));
+    y = malloc(sizeof(int) * (k + 1));
+    if (!x || !y) return -1;
+    for (j = 1; j < k; j++)
+        if (u[j] != u[j - 1]) {
+            xd = (double)(u[j] < u[j - 1] ? u[j] : u[j] - 1);
+            xd = (xd + .5) / scale - .5;
+            if (floor(xd) != xd || xd < 0 || xd > (double)(w - 1)) continue;
+            yd = (double)(v[j] < v[j - 1] ? v[j] : v[j - 1]);
+            yd = (yd + .5) / scale - .5;
+            if (yd < 0)
+                yd = 0;
+            else if (yd > (double)h)
+                yd = (double)h;
+            yd = ceil(yd);
+            x[m] = (int)xd;
+            y[m] = (int)yd;
+            m++;
+        }
+    k = m;
+    a = malloc(sizeof(u32) * (k + 1));
+    if (!a) return -1;
+    for (j = 0; j < k; j++) a[j] = (u32)(x[j] * (int)(h) + y[j]);
+    a[k++] = (u32)(h * w);
+    free(u);
+    free(v);
+    free(x);
+    free(y);
+    qsort(a, k, sizeof(u32), uint_cmp);
+    u32 p = 0;
+    for (j = 0; j < k; j++) {
+        u32 t = a[j];
+        a[j] -= p;
+        p = t;
+    }
+    b = malloc(sizeof(u32) * (k + 1));
+    if (!b) return -1;
+    j = m = 0;
+    b[m++] = a[j++];
+    while (j < k)
+        if (a[j] > 0)
+            b[m++] = a[j++];
+        else {
+            j++;
+            if (j < k) b[m - 1] += a[j++];
+        }
+    free(a);
+    *out = b;
+    return m;
+}
+
+/* rleMerge(R, M, n, intersect=0) of n RLEs of one size -> *out, returns the count */
+static i64 merge_union(u32 **R, const i64 *Rm, i64 n, uint64_t h, uint64_t w, u32 **out) {
+    u32 *cnts, c, ca, cb, cc, ct;
+    int v, va, vb, vp;
+    i64 i, a, b, m = Rm[0];
+    cnts = malloc(sizeof(u32) * (h * w + 1));
+    u32 *A = malloc(sizeof(u32) * (h * w + 1));
+    if (!cnts || !A) return -1;
+    for (a = 0; a < m; a++) cnts[a] = R[0][a];
+    for (i = 1; i < n; i++) {
+        const u32 *B = R[i];
+        i64 Bm = Rm[i], Am = m;
+        memcpy(A, cnts, sizeof(u32) * m);
+        ca = A[0];
+        cb = B[0];
+        v = va = vb = 0;
+        m = 0;
+        a = b = 1;
+        cc = 0;
+        ct = 1;
+        while (ct > 0) {
+            c = ca < cb ? ca : cb;
+            cc += c;
+            ct = 0;
+            ca -= c;
+            if (!ca && a < Am) {
+                ca = A[a++];
+                va = !va;
+            }
+            ct += ca;
+            cb -= c;
+            if (!cb && b < Bm) {
+                cb = B[b++];
+                vb = !vb;
+            }
+            ct += cb;
+            vp = v;
+            v = va || vb;
+            if (v != vp || ct == 0) {
+                cnts[m++] = cc;
+                cc = 0;
+            }
+        }
+    }
+    free(A);
+    *out = cnts;
+    return m;
+}
+
+/* polys_to_rle(xy, poly_off [P + 1] (in doubles), ann_off [N + 1] (in polygons),
+ * h [N], w [N]) -> (counts bytes (uint32), offsets bytes (int64 [N + 1]), status):
+ * pycocotools' annToRLE of polygon annotations (frPyObjects + merge). */
+static PyObject *py_polys_to_rle(PyObject *self, PyObject *args) {
+    PyObject *o_xy, *o_po, *o_ao, *o_h, *o_w;
+    if (!PyArg_ParseTuple(args, "OOOOO", &o_xy, &o_po, &o_ao, &o_h, &o_w)) return NULL;
+    Bufs bufs = {.n = 0};
+    DECL_LEN(xy);
+    DECL_LEN(po);
+    DECL_LEN(ao);
+    DECL_LEN(h);
+    DECL_LEN(w);
+    BUF(xy, double, o_xy, 0);
+    BUF(po, i64, o_po, 0);
+    BUF(ao, i64, o_ao, 0);
+    BUF(h, i64, o_h, 0);
+    BUF(w, i64, o_w, 0);
+    const i64 n = h_len / 8;
+    i64 cap = 1024, used = 0;
+    u32 *all = malloc(sizeof(u32) * cap);
+    PyObject *off_b = PyBytes_FromStringAndSize(NULL, sizeof(i64) * (n + 1));
+    int err = 0;
+    if (!all || !off_b) err = 1;
+    i64 *off = err ? NULL : (i64 *)PyBytes_AS_STRING(off_b);
+    if (!err) off[0] = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (i64 q = 0; q < n && !err; q++) {
+        i64 np_ = ao[q + 1] - ao[q];
+        u32 **R = malloc(sizeof(u32 *) * (np_ + 1));
+        i64 *Rm = malloc(sizeof(i64) * (np_ + 1));
+        if (!R || !Rm) {
+            err = 1;
+            free(R);
+            free(Rm);
+            break;
+        }
+        i64 made = 0;
+        for (i64 t = 0; t < np_; t++) {
+            i64 pi = ao[q] + t;
+            i64 k = (po[pi + 1] - po[pi]) / 2;
+            Rm[t] = fr_poly(xy + po[pi], k, (uint64_t)h[q], (uint64_t)w[q], &R[t]);
+            if (Rm[t] < 0) {
+                err = 1;
+                break;
+            }
+            made++;
+        }
+        u32 *M = NULL;
+        i64 mm = 0;
+        if (!err) {
+            if (np_ == 1) {
+                M = R[0];
+                mm = Rm[0];
+                made = 0;
+            } else {
+                mm = merge_union(R, Rm, np_, (uint64_t)h[q], (uint64_t)w[q], &M);
+                if (mm < 0) err = 1;
+            }
+        }
+        for (i64 t = 0; t < made; t++) free(R[t]);
+        free(R);
+        free(Rm);
+        if (err) break;
+        if (used + mm > cap) {
+            while (used + mm > cap) cap *= 2;
+            u32 *na = realloc(all, sizeof(u32) * cap);
+            if (!na) {
+                err = 1;
+                free(M);
+                break;
+            }
+            all = na;
+        }
+        memcpy(all + used, M, sizeof(u32) * mm);
+        free(M);
+        used += mm;
+        off[q + 1] = used;
+    }
+    Py_END_ALLOW_THREADS
+    release(&bufs);
+    if (err) {
+        free(all);
+        Py_XDECREF(off_b);
+        return PyErr_NoMemory();
+    }
+    PyObject *cnt_b = PyBytes_FromStringAndSize((const char *)all, sizeof(u32) * used);
+    free(all);
+    if (!cnt_b) {
+        Py_DECREF(off_b);
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", cnt_b, off_b);
 }
 
 /* ================================================================== keypoints */
@@ -1509,8 +1872,10 @@ static PyMethodDef methods[] = {
     {"accumulate_ranked", py_accumulate_ranked, METH_VARARGS, NULL},
     {"scan_objects", py_scan_objects, METH_VARARGS, NULL},
     {"object_spans", py_object_spans, METH_VARARGS, NULL},
+    {"count_byte", py_count_byte, METH_VARARGS, NULL},
     {"rle_from_strings", py_rle_from_strings, METH_VARARGS, NULL},
-    {"rle_from_json_spans", py_rle_from_json_spans, METH_VARARGS, NULL},
+    {"rle_json_spans", py_rle_json_spans, METH_VARARGS, NULL},
+    {"polys_to_rle", py_polys_to_rle, METH_VARARGS, NULL},
     {"rle_area_bbox", py_rle_area_bbox, METH_VARARGS, NULL},
     {"pair_rle_ious", py_pair_rle_ious, METH_VARARGS, NULL},
     {"oks_exponents", py_oks_exponents, METH_VARARGS, NULL},

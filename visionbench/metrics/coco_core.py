@@ -242,15 +242,18 @@ def _segm_ious(
     dts x all its gts), sliced into the pairs' blocks (each entry depends only on its own
     dt, gt and crowd flag, so the blocks equal per-pair calls)."""
     from visionbench.metrics import coco_native
-    from visionbench.metrics.coco_masks import rles_for
+    from visionbench.metrics.coco_masks import decoded_rles, rles_for
 
-    g_rle = rles_for(gt, go, image_size, "ground truth")
-    d_rle = rles_for(dt, do, image_size, "results")
     if coco_native.NATIVE is not None:
+        g_rle = decoded_rles(gt, go, image_size, "ground truth")
+        d_rle = decoded_rles(dt, do, image_size, "results")
         return coco_native.pair_rle_ious(
             gt_start, gt_end, dt_start, dt_end, iou_off, g_rle, gt.iscrowd[go], d_rle
         )
     from pycocotools import mask as mask_utils
+
+    g_rle = rles_for(gt, go, image_size, "ground truth")
+    d_rle = rles_for(dt, do, image_size, "results")
 
     out = np.zeros(iou_off[-1], dtype=np.float64)
     g_crowd = gt.iscrowd[go].astype(np.uint8)

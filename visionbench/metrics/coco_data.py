@@ -95,28 +95,30 @@ class AnnTable:
 
 
 class RleColumn:
-    """Compressed-RLE masks already decoded into run lengths, one row per annotation.
+    """Compressed-RLE masks left in the bytes of the JSON file they came from.
 
-    What the columnar JSON reader gives for ``segmentation`` RLE dicts (no Python object
-    per mask). Indexing with an int gives the pycocotools RLE dict (``{"size": [h, w],
-    "counts": bytes}``); with an index array (or :meth:`take`), a view of those rows.
+    What the columnar reader gives for ``segmentation`` RLE dicts: no Python object per
+    mask; the C kernels decode each counts string when they need it. Indexing with an int
+    gives the pycocotools RLE dict (``{"size": [h, w], "counts": bytes}``); with an index
+    array (or :meth:`take`), a view of those rows.
 
     Attributes:
-        counts: [C] uint32 run lengths of all masks. offsets: [N + 1] int64: mask j is
-            ``counts[offsets[j]:offsets[j + 1]]``. all_sizes: [N, 2] int64 (height, width).
+        buf: [B] uint8, the file's bytes. spans: [N, 2] int64, mask j's counts string is
+            ``buf[spans[j, 0]:spans[j, 1]]`` as written in JSON (``\\\\`` for a
+            backslash; validated by the reader). all_sizes: [N, 2] int64 (height, width).
         index: [n] int64: row i of this column is mask ``index[i]``.
     """
 
     def __init__(
         self,
-        counts: np.ndarray,
-        offsets: np.ndarray,
+        buf: np.ndarray,
+        spans: np.ndarray,
         sizes: np.ndarray,
         index: np.ndarray | None = None,
     ) -> None:
-        self.counts, self.offsets = counts, offsets
+        self.buf, self.spans = buf, spans.reshape(-1, 2)
         self.all_sizes = sizes.reshape(-1, 2)
-        self.index = np.arange(len(offsets) - 1, dtype=np.int64) if index is None else index
+        self.index = np.arange(len(self.spans), dtype=np.int64) if index is None else index
 
     @property
     def sizes(self) -> np.ndarray:
@@ -131,44 +133,27 @@ class RleColumn:
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, (int, np.integer)):
-            from pycocotools import mask as mask_utils
-
             j = int(self.index[i])
-            h, w = (int(v) for v in self.all_sizes[j])
-            cnt = self.counts[self.offsets[j] : self.offsets[j + 1]]
-            return mask_utils.frPyObjects({"size": [h, w], "counts": cnt.tolist()}, h, w)
+            s, e = (int(v) for v in self.spans[j])
+            counts = bytes(self.buf[s:e]).replace(b"\\\\", b"\\")
+            return {"size": [int(v) for v in self.all_sizes[j]], "counts": counts}
         return self.take(np.asarray(i, dtype=np.int64))
 
     def take(self, idx: np.ndarray) -> RleColumn:
-        """Rows ``idx`` (a view: the run lengths are shared)."""
-        return RleColumn(self.counts, self.offsets, self.all_sizes, self.index[idx])
-
-    def compact(self) -> RleColumn:
-        """The rows as a column of their own (``index`` = 0..n-1)."""
-        start = self.offsets[self.index]
-        n = self.offsets[self.index + 1] - start
-        off = np.zeros(len(n) + 1, dtype=np.int64)
-        np.cumsum(n, out=off[1:])
-        pos = np.repeat(start - off[:-1], n) + np.arange(off[-1], dtype=np.int64)
-        return RleColumn(self.counts[pos], off, self.sizes)
+        """Rows ``idx`` (a view: the bytes are shared)."""
+        return RleColumn(self.buf, self.spans, self.all_sizes, self.index[idx])
 
     @staticmethod
-    def concat(cols: list[Any]) -> RleColumn:
-        from visionbench.metrics.coco_native import rle_counts
-
-        parts = [
-            c.compact() if isinstance(c, RleColumn) else RleColumn(*rle_counts(list(c)))
-            for c in cols
-        ]
-        shift = np.cumsum([0] + [int(p.offsets[-1]) for p in parts[:-1]])
-        off = np.concatenate(
-            [parts[0].offsets[:1]] + [p.offsets[1:] + s for p, s in zip(parts, shift)]
-        )
-        return RleColumn(
-            np.concatenate([p.counts[: p.offsets[-1]] for p in parts]).astype(np.uint32),
-            off.astype(np.int64),
-            np.concatenate([p.all_sizes for p in parts]),
-        )
+    def concat(cols: list[Any]) -> Any:
+        """The rows of all columns (of one file: a column; else a list of RLE dicts)."""
+        if all(isinstance(c, RleColumn) and c.buf is cols[0].buf for c in cols):
+            return RleColumn(
+                cols[0].buf,
+                cols[0].spans,
+                cols[0].all_sizes,
+                np.concatenate([c.index for c in cols]),
+            )
+        return [r for c in cols for r in c]
 
 
 @dataclass

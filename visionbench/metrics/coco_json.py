@@ -48,7 +48,13 @@ def scan_object_array(
     w = np.asarray(widths, dtype=np.int64)
     col_off = np.zeros(len(w) + 1, dtype=np.int64)
     np.cumsum(np.where(w == -1, 2, w), out=col_off[1:])  # -1: a byte span (start, end)
-    n_max = int(np.count_nonzero(buf[start:end] == 123)) + 1  # '{' bounds the object count
+    from visionbench.metrics import coco_native
+
+    # '{' bounds the object count
+    if coco_native.NATIVE is not None:
+        n_max = coco_native.NATIVE.count_byte(buf, start, end, 123) + 1
+    else:
+        n_max = int(np.count_nonzero(buf[start:end] == 123)) + 1
     values, present, slow, n, status = J.scan_objects(
         buf, start, end, key_bytes, key_off, w, col_off, n_max, _POW10
     )
@@ -123,7 +129,7 @@ def fast_results(
     if iou_type == "keypoints":
         if not pres[:, 6].all():
             return None
-        kps = np.ascontiguousarray(v[:, 7 : 7 + kp_width])
+        kps = v[:, 7 : 7 + kp_width]  # a view: the evaluation gathers rows anyway
         if not has_box:  # loadRes' keypoints branch: the keypoints' extent
             x, y = kps[:, 0::3], kps[:, 1::3]
             x0, x1, y0, y1 = x.min(axis=1), x.max(axis=1), y.min(axis=1), y.max(axis=1)
@@ -136,14 +142,15 @@ def fast_results(
         if not pres[:, 5].all():
             return None
         spans = np.ascontiguousarray(v[:, 7:9]).astype(np.int64)
-        c, off, size, status = coco_native.NATIVE.rle_from_json_spans(buf, spans)
+        cs, size, m_area, m_box, status = coco_native.NATIVE.rle_json_spans(buf, spans)
         if status != 0:
             return None  # polygons, uncompressed or malformed RLE: the full parser
-        off = np.frombuffer(off, np.int64)
-        counts = np.frombuffer(c, np.uint32)[: off[-1]]
-        segm = RleColumn(counts, off, np.frombuffer(size, np.int64)[: 2 * n])
+        segm = RleColumn(
+            buf, np.frombuffer(cs, np.int64)[: 2 * n], np.frombuffer(size, np.int64)[: 2 * n]
+        )
         if not has_box:  # loadRes' segm branch: the mask's area, and its box where none
-            area, rle_box = coco_native.rle_column_area_bbox(segm)
+            area = np.frombuffer(m_area, np.float64)[:n].copy()
+            rle_box = np.frombuffer(m_box, np.float64)[: 4 * n].reshape(n, 4)
             no_box = ~pres[:, 3]
             bbox[no_box] = rle_box[no_box]
     if has_box or iou_type == "bbox":
@@ -201,7 +208,7 @@ def fast_ground_truth(raw: bytes, src: str, *, iou_type: str = "bbox") -> Ground
         nkp = _int_column(v[:, 9])
         if nkp is None:
             return None
-        kps = np.ascontiguousarray(v[:, 10 : 10 + kp_width])
+        kps = v[:, 10 : 10 + kp_width]
     anns = AnnTable(
         image_id=img,
         category_id=cat,

@@ -204,47 +204,63 @@ def rle_counts(rles: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.n
 
 def rle_area_bbox(rles: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """``pycocotools.mask.area`` and ``toBbox`` of compressed RLEs: ([N] float64, [N, 4])."""
-    from visionbench.metrics.coco_data import RleColumn
-
-    return rle_column_area_bbox(RleColumn(*rle_counts(rles)))
-
-
-def rle_column_area_bbox(col: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``rle_area_bbox`` of a :class:`~visionbench.metrics.coco_data.RleColumn`."""
-    if not np.array_equal(col.index, np.arange(len(col.offsets) - 1)):
-        col = col.compact()
-    n = len(col)
+    counts, off, size = rle_counts(rles)
+    n = len(rles)
     area = np.zeros(n, dtype=np.float64)
     bbox = np.zeros((n, 4), dtype=np.float64)
-    s = col.sizes
-    NATIVE.rle_area_bbox(col.counts, _i64(col.offsets), _i64(s[:, 0]), _i64(s[:, 1]), area, bbox)
+    NATIVE.rle_area_bbox(counts, off, _i64(size[:, 0]), _i64(size[:, 1]), area, bbox)
     return area, bbox
 
 
-def _rle_arrays(rles: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(counts, offsets, index, all sizes) of an RleColumn or a list of RLE dicts."""
+class DecodedRles:
+    """Run lengths of n masks: ``counts[offsets[i]:offsets[i + 1]]`` ([C] uint32, [n + 1]
+    int64), ``sizes`` [n, 2] (height, width)."""
+
+    def __init__(self, counts: np.ndarray, offsets: np.ndarray, sizes: np.ndarray) -> None:
+        self.counts, self.offsets, self.sizes = counts, offsets, sizes
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+
+def _rle_side(rles: Any) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+    """(buf, spans, mode, index, all sizes) of an RleColumn, DecodedRles or RLE dicts."""
     from visionbench.metrics.coco_data import RleColumn
 
-    if isinstance(rles, RleColumn):
+    if isinstance(rles, DecodedRles):
         c = np.ascontiguousarray(rles.counts, np.uint32)
-        return c, _i64(rles.offsets), _i64(rles.index), rles.all_sizes
-    counts, off, sizes = rle_counts(rles)
-    return counts, off, np.arange(len(rles), dtype=np.int64), sizes
+        buf = c.view(np.uint8) if len(c) else np.zeros(4, np.uint8)
+        spans = np.stack([rles.offsets[:-1], rles.offsets[1:]], axis=1)
+        return buf, _i64(spans), 2, np.arange(len(rles), dtype=np.int64), rles.sizes
+    if isinstance(rles, RleColumn):
+        return rles.buf, _i64(rles.spans), 1, _i64(rles.index), rles.all_sizes
+    strings = [c.encode() if isinstance(c, str) else bytes(c) for c in (r["counts"] for r in rles)]
+    ends = np.cumsum([len(c) for c in strings], dtype=np.int64)
+    spans = (
+        np.stack([ends - [len(c) for c in strings], ends], axis=1)
+        if strings
+        else np.zeros((0, 2), np.int64)
+    )
+    buf = np.frombuffer(b"".join(strings) or b"\0", dtype=np.uint8)
+    sizes = np.array([r["size"] for r in rles], dtype=np.int64).reshape(len(rles), 2)
+    return buf, _i64(spans), 0, np.arange(len(rles), dtype=np.int64), sizes
 
 
 def pair_rle_ious(
     gt_start: np.ndarray, gt_end: np.ndarray, dt_start: np.ndarray, dt_end: np.ndarray,
-    iou_off: np.ndarray, gt_rles: list[dict[str, Any]], gt_crowd: np.ndarray,
-    dt_rles: list[dict[str, Any]],
+    iou_off: np.ndarray, gt_rles: Any, gt_crowd: np.ndarray, dt_rles: Any,
 ) -> np.ndarray:  # fmt: skip
-    """Mask IoU matrices of every pair (``pycocotools.mask.iou``), layout of ``pair_box_ious``."""
-    gc, goff, gi, gs = _rle_arrays(gt_rles)
-    dc, doff, di, ds = _rle_arrays(dt_rles)
+    """Mask IoU matrices of every pair (``pycocotools.mask.iou``), layout of ``pair_box_ious``.
+
+    ``gt_rles`` / ``dt_rles``: lists of compressed RLE dicts or ``RleColumn`` s, in the
+    pairs' row order."""
+    gb, gsp, gmode, gi, gs = _rle_side(gt_rles)
+    db, dsp, dmode, di, ds = _rle_side(dt_rles)
     out = np.zeros(int(iou_off[-1]), dtype=np.float64)
     NATIVE.pair_rle_ious(
         _i64(gt_start), _i64(gt_end), _i64(dt_start), _i64(dt_end), _i64(iou_off),
-        gc, goff, gi, _i64(gs[:, 0]), _i64(gs[:, 1]), _u8(gt_crowd),
-        dc, doff, di, _i64(ds[:, 0]), _i64(ds[:, 1]), out,
+        gb, gsp, gmode, gi, _i64(gs[:, 0]), _i64(gs[:, 1]), _u8(gt_crowd),
+        db, dsp, dmode, di, _i64(ds[:, 0]), _i64(ds[:, 1]), out,
     )  # fmt: skip
     return out
 
