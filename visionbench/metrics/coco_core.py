@@ -149,11 +149,8 @@ def match_tables(
     if d_sel is not None:
         do = d_sel[do]
     # rank within pair, cut at max_dets[-1]
-    n_space = n_fine // div
-    seen = np.zeros(n_space, dtype=bool)
-    seen[g_pair_sorted] = True
-    seen[d_pair_sorted] = True
-    pairs = np.flatnonzero(seen)
+    # the (category, image) pairs with a gt or a dt, ascending (both lists are sorted)
+    pairs = np.union1d(_runs(g_pair_sorted), _runs(d_pair_sorted))
     if len(do):
         starts = np.flatnonzero(np.r_[True, d_pair_sorted[1:] != d_pair_sorted[:-1]])
         rank = np.arange(len(do)) - np.repeat(starts, np.diff(np.r_[starts, len(do)]))
@@ -162,12 +159,10 @@ def match_tables(
             do, d_pair_sorted, rank = do[keep], d_pair_sorted[keep], rank[keep]
     else:
         rank = np.zeros(0, dtype=np.int64)
-    g_cum = np.zeros(n_space + 1, dtype=np.int64)
-    np.cumsum(np.bincount(g_pair_sorted, minlength=n_space), out=g_cum[1:])
-    d_cum = np.zeros(n_space + 1, dtype=np.int64)
-    np.cumsum(np.bincount(d_pair_sorted, minlength=n_space), out=d_cum[1:])
-    gt_start, gt_end = g_cum[pairs], g_cum[pairs + 1]
-    dt_start, dt_end = d_cum[pairs], d_cum[pairs + 1]
+    gt_start = np.searchsorted(g_pair_sorted, pairs, side="left")
+    gt_end = np.searchsorted(g_pair_sorted, pairs, side="right")
+    dt_start = np.searchsorted(d_pair_sorted, pairs, side="left")
+    dt_end = np.searchsorted(d_pair_sorted, pairs, side="right")
     sizes = (dt_end - dt_start) * (gt_end - gt_start)
     iou_off = np.zeros(len(pairs) + 1, dtype=np.int64)
     np.cumsum(sizes, out=iou_off[1:])
@@ -231,6 +226,13 @@ def match_tables(
         pair_npig=npig,
         sorted_by_cat_image=True,
     )
+
+
+def _runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array."""
+    if len(sorted_keys) == 0:
+        return sorted_keys
+    return sorted_keys[np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]]
 
 
 def _segm_ious(
@@ -307,8 +309,11 @@ def accumulate(state: MatchState, params: CocoParams, cat_ids: np.ndarray) -> di
     cat_start = np.searchsorted(ks, np.arange(n_cat), side="left")
     cat_end = np.searchsorted(ks, np.arange(n_cat), side="right")
     kp = np.minimum(np.searchsorted(cats, state.pair_cat), max(n_cat - 1, 0))
-    npig = np.zeros((n_cat, state.pair_npig.shape[1]), dtype=np.int64)
-    np.add.at(npig, kp, state.pair_npig)
+    n_area = state.pair_npig.shape[1]
+    npig = np.zeros((n_cat, n_area), dtype=np.int64)
+    if n_cat and len(kp):
+        for a in range(n_area):  # exact: integer counts far below 2**53
+            npig[:, a] = np.bincount(kp, weights=state.pair_npig[:, a], minlength=n_cat)
     precision, recall, scores = K.accumulate_ranked(
         o, cat_start, cat_end, state.dt_score, state.dt_rank, state.dt_flags, npig,
         np.asarray(params.max_dets, dtype=np.int64), params.rec_thrs,

@@ -185,6 +185,17 @@ class GroundTruthTable:
         return int(self.heights[n]), int(self.widths[n])
 
 
+def member_of(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` for integer ids by binary search (millions of detection
+    ids against thousands of image ids: no hash table of the detections)."""
+    pool = np.unique(np.asarray(pool))
+    if len(pool) == 0:
+        return np.zeros(len(values), dtype=bool)
+    pos = np.searchsorted(pool, values)
+    np.minimum(pos, len(pool) - 1, out=pos)
+    return pool[pos] == values
+
+
 def read_json(obj: Any) -> tuple[Any, str]:
     """Parse ``obj`` (path, bytes, or an already-parsed object) -> (object, source name)."""
     if isinstance(obj, (str, os.PathLike)):
@@ -388,14 +399,14 @@ def _check_ground_truth(g: GroundTruthTable, *, compat: bool, need_size: bool) -
         if not compat:
             raise MetricInputError(msg + "; renumber the annotations (ids >= 1)")
         warnings.warn(msg + " (kept, as in pycocotools)", stacklevel=3)
-    dangling = ~np.isin(a.image_id, g.image_ids)
+    dangling = ~member_of(a.image_id, g.image_ids)
     if dangling.any():
         ids = np.unique(a.image_id[dangling])
         msg = f"{src}: {int(dangling.sum())} annotations refer to image ids not in 'images', e.g. {ids[:10].tolist()}"
         if not compat:
             raise MetricInputError(msg)
         warnings.warn(msg + "; they are ignored, as in pycocotools", stacklevel=3)
-    bad_cat = ~np.isin(a.category_id, g.cat_ids)
+    bad_cat = ~member_of(a.category_id, g.cat_ids)
     if bad_cat.any():
         ids = np.unique(a.category_id[bad_cat])
         msg = f"{src}: {int(bad_cat.sum())} annotations have category ids not in 'categories': {ids[:10].tolist()}"
@@ -564,7 +575,7 @@ def _empty_results() -> AnnTable:
 
 def _check_results(t: AnnTable, gt: GroundTruthTable, src: str) -> None:
     _check_finite(t, src, "results index")
-    unknown = ~np.isin(t.image_id, gt.image_ids)
+    unknown = ~member_of(t.image_id, gt.image_ids)
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
         raise MetricInputError(

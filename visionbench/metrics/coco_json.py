@@ -86,9 +86,11 @@ _INT_LIMIT = 2.0**53
 
 
 def _int_column(v: np.ndarray) -> np.ndarray | None:
-    if not (np.all(np.abs(v) < _INT_LIMIT) and np.array_equal(v, np.floor(v))):
-        return None
-    return v.astype(np.int64)
+    """v as int64 when every value is an integer below 2**53 in magnitude, else None."""
+    if len(v) and not (v.max() < _INT_LIMIT and v.min() > -_INT_LIMIT):
+        return None  # (NaN fails the comparisons too)
+    iv = v.astype(np.int64)
+    return iv if np.array_equal(iv, v) else None
 
 
 def fast_results(
