@@ -150,7 +150,9 @@ def match_tables(
         do = d_sel[do]
     # rank within pair, cut at max_dets[-1]
     # the (category, image) pairs with a gt or a dt, ascending (both lists are sorted)
-    pairs = np.union1d(_runs(g_pair_sorted), _runs(d_pair_sorted))
+    pairs = np.concatenate([_runs(g_pair_sorted), _runs(d_pair_sorted)])
+    pairs.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
+    pairs = _runs(pairs)
     if len(do):
         starts = np.flatnonzero(np.r_[True, d_pair_sorted[1:] != d_pair_sorted[:-1]])
         rank = np.arange(len(do)) - np.repeat(starts, np.diff(np.r_[starts, len(do)]))
