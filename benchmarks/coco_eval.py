@@ -472,6 +472,10 @@ def bench(name, gt, res, iou_type, a, peers, cache) -> bool:
     print(f"\n## {name}: {gt.name} / {res.name} ({res.stat().st_size / 1e6:.1f} MB results)")
     ref = reference(name, gt, res, iou_type, cache) if a.check else None
     modes = [1, os.cpu_count() or 1] if not a.one_mode else [1]
+    if res.stat().st_size > 100e6 and not a.slow_everywhere:
+        peers = [p for p in peers if p not in SLOW]
+        print("(pycocotools / faster-coco-eval not timed on this problem, --slow-everywhere to "
+              "time them; the arrays are still compared with pycocotools' cached ones)")  # fmt: skip
     ok = True
     for threads in modes:
         plist = [p for p in peers if threads == 1 or p in THREADED or p in OURS]
@@ -564,6 +568,8 @@ def main() -> None:
     ap.add_argument("--peers", default=",".join(PEERS))
     ap.add_argument("--only", default=None, help="comma list of problems: " + ",".join(PROBLEMS))
     ap.add_argument("--one-mode", action="store_true", help="single-threaded runs only")
+    ap.add_argument("--slow-everywhere", action="store_true",
+                    help="also time pycocotools / faster-coco-eval on results files > 100 MB")  # fmt: skip
     ap.add_argument("--no-check", dest="check", action="store_false",
                     help="skip the array comparison with pycocotools")  # fmt: skip
     ap.add_argument(

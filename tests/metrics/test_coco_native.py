@@ -252,6 +252,20 @@ def test_oks_identical_to_numpy_port():
         ).reshape(nd, ng)  # fmt: skip
         want = oks(gk, gb, ga, dk, KPT_OKS_SIGMAS)
         assert np.array_equal(got, want), trial
+        # rows through index arrays, keypoints as a row-strided view, a few pairs per chunk
+        wide = np.zeros((nd, 60))
+        wide[:, 3:54] = dk
+        perm = rng.permutation(nd)
+        inv = np.argsort(perm)
+        if nd < 2:
+            continue
+        got2 = coco_native.oks_matrices(
+            np.array([0, 1]), np.array([1, ng]), np.array([0, 2]), np.array([2, nd]),
+            np.array([0, 2, 2 + (nd - 2) * (ng - 1)]), gk, gb, ga, wide[perm][:, 3:54],
+            KPT_OKS_SIGMAS, dt_rows=inv, chunk=3,
+        )  # fmt: skip
+        assert np.array_equal(got2[:2], want[:2, 0])
+        assert np.array_equal(got2[2:], want[2:, 1:].reshape(-1))
 
 
 @pytest.mark.parametrize("seed", range(24))

@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define HAVE_MADVISE 1
+#endif
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -699,8 +704,9 @@ static int slow_push(Slow *s, i64 row, i64 col, i64 a, i64 b) {
 static PyObject *py_scan_objects(PyObject *self, PyObject *args) {
     PyObject *o_b, *o_kb, *o_ko, *o_w, *o_co, *o_vals, *o_pres;
     Py_ssize_t start, end;
-    if (!PyArg_ParseTuple(args, "OnnOOOOOO", &o_b, &start, &end, &o_kb, &o_ko, &o_w, &o_co,
-                          &o_vals, &o_pres))
+    int drop_pages = 0; /* buf is a read-only file mapping: drop the pages already scanned */
+    if (!PyArg_ParseTuple(args, "OnnOOOOOO|p", &o_b, &start, &end, &o_kb, &o_ko, &o_w, &o_co,
+                          &o_vals, &o_pres, &drop_pages))
         return NULL;
     Bufs bufs = {.n = 0};
     DECL_LEN(b);
@@ -722,6 +728,18 @@ static PyObject *py_scan_objects(PyObject *self, PyObject *args) {
     Slow slow = {NULL, 0, 0};
     i64 row = 0;
     int status = 1, mem = 0;
+#ifdef HAVE_MADVISE
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t dropped = ((uintptr_t)b + page - 1) & ~(page - 1);
+#define DROP_SCANNED(i)                                                          \
+    if (drop_pages && (uintptr_t)(b + (i)) > dropped + ((uintptr_t)8 << 20)) {      \
+        uintptr_t upto = (uintptr_t)(b + (i)) & ~(page - 1);                     \
+        madvise((void *)dropped, upto - dropped, MADV_DONTNEED);                 \
+        dropped = upto;                                                          \
+    }
+#else
+#define DROP_SCANNED(i)
+#endif
     Py_BEGIN_ALLOW_THREADS
     i64 i = ws(b, start, end);
     if (i >= end || b[i] != LK_) goto done;
@@ -808,6 +826,7 @@ static PyObject *py_scan_objects(PyObject *self, PyObject *args) {
             }
         }
         row++;
+        DROP_SCANNED(i)
         i = ws(b, i, end);
         if (i < end && b[i] == CM_) {
             i = ws(b, i + 1, end);
@@ -821,6 +840,7 @@ static PyObject *py_scan_objects(PyObject *self, PyObject *args) {
         goto done;
     }
 done:;
+#undef DROP_SCANNED
     Py_END_ALLOW_THREADS
     release(&bufs);
     if (mem) {
@@ -1723,9 +1743,15 @@ static PyObject *py_polys_to_rle(PyObject *self, PyObject *args) {
  * keypoint (computeOks' arithmetic); exp is applied by numpy (same ufunc as pycocotools),
  * then oks_reduce sums np.sum's way. */
 static PyObject *py_oks_exponents(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gk, *o_gb, *o_ga, *o_dk, *o_var, *o_out;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gk, &o_gb,
-                          &o_ga, &o_dk, &o_var, &o_out))
+    /* (gs, ge, ds, de, off, p0, p1, gt_kps, gt_bbox, gt_area, gi, dt_kps, di, var, out):
+     * pairs p0..p1; gt row r is gt_kps[gi[r]], dt row r is dt_kps[di[r]]; out [E', K]
+     * from entry off[p0] on */
+    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gk, *o_gb, *o_ga, *o_gi, *o_dk, *o_di, *o_var,
+        *o_out;
+    Py_ssize_t p0, p1, gst, dst; /* row strides of gt_kps / dt_kps, in doubles */
+    if (!PyArg_ParseTuple(args, "OOOOOnnOnOOOOnOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &p0,
+                          &p1, &o_gk, &gst, &o_gb, &o_ga, &o_gi, &o_dk, &dst, &o_di, &o_var,
+                          &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
     DECL_LEN(gs);
@@ -1736,7 +1762,9 @@ static PyObject *py_oks_exponents(PyObject *self, PyObject *args) {
     DECL_LEN(gk);
     DECL_LEN(gb);
     DECL_LEN(ga);
+    DECL_LEN(gi);
     DECL_LEN(dk);
+    DECL_LEN(di);
     DECL_LEN(var);
     DECL_LEN(out);
     BUF(gs, i64, o_gs, 0);
@@ -1747,23 +1775,27 @@ static PyObject *py_oks_exponents(PyObject *self, PyObject *args) {
     BUF(gk, double, o_gk, 0);
     BUF(gb, double, o_gb, 0);
     BUF(ga, double, o_ga, 0);
+    BUF(gi, i64, o_gi, 0);
     BUF(dk, double, o_dk, 0);
+    BUF(di, i64, o_di, 0);
     BUF(var, double, o_var, 0);
     BUF(out, double, o_out, 1);
-    const i64 n_pairs = gs_len / 8, K = var_len / 8;
+    const i64 K = var_len / 8, base = off[p0];
     Py_BEGIN_ALLOW_THREADS
-    for (i64 p = 0; p < n_pairs; p++) {
-        i64 g0 = gs[p], ng = ge[p] - g0, d0 = ds[p], nd = de[p] - d0, o = off[p];
+    for (i64 p = p0; p < p1; p++) {
+        i64 g0 = gs[p], ng = ge[p] - g0, d0 = ds[p], nd = de[p] - d0, o = off[p] - base;
+        if (off[p + 1] == off[p]) continue;
         for (i64 gg = 0; gg < ng; gg++) {
-            const double *G = gk + 3 * K * (g0 + gg);
-            const double *bb = gb + 4 * (g0 + gg);
+            i64 rg = gi[g0 + gg];
+            const double *G = gk + gst * rg;
+            const double *bb = gb + 4 * rg;
             int k1 = 0;
             for (i64 k = 0; k < K; k++) k1 += G[3 * k + 2] > 0;
             double x0 = bb[0] - bb[2], x1 = bb[0] + bb[2] * 2;
             double y0 = bb[1] - bb[3], y1 = bb[1] + bb[3] * 2;
-            double den = ga[g0 + gg] + EPS;
+            double den = ga[rg] + EPS;
             for (i64 dd = 0; dd < nd; dd++) {
-                const double *Dk = dk + 3 * K * (d0 + dd);
+                const double *Dk = dk + dst * di[d0 + dd];
                 double *e = out + (o + dd * ng + gg) * K;
                 for (i64 k = 0; k < K; k++) {
                     double xd = Dk[3 * k], yd = Dk[3 * k + 1], dx, dy;
@@ -1807,11 +1839,12 @@ static double np_sum(const double *a, i64 n) {
     return res;
 }
 
-/* oks_reduce(gs, ge, ds, de, off, gt_kps, exp_e [E, K], out [E]) */
+/* oks_reduce(gs, ge, ds, de, off, p0, p1, gt_kps, gi, exp_e [E', K], out [E]) */
 static PyObject *py_oks_reduce(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gk, *o_ex, *o_out;
-    if (!PyArg_ParseTuple(args, "OOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gk, &o_ex,
-                          &o_out))
+    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gk, *o_gi, *o_ex, *o_out;
+    Py_ssize_t p0, p1, K, gst;
+    if (!PyArg_ParseTuple(args, "OOOOOnnnOnOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &p0, &p1, &K,
+                          &o_gk, &gst, &o_gi, &o_ex, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
     DECL_LEN(gs);
@@ -1820,6 +1853,7 @@ static PyObject *py_oks_reduce(PyObject *self, PyObject *args) {
     DECL_LEN(de);
     DECL_LEN(off);
     DECL_LEN(gk);
+    DECL_LEN(gi);
     DECL_LEN(ex);
     DECL_LEN(out);
     BUF(gs, i64, o_gs, 0);
@@ -1828,31 +1862,33 @@ static PyObject *py_oks_reduce(PyObject *self, PyObject *args) {
     BUF(de, i64, o_de, 0);
     BUF(off, i64, o_off, 0);
     BUF(gk, double, o_gk, 0);
+    BUF(gi, i64, o_gi, 0);
     BUF(ex, double, o_ex, 0);
     BUF(out, double, o_out, 1);
-    const i64 n_pairs = gs_len / 8, E = out_len / 8;
-    const i64 K = E ? ex_len / 8 / E : 0;
+    const i64 base = off[p0];
     double *sel = malloc(sizeof(double) * (K + 1));
     if (!sel) {
         release(&bufs);
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
-    for (i64 p = 0; p < n_pairs; p++) {
+    for (i64 p = p0; p < p1; p++) {
         i64 g0 = gs[p], ng = ge[p] - g0, nd = de[p] - ds[p], o = off[p];
+        if (off[p + 1] == off[p]) continue;
         for (i64 gg = 0; gg < ng; gg++) {
-            const double *G = gk + 3 * K * (g0 + gg);
+            const double *G = gk + gst * gi[g0 + gg];
             int k1 = 0;
             for (i64 k = 0; k < K; k++) k1 += G[3 * k + 2] > 0;
             for (i64 dd = 0; dd < nd; dd++) {
-                const double *x = ex + (o + dd * ng + gg) * K;
+                i64 at = o + dd * ng + gg;
+                const double *x = ex + (at - base) * K;
                 i64 n = 0;
                 if (k1 > 0) {
                     for (i64 k = 0; k < K; k++)
                         if (G[3 * k + 2] > 0) sel[n++] = x[k];
-                    out[o + dd * ng + gg] = np_sum(sel, n) / (double)n;
+                    out[at] = np_sum(sel, n) / (double)n;
                 } else {
-                    out[o + dd * ng + gg] = np_sum(x, K) / (double)K;
+                    out[at] = np_sum(x, K) / (double)K;
                 }
             }
         }

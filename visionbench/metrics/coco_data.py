@@ -432,14 +432,27 @@ def load_results(
     """
     if isinstance(results, AnnTable):
         return results
+    kp = gt.anns.keypoints
+    kp_width = kp.shape[1] if kp is not None and kp.ndim == 2 else 0
+    if iou_type != "segm" and isinstance(results, (str, os.PathLike)) and _native():
+        # a file through the C scanner on a read-only mapping, its scanned pages dropped
+        # as it goes (peak memory: the columns, not the file plus the columns)
+        fast = _mapped(
+            results,
+            lambda mm, src: fast_results_(
+                mm, src, iou_type=iou_type, kp_width=kp_width, release=True
+            ),
+        )
+        if fast is not None:
+            _check_results(fast, gt, os.fspath(results))
+            return fast
+        mapped_tried = True
+    else:
+        mapped_tried = False
     raw = _raw_bytes(results)
     if raw is not None:
-        if iou_type == "bbox" or _native():
-            from visionbench.metrics.coco_json import fast_results
-
-            kp = gt.anns.keypoints
-            kp_width = kp.shape[1] if kp is not None and kp.ndim == 2 else 0
-            fast = fast_results(*raw, iou_type=iou_type, kp_width=kp_width)
+        if (iou_type == "bbox" or _native()) and not mapped_tried:
+            fast = fast_results_(*raw, iou_type=iou_type, kp_width=kp_width)
             if fast is not None:
                 _check_results(fast, gt, raw[1])
                 return fast
@@ -547,6 +560,34 @@ def load_results(
     )
     _check_results(table, gt, src)
     return table
+
+
+def fast_results_(raw: Any, src: str, **kw: Any) -> AnnTable | None:
+    from visionbench.metrics.coco_json import fast_results
+
+    return fast_results(raw, src, **kw)
+
+
+def _mapped(path: Any, fn: Any) -> Any:
+    """fn(read-only mmap of the file, path) (None for an empty or unreadable file: the
+    caller's ordinary path then reads it and reports what is wrong)."""
+    import mmap
+
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return None
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    try:
+        return fn(mm, p)
+    finally:
+        try:
+            mm.close()
+        except BufferError:  # a view is still alive (it holds the mapping open)
+            pass
 
 
 def _native() -> bool:

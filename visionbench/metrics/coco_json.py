@@ -25,8 +25,9 @@ _POW10 = np.array([10.0**i for i in range(23)], dtype=np.float64)
 
 
 def scan_object_array(
-    buf: np.ndarray, start: int, end: int, keys: list[str], widths: list[int]
-) -> dict[str, Any] | None:
+    buf: np.ndarray, start: int, end: int, keys: list[str], widths: list[int], *,
+    release: bool = False,
+) -> dict[str, Any] | None:  # fmt: skip
     """Read ``[{...}, {...}, ...]`` between byte offsets ``start`` and ``end``.
 
     Args:
@@ -55,8 +56,9 @@ def scan_object_array(
         n_max = coco_native.NATIVE.count_byte(buf, start, end, 123) + 1
     else:
         n_max = int(np.count_nonzero(buf[start:end] == 123)) + 1
+    kw = {"release": True} if release else {}
     values, present, slow, n, status = J.scan_objects(
-        buf, start, end, key_bytes, key_off, w, col_off, n_max, _POW10
+        buf, start, end, key_bytes, key_off, w, col_off, n_max, _POW10, **kw
     )
     if status != 0:
         return None
@@ -94,7 +96,7 @@ def _int_column(v: np.ndarray) -> np.ndarray | None:
 
 
 def fast_results(
-    raw: bytes, src: str, *, iou_type: str = "bbox", kp_width: int = 0
+    raw: Any, src: str, *, iou_type: str = "bbox", kp_width: int = 0, release: bool = False
 ) -> AnnTable | None:
     """Results through the columnar reader, with ``COCO.loadRes``' rules (None: use the
     full parser, which also names what is wrong).
@@ -113,7 +115,8 @@ def fast_results(
         if kp_width <= 0:
             return None
         widths[6] = kp_width
-    r = scan_object_array(buf, 0, len(buf), keys, widths)
+    # segm keeps spans into the bytes: never drop those pages
+    r = scan_object_array(buf, 0, len(buf), keys, widths, release=release and iou_type != "segm")
     if r is None or len(r["present"]) == 0:
         return None
     pres, v = r["present"], r["values"]

@@ -80,8 +80,8 @@ def keypoint_ious(
         oks(gt.keypoints[:0], gt.bbox[:0], gt.area[:0], dt.keypoints[:0], sigmas)  # its error
     if coco_native.NATIVE is not None:
         return coco_native.oks_matrices(
-            gt_start, gt_end, dt_start, dt_end, iou_off, gt.keypoints[go], gt.bbox[go],
-            gt.area[go], dt.keypoints[do], sigmas,
+            gt_start, gt_end, dt_start, dt_end, iou_off, gt.keypoints, gt.bbox, gt.area,
+            dt.keypoints, sigmas, gt_rows=go, dt_rows=do,
         )  # fmt: skip
     out = np.zeros(iou_off[-1], dtype=np.float64)
     for p in range(len(gt_start)):

@@ -158,7 +158,11 @@ def accumulate_ranked(
 def scan_objects(
     b: np.ndarray, start: int, end: int, key_bytes: np.ndarray, key_off: np.ndarray,
     widths: np.ndarray, col_off: np.ndarray, n_max: int, pow10: np.ndarray,
+    release: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:  # fmt: skip
+    """``release``: ``b`` is a read-only file mapping whose scanned pages may be dropped
+    (they are read again from the page cache if touched: the caller's fallback still
+    works); the C kernel only."""
     if NATIVE is None:
         from visionbench.metrics import coco_json_kernels as J
 
@@ -168,8 +172,9 @@ def scan_objects(
     present = np.zeros((n_max, len(widths)), dtype=np.bool_)
     kb = key_bytes if len(key_bytes) else np.zeros(1, np.uint8)
     n, status, slow = NATIVE.scan_objects(
-        b, int(start), int(end), kb, _i64(key_off), widths, col_off, values, present.view(np.uint8)
-    )
+        b, int(start), int(end), kb, _i64(key_off), widths, col_off, values,
+        present.view(np.uint8), bool(release),
+    )  # fmt: skip
     slow_a = np.array(slow, dtype=np.int64).reshape(-1, 4)
     return values, present, slow_a, n, status
 
@@ -268,20 +273,53 @@ def pair_rle_ious(
 def oks_matrices(
     gt_start: np.ndarray, gt_end: np.ndarray, dt_start: np.ndarray, dt_end: np.ndarray,
     iou_off: np.ndarray, gt_kps: np.ndarray, gt_bbox: np.ndarray, gt_area: np.ndarray,
-    dt_kps: np.ndarray, sigmas: np.ndarray,
+    dt_kps: np.ndarray, sigmas: np.ndarray, gt_rows: np.ndarray | None = None,
+    dt_rows: np.ndarray | None = None, chunk: int = 1 << 16,
 ) -> np.ndarray:  # fmt: skip
     """OKS matrices of every pair (``COCOeval.computeOks``), layout of ``pair_box_ious``.
 
+    Pair row r of the gts is ``gt_kps[gt_rows[r]]`` (default: r), likewise for the dts.
     The exponents are computed in C with computeOks' operations, ``exp`` by numpy (the
-    ufunc pycocotools calls), the sum in numpy's pairwise order.
+    ufunc pycocotools calls), the sum in numpy's pairwise order; ``chunk`` matrix entries
+    at a time.
     """
     var = _f64((sigmas * 2) ** 2)
     n_e, k = int(iou_off[-1]), len(var)
-    e = np.empty((n_e, k), dtype=np.float64)
-    args = (_i64(gt_start), _i64(gt_end), _i64(dt_start), _i64(dt_end), _i64(iou_off))
-    gk = _f64(gt_kps)
-    NATIVE.oks_exponents(*args, gk, _f64(gt_bbox), _f64(gt_area), _f64(dt_kps), var, e)
-    np.exp(e, out=e)
+    gi = np.arange(len(gt_kps)) if gt_rows is None else gt_rows
+    di = np.arange(len(dt_kps)) if dt_rows is None else dt_rows
+    gs, ge, ds, de, off = (_i64(x) for x in (gt_start, gt_end, dt_start, dt_end, iou_off))
+    (gk, gst), (dk, dst) = _rows(gt_kps), _rows(dt_kps)
+    gi, di = _i64(gi), _i64(di)
+    gb, ga = _f64(gt_bbox), _f64(gt_area)
     out = np.zeros(n_e, dtype=np.float64)
-    NATIVE.oks_reduce(*args, gk, e, out)
+    p0, n_p = 0, len(gs)
+    while p0 < n_p:  # pairs p0..p1 hold about `chunk` entries
+        p1 = int(np.searchsorted(off, off[p0] + chunk, side="right"))
+        p1 = min(max(p1 - 1, p0 + 1), n_p)
+        e = np.empty((int(off[p1] - off[p0]), k), dtype=np.float64)
+        NATIVE.oks_exponents(gs, ge, ds, de, off, p0, p1, gk, gst, gb, ga, gi, dk, dst, di, var, e)
+        np.exp(e, out=e)
+        NATIVE.oks_reduce(gs, ge, ds, de, off, p0, p1, k, gk, gst, gi, e, out)
+        p0 = p1
     return out
+
+
+def _rows(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """A 2-D float64 array as (1-D buffer, row stride in values) without copying a row-strided
+    view (the scanner's columns are views into its value table)."""
+    a = np.asarray(a)
+    if (
+        a.dtype == np.float64
+        and a.ndim == 2
+        and len(a) > 0
+        and a.strides[1] == 8
+        and a.strides[0] % 8 == 0
+        and a.strides[0] >= 8 * a.shape[1]
+    ):
+        row = a.strides[0] // 8
+        flat = np.lib.stride_tricks.as_strided(
+            a, shape=((len(a) - 1) * row + a.shape[1],), strides=(8,)
+        )
+        return flat, row
+    c = np.ascontiguousarray(a, dtype=np.float64)
+    return c.reshape(-1) if c.size else np.zeros(1), (c.shape[1] if c.ndim == 2 else 0)
