@@ -22,7 +22,8 @@ if coco_native.NATIVE is None:
     if os.environ.get("VISIONBENCH_REQUIRE_NATIVE"):
         raise RuntimeError("the C extension visionbench.metrics._coco_ext is not built")
     pytest.skip(
-        "C extension not built (pip install -e . / python setup.py build_ext --inplace)",
+        "C kernels not built (pip install -e . / python setup.py build_ext --inplace) or "
+        "disabled (VISIONBENCH_COCO_KERNELS=numba)",
         allow_module_level=True,
     )
 
