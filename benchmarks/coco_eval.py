@@ -19,7 +19,9 @@ Problems (generated once, cached under ``--cache``):
   detections per image (2,000,000 bbox detections).
 
 Every evaluator runs in its own fresh subprocess, from reading the two JSON files to the
-summary stats (load + evaluate + accumulate + summarize, imports included). ``CPU`` is
+summary stats (load + evaluate + accumulate + summarize, imports included). ``bench-eval``
+is the ``bench eval --gt ... --predictions ...`` command end to end (its own process: CLI
+start-up, protocol, run record), CPU and peak RSS of that process. ``CPU`` is
 the process's user + sys time from exec to the moment the stats exist
 (``getrusage(RUSAGE_SELF)``, all threads), ``wall`` the time from the parent's ``Popen``
 to that moment, ``RSS`` the process's peak (``ru_maxrss``). Peers and visionbench
@@ -54,10 +56,11 @@ PEERS = (
     "vernier",
     "visionbench",
     "visionbench-arrays",
+    "bench-eval",
 )
 SLOW = ("pycocotools", "faster-coco-eval")
 THREADED = ("hotcoco", "ultrafast-pycocotools", "vernier")
-OURS = ("visionbench", "visionbench-arrays")
+OURS = ("visionbench", "visionbench-arrays", "bench-eval")
 VERSIONS = {
     "pycocotools": "pycocotools",
     "faster-coco-eval": "faster-coco-eval",
@@ -309,6 +312,8 @@ def worker(peer: str, gt: str, res: str, iou_type: str, threads: int, dump: str 
     out["t_ready"] = time.time()
     out["cpu"] = ru.ru_utime + ru.ru_stime - extra.pop("cpu_untimed", 0.0)
     out["rss_mb"] = ru.ru_maxrss / 1024
+    if "child_cpu" in extra:  # bench-eval: the command's own process
+        out["cpu"], out["rss_mb"] = extra.pop("child_cpu"), extra.pop("child_rss_mb")
     out["stats"] = [float(s) for s in stats]
     if dump and arrays is not None:
         import numpy as np
@@ -382,6 +387,26 @@ def _work(peer: str, gt: str, res: str, iou_type: str, threads: int):
         r = coco_evaluate(gt, res, iou_type=iou_type, compat="pycocotools")
         stats = r.arrays["stats"]
         arrays = {k: r.arrays[k] for k in ("precision", "recall", "scores")}
+    elif peer == "bench-eval":
+        # the CLI end to end (its own process: start-up, protocol, record writing); CPU and
+        # peak RSS are the child's, reported in place of this worker's
+        import tempfile
+
+        import numpy as np
+
+        with tempfile.TemporaryDirectory() as results:
+            cmd = [str(Path(sys.executable).with_name("bench")), "eval", "--gt", gt,
+                   "--predictions", res, "-M", f"iou_type={iou_type}", "-M",
+                   "compat=pycocotools", "--results", results]  # fmt: skip
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise SystemExit(f"bench eval failed: {(p.stderr or p.stdout).strip()[-500:]}")
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            extra["child_cpu"] = ru.ru_utime + ru.ru_stime
+            extra["child_rss_mb"] = ru.ru_maxrss / 1024
+            rec_path = next((Path(results) / "records").glob("*.json"))
+            rec = json.loads(rec_path.read_text())
+            stats = np.load(rec_path.parent / rec["arrays_file"])["stats"]
     elif peer == "visionbench-arrays":
         # columns loaded first (untimed), then evaluate + accumulate + summarize; the
         # first call in the process (cold: kernels loaded) is the one timed

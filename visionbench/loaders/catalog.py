@@ -23,6 +23,10 @@ _MASKS = Option("masks", "bool", False, "give each target its RLE masks (needed 
 _CS_SPACE = Option("label_space", "str", "cityscapes34",
                    "cityscapes34: labelIds, Cityscapes protocol; cityscapes19: trainIds, "
                    "confusion-matrix protocol", choices=("cityscapes34", "cityscapes19"))  # fmt: skip
+_UNPAIRED = Option("drop_unpaired", "bool", False,
+                   "drop images without their annotation file with a warning (--lenient)")  # fmt: skip
+_VOC_YEAR = Option("year", "int", 2007, "VOCdevkit year folder of voc-mini (2012: all-point AP)",
+                   choices=(2007, 2012))  # fmt: skip
 _VG = (
     Option("target", "str", "scene_graph", "scene_graph, or regions (region-description captions)",
            choices=("scene_graph", "regions")),
@@ -35,6 +39,25 @@ _VG = (
     Option("image_dir", "path", None, "image folder (default: VG_100K* under the root)",
            nullable=True),
     Option("cache", "bool", True, "parse once into the Arrow cache"),
+)  # fmt: skip
+
+_HF = (
+    Option("task", "str", None, "classification, detection or semantic_segmentation "
+           "(default: from the columns)", nullable=True,
+           choices=(None, "classification", "detection", "semantic_segmentation")),
+    Option("image", "str", "image", "image column"),
+    Option("label", "str", None, "ClassLabel column (default label / labels)", nullable=True),
+    Option("objects", "str", "objects", "detection: objects column"),
+    Option("bbox", "str", "bbox", "detection: box field of the objects"),
+    Option("category", "str", "category", "detection: ClassLabel field of the objects"),
+    Option("annotation", "str", None, "segmentation: label-image column (default annotation "
+           "/ label)", nullable=True),
+    Option("bbox_format", "str", "xywh", "detection boxes: xywh (COCO, Hub default) or xyxy",
+           choices=("xywh", "xyxy")),
+    Option("num_classes", "int", None, "segmentation classes (default: largest id + 1)",
+           nullable=True),
+    Option("name", "str", None, "dataset name for the record (default hf:<folder>)",
+           nullable=True),
 )  # fmt: skip
 
 DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -90,6 +113,40 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "options": (_YEAR, _MASKS, _DANGLING),
             "description": "COCO instances, <root>/annotations/instances_<split>.json + <root>/<split>/ "
             "(2014/2017; option masks=True for RLE masks, drop_dangling=True)",
+        },
+    ),
+    "lvis": (
+        "visionbench.loaders.factories:lvis",
+        {
+            "task": "detection",
+            "label_space": "lvis_v1",
+            "split": "val",
+            "protocol": "lvis",
+            "options": (
+                _MASKS,
+                Option(
+                    "image_root",
+                    "path",
+                    None,
+                    "folder of the COCO 2017 images (default: the LVIS root)",
+                    nullable=True,
+                ),
+            ),  # fmt: skip
+            "description": "LVIS v1, <root>/annotations/lvis_v1_<split>.json + COCO 2017 images "
+            "<root>/{train,val}2017/ (federated AP, APr/APc/APf, 300 dets/image; option "
+            "masks=True for segm, image_root=DIR for the COCO images)",
+        },
+    ),
+    "yolo": (
+        "visionbench.loaders.factories:yolo",
+        {
+            "task": "detection",
+            "label_space": "coco91 or the yaml's names",
+            "split": "val",
+            "protocol": "coco",
+            "options": (),
+            "description": "ultralytics/YOLO: data.yaml + images/ + labels/*.txt (class cx cy w h); "
+            "COCO names map to COCO ids; --predictions a folder of YOLO txt or COCO JSON",
         },
     ),
     "coco-captions": (
@@ -176,8 +233,8 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "split": "all",
             "protocol": "scene-graph",
             "options": _VG,
-            "description": "built-in: drawn scene graphs in VG v1.4 files (option target='regions' "
-            "for region-description captioning)",
+            "description": "built-in: drawn scene graphs in VG v1.4 files; splits all, train (first "
+            "70% of the images), test (option target='regions' for region descriptions)",
         },
     ),
     "vg": (
@@ -217,6 +274,87 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             ),  # fmt: skip
             "description": "VG-150 split: VG-SGG-with-attri.h5 + VG-SGG-dicts-with-attri.json + "
             "image_data.json + VG_100K/",
+        },
+    ),
+    "voc2007": (
+        "visionbench.loaders.factories:voc2007",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "test",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "11point"},
+            "options": (_UNPAIRED,),
+            "description": "Pascal VOC2007 detection, <root>/VOCdevkit/VOC2007/Annotations/*.xml + "
+            "ImageSets/Main/<split>.txt + JPEGImages/; 11-point AP at IoU 0.5, difficult ignored",
+        },
+    ),
+    "voc2012": (
+        "visionbench.loaders.factories:voc2012",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "val",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "allpoint"},
+            "options": (_UNPAIRED,),
+            "description": "Pascal VOC2012 detection, <root>/VOCdevkit/VOC2012/...; all-point AP at "
+            "IoU 0.5, difficult ignored",
+        },
+    ),
+    "voc-mini": (
+        "visionbench.loaders.mini:voc_mini",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "test",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "11point"},
+            "options": (_VOC_YEAR,),
+            "description": "built-in: 20 VOC classes drawn as shapes, VOCdevkit layout (option "
+            "year=2012 for the VOC2012 folder, scored all-point)",
+        },
+    ),
+    "ade20k": (
+        "visionbench.loaders.factories:ade20k",
+        {
+            "task": "semantic_segmentation",
+            "label_space": "ade150",
+            "split": "validation",
+            "protocol": "semantic",
+            "protocol_options": {"reduce_zero_label": True},
+            "options": (_UNPAIRED,),
+            "description": "ADE20K SceneParsing, <root>/ADEChallengeData2016/images|annotations/"
+            "<split>/; 150 classes, 0 = other not evaluated (reduce_zero_label)",
+        },
+    ),
+    "ade20k-mini": (
+        "visionbench.loaders.mini:ade20k_mini",
+        {
+            "task": "semantic_segmentation",
+            "label_space": "ade150",
+            "split": "validation",
+            "protocol": "semantic",
+            "protocol_options": {"reduce_zero_label": True},
+            "options": (),
+            "description": "built-in: drawn indoor/outdoor scenes with ADE20K label values, "
+            "ADEChallengeData2016 layout",
+        },
+    ),
+}
+
+#: ``<prefix><spec>`` names: the factory gets ``spec`` first (``hf:PATH``).
+PREFIXES: dict[str, tuple[str, dict[str, Any]]] = {
+    "hf:": (
+        "visionbench.loaders.hf_common:hf_dataset",
+        {
+            "task": "from the columns",
+            "label_space": "imagenet1k / coco91 / own",
+            "split": "",
+            "options": _HF,
+            "description": "a Hugging Face dataset: save_to_disk folder or Parquet files, Hub "
+            "schemas (image+label, image+objects{bbox,category}, image+annotation); options: "
+            "task, image, label, objects, bbox, category, annotation, bbox_format, num_classes",
         },
     ),
 }

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Evaluator": "visionbench.metrics.base",
     "MetricResult": "visionbench.metrics.base",
-    "CaptionEvaluator": "visionbench.metrics.bleu",
     "coco_bleu": "visionbench.metrics.bleu",
     "coco_bleu_statistics": "visionbench.metrics.bleu",
     "sacrebleu_corpus": "visionbench.metrics.bleu",
     "sacrebleu_sentence": "visionbench.metrics.bleu",
+    "CaptionEvaluator": "visionbench.metrics.captioning",
+    "cider_d": "visionbench.metrics.cider",
     "CityscapesEvaluator": "visionbench.metrics.cityscapes",
     "cityscapes_frame_stats": "visionbench.metrics.cityscapes",
     "cityscapes_scores": "visionbench.metrics.cityscapes",
@@ -34,11 +35,14 @@ _EXPORTS = {
     "CocoParams": "visionbench.metrics.coco",
     "coco_evaluate": "visionbench.metrics.coco",
     "MetricInputError": "visionbench.metrics.errors",
+    "MetricUnavailableError": "visionbench.metrics.errors",
     "box_area": "visionbench.metrics.iou",
     "box_iou": "visionbench.metrics.iou",
     "box_iou_elementwise": "visionbench.metrics.iou",
     "mask_iou": "visionbench.metrics.iou",
     "read_label_png": "visionbench.metrics.label_png",
+    "LvisEvaluator": "visionbench.metrics.lvis",
+    "lvis_evaluate": "visionbench.metrics.lvis",
     "PRCurve": "visionbench.metrics.pr",
     "average_precision": "visionbench.metrics.pr",
     "best_f1": "visionbench.metrics.pr",
@@ -46,6 +50,7 @@ _EXPORTS = {
     "pr_curve": "visionbench.metrics.pr",
     "prf_at_threshold": "visionbench.metrics.pr",
     "ptb_tokenize": "visionbench.metrics.ptb_tokenizer",
+    "rouge_l": "visionbench.metrics.rouge",
     "SceneGraphEvaluator": "visionbench.metrics.scene_graph",
     "match_triplets": "visionbench.metrics.scene_graph",
     "relation_triplets": "visionbench.metrics.scene_graph",
@@ -54,17 +59,22 @@ _EXPORTS = {
     "miou": "visionbench.metrics.segmentation",
     "segmentation_confusion_matrix": "visionbench.metrics.segmentation",
     "segmentation_scores": "visionbench.metrics.segmentation",
+    "VOCEvaluator": "visionbench.metrics.voc",
+    "voc_ap": "visionbench.metrics.voc",
+    "voc_box_iou": "visionbench.metrics.voc",
+    "voc_match_image": "visionbench.metrics.voc",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
     from visionbench.metrics.base import Evaluator, MetricResult
     from visionbench.metrics.bleu import (
-        CaptionEvaluator,
         coco_bleu,
         coco_bleu_statistics,
         sacrebleu_corpus,
         sacrebleu_sentence,
     )
+    from visionbench.metrics.captioning import CaptionEvaluator
+    from visionbench.metrics.cider import cider_d
     from visionbench.metrics.cityscapes import (
         CityscapesEvaluator,
         cityscapes_frame_stats,
@@ -84,9 +94,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         topk_accuracy,
     )
     from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
-    from visionbench.metrics.errors import MetricInputError
+    from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
     from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
     from visionbench.metrics.label_png import read_label_png
+    from visionbench.metrics.lvis import LvisEvaluator, lvis_evaluate
     from visionbench.metrics.pr import (
         PRCurve,
         average_precision,
@@ -96,6 +107,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         prf_at_threshold,
     )
     from visionbench.metrics.ptb_tokenizer import ptb_tokenize
+    from visionbench.metrics.rouge import rouge_l
     from visionbench.metrics.scene_graph import (
         SceneGraphEvaluator,
         match_triplets,
@@ -108,6 +120,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         segmentation_confusion_matrix,
         segmentation_scores,
     )
+    from visionbench.metrics.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
 
 
 def __getattr__(name: str) -> Any:
@@ -137,6 +150,7 @@ __all__ = [
     "Evaluator",
     "MetricResult",
     "MetricInputError",
+    "MetricUnavailableError",
     # detection (iou.py, pr.py, coco*.py): IoU, P/R/F1, AP; COCO AP/AR on 0-1
     "box_iou",
     "box_iou_elementwise",
@@ -151,10 +165,20 @@ __all__ = [
     "coco_evaluate",
     "CocoEvaluator",
     "CocoParams",
-    # captioning (bleu.py, ptb_tokenizer.py): bleu1-4 on 0-1, sacrebleu on 0-100
+    "lvis_evaluate",
+    "LvisEvaluator",
+    # Pascal VOC (voc.py): devkit AP (11-point / all-point), +1 px IoU, on 0-1
+    "VOCEvaluator",
+    "voc_ap",
+    "voc_box_iou",
+    "voc_match_image",
+    # captioning (captioning.py, bleu.py, cider.py, rouge.py, coco_caption_java.py,
+    # ptb_tokenizer.py): bleu1-4, meteor, rouge_l, spice on 0-1, cider_d x10, sacrebleu 0-100
     "CaptionEvaluator",
     "coco_bleu",
     "coco_bleu_statistics",
+    "cider_d",
+    "rouge_l",
     "ptb_tokenize",
     "sacrebleu_corpus",
     "sacrebleu_sentence",

@@ -11,6 +11,10 @@ PROTOCOLS: dict[str, tuple[str, dict[str, Any]]] = {
         "visionbench.protocols.coco:CocoProtocol",
         {"task": "detection", "description": "COCO AP/AR (bbox, segm or keypoints), pycocotools"},
     ),
+    "lvis": (
+        "visionbench.protocols.lvis:LvisProtocol",
+        {"task": "detection", "description": "LVIS v1 federated AP/AR, APr/APc/APf (lvis-api)"},
+    ),
     "cityscapes": (
         "visionbench.protocols.cityscapes:CityscapesProtocol",
         {
@@ -39,6 +43,14 @@ PROTOCOLS: dict[str, tuple[str, dict[str, Any]]] = {
     "coco-caption": (
         "visionbench.protocols.coco_caption:CocoCaptionProtocol",
         {"task": "captioning", "description": "COCO-caption BLEU-1..4 and sacreBLEU"},
+    ),
+    "voc": (
+        "visionbench.protocols.voc:VOCProtocol",
+        {
+            "task": "detection",
+            "description": "Pascal VOC AP at IoU 0.5 (devkit: +1 px, difficult ignored; "
+            "07 11-point, 12 all-point)",
+        },
     ),
 }
 
