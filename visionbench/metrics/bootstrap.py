@@ -178,7 +178,8 @@ def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
         raise MetricInputError(f"level: expected a value in (0, 1), got {level}")
     if v.size == 0:
         return float("nan"), float("nan")
-    lo, hi = np.percentile(v, [50 * (1 - level), 50 * (1 + level)])
+    # rounded: 50 * (1 - 0.95) is 2.5000000000000022 in floating point
+    lo, hi = np.percentile(v, [round(50 * (1 - level), 10), round(50 * (1 + level), 10)])
     return float(lo), float(hi)
 
 
@@ -202,8 +203,10 @@ def bootstrap_intervals(
     """
     if int(B) < 1:
         raise MetricInputError(f"B: expected a positive number of replicates, got {B}")
-    table = evaluator if hasattr(evaluator, "metrics") and hasattr(evaluator, "sample_ids") else (
-        sample_table(evaluator, metrics=metrics)
+    table = (
+        evaluator
+        if hasattr(evaluator, "metrics") and hasattr(evaluator, "sample_ids")
+        else (sample_table(evaluator, metrics=metrics))
     )
     reps = replicates(table, B=int(B), seed=int(seed), metrics=metrics)
     out = {}

@@ -397,9 +397,11 @@ class CityscapesEvaluator:
         lens = np.array([len(c[0]) for c in self._frame_cells], np.int64)
         offsets = np.zeros(len(lens) + 1, np.int64)
         np.cumsum(lens, out=offsets[1:])
-        cat = (lambda i: np.concatenate([c[i] for c in self._frame_cells]).astype(np.int64)) if (
-            self._frame_cells
-        ) else (lambda i: np.zeros(0, np.int64))
+        cat = (
+            (lambda i: np.concatenate([c[i] for c in self._frame_cells]).astype(np.int64))
+            if (self._frame_cells)
+            else (lambda i: np.zeros(0, np.int64))
+        )
         return {
             "offsets": offsets,
             "cell_index": cat(0),
@@ -455,7 +457,9 @@ class CityscapesEvaluator:
             off = np.asarray(state["frame_offsets"], np.int64)
             idx = np.asarray(state["frame_cell_index"], np.int64)
             cnt = np.asarray(state["frame_cell_count"], np.int64)
-            self._frame_cells = [(idx[a:b].astype(np.int32), cnt[a:b]) for a, b in zip(off[:-1], off[1:])]
+            self._frame_cells = [
+                (idx[a:b].astype(np.int32), cnt[a:b]) for a, b in zip(off[:-1], off[1:])
+            ]
             self._frame_inst = [int(n) for n in np.asarray(state["frame_inst_count"])]
             self._frame_has_inst = [bool(h) for h in np.asarray(state["frame_has_instances"])]
 

@@ -160,8 +160,10 @@ class CocoSampleTable:
         # tie groups: adjacent detections of one category and image with the same score
         same = np.zeros(n_d, dtype=bool)
         if n_d > 1:
-            same[1:] = (kd_o[1:] == kd_o[:-1]) & (det_img[1:] == det_img[:-1]) & (
-                score_o[1:] == score_o[:-1]
+            same[1:] = (
+                (kd_o[1:] == kd_o[:-1])
+                & (det_img[1:] == det_img[:-1])
+                & (score_o[1:] == score_o[:-1])
             )
         starts = np.flatnonzero(~same)
         ends = np.r_[starts[1:], n_d]

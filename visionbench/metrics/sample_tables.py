@@ -234,9 +234,9 @@ class SceneGraphTable(RowTable):
                     float(np.mean(np.repeat(per_image, reps))) if n_img else float("nan")
                 )
             hit = rel[:, 1] < k
-            hits = np.bincount(key, weights=hit, minlength=self.n * n_cols).reshape(
-                self.n, n_cols
-            )[keep]
+            hits = np.bincount(key, weights=hit, minlength=self.n * n_cols).reshape(self.n, n_cols)[
+                keep
+            ]
             sum_recall = 0.0
             for p in range(1, n_cols):
                 present = count[:, p] > 0

@@ -173,7 +173,9 @@ class SegmentationEvaluator:
         gt, pred = np.asarray(gt), np.asarray(pred)
         if gt.ndim == 3 and gt.shape == pred.shape:
             frames = [
-                segmentation_confusion_matrix(g, p, self.num_classes, ignore_index=self.ignore_index)
+                segmentation_confusion_matrix(
+                    g, p, self.num_classes, ignore_index=self.ignore_index
+                )
                 for g, p in zip(gt, pred)
             ]
         else:
