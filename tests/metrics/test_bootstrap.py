@@ -261,6 +261,16 @@ def test_scene_graph_replicate_equals_resampled_evaluation(seed: int, mode: str)
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
+def test_pairwise_sum_is_numpys() -> None:
+    from visionbench.metrics.coco_bootstrap_kernels import _pairwise_sum
+
+    rng = np.random.default_rng(0)
+    sizes = [*range(1, 300), 1000, 4095, 8191, 8192, 8193, 16385, 80800, 323200]
+    for n in sizes:
+        a = rng.random(n) * rng.choice([1.0, 1e-3, 1e6])
+        assert _pairwise_sum(a, 0, n) / n == np.mean(a), n
+
+
 # -- the interval itself ------------------------------------------------------------
 def test_percentile_interval_and_signature() -> None:
     v = np.arange(1001, dtype=float)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.records import RunRecord, write_record
 from visionbench.engine.run import build_record
 from visionbench.engine.scoring import make_scorer
@@ -77,6 +78,7 @@ def evaluate_predictions(
         device="none", config={"predictions": str(predictions)}, n=len(gt), seed=0,
         command=command if command is not None else list(sys.argv),
     )  # fmt: skip
+    attach_intervals(record, scorer.evaluator, root=results)
     path = write_record(record, results, arrays=result.arrays)
     return record, path
 

@@ -35,6 +35,7 @@ from visionbench.engine.distributed import (
     dist_info,
     gather_to_rank0,
 )
+from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.records import (
     SCHEMA_VERSION,
     RunRecord,
@@ -238,6 +239,7 @@ def run(
             device=str(device), config=config, n=n_total, seed=opt.seed, command=opt.command,
         )  # fmt: skip
         record["config"]["log_dir"] = str(workdir)
+        attach_intervals(record, scorer.evaluator, root=opt.results)
         path = write_record(record, opt.results, arrays=result.arrays)
         log.info("record %s", path)
         _mark_complete(workdir, record["run_id"])

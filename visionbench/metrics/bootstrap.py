@@ -40,7 +40,7 @@ __all__ = [
 
 DEFAULT_B = 1000
 METHOD = "percentile-bootstrap"
-_CHUNK = 50  # replicates drawn and scored at a time (bounds memory on 50k-sample sets)
+_CHUNK = 64  # replicates drawn and scored at a time (bounds memory on 50k-sample sets)
 
 
 def bootstrap_signature(*, B: int = DEFAULT_B, seed: int = 0, level: float = 0.95) -> str:

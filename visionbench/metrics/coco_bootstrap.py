@@ -88,6 +88,49 @@ class CocoSampleTable:
         # sample order (the caller's weight layout): self's images, then other's
         return CocoSampleTable(both, self.params, self.cat_ids, compat=self.compat)
 
+    # -- storage --------------------------------------------------------------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for ``np.savez``: the match state (flags bit-packed), params."""
+        from visionbench.metrics.coco_core import state_to_dict
+
+        p = self.params
+        out = {f"state.{k}": np.asarray(v) for k, v in state_to_dict(self.state).items()}
+        out.update(
+            {
+                "kind": np.array("CocoSampleTable"),
+                "cat_ids": self.cat_ids,
+                "compat": np.array(self.compat),
+                "sample_ids": self.sample_ids,
+                "p.iou_type": np.array(p.iou_type),
+                "p.iou_thrs": np.asarray(p.iou_thrs),
+                "p.rec_thrs": np.asarray(p.rec_thrs),
+                "p.max_dets": np.asarray(p.max_dets, dtype=np.int64),
+                "p.area_rng": np.asarray(p.area_rng, dtype=np.float64),
+                "p.area_lbl": np.asarray(list(p.area_lbl)),
+                "p.use_cats": np.array(bool(p.use_cats)),
+            }
+        )
+        return out
+
+    @classmethod
+    def from_arrays(cls, d: Any) -> CocoSampleTable:
+        """Inverse of :meth:`to_arrays`."""
+        from visionbench.metrics.coco_core import state_from_dict
+
+        state = state_from_dict({k[6:]: d[k] for k in d if k.startswith("state.")})
+        params = CocoParams(
+            iou_type=str(np.asarray(d["p.iou_type"])),
+            iou_thrs=np.asarray(d["p.iou_thrs"], dtype=np.float64),
+            rec_thrs=np.asarray(d["p.rec_thrs"], dtype=np.float64),
+            max_dets=[int(x) for x in np.asarray(d["p.max_dets"])],
+            area_rng=[list(map(float, r)) for r in np.asarray(d["p.area_rng"])],
+            area_lbl=[str(x) for x in np.asarray(d["p.area_lbl"])],
+            use_cats=bool(np.asarray(d["p.use_cats"])),
+        )
+        t = cls(state, params, np.asarray(d["cat_ids"]), compat=bool(np.asarray(d["compat"])))
+        t.sample_ids = np.asarray(d["sample_ids"], dtype=np.int64)
+        return t
+
     # -- replicates -----------------------------------------------------------------
     def metrics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """The summary stats of each weighted replicate.
@@ -109,20 +152,31 @@ class CocoSampleTable:
         out = {n: np.empty(len(w)) for n in self.names}
         from visionbench.metrics import coco_bootstrap_kernels as KB
 
-        chunk = 16
+        chunk = 32
+        p = self.params
+        n_cat = len(self.cat_ids) if p.use_cats else 1
+        a_, t_, r_, m_ = len(p.area_rng), len(p.iou_thrs), len(p.rec_thrs), len(p.max_dets)
+        # kept across chunks and calls (a fresh 80 MB array per chunk costs page faults)
+        if getattr(self, "_buffers", None) is None:
+            self._buffers = (
+                np.empty((chunk, a_, t_, r_, n_cat)),
+                np.empty((chunk, t_, n_cat, a_, m_)),
+            )
+        prec, rec = self._buffers
         for c0 in range(0, len(w), chunk):
-            prec, rec = KB.replicate_arrays(
+            n_here = min(chunk, len(w) - c0)
+            KB.replicate_arrays(
                 w[c0 : c0 + chunk], prep["det_img"], prep["det_rank"], prep["cat_start"],
                 prep["cat_end"], prep["base"], prep["ex_start"], prep["ex_a"], prep["ex_t"],
-                prep["ex_cls"], prep["grp_end"], prep["ntp_max"], prep["multi"],
+                prep["ex_cls"], prep["grp_end"], prep["ntp"], prep["multi"],
                 prep["multi_start"], prep["multi_end"], prep["pair_img"],
                 prep["pair_k"], prep["pair_npig"], np.asarray(self.params.max_dets, np.int64),
-                self.params.rec_thrs, len(self.params.iou_thrs),
+                self.params.rec_thrs, len(self.params.iou_thrs), prec, rec,
             )  # fmt: skip
-            for j in range(len(prec)):
-                stats = summarize_arrays(prec[j], rec[j], self.specs, self.params)
-                for n, v in zip(self.names, stats):
-                    out[n][c0 + j] = v if v > -1 else np.nan
+            stats = KB.summarize_replicates(prec, rec, n_here, *prep["specs"])
+            for si, n in enumerate(self.names):
+                v = stats[:, si]
+                out[n][c0 : c0 + n_here] = np.where(v > -1, v, np.nan)
         return out
 
     def _prepare(self) -> dict[str, Any]:
@@ -169,18 +223,27 @@ class CocoSampleTable:
         ends = np.r_[starts[1:], n_d]
         grp_end = np.zeros(n_d, dtype=np.int64)  # at a group's first det: its end; else 0
         grp_end[starts] = ends
-        # per category, the most true-positive events of any (area, threshold)
-        ntp_max = np.zeros(n_cat, dtype=np.int64)
+        # true-positive cells per (category, area, threshold)
         tp_rows = ex_cls == _TP
-        if tp_rows.any():
-            key = (kd_o[ex_d[tp_rows]] * n_a + ex_a[tp_rows]) * n_t + ex_t[tp_rows]
-            cnt = np.bincount(key, minlength=n_cat * n_a * n_t).reshape(n_cat, n_a * n_t)
-            ntp_max = cnt.max(axis=1).astype(np.int64)
+        key = (kd_o[ex_d[tp_rows]] * n_a + ex_a[tp_rows]) * n_t + ex_t[tp_rows]
+        ntp = np.bincount(key, minlength=n_cat * n_a * n_t).reshape(n_cat, n_a, n_t)
         multi = np.flatnonzero(np.repeat(ends - starts > 1, ends - starts))
         multi_start = np.searchsorted(multi, cat_start).astype(np.int64)
         multi_end = np.searchsorted(multi, cat_end).astype(np.int64)
         pk = np.minimum(np.searchsorted(cats, s.pair_cat), max(n_cat - 1, 0))
+        spec_thr = []
+        for _ap, thr, _a, _m in self.specs:
+            hit = np.flatnonzero(thr == p.iou_thrs) if thr is not None else None
+            if hit is not None and len(hit) != 1:
+                raise MetricInputError(f"bootstrap: IoU threshold {thr} is not once in iou_thrs")
+            spec_thr.append(-1 if hit is None else int(hit[0]))
         self._prepared = {
+            "specs": (
+                np.array([sp[0] for sp in self.specs], dtype=np.bool_),
+                np.array(spec_thr, dtype=np.int64),
+                np.array([sp[2] for sp in self.specs], dtype=np.int64),
+                np.array([sp[3] for sp in self.specs], dtype=np.int64),
+            ),
             "perm": perm,
             "det_img": det_img,
             "det_rank": s.dt_rank[o].astype(np.int64),
@@ -192,7 +255,7 @@ class CocoSampleTable:
             "ex_t": ex_t.astype(np.int64),
             "ex_cls": ex_cls.astype(np.int64),
             "grp_end": grp_end,
-            "ntp_max": ntp_max,
+            "ntp": ntp.astype(np.int64),
             "multi": multi.astype(np.int64),
             "multi_start": multi_start,
             "multi_end": multi_end,
@@ -255,11 +318,12 @@ def summarize_arrays(
     specs: list[tuple[bool, float | None, int, int]],
     params: CocoParams,
 ) -> list[float]:
-    """``summarize`` on precision [T, R, K, A] (last maxDet) and recall [T, K, A, M]:
-    the same elements in the same order through ``np.mean``, so the same bits."""
+    """``summarize`` on precision [A, T, R, K] (last maxDet; area first, so that each
+    area's [T, R, K] block is contiguous) and recall [T, K, A, M]: the same elements in
+    the same order through ``np.mean``, so the same bits."""
     out = []
     for ap, thr, a, m in specs:
-        s = precision[:, :, :, a] if ap else recall[:, :, a, m]
+        s = precision[a] if ap else recall[:, :, a, m]
         if thr is not None:
             s = s[np.where(thr == params.iou_thrs)[0]]
         v = s[s > -1]

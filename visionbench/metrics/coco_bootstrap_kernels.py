@@ -1,7 +1,9 @@
 """numba kernel of the COCO bootstrap (see :mod:`visionbench.metrics.coco_bootstrap`).
 
 Imports numba: import lazily. Each replicate does the arithmetic of
-``coco_kernels.accumulate_ranked`` on the duplicated image set, with integer weights.
+``coco_kernels.accumulate_ranked`` on the duplicated image set, with integer weights. A
+chunk of replicates is processed together, the replicate index innermost, so that the
+pass over the detections is shared and the inner loops vectorise.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def replicate_arrays(
     ex_t: np.ndarray,
     ex_cls: np.ndarray,
     grp_end: np.ndarray,
-    ntp_max: np.ndarray,
+    ntp: np.ndarray,
     multi: np.ndarray,
     multi_start: np.ndarray,
     multi_end: np.ndarray,
@@ -36,112 +38,264 @@ def replicate_arrays(
     max_dets: np.ndarray,
     rec_thrs: np.ndarray,
     n_thr: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """precision [B, T, R, K, A] (last maxDet) and recall [B, T, K, A, M] per replicate.
+    precision: np.ndarray,
+    recall: np.ndarray,
+) -> None:
+    """Fill precision [B', A, T, R, K] (last maxDet; note the order) and recall
+    [B', T, K, A, M] (B' >= B: buffers reused across calls) for each replicate.
 
     Args:
         weights: [B, I] draw counts per image (sorted image ids). det_*: detections in
             pycocotools' order; ``base`` [D, A] their class (1 false positive, 2 ignored)
             outside the exception cells ``ex_*`` (CSR by detection, ``ex_start`` [D + 1]).
         grp_end: at the first detection of a tie group (same category, image and score),
-            the group's end. multi: detections of groups of two or more, per category in
-            ``multi_start:multi_end``. pair_*: (image, category) gt counts [P, A].
+            the group's end. ntp: [K, A, T] true-positive cells. multi: detections of tie
+            groups of two or more, per category in ``multi_start:multi_end``.
+        pair_*: (image, category) non-ignored gt counts [P, A].
+
+    A detection drawn zero times in some replicate still records its true-positive event
+    there, with that replicate's unchanged counts: its recall equals the previous event's
+    and its precision is no higher, so it changes no precision cell.
     """
     n_b = weights.shape[0]
+    n_img = weights.shape[1]
     n_cat = len(cat_start)
     n_area = base.shape[1]
     n_m = len(max_dets)
     n_r = len(rec_thrs)
-    precision = -np.ones((n_b, n_thr, n_r, n_cat, n_area))
-    recall = -np.ones((n_b, n_thr, n_cat, n_area, n_m))
-    npig = np.zeros((n_cat, n_area), dtype=np.int64)
-    base_cnt = np.zeros((n_area, 3), dtype=np.int64)
-    adj = np.zeros((n_area, n_thr, 3), dtype=np.int64)
-    tpm = np.zeros((n_area, n_thr, n_m), dtype=np.int64)
+    wt = np.ascontiguousarray(weights.T)  # [I, B]
+    w_max = np.zeros(n_img, dtype=np.int64)
+    for i in range(n_img):
+        for b in range(n_b):
+            w_max[i] = max(w_max[i], wt[i, b])
+    npig = np.zeros((n_cat, n_area, n_b), dtype=np.int64)
+    for p in range(len(pair_img)):
+        for a in range(n_area):
+            c = pair_npig[p, a]
+            if c:
+                for b in range(n_b):
+                    npig[pair_k[p], a, b] += wt[pair_img[p], b] * c
+    cap = 1
+    for k in range(n_cat):
+        extra = 0
+        for q in range(multi_start[k], multi_end[k]):
+            extra += max(w_max[det_img[multi[q]]] - 1, 0)
+        for a in range(n_area):
+            for t in range(n_thr):
+                cap = max(cap, ntp[k, a, t] * 1 + extra)
+    ev_tp = np.empty((n_area, n_thr, cap, n_b), dtype=np.int32)
+    ev_fp = np.empty((n_area, n_thr, cap, n_b), dtype=np.int32)
+    base_cnt = np.zeros((n_area, 3, n_b), dtype=np.int32)
+    adj = np.zeros((n_area, n_thr, 3, n_b), dtype=np.int32)
+    tpm = np.zeros((n_area, n_thr, n_m, n_b), dtype=np.int32)
     n_ev = np.zeros((n_area, n_thr), dtype=np.int64)
-    for j in range(n_b):
-        w = weights[j]
-        npig[:] = 0
-        for p in range(len(pair_img)):
-            wp = w[pair_img[p]]
-            if wp:
-                for a in range(n_area):
-                    npig[pair_k[p], a] += wp * pair_npig[p, a]
-        cap = 1
-        for k in range(n_cat):
-            extra = 0
-            for q in range(multi_start[k], multi_end[k]):
-                extra += max(w[det_img[multi[q]]] - 1, 0)
-            cap = max(cap, ntp_max[k] + extra)
-        ev_tp = np.empty((n_area, n_thr, cap), dtype=np.int64)
-        ev_fp = np.empty((n_area, n_thr, cap), dtype=np.int64)
-        for k in range(n_cat):
-            base_cnt[:] = 0
-            adj[:] = 0
-            tpm[:] = 0
-            n_ev[:] = 0
-            i = cat_start[k]
-            while i < cat_end[k]:
-                ge = grp_end[i]
-                wi = w[det_img[i]]
-                if wi == 0:
-                    i = ge
-                    continue
-                if ge - i == 1:
-                    n_copies = 1
-                    u = wi
-                else:  # ties inside an image: the duplicated set interleaves the copies
-                    n_copies = wi
-                    u = 1
-                for _c in range(n_copies):
-                    for d in range(i, ge):
-                        for a in range(n_area):
-                            base_cnt[a, base[d, a]] += u
-                        for e in range(ex_start[d], ex_start[d + 1]):
-                            a = ex_a[e]
-                            t = ex_t[e]
-                            c = ex_cls[e]
-                            adj[a, t, base[d, a]] -= u
-                            adj[a, t, c] += u
-                            if c == _TP:
-                                n = n_ev[a, t]
-                                ev_tp[a, t, n] = adj[a, t, _TP]
-                                ev_fp[a, t, n] = base_cnt[a, _FP] + adj[a, t, _FP]
-                                n_ev[a, t] = n + 1
-                                for m in range(n_m):
-                                    if det_rank[d] < max_dets[m]:
-                                        tpm[a, t, m] += u
+    u = np.zeros(n_b, dtype=np.int32)
+    best = np.empty(n_b, dtype=np.float64)
+    r_ptr = np.zeros(n_b, dtype=np.int64)
+    env = np.empty((cap, n_b), dtype=np.float64)
+    max_gt = 1
+    for k in range(n_cat):
+        for a in range(n_area):
+            for b in range(n_b):
+                max_gt = max(max_gt, npig[k, a, b])
+    # per gt count N: the fewest true positives whose recall c / N reaches each threshold
+    c_table = np.zeros((max_gt + 1, n_r), dtype=np.int64)
+    c_done = np.zeros(max_gt + 1, dtype=np.bool_)
+    for k in range(n_cat):
+        base_cnt[:] = 0
+        adj[:] = 0
+        tpm[:] = 0
+        n_ev[:] = 0
+        i = cat_start[k]
+        while i < cat_end[k]:
+            ge = grp_end[i]
+            img = det_img[i]
+            wm = w_max[img]
+            if wm == 0:
                 i = ge
-            for a in range(n_area):
-                n_gt = npig[k, a]
-                if n_gt == 0:
-                    continue
-                fn_gt = np.float64(n_gt)
-                for t in range(n_thr):
-                    for m in range(n_m):
-                        recall[j, t, k, a, m] = np.float64(tpm[a, t, m]) / fn_gt
-                    n = n_ev[a, t]
-                    for r in range(n_r):
-                        precision[j, t, r, k, a] = 0.0
-                    if n == 0:
+                continue
+            if ge - i == 1:
+                n_copies = 1
+            else:
+                n_copies = wm
+            for c in range(n_copies):
+                if n_copies == 1:
+                    for b in range(n_b):
+                        u[b] = wt[img, b]
+                else:
+                    for b in range(n_b):
+                        u[b] = 1 if wt[img, b] > c else 0
+                for d in range(i, ge):
+                    for a in range(n_area):
+                        bc = base[d, a]
+                        for b in range(n_b):
+                            base_cnt[a, bc, b] += u[b]
+                    for e in range(ex_start[d], ex_start[d + 1]):
+                        a = ex_a[e]
+                        t = ex_t[e]
+                        cl = ex_cls[e]
+                        bc = base[d, a]
+                        for b in range(n_b):
+                            adj[a, t, bc, b] -= u[b]
+                            adj[a, t, cl, b] += u[b]
+                        if cl == _TP:
+                            n = n_ev[a, t]
+                            for b in range(n_b):
+                                ev_tp[a, t, n, b] = adj[a, t, _TP, b]
+                                ev_fp[a, t, n, b] = base_cnt[a, _FP, b] + adj[a, t, _FP, b]
+                            n_ev[a, t] = n + 1
+                            for m in range(n_m - 1):
+                                if det_rank[d] < max_dets[m]:
+                                    for b in range(n_b):
+                                        tpm[a, t, m, b] += u[b]
+            i = ge
+        for a in range(n_area):
+            for t in range(n_thr):
+                n = n_ev[a, t]
+                # precision at each true positive, then its maximum from the right
+                for b in range(n_b):
+                    best[b] = -1.0
+                for q in range(n - 1, -1, -1):
+                    for b in range(n_b):
+                        ftp = np.float64(ev_tp[a, t, q, b])
+                        pr = ftp / (np.float64(ev_fp[a, t, q, b]) + ftp + _EPS)
+                        if pr > best[b]:
+                            best[b] = pr
+                        env[q, b] = best[b]
+                for b in range(n_b):
+                    n_gt = npig[k, a, b]
+                    r_ptr[b] = 0
+                    if n_gt == 0:
+                        for r in range(n_r):
+                            precision[b, a, t, r, k] = -1.0
+                        for m in range(n_m):
+                            recall[b, t, k, a, m] = -1.0
+                        r_ptr[b] = n_r  # nothing more to write
                         continue
-                    ri = n_r - 1
-                    last = np.float64(ev_tp[a, t, n - 1]) / fn_gt
-                    while ri >= 0 and rec_thrs[ri] > last:
-                        ri -= 1
-                    best = -1.0
-                    for q in range(n - 1, -1, -1):
-                        ftp = np.float64(ev_tp[a, t, q])
-                        pr = ftp / (np.float64(ev_fp[a, t, q]) + ftp + _EPS)
-                        if pr > best:
-                            best = pr
-                        if q > 0:
-                            lo = np.float64(ev_tp[a, t, q - 1]) / fn_gt
-                            while ri >= 0 and rec_thrs[ri] > lo:
-                                precision[j, t, ri, k, a] = best
-                                ri -= 1
-                        else:
-                            while ri >= 0:
-                                precision[j, t, ri, k, a] = best
-                                ri -= 1
-    return precision, recall
+                    fn_gt = np.float64(n_gt)
+                    for m in range(n_m - 1):
+                        recall[b, t, k, a, m] = np.float64(tpm[a, t, m, b]) / fn_gt
+                    recall[b, t, k, a, n_m - 1] = np.float64(adj[a, t, _TP, b]) / fn_gt
+                    if not c_done[n_gt]:
+                        _fill_counts(c_table[n_gt], n_gt, rec_thrs)
+                        c_done[n_gt] = True
+                # one sweep over the events: each threshold takes the maximum precision
+                # from the first event whose recall reaches it
+                for q in range(n):
+                    for b in range(n_b):
+                        r = r_ptr[b]
+                        if r < n_r:
+                            tp_q = ev_tp[a, t, q, b]
+                            need = c_table[npig[k, a, b]]
+                            while r < n_r and tp_q >= need[r]:
+                                precision[b, a, t, r, k] = env[q, b]
+                                r += 1
+                            r_ptr[b] = r
+                for b in range(n_b):
+                    for r in range(r_ptr[b], n_r):
+                        precision[b, a, t, r, k] = 0.0
+
+
+@nb.njit(cache=True, nogil=True)
+def _fill_counts(out: np.ndarray, n_gt: int, rec_thrs: np.ndarray) -> None:
+    """``out[r]`` = the smallest integer c with ``float(c) / n_gt >= rec_thrs[r]`` (the
+    recall test of pycocotools' ``searchsorted``, done once per gt count)."""
+    fn = np.float64(n_gt)
+    for r in range(len(rec_thrs)):
+        thr = rec_thrs[r]
+        c = min(max(int(np.ceil(thr * fn)), 0), n_gt)
+        while c > 0 and np.float64(c - 1) / fn >= thr:
+            c -= 1
+        while c < n_gt and np.float64(c) / fn < thr:
+            c += 1
+        out[r] = c
+
+
+@nb.njit(cache=True, nogil=True)
+def summarize_replicates(
+    precision: np.ndarray,
+    recall: np.ndarray,
+    n_rep: int,
+    spec_ap: np.ndarray,
+    spec_thr: np.ndarray,
+    spec_area: np.ndarray,
+    spec_m: np.ndarray,
+) -> np.ndarray:
+    """``summarize`` of each replicate: stats [B, S], -1 where no cell is defined.
+
+    Each stat is the mean of the defined cells (> -1) taken in ``summarize``'s order --
+    precision (t, r, k), recall (t, k) -- and summed as ``np.add.reduce`` sums a contiguous
+    float64 array (numpy's pairwise sum), so the bits equal ``np.mean(s[s > -1])``
+    (checked against numpy in tests/metrics/test_bootstrap.py).
+
+    Args:
+        spec_thr: the IoU-threshold index of each stat, -1 for all of them.
+    """
+    n_s = len(spec_ap)
+    n_area, n_thr, n_r, n_cat = precision.shape[1:]
+    out = np.empty((n_rep, n_s))
+    buf = np.empty(n_thr * n_r * n_cat)
+    for b in range(n_rep):
+        for s in range(n_s):
+            a = spec_area[s]
+            t0, t1 = (0, n_thr) if spec_thr[s] < 0 else (spec_thr[s], spec_thr[s] + 1)
+            n = 0
+            if spec_ap[s]:
+                for t in range(t0, t1):
+                    for r in range(n_r):
+                        for k in range(n_cat):
+                            v = precision[b, a, t, r, k]
+                            if v > -1:
+                                buf[n] = v
+                                n += 1
+            else:
+                m = spec_m[s]
+                for t in range(t0, t1):
+                    for k in range(n_cat):
+                        v = recall[b, t, k, a, m]
+                        if v > -1:
+                            buf[n] = v
+                            n += 1
+            if n == 0:
+                out[b, s] = -1.0
+            else:
+                out[b, s] = _pairwise_sum(buf, 0, n) / n
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _pairwise_sum(a: np.ndarray, start: int, n: int) -> float:
+    """numpy's ``pairwise_sum`` (``loops_utils.h.src``) of ``a[start:start + n]``."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[start + i]
+        return res
+    if n <= 128:
+        r0 = a[start]
+        r1 = a[start + 1]
+        r2 = a[start + 2]
+        r3 = a[start + 3]
+        r4 = a[start + 4]
+        r5 = a[start + 5]
+        r6 = a[start + 6]
+        r7 = a[start + 7]
+        i = 8
+        while i < n - (n % 8):
+            r0 += a[start + i]
+            r1 += a[start + i + 1]
+            r2 += a[start + i + 2]
+            r3 += a[start + i + 3]
+            r4 += a[start + i + 4]
+            r5 += a[start + i + 5]
+            r6 += a[start + i + 6]
+            r7 += a[start + i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[start + i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_sum(a, start, n2) + _pairwise_sum(a, start + n2, n - n2)

@@ -90,6 +90,22 @@ class RowTable:
         ids = np.concatenate([self.sample_ids, other.sample_ids])
         return self._new(cols, rag, ids)
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for ``np.savez`` (config as JSON); inverse: :func:`table_from_arrays`."""
+        import json
+
+        out: dict[str, np.ndarray] = {
+            "kind": np.array(type(self).__name__),
+            "config": np.array(json.dumps(_jsonable(self.config))),
+            "sample_ids": self.sample_ids,
+        }
+        for k, v in self.columns.items():
+            out[f"col.{k}"] = v
+        for k, (o, v) in self.ragged.items():
+            out[f"rag.{k}.offsets"] = o
+            out[f"rag.{k}.values"] = v
+        return out
+
     def metrics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         """Metric name -> [B] values of each weighted replicate."""
         w = _check_weights(weights, self.n)
@@ -255,7 +271,44 @@ class SceneGraphTable(RowTable):
         return out
 
 
+def table_from_arrays(d: Any) -> Any:
+    """A sample table from :meth:`RowTable.to_arrays` / ``CocoSampleTable.to_arrays``."""
+    import json
+
+    kind = str(np.asarray(d["kind"]))
+    if kind == "CocoSampleTable":
+        from visionbench.metrics.coco_bootstrap import CocoSampleTable
+
+        return CocoSampleTable.from_arrays(d)
+    classes = {c.__name__: c for c in (ClassificationTable, SegmentationTable, CityscapesTable,
+                                      CaptionTable, SceneGraphTable)}  # fmt: skip
+    if kind not in classes:
+        raise MetricInputError(f"sample statistics: unknown table kind {kind!r}")
+    config = json.loads(str(np.asarray(d["config"])))
+    for key in ("shape", "topk", "ks"):
+        if key in config:
+            config[key] = tuple(config[key])
+    cols, rag = {}, {}
+    for k in d:
+        if k.startswith("col."):
+            cols[k[4:]] = np.asarray(d[k])
+        elif k.startswith("rag.") and k.endswith(".offsets"):
+            name = k[4:-8]
+            rag[name] = (np.asarray(d[k]), np.asarray(d[f"rag.{name}.values"]))
+    return classes[kind](cols, rag, sample_ids=np.asarray(d["sample_ids"]), config=config)
+
+
 # -- helpers --------------------------------------------------------------------------
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
 def _check_weights(weights: np.ndarray, n: int) -> np.ndarray:
     w = np.asarray(weights, dtype=np.int64)
     if w.ndim != 2 or w.shape[1] != n:
