@@ -20,6 +20,10 @@ randomisation), so the p-values equal sacreBLEU's for the same seed and sample c
 per-sample statistics stored with each record (``<run_id>.samples.npz``, written by
 ``bench run`` / ``bench eval``); no predictions are re-read.
 
+Note sacreBLEU's counting (strictly greater, plus one): two identical runs get the
+smallest p-value, ``1 / (n + 1)``, not 1; read a zero difference as "no difference"
+(the interval is then ``[0, 0]``).
+
 Refused with one line: runs on different datasets (fingerprint), with different metric
 signatures, without stored per-sample statistics, or without common samples.
 """

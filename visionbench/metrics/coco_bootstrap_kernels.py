@@ -265,37 +265,78 @@ def summarize_replicates(
 
 @nb.njit(cache=True, nogil=True)
 def _pairwise_sum(a: np.ndarray, start: int, n: int) -> float:
-    """numpy's ``pairwise_sum`` (``loops_utils.h.src``) of ``a[start:start + n]``."""
+    """numpy's ``pairwise_sum`` (``loops_utils.h.src``) of ``a[start:start + n]``.
+
+    Its recursion (halves rounded down to a multiple of 8, leaves of at most 128 summed
+    with 8 accumulators) is unrolled on an explicit stack: numba's on-disk cache cannot
+    hold recursive functions (a cached recursive kernel crashes when loaded)."""
+    f_start = np.empty(128, dtype=np.int64)
+    f_n = np.empty(128, dtype=np.int64)
+    f_combine = np.empty(128, dtype=np.bool_)
+    vals = np.empty(128, dtype=np.float64)
+    top = 0
+    nv = 0
+    f_start[0] = start
+    f_n[0] = n
+    f_combine[0] = False
+    top = 1
+    while top > 0:
+        top -= 1
+        s0 = f_start[top]
+        m = f_n[top]
+        if f_combine[top]:
+            right = vals[nv - 1]
+            left = vals[nv - 2]
+            nv -= 2
+            vals[nv] = left + right
+            nv += 1
+        elif m <= 128:
+            vals[nv] = _leaf_sum(a, s0, m)
+            nv += 1
+        else:
+            m2 = m // 2
+            m2 -= m2 % 8
+            f_start[top] = s0
+            f_n[top] = m
+            f_combine[top] = True
+            f_start[top + 1] = s0 + m2
+            f_n[top + 1] = m - m2
+            f_combine[top + 1] = False
+            f_start[top + 2] = s0
+            f_n[top + 2] = m2
+            f_combine[top + 2] = False
+            top += 3
+    return vals[0]
+
+
+@nb.njit(cache=True, nogil=True)
+def _leaf_sum(a: np.ndarray, start: int, n: int) -> float:
     if n < 8:
         res = 0.0
         for i in range(n):
             res += a[start + i]
         return res
-    if n <= 128:
-        r0 = a[start]
-        r1 = a[start + 1]
-        r2 = a[start + 2]
-        r3 = a[start + 3]
-        r4 = a[start + 4]
-        r5 = a[start + 5]
-        r6 = a[start + 6]
-        r7 = a[start + 7]
-        i = 8
-        while i < n - (n % 8):
-            r0 += a[start + i]
-            r1 += a[start + i + 1]
-            r2 += a[start + i + 2]
-            r3 += a[start + i + 3]
-            r4 += a[start + i + 4]
-            r5 += a[start + i + 5]
-            r6 += a[start + i + 6]
-            r7 += a[start + i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[start + i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_sum(a, start, n2) + _pairwise_sum(a, start + n2, n - n2)
+    r0 = a[start]
+    r1 = a[start + 1]
+    r2 = a[start + 2]
+    r3 = a[start + 3]
+    r4 = a[start + 4]
+    r5 = a[start + 5]
+    r6 = a[start + 6]
+    r7 = a[start + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[start + i]
+        r1 += a[start + i + 1]
+        r2 += a[start + i + 2]
+        r3 += a[start + i + 3]
+        r4 += a[start + i + 4]
+        r5 += a[start + i + 5]
+        r6 += a[start + i + 6]
+        r7 += a[start + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[start + i]
+        i += 1
+    return res
