@@ -49,6 +49,20 @@ def _root(
         console.print(ctx.get_help())
 
 
+# -- KEY=VALUE options ------------------------------------------------------------------
+
+_DatasetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--dataset-option", "-D",
+                 help="KEY=VALUE option of the dataset (repeatable; bench describe NAME)"),
+]  # fmt: skip
+_MetricOpt = Annotated[
+    list[str] | None,
+    typer.Option("--metric-option", "-M",
+                 help="KEY=VALUE option of the dataset's protocol (repeatable; bench describe NAME)"),
+]  # fmt: skip
+
+
 # ---------------------------------------------------------------------------------------
 # bench run
 
@@ -85,7 +99,9 @@ def run(
     profile: Annotated[
         bool, typer.Option(help="profile the model (GFLOPs, latency) into the record")
     ] = False,
-    sg_mode: Annotated[str, typer.Option(help="scene graphs: predcls, sgcls or sgdet")] = "sgdet",
+    sg_mode: Annotated[
+        str | None, typer.Option(help="scene graphs: predcls, sgcls or sgdet (= -M mode=...)")
+    ] = None,
     lenient: Annotated[
         bool,
         typer.Option(
@@ -93,6 +109,12 @@ def run(
             help="drop dangling annotations / unpaired files with a warning instead of stopping",
         ),
     ] = False,
+    dataset_option: _DatasetOpt = None,
+    metric_option: _MetricOpt = None,
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option("--model-option", help="KEY=VALUE option of the model factory (repeatable)"),
+    ] = None,
 ) -> None:
     """Score a model on a dataset and write a run record.
 
@@ -102,8 +124,9 @@ def run(
 
     options = dict(
         batch_size=batch_size, device=device, workers=workers, limit=limit, results=results,
-        resume=resume, fresh=fresh, amp=amp, channels_last=channels_last, seed=seed, sg_mode=sg_mode,
+        resume=resume, fresh=fresh, amp=amp, channels_last=channels_last, seed=seed,
     )  # fmt: skip
+    metric_opts = _metric_options(metric_option, sg_mode=sg_mode)
     if model is None and dataset is None:
         if not quiet:
             err_console.print(
@@ -115,7 +138,8 @@ def run(
     if model is None or dataset is None:
         raise RunError("pass both --model and --dataset (or neither, for the built-in demo)")
     _run_one(model, dataset, split, data_root, weights, quiet=quiet, profile=profile,
-             options=options, lenient=lenient)  # fmt: skip
+             options=options, lenient=lenient, dataset_options=_kv(dataset_option, "--dataset-option"),
+             metric_options=metric_opts, model_options=_kv(model_option, "--model-option"))  # fmt: skip
 
 
 def _run_one(
@@ -129,12 +153,16 @@ def _run_one(
     profile: bool,
     options: dict[str, Any],
     lenient: bool = False,
+    dataset_options: dict[str, str] | None = None,
+    metric_options: dict[str, str] | None = None,
+    model_options: dict[str, str] | None = None,
 ) -> None:
     from visionbench.engine.run import RunOptions, select_device
     from visionbench.engine.run import run as run_engine
 
-    ds = _build_dataset(dataset, data_root, split, lenient=lenient)
-    mdl = _build_model(model, weights)
+    ds = _build_dataset(dataset, data_root, split, lenient=lenient, options=dataset_options,
+                        metric_options=metric_options)  # fmt: skip
+    mdl = _build_model(model, weights, model_options)
     if profile:
         from visionbench.models.profiling import profile_model
 
@@ -143,8 +171,9 @@ def _run_one(
             mdl, batch_size=min(options["batch_size"], 8), device=device
         )
     opts = RunOptions(
-        **options, progress=not quiet and sys.stderr.isatty(), command=["bench", *sys.argv[1:]]
-    )
+        **options, metric_options=dict(metric_options or {}),
+        progress=not quiet and sys.stderr.isatty(), command=["bench", *sys.argv[1:]],
+    )  # fmt: skip
     if not quiet:
         err_console.print(
             f"[bold]{mdl.name}[/] on [bold]{ds.name}[/] ({ds.split}, {len(ds)} samples)"
@@ -157,31 +186,76 @@ def _run_one(
 
 
 def _build_dataset(
-    name: str, root: Path | None, split: str | None, *, lenient: bool = False
+    name: str,
+    root: Path | None,
+    split: str | None,
+    *,
+    lenient: bool = False,
+    options: dict[str, Any] | None = None,
+    metric_options: dict[str, Any] | None = None,
 ) -> Any:
-    """The dataset from the registry. ``lenient``: ask the loader to collect problems
-    (dangling annotations, unpaired files) instead of stopping at the first."""
+    """The dataset from the registry with its validated ``-D`` options. ``lenient``: ask
+    the loader to collect problems (dangling annotations, unpaired files) instead of
+    stopping at the first; the protocol's needs (COCO segm: masks) are applied."""
+    from visionbench.loaders.build import build_dataset
+    from visionbench.protocols import protocol_requirements
+
+    needs = protocol_requirements(name, metric_options) if metric_options is not None else {}
+    return build_dataset(name, root, split, options=options, lenient=lenient, requirements=needs)
+
+
+def _build_model(name: str, weights: str | None, options: dict[str, str] | None = None) -> Any:
+    from visionbench.models.resolve import build_model
+
+    return build_model(name, weights=weights, **_model_kwargs(name, options or {}))
+
+
+def _model_kwargs(name: str, given: dict[str, str]) -> dict[str, Any]:
+    """``--model-option`` values typed by the factory's signature; unknown keys refused."""
+    if not given:
+        return {}
     import inspect
 
-    from visionbench.registry import datasets
+    from visionbench import registry
+    from visionbench.loaders.build import _signature_options
+    from visionbench.options import parse_given
 
-    factory = datasets.get(name)
-    default_split = datasets.entry(name).info.get("split", "val")
-    kw: dict[str, Any] = {}
-    if lenient:
-        params = inspect.signature(factory).parameters
-        kw = {k: True for k in ("drop_dangling", "drop_unpaired") if k in params}
-    return factory(root=None if root is None else str(root), split=split or default_split, **kw)
+    if name.startswith("tv:"):
+        from visionbench.models.torchvision_zoo import build_torchvision as factory
+    elif name in registry.models:
+        factory = registry.models.get(name)
+    else:
+        return dict(given)  # user factories: their own errors
+    declared = [o for o in _signature_options(factory) if o.name not in ("name", "weights")]
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params) and not declared:
+        return dict(given)
+    return parse_given(declared, given, where=f"model option of {name!r}")
 
 
-def _build_model(name: str, weights: str | None) -> Any:
-    try:
-        from visionbench.models.resolve import build_model
-    except ImportError:  # resolve lands with the model zoo
-        from visionbench.registry import models
+def _kv(items: list[str] | None, flag: str) -> dict[str, str]:
+    from visionbench.options import parse_key_values
 
-        return models.get(name)(weights=weights)
-    return build_model(name, weights=weights)
+    return parse_key_values(items, flag=flag)
+
+
+def _metric_options(items: list[str] | None, **aliases: str | None) -> dict[str, str]:
+    """``-M`` options plus the alias flags (``--sg-mode`` = ``-M mode=``, ``--iou-type`` =
+    ``-M iou_type=``); an alias and its ``-M`` key together must agree."""
+    from visionbench.options import OptionError
+
+    opts = _kv(items, "--metric-option")
+    keys = {"sg_mode": "mode", "iou_type": "iou_type"}
+    for flag, value in aliases.items():
+        if value is None:
+            continue
+        key = keys[flag]
+        if key in opts and opts[key] != value:
+            raise OptionError(
+                f"--{flag.replace('_', '-')} {value} contradicts --metric-option {key}={opts[key]}"
+            )
+        opts[key] = value
+    return opts
 
 
 def _print_metrics(record: dict[str, Any]) -> None:
@@ -210,20 +284,31 @@ def _print_metrics(record: dict[str, Any]) -> None:
 
 @app.command("eval")
 def eval_(
-    dataset: Annotated[str, typer.Option(help="registered dataset name")],
     predictions: Annotated[
         Path,
         typer.Option(
             help="COCO results JSON, folder of result PNGs, CSV/JSON of top-k ids, captions JSON"
         ),
     ],
+    dataset: Annotated[
+        str | None, typer.Option(help="registered dataset name (default with --gt: coco)")
+    ] = None,
     split: Annotated[str | None, typer.Option(help="dataset split")] = None,
     data_root: Annotated[Path | None, typer.Option(help="dataset root folder")] = None,
     name: Annotated[
         str | None, typer.Option(help="model name for the leaderboard (default: file name)")
     ] = None,
     results: Annotated[Path | None, typer.Option(help="results directory")] = None,
-    iou_type: Annotated[str | None, typer.Option(help="detection: bbox or segm")] = None,
+    iou_type: Annotated[
+        str | None, typer.Option(help="COCO: bbox, segm or keypoints (= -M iou_type=...)")
+    ] = None,
+    sg_mode: Annotated[
+        str | None, typer.Option(help="scene graphs: predcls, sgcls or sgdet (= -M mode=...)")
+    ] = None,
+    gt: Annotated[
+        Path | None,
+        typer.Option("--gt", help="any COCO-format ground-truth JSON (no dataset root needed)"),
+    ] = None,
     lenient: Annotated[
         bool,
         typer.Option(
@@ -231,22 +316,58 @@ def eval_(
             help="drop dangling annotations / unpaired files with a warning instead of stopping",
         ),
     ] = False,
+    dataset_option: _DatasetOpt = None,
+    metric_option: _MetricOpt = None,
 ) -> None:
     """Score predictions made elsewhere (no model is run) and write a run record."""
     from visionbench.engine.offline import evaluate_predictions
 
-    ds = _build_dataset(dataset, data_root, split, lenient=lenient)
-    opts = {"iou_type": iou_type} if iou_type else {}
+    metric_opts = _metric_options(metric_option, sg_mode=sg_mode, iou_type=iou_type)
+    protocol = None
+    if gt is not None:
+        ds, protocol = _gt_file_source(gt, dataset, split, metric_opts)
+    else:
+        if dataset is None:
+            from visionbench.errors import RunError
+
+            raise RunError("pass --dataset NAME (bench list datasets), or --gt FILE.json")
+        ds = _build_dataset(dataset, data_root, split, lenient=lenient,
+                            options=_kv(dataset_option, "--dataset-option"),
+                            metric_options=metric_opts)  # fmt: skip
     record, path = evaluate_predictions(
         ds,
         predictions,
         name=name,
         results=results,
-        scorer_options=opts,
+        metric_options=metric_opts,
+        protocol=protocol,
         command=["bench", *sys.argv[1:]],
     )
     _print_metrics(record)
     console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+
+
+def _gt_file_source(
+    gt: Path, dataset: str | None, split: str | None, metric_opts: dict[str, str]
+) -> tuple[Any, Any]:
+    """``--gt FILE.json``: the file as the ground truth, scored by the COCO protocol (with
+    the option defaults of ``--dataset``'s catalog entry, e.g. coco-keypoints)."""
+    from visionbench.protocols import get_protocol
+    from visionbench.protocols.coco import CocoGroundTruthFile
+    from visionbench.registry import datasets
+
+    name = dataset or "coco"
+    info = datasets.entry(name).info if dataset else {}
+    if info.get("protocol", "coco") != "coco":
+        from visionbench.errors import RunError
+
+        raise RunError(
+            f"--gt reads COCO-format detection ground truth; {name!r} is not COCO detection"
+        )
+    src = CocoGroundTruthFile(gt, name=name, split=split)
+    proto = get_protocol("coco", src.label_space, metric_opts, dataset=src,
+                         defaults=info.get("protocol_options"))  # fmt: skip
+    return src, proto
 
 
 # ---------------------------------------------------------------------------------------
@@ -285,15 +406,25 @@ def profile(
 
 @app.command("list")
 def list_(
-    kind: Annotated[str, typer.Argument(help="models, datasets or metrics")] = "models",
+    kind: Annotated[str, typer.Argument(help="models, datasets, metrics or protocols")] = "models",
+    name: Annotated[
+        str | None, typer.Argument(help="datasets: one dataset's options (= bench describe)")
+    ] = None,
 ) -> None:
-    """List registered models, datasets or metrics."""
+    """List registered models, datasets, metrics or protocols."""
     from visionbench import registry
     from visionbench.errors import RegistryError
+    from visionbench.protocols import protocols
 
-    regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics}
+    regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics,
+            "protocols": protocols}  # fmt: skip
     if kind not in regs:
         raise RegistryError(f"unknown kind {kind!r}; use one of: {', '.join(regs)}")
+    if name is not None:
+        if kind != "datasets":
+            raise RegistryError(f"bench list {kind} takes no name (bench list datasets NAME)")
+        describe(name)
+        return
     table = Table(title=f"visionbench {kind}")
     table.add_column("name", style="bold")
     table.add_column("task")
@@ -310,6 +441,33 @@ def list_(
     console.print(table)
     if kind == "models":
         console.print("[dim]also: tv:<any torchvision model name>, pkg.module:factory[/]")
+
+
+@app.command()
+def describe(
+    name: Annotated[str, typer.Argument(help="registered dataset name")],
+) -> None:
+    """A dataset's options (-D KEY=VALUE) and its protocol's options (-M KEY=VALUE)."""
+    from visionbench.loaders.build import dataset_options
+    from visionbench.protocols import get_protocol_class
+    from visionbench.protocols.catalog import DEFAULT_BY_TASK
+    from visionbench.registry import datasets
+
+    e = datasets.entry(name)
+    info = e.info
+    out = [f"dataset {name}: {info.get('description', '')}".rstrip(": "),
+           f"  task {info.get('task', '?')}, label space {info.get('label_space', '?')}, "
+           f"default split {info.get('split', 'val')}"]  # fmt: skip
+    opts = dataset_options(name)
+    out += [f"  -D {o.describe()}" for o in opts] or ["  (no dataset options)"]
+    pname = info.get("protocol") or DEFAULT_BY_TASK.get(str(info.get("task")))
+    if pname:
+        cls = get_protocol_class(str(pname))
+        out += cls.describe()
+        for k, v in (info.get("protocol_options") or {}).items():
+            out.append(f"  (this dataset sets -M {k}={v})")
+    for line in out:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 # ---------------------------------------------------------------------------------------

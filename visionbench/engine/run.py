@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +36,14 @@ from visionbench.engine.distributed import (
 )
 from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.records import (
-    SCHEMA_VERSION,
     RunRecord,
-    git_commit,
-    hardware_info,
-    new_run_id,
+    build_record,
     results_dir,
-    software_versions,
     write_record,
 )
-from visionbench.engine.scoring import make_scorer
 from visionbench.errors import LabelSpaceError, RunError
 from visionbench.label_spaces import LabelMap, label_map
+from visionbench.protocols import Protocol, dataset_protocol
 from visionbench.tasks import Batch, Dataset, Model
 from visionbench.types import DetectionPrediction, SegmentationPrediction, Task
 
@@ -74,9 +69,12 @@ class RunOptions:
         seed: torch / numpy seed recorded in the run record.
         progress: show a progress bar.
         command: the command line recorded in the run record.
-        scorer_options: passed to the task's scorer (e.g. ``topk``).
-        sg_mode: scene graphs: ``predcls`` (the model gets ground-truth boxes and labels),
-            ``sgcls`` (ground-truth boxes), ``sgdet`` (nothing but pixels).
+        metric_options: options of the dataset's protocol (``-M KEY=VALUE``; e.g.
+            ``topk``, ``iou_type``, ``mode``), validated by the protocol.
+        scorer_options: the former name of ``metric_options`` (merged into it).
+        sg_mode: alias of the scene-graph protocol option ``mode``: ``predcls`` (the model
+            gets ground-truth boxes and labels), ``sgcls`` (ground-truth boxes), ``sgdet``
+            (nothing but pixels). None: the protocol's default.
     """
 
     batch_size: int = 32
@@ -93,8 +91,9 @@ class RunOptions:
     seed: int = 0
     progress: bool = True
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+    metric_options: dict[str, Any] = field(default_factory=dict)
     scorer_options: dict[str, Any] = field(default_factory=dict)
-    sg_mode: str = "sgdet"
+    sg_mode: str | None = None
     on_batch: Callable[[int], None] | None = None  # test hook: called after each flushed batch
 
 
@@ -113,10 +112,7 @@ def run(
 ) -> tuple[RunRecord, Path | None]:
     """Score ``model`` on ``dataset``; return the run record and its path (None off rank 0)."""
     opt = options or RunOptions()
-    if model.task == Task.SCENE_GRAPH:
-        if opt.sg_mode not in ("predcls", "sgcls", "sgdet"):
-            raise RunError(f"sg_mode must be predcls, sgcls or sgdet, got {opt.sg_mode!r}")
-        opt = replace(opt, scorer_options={"mode": opt.sg_mode, **opt.scorer_options})
+    protocol = _protocol(dataset, opt)
     mapping = _check_compatible(model, dataset)
     device = select_device(opt.device)
     info = dist_info(device_type=device.type)
@@ -129,7 +125,7 @@ def run(
     n_total = len(gt) if opt.limit is None else min(len(gt), opt.limit)
     mine = contiguous_shard(n_total, info.rank, info.world_size)
 
-    config = _config(model, dataset, opt, n_total)
+    config = _config(model, dataset, opt, n_total, protocol)
     key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
     workdir = results_dir(opt.results) / "work" / key
     pred_dir = workdir / "predictions"
@@ -150,12 +146,8 @@ def run(
         opt.resume,
     )
     cache = PredictionCache(pred_dir, model.task, rank=info.rank)
-    gt_objects = (
-        {"predcls": "boxes+labels", "sgcls": "boxes"}.get(opt.sg_mode)
-        if model.task == Task.SCENE_GRAPH
-        else None
-    )
-    scorer = make_scorer(model.task, dataset.label_space, **opt.scorer_options)
+    gt_objects = protocol.model_inputs().get("gt_objects")
+    scorer = protocol.scorer()
     target_of = dict(zip(gt.sample_ids, gt.targets))
     mine_ids = {gt.sample_ids[i] for i in mine}
     done: set[Any] = set()
@@ -228,7 +220,7 @@ def run(
     if info.is_main:
         assert states is not None and all_timings is not None
         for s in states[1:]:
-            other = make_scorer(model.task, dataset.label_space, **opt.scorer_options)
+            other = protocol.scorer()
             other.load_state_dict(s)
             scorer.merge(other)
         result = scorer.compute()
@@ -237,6 +229,7 @@ def run(
             describe, dataset, gt, result,
             timings=_merge_timings(all_timings) | {"world_size": info.world_size, "batch_size": opt.batch_size},
             device=str(device), config=config, n=n_total, seed=opt.seed, command=opt.command,
+            protocol=protocol,
         )  # fmt: skip
         record["config"]["log_dir"] = str(workdir)
         attach_intervals(record, scorer.evaluator, root=opt.results)
@@ -319,7 +312,20 @@ def _map_labels(pred: Any, mapping: LabelMap) -> Any:
     return pred
 
 
-def _config(model: Model, dataset: Dataset, opt: RunOptions, n: int) -> dict[str, Any]:
+def _protocol(dataset: Dataset, opt: RunOptions) -> Protocol:
+    """The dataset's protocol with the run's metric options (``sg_mode`` is an alias of
+    the option ``mode``)."""
+    options = {**opt.scorer_options, **opt.metric_options}
+    if opt.sg_mode is not None:
+        if opt.sg_mode not in ("predcls", "sgcls", "sgdet"):
+            raise RunError(f"sg_mode must be predcls, sgcls or sgdet, got {opt.sg_mode!r}")
+        options.setdefault("mode", opt.sg_mode)
+    return dataset_protocol(dataset, options)
+
+
+def _config(
+    model: Model, dataset: Dataset, opt: RunOptions, n: int, protocol: Protocol
+) -> dict[str, Any]:
     describe = getattr(model, "describe", lambda: {"name": model.name})
     d = describe()
     return {
@@ -331,7 +337,8 @@ def _config(model: Model, dataset: Dataset, opt: RunOptions, n: int) -> dict[str
         "root": str(getattr(dataset, "root", "")),
         "num_samples": n,
         "amp": opt.amp,
-        "scorer_options": opt.scorer_options,
+        "protocol": protocol.name,
+        "metric_options": protocol.record_entry()["options"],
     }
 
 
@@ -457,65 +464,6 @@ def _merge_timings(per_rank: list[dict[str, Any]]) -> dict[str, Any]:
     tp = [t["throughput_img_s"] for t in per_rank if t["throughput_img_s"]]
     out["throughput_img_s"] = sum(tp) if tp else None
     return out
-
-
-def build_record(
-    model_info: dict[str, Any],
-    dataset: Dataset,
-    gt: Any,
-    result: Any,
-    *,
-    timings: dict[str, Any],
-    device: str,
-    config: dict[str, Any],
-    n: int,
-    seed: int,
-    command: list[str],
-) -> RunRecord:
-    """A complete run record from a model description, a dataset and a metric result."""
-    hib = result.higher_is_better
-    metrics = {
-        k: {
-            "value": (None if v is None or not np.isfinite(v) else float(v)),
-            "signature": result.signature,
-            "higher_is_better": bool(hib.get(k, True)),
-        }
-        for k, v in result.metrics.items()
-    }
-    return RunRecord(
-        schema_version=SCHEMA_VERSION,
-        run_id=new_run_id(model_info["name"], dataset.name),
-        status="complete",
-        task=dataset.task.value,
-        model={
-            "name": model_info["name"],
-            "task": model_info.get("task", dataset.task.value),
-            "label_space": model_info.get("label_space", dataset.label_space.name),
-            "params": model_info.get("params"),
-            "gflops": model_info.get("gflops"),
-            "weights": model_info.get("weights") or {},
-            "preprocess": model_info.get("preprocess"),
-            "profile": model_info.get("profile"),
-        },
-        dataset={
-            "name": dataset.name,
-            "split": dataset.split,
-            "root": str(getattr(dataset, "root", "") or ""),
-            "num_samples": n,
-            "label_space": dataset.label_space.name,
-            "fingerprint": gt.fingerprint(),
-        },
-        metrics=metrics,
-        arrays_file=None,
-        timings=timings,
-        hardware=hardware_info(device),
-        software=software_versions(),
-        seed=seed,
-        git_commit=git_commit(),
-        command=list(command),
-        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        config=config,
-    )
 
 
 class _NoBar:

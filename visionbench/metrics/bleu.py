@@ -362,6 +362,7 @@ class CaptionEvaluator:
             signature=self.signature,
             arrays=arrays,
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     def state_dict(self) -> dict[str, Any]:

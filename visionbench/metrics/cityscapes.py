@@ -431,6 +431,7 @@ class CityscapesEvaluator:
             signature=self.signature,
             arrays=arrays,
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     def state_dict(self) -> dict[str, Any]:

@@ -355,6 +355,7 @@ class ClassificationEvaluator:
             signature=self.signature,
             arrays=arrays,
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     def state_dict(self) -> dict[str, Any]:

@@ -228,6 +228,7 @@ class SegmentationEvaluator:
                 "class_acc": s["class_acc"],
             },
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     def state_dict(self) -> dict[str, Any]:
