@@ -91,6 +91,40 @@ def test_refusals_are_one_line() -> None:
         compare_runs([a])
 
 
+def _caption_record(tmp_path: Path, run_id: str, hyps, refs) -> dict:
+    from visionbench.engine.records import atomic_write_bytes
+
+    ev = CaptionEvaluator(coco=False)
+    ev.update(hyps, refs)
+    res = ev.compute()
+    folder = tmp_path / "records"
+    folder.mkdir(exist_ok=True)
+    buf = __import__("io").BytesIO()
+    np.savez_compressed(buf, **sample_table(ev).to_arrays())
+    atomic_write_bytes(folder / f"{run_id}.samples.npz", buf.getvalue())
+    return {
+        "run_id": run_id, "dataset": {"name": "caps", "fingerprint": "f"},
+        "metrics": {"sacrebleu": {"value": res["sacrebleu"], "signature": res.signature,
+                                  "higher_is_better": True}},
+        "samples_file": f"{run_id}.samples.npz", "_dir": str(folder),
+    }  # fmt: skip
+
+
+def test_rank_groups(tmp_path: Path) -> None:
+    from visionbench.leaderboard.compare import rank_groups
+
+    refs, base, better = _systems(4, 150)
+    recs = [
+        _caption_record(tmp_path, "base", base, refs),
+        _caption_record(tmp_path, "base-again", base, refs),
+        _caption_record(tmp_path, "better", better, refs),
+    ]
+    rows = rank_groups(recs, "sacrebleu", trials=300, B=100)
+    assert [r["run_id"] for r in rows] == ["better", "base", "base-again"]
+    assert [r["group"] for r in rows] == [1, 2, 2]  # identical runs share a group
+    assert rows[0]["p_vs_above"] is None and rows[1]["p_vs_above"] < 0.05
+
+
 # -- through the installed console script -------------------------------------------
 def _bench(*args: str, env: dict) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("bench")

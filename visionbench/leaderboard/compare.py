@@ -38,7 +38,7 @@ import numpy as np
 
 from visionbench.errors import RunError
 
-__all__ = ["compare_runs", "load_run", "format_comparison", "SACREBLEU_SEED"]
+__all__ = ["compare_runs", "load_run", "format_comparison", "rank_groups", "SACREBLEU_SEED"]
 
 SACREBLEU_SEED = 12345
 
@@ -251,3 +251,50 @@ def _sacrebleu_scores(table: Any, w: np.ndarray, test: str) -> np.ndarray:
             raise RunError("compare: corpus too large for sacreBLEU's float32 statistics")
         sums = sums.astype(np.float32)
     return np.array([bleu._compute_score_from_stats(s).score for s in sums])
+
+
+def rank_groups(
+    records: list[dict[str, Any]],
+    metric: str,
+    *,
+    alpha: float = 0.05,
+    test: str = "p_randomization",
+    B: int = 1000,
+    trials: int = 1000,
+    seed: int = SACREBLEU_SEED,
+) -> list[dict[str, Any]]:
+    """Rank runs on one metric and mark those not significantly different from the run
+    ranked above them (for the leaderboard's rank groups).
+
+    Runs are sorted by value (``higher_is_better`` of the metric entry, default True);
+    each is tested against the run above it (paired, on their common samples); a p-value
+    >= ``alpha`` or a zero difference keeps it in the group of the run above.
+
+    Returns:
+        rows ``{"run_id", "value", "rank", "group", "p_vs_above", "test"}`` in rank order;
+        ``group`` starts at 1 and grows by one at each significant step.
+    """
+    if test not in ("p_randomization", "p_bootstrap"):
+        raise RunError(f"rank_groups: test must be p_randomization or p_bootstrap, got {test!r}")
+    rows = [r for r in records if (r["metrics"].get(metric) or {}).get("value") is not None]
+    if not rows:
+        return []
+    hib = bool(rows[0]["metrics"][metric].get("higher_is_better", True))
+    rows.sort(key=lambda r: r["metrics"][metric]["value"], reverse=hib)
+    out = []
+    group = 1
+    for i, r in enumerate(rows):
+        p = None
+        if i:
+            res = compare_runs([rows[i - 1], r], metrics=[metric], B=B, trials=trials, seed=seed)
+            p = res[0][test]
+            if res[0]["difference"] != 0 and p < alpha:
+                group += 1
+        out.append(
+            {
+                "run_id": r["run_id"], "value": r["metrics"][metric]["value"], "rank": i + 1,
+                "group": group, "p_vs_above": p,
+                "test": "approximate randomisation" if test == "p_randomization" else "paired bootstrap",
+            }
+        )  # fmt: skip
+    return out
