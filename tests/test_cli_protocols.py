@@ -149,3 +149,20 @@ def test_bench_eval_imports_no_torch(tmp_path, home, coco_mini_ann):
         p = subprocess.run([sys.executable, "-c", code, "eval", "--predictions", str(path), *args],
                            capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
         assert p.returncode == 0 and "no torch" in p.stdout, p.stderr
+
+
+def test_run_takes_metric_and_model_options(tmp_path, home):
+    out = bench(["run", "--model", "demo-cnn", "--dataset", "imagenet-mini", "--model-option",
+                 "foo=1"], home, check=False)  # fmt: skip
+    assert out.returncode == 2
+    assert (
+        out.stderr.strip() == "error: model option of 'demo-cnn': unknown key 'foo' valid: (none)"
+    )
+    results = tmp_path / "results"
+    bench(["run", "--model", "demo-cnn", "--dataset", "imagenet-mini", "-M", "topk=1,3",
+           "--workers", "0", "--results", str(results), "-q"], home)  # fmt: skip
+    rec = json.loads(next((results / "records").glob("*.json")).read_text())
+    assert rec["protocol"]["options"]["topk"] == [1, 3]
+    assert rec["protocol"]["headline"] == ["top1", "top3"]
+    assert "top3" in rec["metrics"] and "top5" not in rec["metrics"]
+    assert rec["metrics"]["top1"]["unit"] == "percent"

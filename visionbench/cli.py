@@ -30,12 +30,20 @@ err_console = Console(stderr=True)
 _DEBUG = False
 
 DEMO_MODEL = "demo-cnn"
-#: ``bench run`` with no --model/--dataset: small trained models on the mini datasets.
-DEMO_SUITE = (
-    ("demo-cnn", "imagenet-mini"),
-    ("demo-detector", "coco-mini"),
-    ("demo-segnet", "cityscapes-mini"),
-)
+#: ``bench run`` with no --model/--dataset: small trained models on the mini datasets, one per
+#: task: (model, dataset, split (None: the dataset's default), protocol options (-M) for it).
+DEMO_SUITE: tuple[tuple[str, str, str | None, dict[str, Any]], ...] = (
+    ("demo-cnn", "imagenet-mini", None, {}),
+    ("demo-detector", "coco-mini", None, {}),
+    ("demo-segnet", "cityscapes-mini", None, {}),
+    ("demo-freq", "vg-mini", "test", {"mode": "predcls"}),
+    # BLEU-4 and CIDEr-D (and the rest of the pure-Python COCO-caption metrics); METEOR's JVM
+    # would cost the demo ~10 s
+    ("demo-captioner", "coco-mini-captions", None,
+     {"meteor": "false", "spice": "false"}),
+)  # fmt: skip
+#: The synthetic dataset each demo dataset is generated from.
+_DEMO_SYNTH = {"coco-mini-captions": "coco-mini"}
 
 
 @app.callback(invoke_without_command=True)
@@ -128,12 +136,7 @@ def run(
     )  # fmt: skip
     metric_opts = _metric_options(metric_option, sg_mode=sg_mode)
     if model is None and dataset is None:
-        if not quiet:
-            err_console.print(
-                "[bold]visionbench demo[/]: " + ", ".join(f"{m} on {d}" for m, d in DEMO_SUITE)
-            )
-        for m, d in DEMO_SUITE:
-            _run_one(m, d, None, None, None, quiet=quiet, profile=profile, options=options)
+        _run_demo(quiet=quiet, profile=profile, options=options, results=results)
         return
     if model is None or dataset is None:
         raise RunError("pass both --model and --dataset (or neither, for the built-in demo)")
@@ -154,9 +157,12 @@ def _run_one(
     options: dict[str, Any],
     lenient: bool = False,
     dataset_options: dict[str, str] | None = None,
-    metric_options: dict[str, str] | None = None,
+    metric_options: dict[str, Any] | None = None,
     model_options: dict[str, str] | None = None,
-) -> None:
+    summary: str = "full",
+) -> dict[str, Any] | None:
+    """Run one model on one dataset; print its metrics (``summary="full"``), one line
+    (``"line"``) or nothing (``"none"``); return the record (None off rank 0)."""
     from visionbench.engine.run import RunOptions, select_device
     from visionbench.engine.run import run as run_engine
 
@@ -180,9 +186,78 @@ def _run_one(
         )
     record, path = run_engine(mdl, ds, opts)
     if path is None:  # not rank 0
+        return None
+    if summary == "line":
+        _print_summary(record, path)
+    elif summary == "full":
+        _print_metrics(record)
+        console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+    return record
+
+
+def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: Path | None) -> None:
+    """The built-in demo: generate the mini datasets (saying what and where), run the five
+    demo models, print the leaderboard of these runs and write the HTML report."""
+    import time
+
+    from visionbench import synth
+    from visionbench.engine.records import results_dir
+
+    say = (lambda *a, **k: None) if quiet else err_console.print
+    t0 = time.perf_counter()
+    say(
+        "[bold]visionbench demo[/]: "
+        + ", ".join(f"{m} on {d}" + (f" ({s})" if s else "") for m, d, s, _ in DEMO_SUITE)
+    )
+    names = list(dict.fromkeys(_DEMO_SYNTH.get(d, d) for _, d, _, _ in DEMO_SUITE))
+    for name in names:
+        target = synth.synth_home() / "synth" / f"{name}-v{synth.SYNTH_VERSION}"
+        if target.is_dir() and any(target.iterdir()):
+            say(f"[dim]data: {name} (cached) {target}[/]", soft_wrap=True, highlight=False)
+            continue
+        t = time.perf_counter()
+        say(f"data: generating {name} into {target} ...", soft_wrap=True, highlight=False)
+        synth.ensure(name)
+        say(f"[dim]      done in {time.perf_counter() - t:.1f} s[/]")
+    run_ids = []
+    for i, (m, d, split, extra) in enumerate(DEMO_SUITE, start=1):
+        say(f"[bold][{i}/{len(DEMO_SUITE)}][/] {m} on {d}", highlight=False)
+        record = _run_one(m, d, split, None, None, quiet=True, profile=profile,
+                          options=options, metric_options=extra, summary="none" if quiet else "line")  # fmt: skip
+        if record is not None:
+            run_ids.append(record["run_id"])
+    if not run_ids:  # not rank 0
         return
-    _print_metrics(record)
-    console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+    from visionbench.leaderboard import table as lb
+    from visionbench.leaderboard.report import write_report
+
+    df = lb.load_long(results)
+    df = df[df["run_id"].isin(run_ids)]
+    console.print(lb.rich_table(df))
+    report = write_report("html", results_dir(results) / "report.html", results=results)
+    console.print(
+        f"leaderboard: bench leaderboard{f' --results {results}' if results else ''}  "
+        f"(records in {results_dir(results) / 'records'})",
+        soft_wrap=True, highlight=False,
+    )  # fmt: skip
+    console.print(f"report: {report}", soft_wrap=True, highlight=False)
+    say(f"[dim]demo done in {time.perf_counter() - t0:.1f} s[/]")
+
+
+def _print_summary(record: dict[str, Any], path: Path) -> None:
+    """One line per run: the protocol's first two headline metrics, time, record path."""
+    headline = (record.get("protocol") or {}).get("headline") or list(record["metrics"])
+    shown = [k for k in headline if k in record["metrics"]][:2]
+    values = ", ".join(
+        f"{k} {record['metrics'][k]['value']:.4g}"
+        for k in shown
+        if record["metrics"].get(k, {}).get("value") is not None
+    )
+    wall = record.get("timings", {}).get("wall_s")
+    err_console.print(
+        f"      {values}" + (f"  ({wall:.1f} s)" if wall else "") + f"  [dim]{path}[/]",
+        soft_wrap=True, highlight=False,
+    )  # fmt: skip
 
 
 def _build_dataset(
@@ -259,6 +334,13 @@ def _metric_options(items: list[str] | None, **aliases: str | None) -> dict[str,
 
 
 def _print_metrics(record: dict[str, Any]) -> None:
+    if record.get("no_ground_truth"):
+        console.print(
+            f"{record['dataset']['name']} ({record['dataset']['split']}) has no ground truth: "
+            f"no metrics; submission file: {record.get('submission', '-')}",
+            soft_wrap=True, highlight=False,
+        )  # fmt: skip
+        return
     table = Table(
         title=f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
     )
@@ -364,10 +446,42 @@ def _gt_file_source(
         raise RunError(
             f"--gt reads COCO-format detection ground truth; {name!r} is not COCO detection"
         )
+    from visionbench.label_spaces import LabelSpace
+
     src = CocoGroundTruthFile(gt, name=name, split=split)
-    proto = get_protocol("coco", src.label_space, metric_opts, dataset=src,
+    # the file's categories are read with the file, by the evaluation itself; the
+    # protocol's fast path needs only the space's name
+    space = LabelSpace(f"file:{gt.name}", ())
+    proto = get_protocol("coco", space, metric_opts, dataset=src,
                          defaults=info.get("protocol_options"))  # fmt: skip
     return src, proto
+
+
+# ---------------------------------------------------------------------------------------
+# bench export
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Argument(help="run id (or a unique prefix) of a bench run")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="file or folder to write")],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="coco-json, cityscapes-png, png, topk-csv, "
+            "coco-caption-json, scene-graph-json (default: the protocol's)",
+        ),
+    ] = None,
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+) -> None:
+    """Write a run's cached predictions in the official submission format; `bench eval`
+    on the export gives the run's numbers."""  # fmt: skip
+    from visionbench.engine.export import export_run
+
+    path = export_run(run_id, output, format=format, results=results)
+    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -428,13 +542,14 @@ def list_(
     table = Table(title=f"visionbench {kind}")
     table.add_column("name", style="bold")
     table.add_column("task")
-    if kind != "metrics":
+    spaces = kind not in ("metrics", "protocols")
+    if spaces:
         table.add_column("label space")
     table.add_column("description")
     table.add_column("origin", style="dim")
     for e in regs[kind]:
         row = [e.name, str(e.info.get("task", ""))]
-        if kind != "metrics":
+        if spaces:
             row.append(str(e.info.get("label_space", "")))
         row += [str(e.info.get("description", "")), e.origin]
         table.add_row(*row)

@@ -50,7 +50,7 @@ def test_bleu_p_values_equal_sacrebleu(seed: int, n: int, monkeypatch) -> None:
     refs, base, other = _systems(seed, n)
     tables = []
     for hyps in (base, other):
-        ev = CaptionEvaluator(coco=False)
+        ev = CaptionEvaluator(coco=False, cider_d=False, rouge_l=False)
         ev.update(hyps, refs)
         tables.append(sample_table(ev))
     rows = _test_pair(
@@ -63,7 +63,7 @@ def test_bleu_p_values_equal_sacrebleu(seed: int, n: int, monkeypatch) -> None:
 
 def test_identical_runs_are_not_different() -> None:
     refs, base, _ = _systems(3, 40)
-    ev = CaptionEvaluator()
+    ev = CaptionEvaluator(cider_d=False, rouge_l=False)
     ev.update(base, refs)
     t = sample_table(ev)
     rows = _test_pair(
@@ -94,7 +94,7 @@ def test_refusals_are_one_line() -> None:
 def _caption_record(tmp_path: Path, run_id: str, hyps, refs) -> dict:
     from visionbench.engine.records import atomic_write_bytes
 
-    ev = CaptionEvaluator(coco=False)
+    ev = CaptionEvaluator(coco=False, cider_d=False, rouge_l=False)
     ev.update(hyps, refs)
     res = ev.compute()
     folder = tmp_path / "records"

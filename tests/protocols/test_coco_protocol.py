@@ -139,3 +139,82 @@ def test_segm_without_gt_masks_is_a_clear_error(coco_mini_masks):
         ContractError, match=r"masks in the ground truth \(dataset option masks=true\)"
     ):
         proto.score([pred], gt.targets[:1])
+
+
+def test_scorer_reset_forgets_every_image(tmp_path, coco_mini_masks):
+    """``reset()`` on every evaluator: after it, the same images give the same numbers."""
+    proto = dataset_protocol(coco_mini_masks)
+    gt = coco_mini_masks.ground_truth()
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(segm_results(coco_mini_masks.annotation_file, 2)))
+    # bbox results from the masks' boxes
+    from pycocotools import mask as M
+
+    rows = json.loads(path.read_text())
+    for r in rows:
+        r["bbox"] = [float(v) for v in M.toBbox(r["segmentation"])]
+    path.write_text(json.dumps(rows))
+    preds = proto.read_predictions(path, gt)
+    s = proto.scorer()
+    s.update(preds, gt.targets)
+    first = s.compute()
+    s.reset()
+    s.update(preds, gt.targets)  # no "image id already added"
+    assert np.array_equal(ours(s.compute()), ours(first))
+
+
+def _keypoint_problem(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    images, anns, res = [], [], []
+    aid = 1
+    for i in range(6):
+        iid = 10 + i
+        images.append({"id": iid, "width": 200, "height": 160, "file_name": f"{iid}.jpg"})
+        for _ in range(int(rng.integers(0, 4))):
+            x, y = rng.uniform(0, 100, 2)
+            w, h = rng.uniform(20, 90, 2)
+            kp = np.stack([rng.uniform(x, x + w, 17), rng.uniform(y, y + h, 17),
+                           rng.integers(0, 3, 17)], 1)  # fmt: skip
+            kp[kp[:, 2] == 0, :2] = 0
+            anns.append({"id": aid, "image_id": iid, "category_id": 1, "iscrowd": 0,
+                         "bbox": [x, y, w, h], "area": float(w * h * 0.6),
+                         "keypoints": kp.ravel().tolist(), "num_keypoints": int((kp[:, 2] > 0).sum())})  # fmt: skip
+            aid += 1
+            if rng.random() < 0.8:
+                d = kp.copy()
+                d[:, :2] += rng.normal(0, 3, (17, 2))
+                d[:, 2] = rng.random(17)
+                res.append({"image_id": iid, "category_id": 1, "keypoints": d.ravel().tolist(),
+                            "score": float(rng.random()), "bbox": [x, y, w, h]})  # fmt: skip
+    cats = [{"id": 1, "name": "person", "supercategory": "person",
+             "keypoints": [f"k{j}" for j in range(17)], "skeleton": []}]  # fmt: skip
+    ann = tmp_path / "annotations" / "person_keypoints_val2017.json"
+    ann.parent.mkdir(parents=True, exist_ok=True)
+    ann.write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    path = tmp_path / "kp.json"
+    path.write_text(json.dumps(res))
+    return ann, path, res
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_keypoints_equal_pycocotools(tmp_path, seed):
+    from visionbench.loaders.coco import COCOKeypoints
+    from visionbench.protocols import get_protocol
+
+    ann, path, res = _keypoint_problem(tmp_path, seed)
+    ref = pycocotools_stats(str(ann), res, "keypoints")
+    names = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+
+    def vec(metrics):
+        return np.array([-1.0 if np.isnan(metrics[n]) else metrics[n] for n in names])
+
+    src = CocoGroundTruthFile(ann, name="coco-keypoints")
+    proto = get_protocol("coco", src.label_space, {"iou_type": "keypoints"}, dataset=src)
+    assert np.array_equal(vec(proto.evaluate_file(path, src).metrics), ref)
+    ds = COCOKeypoints(ann, None, name="coco-keypoints", split="val2017", cache=False)
+    proto = dataset_protocol(ds)
+    assert proto.opts["iou_type"] == "keypoints"
+    gt = ds.ground_truth()
+    assert np.array_equal(
+        vec(proto.score(proto.read_predictions(path, gt), gt.targets).metrics), ref
+    )

@@ -155,15 +155,27 @@ def write_record(
     if path.exists():
         raise RunError(f"run record {path} exists already; records are never overwritten")
     if arrays:
-        import io
-
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        atomic_write_bytes(folder / f"{record['run_id']}.arrays.npz", buf.getvalue())
+        buf = _npz_bytes(arrays)
+        atomic_write_bytes(folder / f"{record['run_id']}.arrays.npz", buf)
         record["arrays_file"] = f"{record['run_id']}.arrays.npz"
     data = json.dumps(record, indent=1, sort_keys=False, default=_json_default, allow_nan=False)
     atomic_write_bytes(path, data.encode())
     return path
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An ``.npz`` (``np.load`` reads it) deflated at level 1: COCO's precision / scores
+    arrays (~8 MB each) compress almost as well as at ``savez_compressed``'s level and
+    several times faster, which matters for ``bench eval``'s wall time."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, value in arrays.items():
+            with z.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+    return buf.getvalue()
 
 
 def read_records(root: str | Path | None = None) -> list[RunRecord]:

@@ -148,12 +148,15 @@ def run(
     cache = PredictionCache(pred_dir, model.task, rank=info.rank)
     gt_objects = protocol.model_inputs().get("gt_objects")
     scorer = protocol.scorer()
+    # a split without ground truth (COCO test-dev: image info only): predict, write the
+    # submission file, and a record that says so instead of NaN metrics
+    scoring = bool(getattr(dataset, "has_annotations", True))
     target_of = dict(zip(gt.sample_ids, gt.targets))
     mine_ids = {gt.sample_ids[i] for i in mine}
     done: set[Any] = set()
     if opt.resume:
         cached = [p for p in cache.load_all() if p.sample_id in mine_ids]
-        if cached:
+        if cached and scoring:
             scorer.update(cached, [target_of[p.sample_id] for p in cached])
             done = {p.sample_id for p in cached}
         log.info("resume: %d cached predictions re-scored", len(done))
@@ -185,7 +188,8 @@ def run(
                 if mapping is not None:
                     preds = [_map_labels(p, mapping) for p in preds]
                 t_m0 = time.perf_counter()
-                scorer.update(list(preds), targets)
+                if scoring:
+                    scorer.update(list(preds), targets)
                 cache.add(list(preds))
                 n_batches += 1
                 if n_batches % opt.flush_every == 0:
@@ -219,11 +223,13 @@ def run(
     path: Path | None = None
     if info.is_main:
         assert states is not None and all_timings is not None
-        for s in states[1:]:
-            other = protocol.scorer()
-            other.load_state_dict(s)
-            scorer.merge(other)
-        result = scorer.compute()
+        result = None
+        if scoring:
+            for s in states[1:]:
+                other = protocol.scorer()
+                other.load_state_dict(s)
+                scorer.merge(other)
+            result = scorer.compute()
         describe = getattr(model, "describe", lambda: {"name": model.name})()
         record = build_record(
             describe, dataset, gt, result,
@@ -232,8 +238,11 @@ def run(
             protocol=protocol,
         )  # fmt: skip
         record["config"]["log_dir"] = str(workdir)
-        attach_intervals(record, scorer.evaluator, root=opt.results)
-        path = write_record(record, opt.results, arrays=result.arrays)
+        if result is None:
+            record["submission"] = str(_write_submission(protocol, cache, workdir))
+        else:
+            attach_intervals(record, scorer.evaluator, root=opt.results)
+        path = write_record(record, opt.results, arrays=None if result is None else result.arrays)
         log.info("record %s", path)
         _mark_complete(workdir, record["run_id"])
     record = broadcast_from_rank0(record, info)
@@ -310,6 +319,13 @@ def _map_labels(pred: Any, mapping: LabelMap) -> Any:
     if isinstance(pred, DetectionPrediction):
         return replace(pred, labels=mapping.apply(pred.labels))
     return pred
+
+
+def _write_submission(protocol: Protocol, cache: PredictionCache, workdir: Path) -> Path:
+    """The official submission file of a split without ground truth, beside the cache."""
+    fmt = protocol.export_formats[0]
+    suffix = ".json" if fmt.endswith("json") else ".csv" if fmt.endswith("csv") else ""
+    return protocol.write_predictions(cache.load_all(), workdir / f"submission{suffix}", format=fmt)
 
 
 def _protocol(dataset: Dataset, opt: RunOptions) -> Protocol:

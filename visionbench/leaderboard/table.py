@@ -249,6 +249,7 @@ HEADLINE = [
     "R@100",
     "mR@50",
     "bleu4",
+    "cider_d",
     "sacrebleu",
 ]
 

@@ -23,6 +23,10 @@ _MASKS = Option("masks", "bool", False, "give each target its RLE masks (needed 
 _CS_SPACE = Option("label_space", "str", "cityscapes34",
                    "cityscapes34: labelIds, Cityscapes protocol; cityscapes19: trainIds, "
                    "confusion-matrix protocol", choices=("cityscapes34", "cityscapes19"))  # fmt: skip
+_UNPAIRED = Option("drop_unpaired", "bool", False,
+                   "drop images without their annotation file with a warning (--lenient)")  # fmt: skip
+_VOC_YEAR = Option("year", "int", 2007, "VOCdevkit year folder of voc-mini (2012: all-point AP)",
+                   choices=(2007, 2012))  # fmt: skip
 _VG = (
     Option("target", "str", "scene_graph", "scene_graph, or regions (region-description captions)",
            choices=("scene_graph", "regions")),
@@ -176,8 +180,8 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "split": "all",
             "protocol": "scene-graph",
             "options": _VG,
-            "description": "built-in: drawn scene graphs in VG v1.4 files (option target='regions' "
-            "for region-description captioning)",
+            "description": "built-in: drawn scene graphs in VG v1.4 files; splits all, train (first "
+            "70% of the images), test (option target='regions' for region descriptions)",
         },
     ),
     "vg": (
@@ -217,6 +221,71 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             ),  # fmt: skip
             "description": "VG-150 split: VG-SGG-with-attri.h5 + VG-SGG-dicts-with-attri.json + "
             "image_data.json + VG_100K/",
+        },
+    ),
+    "voc2007": (
+        "visionbench.loaders.factories:voc2007",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "test",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "11point"},
+            "options": (_UNPAIRED,),
+            "description": "Pascal VOC2007 detection, <root>/VOCdevkit/VOC2007/Annotations/*.xml + "
+            "ImageSets/Main/<split>.txt + JPEGImages/; 11-point AP at IoU 0.5, difficult ignored",
+        },
+    ),
+    "voc2012": (
+        "visionbench.loaders.factories:voc2012",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "val",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "allpoint"},
+            "options": (_UNPAIRED,),
+            "description": "Pascal VOC2012 detection, <root>/VOCdevkit/VOC2012/...; all-point AP at "
+            "IoU 0.5, difficult ignored",
+        },
+    ),
+    "voc-mini": (
+        "visionbench.loaders.mini:voc_mini",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "test",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "11point"},
+            "options": (_VOC_YEAR,),
+            "description": "built-in: 20 VOC classes drawn as shapes, VOCdevkit layout (option "
+            "year=2012 for the VOC2012 folder, scored all-point)",
+        },
+    ),
+    "ade20k": (
+        "visionbench.loaders.factories:ade20k",
+        {
+            "task": "semantic_segmentation",
+            "label_space": "ade150",
+            "split": "validation",
+            "protocol": "semantic",
+            "protocol_options": {"reduce_zero_label": True},
+            "options": (_UNPAIRED,),
+            "description": "ADE20K SceneParsing, <root>/ADEChallengeData2016/images|annotations/"
+            "<split>/; 150 classes, 0 = other not evaluated (reduce_zero_label)",
+        },
+    ),
+    "ade20k-mini": (
+        "visionbench.loaders.mini:ade20k_mini",
+        {
+            "task": "semantic_segmentation",
+            "label_space": "ade150",
+            "split": "validation",
+            "protocol": "semantic",
+            "protocol_options": {"reduce_zero_label": True},
+            "options": (),
+            "description": "built-in: drawn indoor/outdoor scenes with ADE20K label values, "
+            "ADEChallengeData2016 layout",
         },
     ),
 }

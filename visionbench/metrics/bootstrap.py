@@ -104,12 +104,14 @@ def sample_table(evaluator: Any, *, metrics: Iterable[str] | None = None) -> Any
             },
         )
     if name == "CaptionEvaluator":
-        st = evaluator.state_dict()
+        evaluator._tokenize_raw()  # ptb-java states tokenise lazily
         cols = {}
-        if evaluator.config["coco"]:
-            cols["coco"] = st["coco_statistics"]
-        if evaluator.config["sacrebleu"]:
-            cols["sacre"] = st["sacrebleu_statistics"]
+        if evaluator.config["coco"] and evaluator._coco:
+            cols["coco"] = np.concatenate(evaluator._coco)
+        if evaluator.config["sacrebleu"] and evaluator._sacre:
+            cols["sacre"] = np.concatenate(evaluator._sacre)
+        if not cols:
+            raise MetricInputError("bootstrap: no BLEU statistics in this caption state")
         return T.CaptionTable(cols, config=dict(evaluator.config))
     if name == "SceneGraphEvaluator":
         st = evaluator.state_dict()

@@ -186,17 +186,20 @@ class CityscapesTable(RowTable):
 
 
 class CaptionTable(RowTable):
-    """Per caption: COCO-caption and/or sacreBLEU statistics ``[10]`` each (ints)."""
+    """Per caption: COCO-caption and/or sacreBLEU statistics ``[10]`` each (ints).
+
+    Scores ``bleu1`` .. ``bleu4`` and ``sacrebleu``; CIDEr-D, METEOR, ROUGE-L and SPICE
+    are not resampled here (CIDEr-D's document frequencies come from the whole corpus)."""
 
     def metrics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
-        from visionbench.metrics.bleu import _coco_scores
+        from visionbench.metrics.bleu import coco_scores
 
         w = _check_weights(weights, self.n)
         out: dict[str, list[float]] = {}
         if "coco" in self.columns:
             totals = w @ self.columns["coco"].astype(np.int64)
             for row in totals:
-                for k, v in enumerate(_coco_scores([int(x) for x in row])):
+                for k, v in enumerate(coco_scores([int(x) for x in row])):
                     out.setdefault(f"bleu{k + 1}", []).append(v)
         if "sacre" in self.columns:
             totals = w @ self.columns["sacre"].astype(np.int64)

@@ -40,6 +40,14 @@ PROTOCOLS: dict[str, tuple[str, dict[str, Any]]] = {
         "visionbench.protocols.coco_caption:CocoCaptionProtocol",
         {"task": "captioning", "description": "COCO-caption BLEU-1..4 and sacreBLEU"},
     ),
+    "voc": (
+        "visionbench.protocols.voc:VOCProtocol",
+        {
+            "task": "detection",
+            "description": "Pascal VOC AP at IoU 0.5 (devkit: +1 px, difficult ignored; "
+            "07 11-point, 12 all-point)",
+        },
+    ),
 }
 
 #: The protocol of a dataset that names none (third-party datasets without a catalog entry).

@@ -117,9 +117,11 @@ class CocoProtocol(Protocol):
         from visionbench.metrics.errors import MetricInputError
 
         img_ids = getattr(source, "image_ids", None)
+        table = getattr(source, "ground_truth_table", None)
+        gt = table(self.iou_type, self._compat() is not None) if table else str(ann)
         try:
             return coco_evaluate(
-                str(ann), str(p), iou_type=self.iou_type, compat=self._compat(),
+                gt, str(p), iou_type=self.iou_type, compat=self._compat(),
                 **({"img_ids": list(img_ids)} if img_ids is not None else {}),
             )  # fmt: skip
         except MetricInputError as e:  # its message names the file, the field and the id
@@ -142,7 +144,8 @@ class CocoProtocol(Protocol):
 
 class CocoGroundTruthFile:
     """Any COCO-format ground-truth JSON as the source of ``bench eval --gt FILE.json``:
-    no dataset root, no per-image objects; scored by :meth:`CocoProtocol.evaluate_file`.
+    no dataset root, no per-image objects; scored by :meth:`CocoProtocol.evaluate_file`,
+    which parses the file once (:meth:`ground_truth_table`, the library's columnar reader).
 
     Attributes:
         name, split: for the record (default ``coco`` and the file's stem).
@@ -161,26 +164,67 @@ class CocoGroundTruthFile:
         self.split = split or p.stem
         self.image_ids = None
         self.problems: list[Any] = []
+        self._table: Any = None
+        self._header: tuple[int, Any] | None = None
+
+    def ground_truth_table(self, iou_type: str, compat: bool) -> Any:
+        """The file as a :class:`~visionbench.metrics.coco_data.GroundTruthTable` (parsed
+        once per iou_type / compat)."""
+        from visionbench.metrics.coco_data import load_ground_truth
+        from visionbench.metrics.errors import MetricInputError
+
+        key = (iou_type, compat)
+        if self._table is None or self._table[0] != key:
+            try:
+                table = load_ground_truth(self.annotation_file, iou_type=iou_type, compat=compat)
+            except MetricInputError as e:
+                raise AnnotationError(str(e)) from None
+            self._table = (key, table)
+        return self._table[1]
+
+    @property
+    def label_space(self) -> Any:
+        """The file's categories as a label space (named after the file)."""
+        return self._info()[1]
+
+    def __len__(self) -> int:
+        return self._info()[0]
+
+    def fingerprint(self) -> str:
+        """sha256 (first 16 hex) of the file's bytes."""
         import hashlib
 
-        raw = p.read_bytes()
-        self._fingerprint = hashlib.sha256(raw).hexdigest()[:16]
-        self._n, self.label_space = self._header(raw)  # the bytes are not kept
+        h = hashlib.sha256()
+        with open(self.annotation_file, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+        return h.hexdigest()[:16]
 
-    def _header(self, raw: bytes) -> tuple[int, Any]:
+    def ground_truth(self) -> Any:
+        raise ContractError(
+            f"{self.annotation_file}: a --gt file is scored from the file itself, not per sample"
+        )
+
+    def _info(self) -> tuple[int, Any]:
+        from visionbench.label_spaces import LabelSpace
+
+        space_name = f"file:{Path(self.annotation_file).name}"
+        if self._table is not None:
+            t = self._table[1]
+            space = LabelSpace(space_name, tuple(t.cat_names), tuple(int(c) for c in t.cat_ids))
+            return len(t.image_ids), space
+        if self._header is None:
+            self._header = self._read_header(space_name)
+        return self._header
+
+    def _read_header(self, space_name: str) -> tuple[int, Any]:
         import orjson
 
         from visionbench.label_spaces import LabelSpace
-        from visionbench.metrics.coco_json import top_level_spans
 
-        spans = top_level_spans(np.frombuffer(raw, np.uint8), ["images", "categories"])
         try:
-            if spans is not None and len(spans) == 2:
-                images = orjson.loads(raw[slice(*spans["images"])])
-                cats = orjson.loads(raw[slice(*spans["categories"])])
-            else:
-                doc = orjson.loads(raw)
-                images, cats = doc["images"], doc["categories"]
+            doc = orjson.loads(Path(self.annotation_file).read_bytes())
+            images, cats = doc["images"], doc["categories"]
             names = tuple(str(c.get("name", c["id"])) for c in cats)
             ids = tuple(int(c["id"]) for c in cats)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
@@ -188,19 +232,7 @@ class CocoGroundTruthFile:
                 f"not a COCO ground-truth file ({type(e).__name__}: {e})",
                 path=self.annotation_file, field="images/categories",
             ) from None  # fmt: skip
-        return len(images), LabelSpace(f"file:{Path(self.annotation_file).name}", names, ids)
-
-    def __len__(self) -> int:
-        return self._n
-
-    def fingerprint(self) -> str:
-        """sha256 (first 16 hex) of the file's bytes."""
-        return self._fingerprint
-
-    def ground_truth(self) -> Any:
-        raise ContractError(
-            f"{self.annotation_file}: a --gt file is scored from the file itself, not per sample"
-        )
+        return len(images), LabelSpace(space_name, names, ids)
 
 
 def coco_results_rows(predictions: Sequence[Prediction], iou_type: str = "bbox") -> list[dict]:
@@ -245,13 +277,14 @@ def _flat_kp(kp: Any) -> Any:
     if kp is None:
         return None
     a = np.asarray(kp, np.float64)
-    return a.reshape(len(a), -1)
+    return a.reshape(len(a), int(np.prod(a.shape[1:])))
 
 
 def _num_kp(kp: Any) -> Any:
     if kp is None:
         return None
-    a = np.asarray(kp, np.float64).reshape(len(kp), -1, 3)
+    a = np.asarray(kp, np.float64)
+    a = a.reshape(len(a), int(np.prod(a.shape[1:])) // 3, 3)
     return (a[:, :, 2] > 0).sum(axis=1)
 
 
@@ -305,6 +338,11 @@ def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
             f"{sorted(dropped_cats)[:10]} (pycocotools drops them silently)", stacklevel=2,
         )  # fmt: skip
     out: list[Prediction] = []
+    kp_width = next(
+        (3 * np.asarray(t.keypoints).shape[1] for t in gt.targets
+         if getattr(t, "keypoints", None) is not None and np.asarray(t.keypoints).ndim == 3),
+        51,
+    )  # fmt: skip
     for sid in gt.sample_ids:
         dets = per_img.get(int(sid), [])
         has_segm = bool(dets) and all(d["segm"] is not None for d in dets)
@@ -315,7 +353,7 @@ def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
             )  # fmt: skip
         kps = None
         if iou_type == "keypoints":
-            kps = np.array([d["kp"] or [] for d in dets], np.float64).reshape(len(dets), -1)
+            kps = np.array([d["kp"] or [] for d in dets], np.float64).reshape(len(dets), kp_width)
         masks = [d["segm"] for d in dets] if has_segm else ([] if iou_type == "segm" else None)
         out.append(DetectionPrediction(
             boxes=np.array([d["box"] for d in dets], np.float64).reshape(-1, 4),

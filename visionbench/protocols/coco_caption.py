@@ -1,8 +1,11 @@
-"""COCO-caption protocol: BLEU-1..4 as pycocoevalcap computes them (PTB tokenisation) and
-sacreBLEU, on the dataset's reference captions.
+"""COCO-caption protocol: BLEU-1..4, METEOR, ROUGE-L, CIDEr-D and SPICE as pycocoevalcap
+computes them (PTB tokenisation), and sacreBLEU, on the dataset's reference captions.
 
-Options: ``tokenize`` (ptb | none), ``sacrebleu_tokenize`` (sacreBLEU's, default 13a),
-``lowercase`` (sacreBLEU). ``bleuK`` are fractions 0-1, ``sacrebleu`` a 0-100 score.
+Options: ``tokenize`` (ptb: CoreNLP's Java tokenizer when Java is found, else the Python port;
+ptb-java | ptb-py | none), ``meteor`` / ``spice`` (auto: whenever this machine can run the jar;
+true: required; false: off), ``cider_d``, ``rouge_l``, ``sacrebleu_tokenize`` (sacreBLEU's,
+default 13a), ``lowercase`` (sacreBLEU). ``bleuK``, METEOR, ROUGE-L and SPICE are fractions
+0-1, CIDEr-D a score (x10 as pycocoevalcap), ``sacrebleu`` a 0-100 score.
 
 Prediction files: COCO caption results JSON ``[{"image_id", "caption"}]``; ``bench export``
 writes the same.
@@ -28,11 +31,37 @@ class CocoCaptionProtocol(Protocol):
     task = Task.CAPTIONING
     description = "COCO-caption BLEU-1..4 (pycocoevalcap) and sacreBLEU"
     options = (
-        Option("tokenize", "str", "ptb", "COCO-caption tokenisation", choices=("ptb", "none")),
+        Option(
+            "tokenize",
+            "str",
+            "ptb",
+            "COCO-caption tokenisation (ptb: Java when found, else Python)",
+            choices=("ptb", "ptb-java", "ptb-py", "none"),
+        ),
+        Option("cider_d", "bool", True, "CIDEr-D (pycocoevalcap's Cider)"),
+        Option("rouge_l", "bool", True, "ROUGE-L (beta 1.2)"),
+        Option("meteor", "str", "auto", "METEOR 1.5 (Java)", choices=("auto", "true", "false")),
+        Option(
+            "spice",
+            "str",
+            "auto",
+            "SPICE (Java + CoreNLP models)",
+            choices=("auto", "true", "false"),
+        ),
         Option("sacrebleu_tokenize", "str", "13a", "sacreBLEU tokeniser"),
         Option("lowercase", "bool", False, "sacreBLEU: lowercase"),
     )
-    headline = ("bleu4", "bleu1", "bleu2", "bleu3", "sacrebleu", "cider", "CIDEr")
+    headline = (
+        "bleu4",
+        "cider_d",
+        "meteor",
+        "rouge_l",
+        "spice",
+        "bleu1",
+        "bleu2",
+        "bleu3",
+        "sacrebleu",
+    )
     metrics = {
         "bleu*": MetricInfo("fraction"),
         "sacrebleu": MetricInfo("score"),
@@ -45,11 +74,16 @@ class CocoCaptionProtocol(Protocol):
     export_formats = ("coco-caption-json",)
 
     def build_evaluator(self) -> Any:
-        from visionbench.metrics.bleu import CaptionEvaluator
+        from visionbench.metrics.captioning import CaptionEvaluator
 
         o = self.opts
+        flag = {"auto": "auto", "true": True, "false": False}
         return CaptionEvaluator(
             tokenize=o["tokenize"],
+            cider_d=o["cider_d"],
+            rouge_l=o["rouge_l"],
+            meteor=flag[o["meteor"]],
+            spice=flag[o["spice"]],
             sacrebleu_tokenize=o["sacrebleu_tokenize"],
             lowercase=o["lowercase"],
         )
