@@ -72,9 +72,8 @@ def test_identical_runs_are_not_different() -> None:
     )  # fmt: skip
     for r in rows:
         assert r["difference"] == 0 and r["ci_low"] == r["ci_high"] == 0
-        # sacreBLEU's counting (strictly greater, + 1): a zero difference gets the
-        # smallest p-value, 1 / (n + 1) -- its convention, kept for equality
-        assert r["p_randomization"] == 1 / 201 and r["p_bootstrap"] == 1 / 201
+        # sacreBLEU's counting would give 1 / (n + 1) here ("significant"); we give 1
+        assert r["p_randomization"] == 1.0 and r["p_bootstrap"] == 1.0
 
 
 def test_refusals_are_one_line() -> None:

@@ -20,9 +20,10 @@ randomisation), so the p-values equal sacreBLEU's for the same seed and sample c
 per-sample statistics stored with each record (``<run_id>.samples.npz``, written by
 ``bench run`` / ``bench eval``); no predictions are re-read.
 
-Note sacreBLEU's counting (strictly greater, plus one): two identical runs get the
-smallest p-value, ``1 / (n + 1)``, not 1; read a zero difference as "no difference"
-(the interval is then ``[0, 0]``).
+One deviation: when the observed difference is exactly zero, both p-values are 1.
+sacreBLEU's counting (strictly greater, plus one) would give two identical systems the
+smallest p-value, ``1 / (n + 1)``, i.e. call them significantly different; whenever
+the systems differ, the p-values are sacreBLEU's.
 
 Refused with one line: runs on different datasets (fingerprint), with different metric
 signatures, without stored per-sample statistics, or without common samples.
@@ -81,8 +82,14 @@ def compare_runs(
     base = records[0]
     for r in records[1:]:
         _check_comparable(base, r)
-    names = metrics or _headline(base)
     base_table = _table(base)
+    if metrics:
+        names = list(metrics)
+    else:  # the headline metrics the per-sample statistics can rescore (not CIDEr-D, ...)
+        scorable = set(base_table.metrics(np.ones((1, len(base_table)), np.int64)))
+        names = [m for m in _headline(base) if m in scorable]
+        if not names:
+            raise RunError(f"compare: no metric of {base['run_id']} can be rescored per sample")
     rows = []
     for r in records[1:]:
         table = _table(r)
@@ -198,12 +205,16 @@ def _test_pair(
         y = _scores(stacked, names, np.concatenate([~pos, pos], axis=1).astype(np.int64), "ar")
         for k in names:
             ar[k] = (np.sum(np.abs(x[k] - y[k]) > diff[k]).item() + 1) / (trials + 1)
+            if diff[k] == 0:
+                ar[k] = 1.0
     rows = []
     for k in names:
         a_, b_ = np.concatenate(sa[k]), np.concatenate(sb[k])
         sample_diffs = np.abs(b_ - a_)
         stats = sample_diffs - sample_diffs.mean()
         p_bs = (np.sum(stats > diff[k]).item() + 1) / (len(stats) + 1)
+        if diff[k] == 0:  # identical scores: no evidence of a difference (see module doc)
+            p_bs = 1.0
         lo, hi = percentile_interval(b_ - a_, level)
         rows.append(
             {
