@@ -686,6 +686,43 @@ def leaderboard(
 
 
 @app.command()
+def compare(
+    runs: Annotated[
+        list[str], typer.Argument(help="run ids or record paths; the first is the baseline")
+    ],
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option(help="metric to test (repeatable; default: headline)")
+    ] = None,
+    samples: Annotated[int, typer.Option("--B", min=1, help="paired bootstrap resamples")] = 1000,
+    trials: Annotated[
+        int, typer.Option(min=0, help="approximate-randomisation trials (0: skip)")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="RNG seed (12345 = sacreBLEU's default)")] = 12345,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON rows")] = False,
+) -> None:
+    """Paired bootstrap and approximate-randomisation tests of runs against the first."""
+    import json as _json
+
+    from visionbench.leaderboard.compare import compare_runs, format_comparison, load_run
+
+    records = [load_run(r, results) for r in runs]
+    rows = compare_runs(records, metrics=metric or None, B=samples, trials=trials, seed=seed)
+    if json_out:
+        console.print_json(_json.dumps(rows))
+        return
+    t = Table(
+        title=f"baseline {records[0]['run_id']}: paired bootstrap (B={samples}) and "
+        f"approximate randomisation ({trials} trials), seed {seed}, on {rows[0]['samples']} samples"
+    )
+    for col in ("run", "metric", "baseline", "value", "difference [95% CI]", "p (bs)", "p (ar)"):
+        t.add_column(col)
+    for cells in format_comparison(rows):
+        t.add_row(*cells)
+    console.print(t)
+
+
+@app.command()
 def report(
     format: Annotated[
         str, typer.Option("--format", "-f", help="html, csv, wide-csv, md or timm-csv")

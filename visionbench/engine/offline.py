@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.records import RunRecord, build_record, write_record
 from visionbench.protocols import Protocol, dataset_protocol
 from visionbench.tasks import Dataset
@@ -68,6 +69,8 @@ def evaluate_predictions(
         n=n, seed=0, command=command if command is not None else list(sys.argv),
         protocol=proto, fingerprint=fingerprint,
     )  # fmt: skip
+    if result.evaluator is not None:
+        attach_intervals(record, result.evaluator, root=results)
     path = write_record(record, results, arrays=result.arrays)
     return record, path
 

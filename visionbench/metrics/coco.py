@@ -340,6 +340,7 @@ class CocoEvaluator:
             signature=self.signature,
             arrays=arrays,
             higher_is_better={n: True for n in metrics},
+            evaluator=self,
         )
 
 
