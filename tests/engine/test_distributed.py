@@ -11,6 +11,15 @@ from pathlib import Path
 import pytest
 
 
+def _free_port() -> int:
+    """A port nobody listens on now (a fixed one collides with a parallel test run)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _records(root: Path) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted((root / "records").glob("*.json"))]
 
@@ -46,7 +55,7 @@ def test_two_process_torchrun_equals_single_process(tmp_path):
             "--nproc-per-node",
             "2",
             "--master-port",
-            "29517",
+            str(_free_port()),
             "-m",
             "visionbench",
             *args,
