@@ -6,7 +6,6 @@ User errors (bad data, unknown names, missing files) print one line and exit wit
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,7 +45,22 @@ def _root(
     global _DEBUG
     _DEBUG = debug
     if ctx.invoked_subcommand is None:
-        console.print(ctx.get_help())
+        console.print(ctx.get_help(), markup=False, highlight=False)
+
+
+def _text(con: Console, *parts: str | tuple[str, str]) -> None:
+    """Print ``parts`` (strings, or ``(string, style)``) as plain text: user strings (paths,
+    names) are never parsed as Rich markup."""
+    from visionbench.cli_errors import print_line
+
+    print_line(con, *parts)
+
+
+def _plain(s: object) -> Any:
+    """A table cell / title as text, not markup."""
+    from rich.text import Text
+
+    return Text(str(s))
 
 
 # ---------------------------------------------------------------------------------------
@@ -106,8 +120,10 @@ def run(
     )  # fmt: skip
     if model is None and dataset is None:
         if not quiet:
-            err_console.print(
-                "[bold]visionbench demo[/]: " + ", ".join(f"{m} on {d}" for m, d in DEMO_SUITE)
+            _text(
+                err_console,
+                ("visionbench demo", "bold"),
+                ": " + ", ".join(f"{m} on {d}" for m, d in DEMO_SUITE),
             )
         for m, d in DEMO_SUITE:
             _run_one(m, d, None, None, None, quiet=quiet, profile=profile, options=options)
@@ -133,6 +149,7 @@ def _run_one(
     from visionbench.engine.run import RunOptions, select_device
     from visionbench.engine.run import run as run_engine
 
+    select_device(options["device"])  # a device this machine lacks: one line, before any work
     ds = _build_dataset(dataset, data_root, split, lenient=lenient)
     mdl = _build_model(model, weights)
     if profile:
@@ -143,17 +160,30 @@ def _run_one(
             mdl, batch_size=min(options["batch_size"], 8), device=device
         )
     opts = RunOptions(
-        **options, progress=not quiet and sys.stderr.isatty(), command=["bench", *sys.argv[1:]]
-    )
+        **options, progress=not quiet and sys.stderr.isatty(), command=["bench", *sys.argv[1:]],
+        lenient=lenient,
+    )  # fmt: skip
     if not quiet:
-        err_console.print(
-            f"[bold]{mdl.name}[/] on [bold]{ds.name}[/] ({ds.split}, {len(ds)} samples)"
+        _text(
+            err_console,
+            (str(mdl.name), "bold"),
+            " on ",
+            (str(ds.name), "bold"),
+            f" ({ds.split}, {len(ds)} samples)",
         )
-    record, path = run_engine(mdl, ds, opts)
+    from visionbench.errors import RunInterrupted
+
+    try:
+        record, path = run_engine(mdl, ds, opts)
+    except RunInterrupted as e:
+        from visionbench.cli_errors import report_interrupt
+
+        report_interrupt(e.saved, e.where)
+        raise typer.Exit(130) from None
     if path is None:  # not rank 0
         return
     _print_metrics(record)
-    console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+    _text(console, f"run record: {path}")
 
 
 def _build_dataset(
@@ -186,21 +216,24 @@ def _build_model(name: str, weights: str | None) -> Any:
 
 def _print_metrics(record: dict[str, Any]) -> None:
     table = Table(
-        title=f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
+        title=_plain(
+            f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
+        )
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, m in record["metrics"].items():
         v = m["value"]
-        table.add_row(k, "nan" if v is None else f"{v:.4f}")
+        table.add_row(_plain(k), "nan" if v is None else f"{v:.4f}")
     console.print(table)
     sigs = sorted({m["signature"] for m in record["metrics"].values()})
     for s in sigs:
-        console.print(f"[dim]signature: {s}[/]")
+        _text(console, (f"signature: {s}", "dim"))
     t = record.get("timings", {})
     if t.get("throughput_img_s"):
-        console.print(
-            f"[dim]throughput {t['throughput_img_s']:.1f} img/s, wall {t['wall_s']:.2f} s[/]"
+        _text(
+            console,
+            (f"throughput {t['throughput_img_s']:.1f} img/s, wall {t['wall_s']:.2f} s", "dim"),
         )
 
 
@@ -246,7 +279,7 @@ def eval_(
         command=["bench", *sys.argv[1:]],
     )
     _print_metrics(record)
-    console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+    _text(console, f"run record: {path}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -271,11 +304,11 @@ def profile(
     mdl = _build_model(model, weights)
     dev = select_device(device)
     prof = profile_model(mdl, batch_size=batch_size, device=str(dev), warmup=warmup, iters=iters)
-    table = Table(title=f"profile: {mdl.name} on {dev}")
+    table = Table(title=_plain(f"profile: {mdl.name} on {dev}"))
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for k, v in prof.items():
-        table.add_row(k, f"{v:,.4g}" if isinstance(v, float) else str(v))
+        table.add_row(_plain(k), _plain(f"{v:,.4g}" if isinstance(v, float) else str(v)))
     console.print(table)
 
 
@@ -306,7 +339,7 @@ def list_(
         if kind != "metrics":
             row.append(str(e.info.get("label_space", "")))
         row += [str(e.info.get("description", "")), e.origin]
-        table.add_row(*row)
+        table.add_row(*(_plain(c) for c in row))
     console.print(table)
     if kind == "models":
         console.print("[dim]also: tv:<any torchvision model name>, pkg.module:factory[/]")
@@ -328,7 +361,7 @@ def data_synth(
     from visionbench import synth
 
     path = synth.generate(name, out, seed=seed)
-    console.print(f"wrote {name} to {path}")
+    _text(console, f"wrote {name} to {path}")
 
 
 @data_app.command("verify")
@@ -347,17 +380,17 @@ def data_verify(
     ds = _build_dataset(name, data_root, split, lenient=True)
     problems = verify_dataset(ds, decode=decode)
     if not problems:
-        console.print(f"[green]ok[/]: {ds.name} ({ds.split}), {len(ds)} samples, no problems")
+        _text(console, ("ok", "green"), f": {ds.name} ({ds.split}), {len(ds)} samples, no problems")
         return
-    table = Table(title=f"{len(problems)} problems in {ds.name} ({ds.split})")
+    table = Table(title=_plain(f"{len(problems)} problems in {ds.name} ({ds.split})"))
     for c in ("kind", "sample", "file", "message"):
         table.add_column(c)
     for p in problems:
         table.add_row(
-            p.kind,
-            str(p.sample_id if p.sample_id is not None else ""),
-            str(p.path or ""),
-            p.message,
+            _plain(p.kind),
+            _plain(str(p.sample_id if p.sample_id is not None else "")),
+            _plain(str(p.path or "")),
+            _plain(p.message),
         )
     console.print(table)
     raise typer.Exit(1)
@@ -392,7 +425,7 @@ def leaderboard(
         from visionbench.engine.records import atomic_write_bytes
 
         atomic_write_bytes(output, text.encode())
-        console.print(f"wrote {output}")
+        _text(console, f"wrote {output}")
 
 
 @app.command()
@@ -412,7 +445,7 @@ def report(
     from visionbench.leaderboard.report import write_report
 
     path = write_report(format, output, results=results, dataset=dataset, task=task, model=model)
-    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+    _text(console, f"wrote {path}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -420,38 +453,13 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: user errors -> one line on stderr, exit code 2."""
-    import warnings
+    """Console-script entry point: user errors -> one line on stderr, exit code 2; Ctrl-C ->
+    what was saved and the ``--resume`` command, exit code 130 (see :mod:`visionbench.cli_errors`)."""
+    from visionbench.cli_errors import run_app
 
-    from visionbench.errors import USER_ERRORS
-
-    # warnings are for users here: one line, no source line of ours
-    warnings.formatwarning = lambda message, category, *a, **k: f"warning: {message}\n"
-
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
-        os.environ.get("VISIONBENCH_DEBUG")
-    )
-    try:
-        rc = app(args=argv, standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
-    except USER_ERRORS as e:
-        if debug:
-            raise
-        err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    rc = run_app(app, argv)
+    if rc:
+        sys.exit(rc)
 
 
 if __name__ == "__main__":

@@ -156,6 +156,12 @@ def write_record(
 def read_records(root: str | Path | None = None) -> list[RunRecord]:
     """All complete run records under ``<root>/records``, oldest first. Unreadable files
     are skipped with a warning on stderr naming them."""
+    if root is not None:
+        given = Path(root).expanduser()
+        if not given.exists():
+            raise RunError(f"results directory {given} does not exist (--results)")
+        if not given.is_dir():
+            raise RunError(f"results directory {given} is a file, not a directory (--results)")
     folder = results_dir(root) / "records"
     out: list[RunRecord] = []
     if not folder.is_dir():
