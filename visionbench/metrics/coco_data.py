@@ -16,6 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from visionbench.metrics.coco_validate import (
+    check_annotation_columns,
+    check_box,
+    check_result_fields,
+    check_segmentation,
+    check_segmentations,
+)
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["AnnTable", "GroundTruthTable", "load_ground_truth", "load_results", "read_json"]
@@ -226,12 +233,7 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
                 raise MetricInputError(f"{src}: annotation id {aid}: missing field '{k}'")
             cols[k][i] = a[k]
         if need_bbox or "bbox" in a:
-            b = a.get("bbox")
-            if not isinstance(b, (list, tuple)) or len(b) != 4:
-                raise MetricInputError(
-                    f"{src}: annotation id {aid}: field 'bbox' must be [x, y, w, h], got {b!r}"
-                )
-            bbox[i] = b
+            bbox[i] = check_box(a.get("bbox"), src, f"annotation id {aid}")
         if segm is not None:
             if "segmentation" not in a:
                 raise MetricInputError(f"{src}: annotation id {aid}: missing field 'segmentation'")
@@ -243,6 +245,7 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
                 )
             kps[i] = a["keypoints"]
             nkp[i] = a["num_keypoints"]
+    check_annotation_columns(cols, src)
     try:
         table = AnnTable(
             image_id=np.array(cols["image_id"], dtype=np.int64),
@@ -262,7 +265,19 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
     _check_finite(table, src, "annotation id")
     gtt = GroundTruthTable(image_ids, heights, widths, cat_ids, cat_names, table, source=src)
     _check_ground_truth(gtt, compat=compat, need_size=need_size)
+    if segm is not None:  # before any mask operation (pycocotools trusts RLE sizes)
+        h, w = _ann_image_sizes(gtt, table.image_id)
+        check_segmentations(segm, h, w, table.ann_id, src=src)
     return gtt
+
+
+def _ann_image_sizes(g: GroundTruthTable, image_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(height, width) of each annotation's image, -1 where the image is not listed."""
+    idx = np.array([g.image_index.get(int(i), -1) for i in image_id.tolist()], np.int64)
+    ok = idx >= 0
+    h = np.where(ok, g.heights[np.maximum(idx, 0)] if len(g.heights) else -1, -1)
+    w = np.where(ok, g.widths[np.maximum(idx, 0)] if len(g.widths) else -1, -1)
+    return h, w
 
 
 def _keypoint_array(kps: list[Any], src: str) -> np.ndarray:
@@ -370,7 +385,13 @@ def load_results(
         warnings.warn(
             f"{src}: empty results list; every ground truth counts as missed", stacklevel=2
         )
-        return _empty_results()
+        empty = _empty_results()
+        if iou_type == "segm":
+            empty.segm = []
+        if iou_type == "keypoints":
+            width = gt.anns.keypoints.shape[1] if gt.anns.keypoints is not None else 0
+            empty.keypoints = np.zeros((0, width), dtype=np.float64)
+        return empty
     first = data[0]
     if not isinstance(first, dict):
         raise MetricInputError(f"{src}: results[0]: expected an object, got {type(first).__name__}")
@@ -397,15 +418,12 @@ def load_results(
     kps: list[Any] | None = [None] * n if iou_type == "keypoints" else None
     try:
         for i, r in enumerate(data):
+            check_result_fields(r, i, src)
             image_id[i] = r["image_id"]
             category_id[i] = r["category_id"]
             score[i] = r["score"]
             if branch == "bbox":
-                b = r["bbox"]
-                if len(b) != 4:
-                    raise MetricInputError(
-                        f"{src}: results[{i}]: field 'bbox' must be [x, y, w, h], got {b!r}"
-                    )
+                b = check_box(r["bbox"], src, f"results[{i}]")
                 bbox[i] = b
                 area[i] = b[2] * b[3]
                 if segm is not None:
@@ -417,7 +435,7 @@ def load_results(
             elif branch == "segm":
                 segm[i] = r["segmentation"]
                 if "bbox" in r:
-                    bbox[i] = r["bbox"]
+                    bbox[i] = check_box(r["bbox"], src, f"results[{i}]")
             if kps is not None or branch == "keypoints":
                 if kps is not None:
                     kps[i] = r["keypoints"]
@@ -427,6 +445,8 @@ def load_results(
                     x0, x1, y0, y1 = np.min(x), np.max(x), np.min(y), np.max(y)
                     area[i] = (x1 - x0) * (y1 - y0)
                     bbox[i] = [x0, y0, x1 - x0, y1 - y0]
+    except MetricInputError:
+        raise
     except KeyError as e:
         raise MetricInputError(f"{src}: results[{i}]: missing field {e}") from None
     except (TypeError, ValueError) as e:
@@ -435,6 +455,9 @@ def load_results(
         from pycocotools import mask as mask_utils
 
         rles = _results_rles(segm, src)
+        for i, r in enumerate(rles):  # before any mask operation: sizes and run lengths
+            size = gt.image_size(image_id[i]) if int(image_id[i]) in gt.image_index else (-1, -1)
+            check_segmentation(r, *size, src=src, ident=f"results[{i}]")
         # one call per result, as loadRes (pycocotools' batched area() overflows on long lists)
         area[:] = [mask_utils.area(r) for r in rles]
         for i, r in enumerate(data):
