@@ -114,6 +114,14 @@ def segmentation_to_rle(
     """
     from pycocotools import mask as mask_utils
 
+    from visionbench.metrics.coco_validate import check_segmentation
+    from visionbench.metrics.errors import MetricInputError
+
+    try:  # before any mask operation: pycocotools trusts RLE sizes and run lengths
+        check_segmentation(seg, height, width, src=str(path), ident=f"annotation id {ann_id}")
+    except MetricInputError as e:
+        msg = str(e).split("field 'segmentation': ", 1)[-1]
+        raise AnnotationError(msg, path=path, field="segmentation", id=ann_id) from None
     if isinstance(seg, list):
         if not seg:
             raise AnnotationError("empty polygon list", path=path, field="segmentation", id=ann_id)
