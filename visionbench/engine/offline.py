@@ -31,7 +31,8 @@ import numpy as np
 from visionbench.engine.records import RunRecord, write_record
 from visionbench.engine.run import build_record
 from visionbench.engine.scoring import make_scorer
-from visionbench.errors import AnnotationError
+from visionbench.errors import AnnotationError, MetricInputError
+from visionbench.metrics.coco_validate import check_box, check_result_fields, check_segmentation
 from visionbench.tasks import Dataset, GroundTruth
 from visionbench.types import (
     CaptionPrediction,
@@ -123,24 +124,36 @@ def _coco_results(p: Path, gt: GroundTruth) -> list[Prediction]:
     per_img: dict[int, list[dict[str, Any]]] = defaultdict(list)
     unknown_imgs: set[int] = set()
     dropped_cats: dict[int, int] = defaultdict(int)
+    if not rows:
+        warnings.warn(
+            f"{p}: empty results list; every ground truth counts as missed (AP 0)", stacklevel=2
+        )
+    sizes = _mask_sizes(gt)
     for i, r in enumerate(rows):
-        try:
-            iid, cid, score = int(r["image_id"]), int(r["category_id"]), float(r["score"])
-            x, y, w, h = (float(v) for v in r["bbox"])
-        except (KeyError, TypeError, ValueError) as e:
+        try:  # the checks of the metrics core: types, strings refused (pycocotools drops them)
+            check_result_fields(r, i, str(p))
+            if "bbox" not in r:
+                raise MetricInputError(f"{p}: results[{i}]: missing field 'bbox'")
+            check_box(r["bbox"], str(p), f"results[{i}]")
+            if r.get("segmentation") is not None:
+                h, w = sizes.get(int(r["image_id"]), (-1, -1))
+                check_segmentation(r["segmentation"], h, w, src=str(p), ident=f"results[{i}]")
+        except MetricInputError as e:
+            msg = str(e).removeprefix(f"{p}: ")
+            raise AnnotationError(msg, path=str(p), id=i) from None
+        iid, cid, score = int(r["image_id"]), int(r["category_id"]), float(r["score"])
+        x, y, w, h = (float(v) for v in r["bbox"])
+        if not np.isfinite(score):
             raise AnnotationError(
-                f"result {i} is malformed ({type(e).__name__}: {e})",
-                path=str(p),
-                field="image_id/category_id/bbox/score",
-                id=i,
-            ) from None
-        if not all(np.isfinite([x, y, w, h, score])) or w < 0 or h < 0:
+                f"results[{i}] (image_id {iid}): field 'score' is non-finite: {r['score']}",
+                path=str(p), field="score", id=i,
+            )  # fmt: skip
+        if not all(np.isfinite([x, y, w, h])) or w < 0 or h < 0:
             raise AnnotationError(
-                f"result {i} has a non-finite or negative bbox/score {r['bbox']}, {r['score']}",
-                path=str(p),
-                field="bbox",
-                id=r.get("image_id"),
-            )
+                f"results[{i}] (image_id {iid}): field 'bbox' is non-finite or has a negative "
+                f"width/height: {r['bbox']} (expected finite [x, y, w, h], w >= 0, h >= 0)",
+                path=str(p), field="bbox", id=i,
+            )  # fmt: skip
         if iid not in known_imgs:
             unknown_imgs.add(iid)
             continue
@@ -173,6 +186,18 @@ def _coco_results(p: Path, gt: GroundTruth) -> list[Prediction]:
             scores=np.array([d["score"] for d in dets], np.float64),
             masks=masks, sample_id=sid,
         ))  # fmt: skip
+    return out
+
+
+def _mask_sizes(gt: GroundTruth) -> dict[int, tuple[int, int]]:
+    """(height, width) of each image whose ground truth carries masks (their RLE size)."""
+    out: dict[int, tuple[int, int]] = {}
+    for sid, t in zip(gt.sample_ids, gt.targets):
+        masks = getattr(t, "masks", None)
+        if masks:
+            size = masks[0].get("size") if isinstance(masks[0], dict) else None
+            if size is not None and len(size) == 2:
+                out[int(sid)] = (int(size[0]), int(size[1]))
     return out
 
 
