@@ -59,7 +59,7 @@ def evaluate_predictions(
     """Score a predictions file / folder against ``dataset``'s ground truth; write a record."""
     t0 = time.perf_counter()
     gt = dataset.ground_truth()
-    preds = read_predictions(dataset.task, predictions, gt)
+    preds = read_predictions(dataset.task, predictions, gt, image_sizes=_image_sizes(dataset))
     scorer = make_scorer(dataset.task, dataset.label_space, **(scorer_options or {}))
     targets = gt.targets
     scorer.update(preds, list(targets))
@@ -82,8 +82,17 @@ def evaluate_predictions(
     return record, path
 
 
-def read_predictions(task: Task, path: str | Path, gt: GroundTruth) -> list[Prediction]:
-    """One prediction per ground-truth sample, in ground-truth order."""
+def read_predictions(
+    task: Task,
+    path: str | Path,
+    gt: GroundTruth,
+    *,
+    image_sizes: dict[Any, tuple[int, int]] | None = None,
+) -> list[Prediction]:
+    """One prediction per ground-truth sample, in ground-truth order.
+
+    ``image_sizes``: sample id -> (height, width) from the annotation, to check the
+    ``size`` of RLE masks in detection results against (default: the ground-truth masks')."""
     p = Path(path)
     if not p.exists():
         raise AnnotationError("predictions not found", path=str(p))
@@ -94,7 +103,22 @@ def read_predictions(task: Task, path: str | Path, gt: GroundTruth) -> list[Pred
         Task.CAPTIONING: _captions,
         Task.SCENE_GRAPH: _scene_graphs,
     }
+    if task == Task.DETECTION:
+        return _coco_results(p, gt, image_sizes)
     return readers[task](p, gt)
+
+
+def _image_sizes(dataset: Dataset) -> dict[Any, tuple[int, int]] | None:
+    """(height, width) the annotation records for each sample (detection datasets only)."""
+    if dataset.task != Task.DETECTION:
+        return None
+    out: dict[Any, tuple[int, int]] = {}
+    for i in range(len(dataset)):
+        s = dataset[i]
+        h, w = getattr(s.image, "height", None), getattr(s.image, "width", None)
+        if h is not None and w is not None:
+            out[s.sample_id] = (int(h), int(w))
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,11 +135,13 @@ def _load_json(p: Path) -> Any:
 
         try:  # Python's json writes NaN/Infinity tokens; read them so the check names the row
             return json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise AnnotationError(f"not valid JSON: {e}", path=str(p)) from None
 
 
-def _coco_results(p: Path, gt: GroundTruth) -> list[Prediction]:
+def _coco_results(
+    p: Path, gt: GroundTruth, image_sizes: dict[Any, tuple[int, int]] | None = None
+) -> list[Prediction]:
     rows = _load_json(p)
     if not isinstance(rows, list):
         raise AnnotationError("a COCO results file is a JSON list of detections", path=str(p))
@@ -128,21 +154,30 @@ def _coco_results(p: Path, gt: GroundTruth) -> list[Prediction]:
         warnings.warn(
             f"{p}: empty results list; every ground truth counts as missed (AP 0)", stacklevel=2
         )
-    sizes = _mask_sizes(gt)
+    sizes = {
+        int(k): v for k, v in (image_sizes or {}).items() if isinstance(k, (int, np.integer))
+    } or _mask_sizes(gt)
     for i, r in enumerate(rows):
         try:  # the checks of the metrics core: types, strings refused (pycocotools drops them)
             check_result_fields(r, i, str(p))
-            if "bbox" not in r:
-                raise MetricInputError(f"{p}: results[{i}]: missing field 'bbox'")
-            check_box(r["bbox"], str(p), f"results[{i}]")
-            if r.get("segmentation") is not None:
+            segm = r.get("segmentation")
+            if segm is not None:
                 h, w = sizes.get(int(r["image_id"]), (-1, -1))
-                check_segmentation(r["segmentation"], h, w, src=str(p), ident=f"results[{i}]")
+                check_segmentation(segm, h, w, src=str(p), ident=f"results[{i}]")
+            if "bbox" in r:
+                check_box(r["bbox"], str(p), f"results[{i}]")
+                box = r["bbox"]
+            elif isinstance(segm, dict):  # as pycocotools' loadRes: the mask's bounding box
+                from pycocotools import mask as mask_utils
+
+                box = mask_utils.toBbox(_rle_for_pycocotools(segm)).tolist()
+            else:
+                raise MetricInputError(f"{p}: results[{i}]: missing field 'bbox'")
         except MetricInputError as e:
             msg = str(e).removeprefix(f"{p}: ")
             raise AnnotationError(msg, path=str(p), id=i) from None
         iid, cid, score = int(r["image_id"]), int(r["category_id"]), float(r["score"])
-        x, y, w, h = (float(v) for v in r["bbox"])
+        x, y, w, h = (float(v) for v in box)
         if not np.isfinite(score):
             raise AnnotationError(
                 f"results[{i}] (image_id {iid}): field 'score' is non-finite: {r['score']}",
@@ -151,7 +186,7 @@ def _coco_results(p: Path, gt: GroundTruth) -> list[Prediction]:
         if not all(np.isfinite([x, y, w, h])) or w < 0 or h < 0:
             raise AnnotationError(
                 f"results[{i}] (image_id {iid}): field 'bbox' is non-finite or has a negative "
-                f"width/height: {r['bbox']} (expected finite [x, y, w, h], w >= 0, h >= 0)",
+                f"width/height: {box} (expected finite [x, y, w, h], w >= 0, h >= 0)",
                 path=str(p), field="bbox", id=i,
             )  # fmt: skip
         if iid not in known_imgs:
@@ -187,6 +222,17 @@ def _coco_results(p: Path, gt: GroundTruth) -> list[Prediction]:
             masks=masks, sample_id=sid,
         ))  # fmt: skip
     return out
+
+
+def _rle_for_pycocotools(segm: dict[str, Any]) -> dict[str, Any]:
+    """A checked RLE in the form pycocotools' functions take (compressed, bytes counts)."""
+    from pycocotools import mask as mask_utils
+
+    h, w = segm["size"]
+    if isinstance(segm["counts"], list):
+        return mask_utils.frPyObjects(segm, h, w)
+    c = segm["counts"]
+    return {"size": [h, w], "counts": c.encode() if isinstance(c, str) else c}
 
 
 def _mask_sizes(gt: GroundTruth) -> dict[int, tuple[int, int]]:

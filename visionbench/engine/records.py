@@ -169,8 +169,11 @@ def read_records(root: str | Path | None = None) -> list[RunRecord]:
     for p in sorted(folder.glob("*.json")):
         try:
             rec = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             print(f"warning: skipping unreadable run record {p}: {e}", file=sys.stderr)
+            continue
+        if not isinstance(rec, dict):
+            print(f"warning: skipping {p}: not a run record (a JSON object)", file=sys.stderr)
             continue
         if rec.get("schema_version") != SCHEMA_VERSION:
             print(

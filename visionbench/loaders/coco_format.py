@@ -84,7 +84,7 @@ def load_coco_doc(path: str | Path) -> tuple[dict[str, Any], bool]:
         strict = False
         try:  # orjson refuses NaN/Infinity literals; json reads them and validation names them
             doc = json.loads(raw)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise AnnotationError(f"not valid JSON: {e}", path=path) from None
     if not isinstance(doc, dict):
         raise AnnotationError(f"expected a JSON object, got {type(doc).__name__}", path=path)

@@ -143,7 +143,7 @@ def _loads(raw: bytes, src: str) -> Any:
 
         try:  # Python's json (what pycocotools uses) also reads NaN / Infinity
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MetricInputError(f"{src}: not valid JSON ({e})") from None
 
 
