@@ -320,7 +320,7 @@ def _copy(
 
     got = have
     columns = (
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),  # a file name: text
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
