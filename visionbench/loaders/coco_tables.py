@@ -320,7 +320,7 @@ def _check_instance_fields(
     """``iscrowd`` 0 or 1, ``area`` a number >= 0, and each ``segmentation`` readable by
     pycocotools at its image's size (RLE runs adding up to the size, the size equal to the
     image's, polygon coordinates near the image): before any mask operation."""
-    from visionbench.metrics.coco_validate import check_segmentation
+    from visionbench.metrics.coco_validate import check_segmentation, polygons_look_valid
     from visionbench.metrics.errors import MetricInputError
 
     bad = [
@@ -336,15 +336,21 @@ def _check_instance_fields(
         )  # fmt: skip
     bad = [
         a for a in anns
-        if "area" in a and not (type(a["area"]) in (int, float) and a["area"] >= 0)
+        if "area" in a and not (type(a["area"]) in (int, float) and not a["area"] < 0)
     ]  # fmt: skip
     if bad:
         raise AnnotationError(
-            f"expected `area` a number >= 0, got {_short(bad[0]['area'])} "
+            f"expected `area` a number >= 0 (NaN: the box area stands in), got {_short(bad[0]['area'])} "
             f"({len(bad)} annotations affected)",
             path=path, field="annotations.area", id=bad[0].get("id"),
         )  # fmt: skip
     size = {int(im["id"]): (im.get("height"), im.get("width")) for im in images}
+    polys = [a for a in anns if isinstance(a.get("segmentation"), list)]
+    if polys:  # one numpy pass over every coordinate; per annotation only to name a bad one
+        hw = np.array([size.get(int(a["image_id"]), (None, None)) for a in polys], dtype=float)
+        hw = np.nan_to_num(hw, nan=-1.0).reshape(-1, 2)
+        if polygons_look_valid([a["segmentation"] for a in polys], hw[:, 0], hw[:, 1]):
+            anns = [a for a in anns if not isinstance(a.get("segmentation"), list)]
     for a in anns:
         seg = a.get("segmentation")
         if seg is None or (isinstance(seg, list) and not seg and not masks_checked):

@@ -33,6 +33,7 @@ __all__ = [
     "check_result_fields",
     "check_segmentation",
     "check_segmentations",
+    "polygons_look_valid",
     "rle_string_counts",
     "MAX_POLYGON_EXTENT",
 ]
@@ -146,8 +147,15 @@ def check_segmentations(
         heights, widths: [N] the size of each segmentation's image (<= 0 or None: unknown).
         ids: [N] what the messages call each segmentation (annotation id, results index).
     """
+    rows = [i for i, s_ in enumerate(segms) if isinstance(s_, list)]
+    skip: set[int] = set()
+    if rows and heights is not None and widths is not None:
+        idx = np.asarray(rows, np.int64)
+        h_, w_ = np.asarray(heights)[idx], np.asarray(widths)[idx]
+        if polygons_look_valid([segms[i] for i in rows], h_, w_):
+            skip = set(rows)  # all fine in one pass; else each is checked to name the bad one
     for i, s in enumerate(segms):
-        if s is None:
+        if s is None or i in skip:
             continue
         h = int(heights[i]) if heights is not None else -1
         w = int(widths[i]) if widths is not None else -1
@@ -176,6 +184,37 @@ def check_segmentation(
             f"{where}: expected polygons (a list of [x1, y1, x2, y2, ...]) or an RLE dict "
             f"{{'size', 'counts'}}, got {type(segm).__name__}"
         )
+
+
+def polygons_look_valid(segms: list[Any], heights: np.ndarray, widths: np.ndarray) -> bool:
+    """True when every entry of ``segms`` is a non-empty list of lists of finite numbers
+    within :data:`MAX_POLYGON_EXTENT` image sizes of its image (one numpy pass over all
+    coordinates). False: check each with :func:`check_segmentation` to name the bad one.
+
+    Args:
+        segms: N polygon segmentations. heights, widths: [N] their images' sizes (> 0).
+    """
+    from itertools import chain
+
+    polys = list(chain.from_iterable(segms))
+    if not all(segms) or not all(type(q) is list for q in polys):
+        return False
+    lengths = np.fromiter(map(len, polys), np.int64, len(polys))
+    try:
+        xy = np.fromiter(chain.from_iterable(polys), np.float64, int(lengths.sum()))
+    except (TypeError, ValueError):
+        return False
+    if not np.isfinite(xy).all():
+        return False
+    per_ann = np.fromiter((sum(len(q) for q in s_) for s_ in segms), np.int64, len(segms))
+    if xy.size == 0:
+        return True
+    nonempty = per_ann > 0
+    starts = np.concatenate([[0], np.cumsum(per_ann)[:-1]])[nonempty]
+    lo, hi = np.minimum.reduceat(xy, starts), np.maximum.reduceat(xy, starts)
+    ext = MAX_POLYGON_EXTENT * np.maximum(heights, widths)[nonempty]
+    known = (heights > 0)[nonempty] & (widths > 0)[nonempty]
+    return bool(not (known & ((lo < -ext) | (hi > ext))).any())
 
 
 def rle_string_counts(counts: str | bytes) -> np.ndarray:
