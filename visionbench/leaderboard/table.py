@@ -45,6 +45,7 @@ LONG_COLUMNS = [
     "throughput_img_s",
     "num_samples",
     "latency_ms",
+    "headline",
 ]
 
 #: Efficiency columns of the pivot and whether higher is better for each.
@@ -61,6 +62,7 @@ def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per (run, metric)."""
     rows = []
     for r in records:
+        order = {m: i for i, m in enumerate((r.get("protocol") or {}).get("headline") or [])}
         for name, m in r.get("metrics", {}).items():
             rows.append(
                 {
@@ -79,10 +81,14 @@ def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
                     "throughput_img_s": r.get("timings", {}).get("throughput_img_s"),
                     "num_samples": r["dataset"].get("num_samples"),
                     "latency_ms": (r["model"].get("profile") or {}).get("latency_ms"),
+                    # position in the protocol's headline (None: not a headline metric, or
+                    # an old record without protocol metadata)
+                    "headline": order.get(name),
                 }
             )
     df = pd.DataFrame(rows, columns=LONG_COLUMNS)
-    for c in ("value", "params", "gflops", "throughput_img_s", "num_samples", "latency_ms"):
+    for c in ("value", "params", "gflops", "throughput_img_s", "num_samples", "latency_ms",
+              "headline"):  # fmt: skip
         df[c] = pd.to_numeric(df[c], errors="coerce")
     return df
 
@@ -152,6 +158,7 @@ def pivot(df: pd.DataFrame) -> pd.DataFrame:
         ["model", "dataset", "split", "task", "metric", "signature"], keep="last"
     )
     info = metric_columns(df)
+    headline = headline_order(df)
     name_of = {(v["metric"], v["signature"]): k for k, v in info.items()}
     df = df.assign(column=[name_of[(m, s)] for m, s in zip(df["metric"], df["signature"])])
     wide = df.set_index([*_KEYS, "column"])["value"].unstack("column")
@@ -163,7 +170,8 @@ def pivot(df: pd.DataFrame) -> pd.DataFrame:
     rank_by: dict[tuple[str, str, str], str | None] = {}
     for (dataset, split, task), idx in wide.groupby(["dataset", "split", "task"]).groups.items():
         part = wide.loc[idx]
-        col = primary_metric([c for c in info if c in part and part[c].notna().any()])
+        present = [c for c in info if c in part and part[c].notna().any()]
+        col = primary_metric(present, headline.get((dataset, split, task)))
         rank_by[(dataset, split, task)] = col
         if col is not None:
             r = part[col].rank(method="min", ascending=not info[col]["higher_is_better"])
@@ -173,13 +181,29 @@ def pivot(df: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
     wide.attrs["rank_by"] = rank_by
     wide.attrs["columns"] = info
+    wide.attrs["headline"] = headline
     return wide
 
 
-def primary_metric(columns: list[str]) -> str | None:
-    """The column a group is ranked by: the first :data:`HEADLINE` metric among
-    ``columns``, else the first of ``columns``, else None."""
-    for m in HEADLINE:
+def headline_order(df: pd.DataFrame) -> dict[tuple[str, str, str], list[str]]:
+    """Per (dataset, split, task): the headline metrics in the order the run records'
+    protocols declare (``record["protocol"]["headline"]``); empty for groups of old
+    records only (then :data:`HEADLINE` is the fallback)."""
+    out: dict[tuple[str, str, str], list[str]] = {}
+    if "headline" not in df or df.empty:
+        return out
+    part = df[df["headline"].notna()]
+    for (dataset, split, task), g in part.groupby(["dataset", "split", "task"], sort=False):
+        order = g.groupby("metric")["headline"].min().sort_values(kind="stable")
+        out[(dataset, "" if pd.isna(split) else split, task)] = list(order.index)
+    return out
+
+
+def primary_metric(columns: list[str], headline: list[str] | None = None) -> str | None:
+    """The column a group is ranked by: the first of the protocol's ``headline`` among
+    ``columns`` (old records: the first :data:`HEADLINE` metric), else the first of
+    ``columns``, else None."""
+    for m in headline or HEADLINE:
         if m in columns:
             return m
     return columns[0] if columns else None
@@ -205,7 +229,8 @@ def best_mask(wide: pd.DataFrame) -> pd.DataFrame:
     return mask
 
 
-#: Metric columns shown first in the terminal table (the rest are in CSV / HTML).
+#: Fallback for run records written before protocols declared their headline metrics:
+#: metric columns shown first in the terminal table (the rest are in CSV / HTML).
 HEADLINE = [
     "top1",
     "top5",
@@ -224,6 +249,7 @@ HEADLINE = [
     "R@100",
     "mR@50",
     "bleu4",
+    "cider_d",
     "sacrebleu",
 ]
 
@@ -237,7 +263,9 @@ def rich_table(df: pd.DataFrame, *, max_metrics: int = 4) -> Any:
     if not wide.empty:
         eff = list(EFFICIENCY)
         metrics = list(wide.attrs["columns"])
-        order = [m for m in HEADLINE if m in metrics] + [m for m in metrics if m not in HEADLINE]
+        declared = [m for h in wide.attrs.get("headline", {}).values() for m in h]
+        first = list(dict.fromkeys([*declared, *HEADLINE]))
+        order = [m for m in first if m in metrics] + [m for m in metrics if m not in first]
         shown = ["model", "dataset", "split", "rank", *order[:max_metrics]]
         shown += [c for c in eff if wide[c].notna().any()]
         best = best_mask(wide)[shown]
