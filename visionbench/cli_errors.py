@@ -40,7 +40,17 @@ def run_app(app: Any, argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("VISIONBENCH_DEBUG", "") not in ("", "0")
     # warnings are for users here: one line, no source line of ours
+    saved_format = warnings.formatwarning
     warnings.formatwarning = lambda message, category, *a, **k: f"warning: {_flat(str(message))}\n"
+    try:
+        return _run(app, args, debug, USER_ERRORS)
+    finally:
+        warnings.formatwarning = saved_format
+
+
+def _run(
+    app: Any, args: list[str], debug: bool, user_errors: tuple[type[BaseException], ...]
+) -> int:
     usage_errors = _click_exception_classes()
     aborts = _abort_classes()
     try:
@@ -57,7 +67,7 @@ def run_app(app: Any, argv: list[str] | None = None) -> int:
     except aborts:  # type: ignore[misc]
         print_error("aborted", prefix="interrupted")
         return INTERRUPTED
-    except USER_ERRORS as e:
+    except user_errors as e:
         if debug:
             raise
         print_error(error_line(e))
