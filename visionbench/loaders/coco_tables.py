@@ -379,6 +379,12 @@ def _check_keypoints(
     k = len(names)
     for a in anns:
         kp = a.get("keypoints")
+        if isinstance(kp, list) and not {type(v) for v in kp} <= {int, float}:
+            bad = next(v for v in kp if type(v) not in (int, float))
+            raise AnnotationError(
+                f"expected `keypoints` numbers (x, y, v triplets), got {_short(bad)}",
+                path=path, field="annotations.keypoints", id=a.get("id"),
+            )  # fmt: skip
         if not isinstance(kp, list) or len(kp) != 3 * k:
             raise AnnotationError(
                 f"expected `keypoints` a list of {3 * k} numbers ({k} x (x, y, v)), got "
