@@ -566,11 +566,25 @@ def list_(
     name: Annotated[
         str | None, typer.Argument(help="datasets: one dataset's options (= bench describe)")
     ] = None,
+    timm: Annotated[
+        str | None,
+        typer.Option("--timm", help="models: list timm models matching a glob (use as timm:NAME)"),
+    ] = None,
 ) -> None:
     """List registered models, datasets, metrics or protocols."""
     from visionbench import registry
     from visionbench.errors import RegistryError
     from visionbench.protocols import protocols
+
+    if timm is not None:
+        from visionbench.models.timm_zoo import list_timm_models
+
+        names = list_timm_models(timm)
+        for n in names:
+            console.print(f"timm:{n}", highlight=False)
+        if not names:
+            raise RegistryError(f"no timm model matches {timm!r}")
+        return
 
     regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics,
             "protocols": protocols}  # fmt: skip
@@ -597,7 +611,10 @@ def list_(
         table.add_row(*(_plain(c) for c in row))
     console.print(table)
     if kind == "models":
-        console.print("[dim]also: tv:<any torchvision model name>, pkg.module:factory[/]")
+        console.print(
+            "[dim]also: tv:<any torchvision model name>, timm:<name> (bench list models "
+            "--timm PATTERN), pkg.module:factory[/]"
+        )
 
 
 @app.command()

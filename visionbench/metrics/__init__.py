@@ -36,6 +36,7 @@ from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
 from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
 from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
 from visionbench.metrics.label_png import read_label_png
+from visionbench.metrics.lvis import LvisEvaluator, lvis_evaluate
 from visionbench.metrics.pr import (
     PRCurve,
     average_precision,
@@ -79,6 +80,8 @@ __all__ = [
     "coco_evaluate",
     "CocoEvaluator",
     "CocoParams",
+    "lvis_evaluate",
+    "LvisEvaluator",
     # Pascal VOC (voc.py): devkit AP (11-point / all-point), +1 px IoU, on 0-1
     "VOCEvaluator",
     "voc_ap",
