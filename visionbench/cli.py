@@ -6,7 +6,6 @@ User errors (bad data, unknown names, missing files) print one line and exit wit
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,7 +53,22 @@ def _root(
     global _DEBUG
     _DEBUG = debug
     if ctx.invoked_subcommand is None:
-        console.print(ctx.get_help())
+        console.print(ctx.get_help(), markup=False, highlight=False)
+
+
+def _text(con: Console, *parts: str | tuple[str, str]) -> None:
+    """Print ``parts`` (strings, or ``(string, style)``) as plain text: user strings (paths,
+    names) are never parsed as Rich markup."""
+    from visionbench.cli_errors import print_line
+
+    print_line(con, *parts)
+
+
+def _plain(s: object) -> Any:
+    """A table cell / title as text, not markup."""
+    from rich.text import Text
+
+    return Text(str(s))
 
 
 # -- KEY=VALUE options ------------------------------------------------------------------
@@ -166,6 +180,7 @@ def _run_one(
     from visionbench.engine.run import RunOptions, select_device
     from visionbench.engine.run import run as run_engine
 
+    select_device(options["device"])  # a device this machine lacks: one line, before any work
     ds = _build_dataset(dataset, data_root, split, lenient=lenient, options=dataset_options,
                         metric_options=metric_options)  # fmt: skip
     mdl = _build_model(model, weights, model_options)
@@ -179,19 +194,32 @@ def _run_one(
     opts = RunOptions(
         **options, metric_options=dict(metric_options or {}),
         progress=not quiet and sys.stderr.isatty(), command=["bench", *sys.argv[1:]],
+        lenient=lenient,
     )  # fmt: skip
     if not quiet:
-        err_console.print(
-            f"[bold]{mdl.name}[/] on [bold]{ds.name}[/] ({ds.split}, {len(ds)} samples)"
+        _text(
+            err_console,
+            (str(mdl.name), "bold"),
+            " on ",
+            (str(ds.name), "bold"),
+            f" ({ds.split}, {len(ds)} samples)",
         )
-    record, path = run_engine(mdl, ds, opts)
+    from visionbench.errors import RunInterrupted
+
+    try:
+        record, path = run_engine(mdl, ds, opts)
+    except RunInterrupted as e:
+        from visionbench.cli_errors import report_interrupt
+
+        report_interrupt(e.saved, e.where)
+        raise typer.Exit(130) from None
     if path is None:  # not rank 0
         return None
     if summary == "line":
         _print_summary(record, path)
     elif summary == "full":
         _print_metrics(record)
-        console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+        _text(console, f"run record: {path}")
     return record
 
 
@@ -199,6 +227,8 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     """The built-in demo: generate the mini datasets (saying what and where), run the five
     demo models, print the leaderboard of these runs and write the HTML report."""
     import time
+
+    from rich.markup import escape
 
     from visionbench import synth
     from visionbench.engine.records import results_dir
@@ -213,10 +243,18 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     for name in names:
         target = synth.synth_home() / "synth" / f"{name}-v{synth.SYNTH_VERSION}"
         if target.is_dir() and any(target.iterdir()):
-            say(f"[dim]data: {name} (cached) {target}[/]", soft_wrap=True, highlight=False)
+            say(
+                f"[dim]data: {name} (cached) {escape(str(target))}[/]",
+                soft_wrap=True,
+                highlight=False,
+            )
             continue
         t = time.perf_counter()
-        say(f"data: generating {name} into {target} ...", soft_wrap=True, highlight=False)
+        say(
+            f"data: generating {name} into {escape(str(target))} ...",
+            soft_wrap=True,
+            highlight=False,
+        )
         synth.ensure(name)
         say(f"[dim]      done in {time.perf_counter() - t:.1f} s[/]")
     run_ids = []
@@ -235,12 +273,12 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     df = df[df["run_id"].isin(run_ids)]
     console.print(lb.rich_table(df))
     report = write_report("html", results_dir(results) / "report.html", results=results)
-    console.print(
+    _text(
+        console,
         f"leaderboard: bench leaderboard{f' --results {results}' if results else ''}  "
         f"(records in {results_dir(results) / 'records'})",
-        soft_wrap=True, highlight=False,
-    )  # fmt: skip
-    console.print(f"report: {report}", soft_wrap=True, highlight=False)
+    )
+    _text(console, f"report: {report}")
     say(f"[dim]demo done in {time.perf_counter() - t0:.1f} s[/]")
 
 
@@ -254,10 +292,11 @@ def _print_summary(record: dict[str, Any], path: Path) -> None:
         if record["metrics"].get(k, {}).get("value") is not None
     )
     wall = record.get("timings", {}).get("wall_s")
-    err_console.print(
-        f"      {values}" + (f"  ({wall:.1f} s)" if wall else "") + f"  [dim]{path}[/]",
-        soft_wrap=True, highlight=False,
-    )  # fmt: skip
+    _text(
+        err_console,
+        f"      {values}" + (f"  ({wall:.1f} s)" if wall else "") + "  ",
+        (str(path), "dim"),
+    )
 
 
 def _build_dataset(
@@ -335,28 +374,31 @@ def _metric_options(items: list[str] | None, **aliases: str | None) -> dict[str,
 
 def _print_metrics(record: dict[str, Any]) -> None:
     if record.get("no_ground_truth"):
-        console.print(
+        _text(
+            console,
             f"{record['dataset']['name']} ({record['dataset']['split']}) has no ground truth: "
             f"no metrics; submission file: {record.get('submission', '-')}",
-            soft_wrap=True, highlight=False,
-        )  # fmt: skip
+        )
         return
     table = Table(
-        title=f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
+        title=_plain(
+            f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
+        )
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, m in record["metrics"].items():
         v = m["value"]
-        table.add_row(k, "nan" if v is None else f"{v:.4f}")
+        table.add_row(_plain(k), "nan" if v is None else f"{v:.4f}")
     console.print(table)
     sigs = sorted({m["signature"] for m in record["metrics"].values()})
     for s in sigs:
-        console.print(f"[dim]signature: {s}[/]")
+        _text(console, (f"signature: {s}", "dim"))
     t = record.get("timings", {})
     if t.get("throughput_img_s"):
-        console.print(
-            f"[dim]throughput {t['throughput_img_s']:.1f} img/s, wall {t['wall_s']:.2f} s[/]"
+        _text(
+            console,
+            (f"throughput {t['throughput_img_s']:.1f} img/s, wall {t['wall_s']:.2f} s", "dim"),
         )
 
 
@@ -426,7 +468,7 @@ def eval_(
         command=["bench", *sys.argv[1:]],
     )
     _print_metrics(record)
-    console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+    _text(console, f"run record: {path}")
 
 
 def _gt_file_source(
@@ -481,7 +523,7 @@ def export(
     from visionbench.engine.export import export_run
 
     path = export_run(run_id, output, format=format, results=results)
-    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+    _text(console, f"wrote {path}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -506,11 +548,11 @@ def profile(
     mdl = _build_model(model, weights)
     dev = select_device(device)
     prof = profile_model(mdl, batch_size=batch_size, device=str(dev), warmup=warmup, iters=iters)
-    table = Table(title=f"profile: {mdl.name} on {dev}")
+    table = Table(title=_plain(f"profile: {mdl.name} on {dev}"))
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for k, v in prof.items():
-        table.add_row(k, f"{v:,.4g}" if isinstance(v, float) else str(v))
+        table.add_row(_plain(k), _plain(f"{v:,.4g}" if isinstance(v, float) else str(v)))
     console.print(table)
 
 
@@ -566,7 +608,7 @@ def list_(
         if spaces:
             row.append(str(e.info.get("label_space", "")))
         row += [str(e.info.get("description", "")), e.origin]
-        table.add_row(*row)
+        table.add_row(*(_plain(c) for c in row))
     console.print(table)
     if kind == "models":
         console.print(
@@ -618,7 +660,7 @@ def data_synth(
     from visionbench import synth
 
     path = synth.generate(name, out, seed=seed)
-    console.print(f"wrote {name} to {path}")
+    _text(console, f"wrote {name} to {path}")
 
 
 @data_app.command("verify")
@@ -637,17 +679,17 @@ def data_verify(
     ds = _build_dataset(name, data_root, split, lenient=True)
     problems = verify_dataset(ds, decode=decode)
     if not problems:
-        console.print(f"[green]ok[/]: {ds.name} ({ds.split}), {len(ds)} samples, no problems")
+        _text(console, ("ok", "green"), f": {ds.name} ({ds.split}), {len(ds)} samples, no problems")
         return
-    table = Table(title=f"{len(problems)} problems in {ds.name} ({ds.split})")
+    table = Table(title=_plain(f"{len(problems)} problems in {ds.name} ({ds.split})"))
     for c in ("kind", "sample", "file", "message"):
         table.add_column(c)
     for p in problems:
         table.add_row(
-            p.kind,
-            str(p.sample_id if p.sample_id is not None else ""),
-            str(p.path or ""),
-            p.message,
+            _plain(p.kind),
+            _plain(str(p.sample_id if p.sample_id is not None else "")),
+            _plain(str(p.path or "")),
+            _plain(p.message),
         )
     console.print(table)
     raise typer.Exit(1)
@@ -682,7 +724,7 @@ def leaderboard(
         from visionbench.engine.records import atomic_write_bytes
 
         atomic_write_bytes(output, text.encode())
-        console.print(f"wrote {output}")
+        _text(console, f"wrote {output}")
 
 
 @app.command()
@@ -739,7 +781,7 @@ def report(
     from visionbench.leaderboard.report import write_report
 
     path = write_report(format, output, results=results, dataset=dataset, task=task, model=model)
-    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+    _text(console, f"wrote {path}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -747,38 +789,13 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: user errors -> one line on stderr, exit code 2."""
-    import warnings
+    """Console-script entry point: user errors -> one line on stderr, exit code 2; Ctrl-C ->
+    what was saved and the ``--resume`` command, exit code 130 (see :mod:`visionbench.cli_errors`)."""
+    from visionbench.cli_errors import run_app
 
-    from visionbench.errors import USER_ERRORS
-
-    # warnings are for users here: one line, no source line of ours
-    warnings.formatwarning = lambda message, category, *a, **k: f"warning: {message}\n"
-
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
-        os.environ.get("VISIONBENCH_DEBUG")
-    )
-    try:
-        rc = app(args=argv, standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
-    except USER_ERRORS as e:
-        if debug:
-            raise
-        err_console.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    rc = run_app(app, argv)
+    if rc:
+        sys.exit(rc)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ __all__ = [
     "LabelSpaceError",
     "WeightsError",
     "RunError",
+    "RunInterrupted",
     "USER_ERRORS",
 ]
 
@@ -69,6 +70,19 @@ class WeightsError(VisionbenchError, ValueError):
 
 class RunError(VisionbenchError, RuntimeError):
     """A run cannot start or continue (bad options, incompatible resume, ...)."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, after the predictions made so far were saved.
+
+    Attributes:
+        saved: number of predictions in the prediction cache (this rank).
+        where: the prediction cache folder.
+    """
+
+    def __init__(self, saved: int, where: str) -> None:
+        super().__init__(f"interrupted; {saved} predictions saved in {where}")
+        self.saved, self.where = saved, where
 
 
 #: What the CLI reports as a one-line message rather than a traceback.

@@ -41,19 +41,60 @@ def decode_image(ref: ImageRef) -> Any:
     else:
         raise AnnotationError("image reference has neither a path nor bytes")
     try:
-        return tv_decode(data, mode=ImageReadMode.RGB, apply_exif_orientation=True)
+        img = tv_decode(data, mode=ImageReadMode.RGB, apply_exif_orientation=True)
     except RuntimeError:
-        return _decode_with_pil(data.numpy().tobytes(), where)
+        img = _decode_with_pil(data.numpy().tobytes(), where)
+    check_image_size(ref, int(img.shape[-1]), int(img.shape[-2]), where)
+    return img
+
+
+class ImageSizeMismatch(AnnotationError):
+    """The decoded image is not the size its annotation records (``bench run --lenient``
+    skips such samples)."""
+
+
+def check_image_size(ref: ImageRef, width: int, height: int, where: str) -> None:
+    """Refuse pixels whose size differs from the annotation's ``width`` / ``height``: boxes
+    and masks drawn for one size are not scored against an image of another."""
+    if ref.width is None or ref.height is None:
+        return
+    if (int(ref.width), int(ref.height)) != (width, height):
+        raise ImageSizeMismatch(
+            f"image is {width}x{height} pixels (WxH) but the annotation says "
+            f"{ref.width}x{ref.height}; fix the annotation or the image (`bench data verify` "
+            "lists every such image; `bench run --lenient` skips them)",
+            path=where,
+            field="width/height",
+        )
 
 
 def read_image_file(path: str) -> Any:
     """Read an encoded image file into a uint8 tensor, naming the file on failure."""
+    import os
+
     from torchvision.io import read_file
 
+    path = str(path)
+    if not os.path.exists(path):
+        raise AnnotationError("image file not found", path=path)
+    if os.path.isdir(path):
+        raise AnnotationError("expected an image file, found a folder", path=path)
     try:
-        return read_file(str(path))
+        return read_file(path)
     except (RuntimeError, OSError) as e:
-        raise AnnotationError(f"cannot read image: {e}", path=str(path)) from None
+        raise AnnotationError(f"cannot read image: {_clean(e)}", path=path) from None
+
+
+def _clean(e: BaseException) -> str:
+    """An error message without torch's C++ source locations (``[/__w/vision/...cpp:78]``)
+    or 'Exception raised from' trailers."""
+    import re
+
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    msg = str(e).split("Exception raised from")[0]
+    msg = re.sub(r"\s*\[?\(?[^\s\[\]()]*\.(?:cpp|cc|h|hpp|cu):\d+\]?\)?", "", msg)
+    return " ".join(msg.split()) or type(e).__name__
 
 
 def _decode_with_pil(buf: bytes, where: str) -> Any:

@@ -131,7 +131,7 @@ class Registry:
         close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise RegistryError(
-            f"unknown {self.kind} {name!r}{hint} available: {', '.join(sorted(entries)) or '(none)'}"
+            f"unknown {self.kind} {name!r}{hint}; available: {', '.join(sorted(entries)) or '(none)'}"
         )
 
     def get(self, name: str) -> Any:

@@ -189,3 +189,28 @@ def test_missing_dataset_and_bad_boxes(root: Path) -> None:
         del f["predicates"]
     with pytest.raises(AnnotationError, match=r"missing datasets \['predicates'\]"):
         VG150(root, "test")
+
+
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda f: _replace(f, "labels", f["labels"][:-1]), r"has \d+ rows, `boxes_1024` has .*field=labels"),
+        (lambda f: _replace(f, "predicates", f["predicates"][:-1]), r"`relationships` has .*field=predicates"),
+        (lambda f: f["img_to_last_box"].__setitem__(0, 10**6), r"image row 0: .* is not a range"),
+        (lambda f: f["img_to_first_rel"].__setitem__(0, -5), r"image row 0: \[-5"),
+        (lambda f: f["labels"].__setitem__((0, 0), 151), r"151 is not a VG-150 id \(expected 1\.\.150\)"),
+        (lambda f: f["predicates"].__setitem__((0, 0), 0), r"0 is not a VG-150 id \(expected 1\.\.50\)"),
+    ],
+)  # fmt: skip
+def test_h5_cross_lengths_and_ranges(root: Path, damage, match) -> None:
+    """Per-box / per-relation datasets of one length, index ranges inside them, ids in the
+    VG-150 vocabularies: checked when the file is opened, naming the dataset and row."""
+    with h5py.File(root / "VG-SGG-with-attri.h5", "a") as f:
+        damage(f)
+    with pytest.raises(AnnotationError, match=match):
+        VG150(root, "train")
+
+
+def _replace(f, name: str, data) -> None:
+    del f[name]
+    f.create_dataset(name, data=data)

@@ -190,6 +190,7 @@ def _results_from(gt: dict, rng: np.random.Generator, segm: bool) -> list[dict]:
     from pycocotools import mask as mask_utils
 
     res = []
+    size = {im["id"]: (im["height"], im["width"]) for im in gt["images"]}
     for a in gt["annotations"]:
         for _ in range(int(rng.integers(0, 3))):
             x, y, w, h = a["bbox"]
@@ -205,7 +206,9 @@ def _results_from(gt: dict, rng: np.random.Generator, segm: bool) -> list[dict]:
                 "score": float(rng.random()),
             }
             if segm:
-                rle = mask_utils.frPyObjects(np.array([b]), 1000, 1000)[0]
+                # at the image's size: an RLE of another size is refused (visionbench) or
+                # never matches (pycocotools' IoU -1)
+                rle = mask_utils.frPyObjects(np.array([b]), *size[a["image_id"]])[0]
                 rle["counts"] = rle["counts"].decode()
                 r["segmentation"] = rle
             else:

@@ -53,7 +53,13 @@ class EvalItems(torch.utils.data.Dataset):
         except Exception as e:  # noqa: BLE001 - reported by the main process, naming the sample
             sid = sample.sample_id if sample is not None else f"#{idx}"
             msg = str(e) if isinstance(e, USER_ERRORS) else f"{type(e).__name__}: {e}"
-            return None, {"sample_id": sid, "index": idx, "error": msg}, None
+            # bad data (not a bug): `--lenient` may skip the sample
+            skippable = isinstance(e, USER_ERRORS)
+            return (
+                None,
+                {"sample_id": sid, "index": idx, "error": msg, "skippable": skippable},
+                None,
+            )
         meta = dict(
             meta, sample_id=sample.sample_id, index=idx, t_preprocess=time.perf_counter() - t0
         )

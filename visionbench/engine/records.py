@@ -181,6 +181,12 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 def read_records(root: str | Path | None = None) -> list[RunRecord]:
     """All complete run records under ``<root>/records``, oldest first. Unreadable files
     are skipped with a warning on stderr naming them."""
+    if root is not None:
+        given = Path(root).expanduser()
+        if not given.exists():
+            raise RunError(f"results directory {given} does not exist (--results)")
+        if not given.is_dir():
+            raise RunError(f"results directory {given} is a file, not a directory (--results)")
     folder = results_dir(root) / "records"
     out: list[RunRecord] = []
     if not folder.is_dir():
@@ -188,8 +194,11 @@ def read_records(root: str | Path | None = None) -> list[RunRecord]:
     for p in sorted(folder.glob("*.json")):
         try:
             rec = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, ValueError, RecursionError) as e:
             print(f"warning: skipping unreadable run record {p}: {e}", file=sys.stderr)
+            continue
+        if not isinstance(rec, dict):
+            print(f"warning: skipping {p}: not a run record (a JSON object)", file=sys.stderr)
             continue
         if rec.get("schema_version") != SCHEMA_VERSION:
             print(

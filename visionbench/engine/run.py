@@ -41,7 +41,7 @@ from visionbench.engine.records import (
     results_dir,
     write_record,
 )
-from visionbench.errors import LabelSpaceError, RunError
+from visionbench.errors import LabelSpaceError, RunError, RunInterrupted
 from visionbench.label_spaces import LabelMap, label_map
 from visionbench.protocols import Protocol, dataset_protocol
 from visionbench.tasks import Batch, Dataset, Model
@@ -94,17 +94,46 @@ class RunOptions:
     metric_options: dict[str, Any] = field(default_factory=dict)
     scorer_options: dict[str, Any] = field(default_factory=dict)
     sg_mode: str | None = None
+    #: skip samples whose data is bad (an image not the size its annotation says, an
+    #: unreadable image) instead of stopping; they are counted and listed in the record
+    lenient: bool = False
     on_batch: Callable[[int], None] | None = None  # test hook: called after each flushed batch
 
 
 def select_device(spec: str = "auto", *, local_rank: int = 0) -> torch.device:
+    """The torch device for ``spec``; a device this machine lacks is a :class:`RunError`."""
     if spec != "auto":
-        return torch.device(spec)
+        return _checked_device(spec)
     if torch.cuda.is_available():
         return torch.device("cuda", local_rank)
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _checked_device(spec: str) -> torch.device:
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, ValueError, TypeError):
+        raise RunError(
+            f"--device {spec!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RunError(
+                f"--device {spec}: no CUDA GPU is available on this machine (torch "
+                f"{torch.__version__}, CUDA build: {torch.version.cuda or 'none'}); use --device cpu"
+            )
+        n = torch.cuda.device_count()
+        if device.index is not None and device.index >= n:
+            raise RunError(f"--device {spec}: this machine has {n} CUDA device(s), 0..{n - 1}")
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise RunError(
+                f"--device {spec}: MPS is not available on this machine; use --device cpu"
+            )
+    return device
 
 
 def run(
@@ -177,13 +206,24 @@ def run(
     t_start = time.perf_counter()
     t_wait = time.perf_counter()
     n_batches = 0
+    n_predicted = 0
+    skipped: list[dict[str, Any]] = []
     with progress as bar:
         task_id = bar.add_task("predict", total=len(todo)) if bar else None
         try:
             for images, metas, targets, failed in loader:
                 t_got = time.perf_counter()
+                n_skip = 0
+                if failed and opt.lenient and all(f.get("skippable") for f in failed):
+                    _skip_failed(failed, skipped, log)
+                    n_skip, failed = len(failed), []
                 if not metas:
-                    _stop_on_failed(failed, cache, pred_dir, log)
+                    if failed:
+                        _stop_on_failed(failed, cache, pred_dir, log)
+                    if bar:
+                        bar.update(task_id, advance=n_skip)
+                    t_wait = time.perf_counter()
+                    continue
                 preds, t_fwd, t_post = _predict(model, images, metas, model_device, opt)
                 if mapping is not None:
                     preds = [_map_labels(p, mapping) for p in preds]
@@ -191,6 +231,7 @@ def run(
                 if scoring:
                     scorer.update(list(preds), targets)
                 cache.add(list(preds))
+                n_predicted += len(preds)
                 n_batches += 1
                 if n_batches % opt.flush_every == 0:
                     cache.flush()
@@ -206,11 +247,14 @@ def run(
                     t_metric,
                 )
                 if bar:
-                    bar.update(task_id, advance=len(metas))
+                    bar.update(task_id, advance=len(metas) + n_skip)
                 if failed:
                     _stop_on_failed(failed, cache, pred_dir, log)
                 t_wait = time.perf_counter()
-        except BaseException:  # a bad sample, a model error, Ctrl-C: keep what was computed
+        except KeyboardInterrupt:  # Ctrl-C: keep what was computed, say where
+            cache.flush()
+            raise RunInterrupted(len(done) + n_predicted, str(pred_dir)) from None
+        except BaseException:  # a bad sample, a model error: keep what was computed
             cache.flush()
             raise
     cache.flush()
@@ -219,6 +263,7 @@ def run(
 
     states = gather_to_rank0(scorer.state_dict(), info)
     all_timings = gather_to_rank0(timings.as_dict(wall), info)
+    all_skipped = gather_to_rank0(skipped, info)
     record: RunRecord | None = None
     path: Path | None = None
     if info.is_main:
@@ -238,6 +283,7 @@ def run(
             protocol=protocol,
         )  # fmt: skip
         record["config"]["log_dir"] = str(workdir)
+        _mark_skipped(record, [f for part in all_skipped or [] for f in part])
         if result is None:
             record["submission"] = str(_write_submission(protocol, cache, workdir))
         else:
@@ -251,6 +297,32 @@ def run(
 
 # ---------------------------------------------------------------------------------------
 # helpers
+
+
+def _skip_failed(
+    failed: list[dict[str, Any]], skipped: list[dict[str, Any]], log: logging.Logger
+) -> None:
+    """``--lenient``: leave out samples whose data is bad, with a warning each."""
+    import warnings
+
+    for f in failed:
+        log.warning("sample %r skipped (--lenient): %s", f["sample_id"], f["error"])
+        warnings.warn(f"sample {f['sample_id']!r} skipped (--lenient): {f['error']}", stacklevel=2)
+        skipped.append({"sample_id": f["sample_id"], "error": f["error"]})
+
+
+def _mark_skipped(record: RunRecord, skipped: list[dict[str, Any]]) -> None:
+    """Samples left out by ``--lenient``: counted and listed in the record; ``num_samples``
+    is then the number scored."""
+    if not skipped:
+        return
+    ds = record["dataset"]
+    ds["num_samples"] = max(0, int(ds["num_samples"]) - len(skipped))
+    ds["skipped"] = {  # type: ignore[typeddict-unknown-key]
+        "count": len(skipped),
+        "sample_ids": [f["sample_id"] for f in skipped[:1000]],
+        "first_error": skipped[0]["error"],
+    }
 
 
 def _stop_on_failed(
@@ -508,7 +580,8 @@ def _progress(show: bool, total: int, label: str) -> Any:
             return Text(f"{task.speed:.1f} img/s" if task.speed else "- img/s")
 
     return Progress(
-        TextColumn(f"[bold]{label}"),
+        # the label holds user strings: text, not markup, and no str.format fields
+        TextColumn(label.replace("{", "{{").replace("}", "}}"), style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         _Speed(),

@@ -275,7 +275,7 @@ def rich_table(df: pd.DataFrame, *, max_metrics: int = 4) -> Any:
         table.add_column("no run records yet: try `bench run`")
         return table
     for c in wide.columns:
-        table.add_column(str(c), justify="right" if wide[c].dtype.kind in "fiu" else "left")
+        table.add_column(Text(str(c)), justify="right" if wide[c].dtype.kind in "fiu" else "left")
     for row, brow in zip(wide.itertuples(index=False), best.itertuples(index=False)):
         # Text cells: a model named "[red]x[/]" is shown as typed, never read as markup
         table.add_row(*[Text(_fmt(v), style="bold green" if b else "") for v, b in zip(row, brow)])

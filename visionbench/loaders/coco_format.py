@@ -84,7 +84,7 @@ def load_coco_doc(path: str | Path) -> tuple[dict[str, Any], bool]:
         strict = False
         try:  # orjson refuses NaN/Infinity literals; json reads them and validation names them
             doc = json.loads(raw)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             raise AnnotationError(f"not valid JSON: {e}", path=path) from None
     if not isinstance(doc, dict):
         raise AnnotationError(f"expected a JSON object, got {type(doc).__name__}", path=path)
@@ -114,6 +114,14 @@ def segmentation_to_rle(
     """
     from pycocotools import mask as mask_utils
 
+    from visionbench.metrics.coco_validate import check_segmentation
+    from visionbench.metrics.errors import MetricInputError
+
+    try:  # before any mask operation: pycocotools trusts RLE sizes and run lengths
+        check_segmentation(seg, height, width, src=str(path), ident=f"annotation id {ann_id}")
+    except MetricInputError as e:
+        msg = str(e).split("field 'segmentation': ", 1)[-1]
+        raise AnnotationError(msg, path=path, field="segmentation", id=ann_id) from None
     if isinstance(seg, list):
         if not seg:
             raise AnnotationError("empty polygon list", path=path, field="segmentation", id=ann_id)

@@ -49,7 +49,7 @@ from visionbench.loaders.coco_format import (
 __all__ = ["SCHEMA_VERSION", "KINDS", "build_tables", "coco_tables", "dangling_message"]
 
 #: Output version of :func:`build_tables`; part of the cache key.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: iscrowd, area, bbox types and segmentations validated
 #: What a file is read as: the checks and columns differ.
 KINDS = ("instances", "keypoints", "captions")
 _TABLES = ("images", "annotations", "dangling", "categories")
@@ -155,7 +155,9 @@ def _build(path: str, kind: str, drop_dangling: bool) -> dict[str, pa.Table]:
     if kind == "captions":
         ann_table = _captions(anns, ids, image_ids, path)
     else:
-        ann_table = _instances(anns, ids, image_ids, categories, path, dumps, kind == "keypoints")
+        ann_table = _instances(
+            anns, ids, image_ids, categories, path, dumps, kind == "keypoints", images
+        )
     return {
         "images": _images_table(images),
         "annotations": ann_table,
@@ -227,6 +229,7 @@ def _instances(
     path: str,
     dumps: Callable[[Any], bytes],
     keypoints: bool,
+    images: list[dict[str, Any]],
 ) -> pa.Table:
     if not categories:
         raise AnnotationError("no `categories` in an instances file", path=path, field="categories")
@@ -241,6 +244,7 @@ def _instances(
             path=path, field="annotations.category_id", id=int(ids[unknown][0]),
         )  # fmt: skip
     boxes = np.zeros((0, 4)) if not anns else _boxes(anns, ids, path)
+    _check_instance_fields(anns, images, path, masks_checked=False)
     if keypoints:
         _check_keypoints(anns, categories, path)
     order = np.argsort(image_ids, kind="stable")
@@ -269,11 +273,10 @@ def _instances(
 
 def _boxes(anns: list[dict[str, Any]], ids: np.ndarray, path: str) -> np.ndarray:
     boxes = _column(anns, "bbox", path, np.float64)
-    if boxes.ndim != 2 or (boxes.size and boxes.shape[1] != 4):
-        lens = [len(a["bbox"]) if isinstance(a["bbox"], list) else -1 for a in anns]
-        k = next(i for i, n in enumerate(lens) if n != 4)
+    if boxes.ndim != 2 or (boxes.size and boxes.shape[1] != 4) or not _all_numbers(anns):
+        k = next(i for i, a in enumerate(anns) if not _is_box(a["bbox"]))
         raise AnnotationError(
-            f"expected `bbox` [x, y, w, h] (4 numbers), got {anns[k]['bbox']!r}",
+            f"expected `bbox` [x, y, w, h] (4 numbers), got {_short(anns[k]['bbox'])}",
             path=path, field="annotations.bbox", id=anns[k]["id"],
         )  # fmt: skip
     boxes = boxes.reshape(-1, 4)
@@ -297,6 +300,73 @@ def _boxes(anns: list[dict[str, Any]], ids: np.ndarray, path: str) -> np.ndarray
     return boxes
 
 
+def _is_box(b: Any) -> bool:
+    return isinstance(b, list) and len(b) == 4 and all(type(v) in (int, float) for v in b)
+
+
+def _all_numbers(anns: list[dict[str, Any]]) -> bool:
+    """Every ``bbox`` holds plain numbers (numpy would turn ``"12"`` or ``True`` into one)."""
+    return {type(v) for a in anns for v in a["bbox"]} <= {int, float}
+
+
+def _short(v: Any, n: int = 80) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
+def _check_instance_fields(
+    anns: list[dict[str, Any]], images: list[dict[str, Any]], path: str, masks_checked: bool
+) -> None:
+    """``iscrowd`` 0 or 1, ``area`` a number >= 0, and each ``segmentation`` readable by
+    pycocotools at its image's size (RLE runs adding up to the size, the size equal to the
+    image's, polygon coordinates near the image): before any mask operation."""
+    from visionbench.metrics.coco_validate import check_segmentation, polygons_look_valid
+    from visionbench.metrics.errors import MetricInputError
+
+    bad = [
+        a
+        for a in anns
+        if not (type(a.get("iscrowd", 0)) in (int, bool) and a.get("iscrowd", 0) in (0, 1))
+    ]
+    if bad:
+        raise AnnotationError(
+            f"expected `iscrowd` 0 or 1, got {_short(bad[0].get('iscrowd'))} "
+            f"({len(bad)} annotations affected)",
+            path=path, field="annotations.iscrowd", id=bad[0].get("id"),
+        )  # fmt: skip
+    bad = [
+        a for a in anns
+        if "area" in a and not (type(a["area"]) in (int, float) and not a["area"] < 0)
+    ]  # fmt: skip
+    if bad:
+        raise AnnotationError(
+            f"expected `area` a number >= 0 (NaN: the box area stands in), got {_short(bad[0]['area'])} "
+            f"({len(bad)} annotations affected)",
+            path=path, field="annotations.area", id=bad[0].get("id"),
+        )  # fmt: skip
+    size = {int(im["id"]): (im.get("height"), im.get("width")) for im in images}
+    polys = [a for a in anns if isinstance(a.get("segmentation"), list)]
+    if polys:  # one numpy pass over every coordinate; per annotation only to name a bad one
+        hw = np.array([size.get(int(a["image_id"]), (None, None)) for a in polys], dtype=float)
+        hw = np.nan_to_num(hw, nan=-1.0).reshape(-1, 2)
+        if polygons_look_valid([a["segmentation"] for a in polys], hw[:, 0], hw[:, 1]):
+            anns = [a for a in anns if not isinstance(a.get("segmentation"), list)]
+    for a in anns:
+        seg = a.get("segmentation")
+        if seg is None or (isinstance(seg, list) and not seg and not masks_checked):
+            continue
+        h, w = size.get(int(a["image_id"]), (None, None))
+        try:
+            check_segmentation(
+                seg, int(h or -1), int(w or -1), src=path, ident=f"annotation id {a.get('id')}"
+            )
+        except MetricInputError as e:
+            msg = str(e).split("field 'segmentation': ", 1)[-1]
+            raise AnnotationError(
+                msg, path=path, field="annotations.segmentation", id=a.get("id")
+            ) from None
+
+
 def _check_keypoints(
     anns: list[dict[str, Any]], categories: list[dict[str, Any]], path: str
 ) -> None:
@@ -309,6 +379,12 @@ def _check_keypoints(
     k = len(names)
     for a in anns:
         kp = a.get("keypoints")
+        if isinstance(kp, list) and not {type(v) for v in kp} <= {int, float}:
+            bad = next(v for v in kp if type(v) not in (int, float))
+            raise AnnotationError(
+                f"expected `keypoints` numbers (x, y, v triplets), got {_short(bad)}",
+                path=path, field="annotations.keypoints", id=a.get("id"),
+            )  # fmt: skip
         if not isinstance(kp, list) or len(kp) != 3 * k:
             raise AnnotationError(
                 f"expected `keypoints` a list of {3 * k} numbers ({k} x (x, y, v)), got "

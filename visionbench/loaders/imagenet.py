@@ -146,6 +146,7 @@ class ImageNetDevkit(_ImageNetBase):
         labels = devkit.read_devkit_ground_truth(gt_path, meta_path, synsets)
         img_dir = Path(image_dir) if image_dir else _first_dir(root, ["val", "ILSVRC2012_img_val"])
         found = _index_images(img_dir)
+        _check_ground_truth_covers(found, len(labels), gt_path, img_dir)
         items = []
         for i, label in enumerate(labels, 1):
             stem = f"ILSVRC2012_val_{i:08d}"
@@ -179,6 +180,13 @@ class ImageNetKaggle(_ImageNetBase):
             root, [os.path.join(*_KAGGLE_IMAGES, split), split]
         )  # fmt: skip
         found = _index_images(img_dir)
+        unlisted = sorted(s for s in found if s not in labels and devkit.val_number(s) is not None)
+        if unlisted:  # a short solution file would otherwise score only the rows it has
+            raise AnnotationError(
+                f"{len(unlisted)} validation images in {img_dir} have no row in the solution "
+                f"file ({len(labels)} rows; first: {unlisted[0]})",
+                path=str(sol), field="ImageId", id=unlisted[0],
+            )  # fmt: skip
         items = [(s, found.get(s, str(img_dir / f"{s}.JPEG")), labels[s]) for s in sorted(labels)]
         _warn_missing(sum(s not in found for s in labels), len(labels), img_dir)
         files = {"solution": str(sol), "root": str(img_dir)}
@@ -282,6 +290,23 @@ def _index_images(img_dir: Path) -> dict[str, str]:
             elif e.name.lower().endswith(_EXTS):
                 found[os.path.splitext(e.name)[0]] = e.path
     return found
+
+
+def _check_ground_truth_covers(
+    found: dict[str, str], n_labels: int, gt_path: Path, img_dir: Path
+) -> None:
+    """Every ``ILSVRC2012_val_N`` image has a line N in the ground truth: a short file would
+    otherwise score only the images it covers, without a word."""
+    numbers = [n for n in map(devkit.val_number, found) if n is not None]
+    beyond = [n for n in numbers if n > n_labels]
+    if beyond:
+        first = min(beyond)
+        raise AnnotationError(
+            f"the ground truth has {n_labels} lines but {len(beyond)} validation images in "
+            f"{img_dir} have no line (first: ILSVRC2012_val_{first:08d}; expected one line per "
+            f"image, {max(numbers)} lines)",
+            path=str(gt_path), field="lines", id=f"ILSVRC2012_val_{first:08d}",
+        )  # fmt: skip
 
 
 def _warn_missing(missing: int, total: int, img_dir: Path) -> None:

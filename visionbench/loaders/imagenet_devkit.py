@@ -100,11 +100,19 @@ def read_devkit_ground_truth(
     id_to_wnid = synsets if synsets is not None else read_meta_mat(meta_path)
     index = wnid_index()
     labels: list[int] = []
-    with open(gt_path, encoding="ascii") as f:
+    blank: int | None = None
+    with open(gt_path, encoding="ascii", errors="replace") as f:
         for lineno, line in enumerate(f, 1):
             s = line.strip()
             if not s:
+                blank = blank or lineno
                 continue
+            if blank is not None:  # line i is image i: a blank line would shift every label
+                raise AnnotationError(
+                    f"line {blank}: empty line before line {lineno} (line i is the label of "
+                    f"ILSVRC2012_val_{{i:08d}}; an empty line would shift every later label)",
+                    path=str(gt_path), field="lines", id=blank,
+                )  # fmt: skip
             try:
                 sid = int(s)
             except ValueError:

@@ -285,6 +285,7 @@ def _read_h5(path: Path) -> dict[str, np.ndarray]:
             path=str(path),
             field="boxes_1024",
         )
+    _check_h5_cross_lengths(out, path)
     if (out["boxes_1024"][:, 2:] <= 0).any():
         bad = int(np.argmax((out["boxes_1024"][:, 2:] <= 0).any(1)))
         raise AnnotationError(
@@ -294,6 +295,39 @@ def _read_h5(path: Path) -> dict[str, np.ndarray]:
             id=f"box {bad}",
         )
     return out
+
+
+def _check_h5_cross_lengths(out: dict[str, np.ndarray], path: Path) -> None:
+    """Per-box and per-relation datasets of one length; every image's first/last index
+    within them (-1 for none) and first <= last; labels in 1..150, predicates in 1..50."""
+    n_box, n_rel = len(out["boxes_1024"]), len(out["relationships"])
+    for k, n, of in (("labels", n_box, "boxes_1024"), ("attributes", n_box, "boxes_1024"),
+                     ("predicates", n_rel, "relationships")):  # fmt: skip
+        if k in out and len(out[k]) != n:
+            raise AnnotationError(
+                f"has {len(out[k])} rows, `{of}` has {n}", path=str(path), field=k
+            )
+    for first, last, n in (
+        ("img_to_first_box", "img_to_last_box", n_box),
+        ("img_to_first_rel", "img_to_last_rel", n_rel),
+    ):
+        a, b = out[first].astype(np.int64).reshape(-1), out[last].astype(np.int64).reshape(-1)
+        bad = (a < -1) | (a >= n) | (b < -1) | (b >= n) | (b < a) | ((a == -1) != (b == -1))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise AnnotationError(
+                f"image row {i}: [{int(a[i])}, {int(b[i])}] is not a range of the {n} rows "
+                f"(expected -1 for none, or 0 <= first <= last < {n})",
+                path=str(path), field=f"{first}/{last}", id=f"row {i}",
+            )  # fmt: skip
+    for k, hi in (("labels", 150), ("predicates", 50)):
+        v = np.asarray(out[k]).reshape(-1)
+        if v.size and (v.min() < 1 or v.max() > hi):
+            i = int(np.argmax((v < 1) | (v > hi)))
+            raise AnnotationError(
+                f"row {i}: {int(v[i])} is not a VG-150 id (expected 1..{hi})",
+                path=str(path), field=k, id=f"row {i}",
+            )  # fmt: skip
 
 
 def _check_dicts(path: Path, objects: Sequence[str], predicates: Sequence[str]) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from visionbench.errors import DatasetNotFoundError
+from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.label_spaces import LabelSpace, get_label_space
 from visionbench.loaders.visual_genome_files import (
     VisualGenomeFiles,
@@ -124,6 +124,7 @@ class VisualGenome:
         self._images = _ImageTable(
             self.files, image_dir, order_from=self._graphs.index_file, skip=set(skip_image_ids)
         )
+        _check_same_images(self.files, self._graphs, source)
 
     def __len__(self) -> int:
         return len(self._images)
@@ -298,6 +299,39 @@ def _build(root: Path, split: str, target: str, name: str, options: dict[str, An
 
 # ---------------------------------------------------------------------------------------
 # Helpers
+
+
+def _check_same_images(files: VisualGenomeFiles, graphs: _GraphColumns, source: str) -> None:
+    """The release files list the same images: an image missing from ``objects.json`` or
+    ``relationships.json`` would otherwise be scored with an empty scene graph."""
+    names = (
+        ("scene_graphs.json", "scene_graphs.json")
+        if source == "scene_graphs"
+        else ("objects.json", "relationships.json")
+    )
+    lists = {names[0]: graphs.obj_rows, names[1]: graphs.rel_rows}
+    if files.has("image_data.json"):
+        ids = files.table("image_data.json", "images").column("image_id").to_numpy()
+        ref_name, ref = "image_data.json", {int(i) for i in ids.tolist()}
+        ref_n = len(ids)
+    else:
+        ref_name, ref = names[0], set(graphs.obj_rows)
+        ref_n = len(ref)
+    for fname, rows in lists.items():
+        if fname == ref_name or set(rows) == ref:
+            continue
+        missing = sorted(ref - set(rows))
+        extra = sorted(set(rows) - ref)
+        what = (
+            f"image id {missing[0]} (and {len(missing) - 1} more) of {ref_name} is missing"
+            if missing
+            else f"image id {extra[0]} (and {len(extra) - 1} more) is not in {ref_name}"
+        )
+        raise AnnotationError(
+            f"{fname} lists {len(rows)} images but {ref_name} lists {ref_n}: {what} (the "
+            "release files must list the same images)",
+            path=str(files.root / fname), field="image_id", id=(missing or extra)[0],
+        )  # fmt: skip
 
 
 def _normalise(name: str | None, alias: dict[str, str]) -> str:

@@ -16,6 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from visionbench.metrics.coco_validate import (
+    check_annotation_columns,
+    check_box,
+    check_result_fields,
+    check_segmentation,
+    check_segmentations,
+)
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = [
@@ -220,7 +227,7 @@ def _loads(raw: bytes, src: str) -> Any:
 
         try:  # Python's json (what pycocotools uses) also reads NaN / Infinity
             return json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise MetricInputError(f"{src}: not valid JSON ({e})") from None
 
 
@@ -310,12 +317,7 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
                 raise MetricInputError(f"{src}: annotation id {aid}: missing field '{k}'")
             cols[k][i] = a[k]
         if need_bbox or "bbox" in a:
-            b = a.get("bbox")
-            if not isinstance(b, (list, tuple)) or len(b) != 4:
-                raise MetricInputError(
-                    f"{src}: annotation id {aid}: field 'bbox' must be [x, y, w, h], got {b!r}"
-                )
-            bbox[i] = b
+            bbox[i] = check_box(a.get("bbox"), src, f"annotation id {aid}")
         if segm is not None:
             if "segmentation" not in a:
                 raise MetricInputError(f"{src}: annotation id {aid}: missing field 'segmentation'")
@@ -327,6 +329,7 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
                 )
             kps[i] = a["keypoints"]
             nkp[i] = a["num_keypoints"]
+    check_annotation_columns(cols, src)
     try:
         table = AnnTable(
             image_id=np.array(cols["image_id"], dtype=np.int64),
@@ -346,7 +349,19 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
     _check_finite(table, src, "annotation id")
     gtt = GroundTruthTable(image_ids, heights, widths, cat_ids, cat_names, table, source=src)
     _check_ground_truth(gtt, compat=compat, need_size=need_size)
+    if segm is not None:  # before any mask operation (pycocotools trusts RLE sizes)
+        h, w = _ann_image_sizes(gtt, table.image_id)
+        check_segmentations(segm, h, w, table.ann_id, src=src)
     return gtt
+
+
+def _ann_image_sizes(g: GroundTruthTable, image_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(height, width) of each annotation's image, -1 where the image is not listed."""
+    idx = np.array([g.image_index.get(int(i), -1) for i in image_id.tolist()], np.int64)
+    ok = idx >= 0
+    h = np.where(ok, g.heights[np.maximum(idx, 0)] if len(g.heights) else -1, -1)
+    w = np.where(ok, g.widths[np.maximum(idx, 0)] if len(g.widths) else -1, -1)
+    return h, w
 
 
 def _keypoint_array(kps: list[Any], src: str) -> np.ndarray:
@@ -469,7 +484,13 @@ def load_results(
         warnings.warn(
             f"{src}: empty results list; every ground truth counts as missed", stacklevel=2
         )
-        return _empty_results()
+        empty = _empty_results()
+        if iou_type == "segm":
+            empty.segm = []
+        if iou_type == "keypoints":
+            width = gt.anns.keypoints.shape[1] if gt.anns.keypoints is not None else 0
+            empty.keypoints = np.zeros((0, width), dtype=np.float64)
+        return empty
     first = data[0]
     if not isinstance(first, dict):
         raise MetricInputError(f"{src}: results[0]: expected an object, got {type(first).__name__}")
@@ -496,15 +517,12 @@ def load_results(
     kps: list[Any] | None = [None] * n if iou_type == "keypoints" else None
     try:
         for i, r in enumerate(data):
+            check_result_fields(r, i, src)
             image_id[i] = r["image_id"]
             category_id[i] = r["category_id"]
             score[i] = r["score"]
             if branch == "bbox":
-                b = r["bbox"]
-                if len(b) != 4:
-                    raise MetricInputError(
-                        f"{src}: results[{i}]: field 'bbox' must be [x, y, w, h], got {b!r}"
-                    )
+                b = check_box(r["bbox"], src, f"results[{i}]")
                 bbox[i] = b
                 area[i] = b[2] * b[3]
                 if segm is not None:
@@ -516,7 +534,7 @@ def load_results(
             elif branch == "segm":
                 segm[i] = r["segmentation"]
                 if "bbox" in r:
-                    bbox[i] = r["bbox"]
+                    bbox[i] = check_box(r["bbox"], src, f"results[{i}]")
             if kps is not None or branch == "keypoints":
                 if kps is not None:
                     kps[i] = r["keypoints"]
@@ -526,6 +544,8 @@ def load_results(
                     x0, x1, y0, y1 = np.min(x), np.max(x), np.min(y), np.max(y)
                     area[i] = (x1 - x0) * (y1 - y0)
                     bbox[i] = [x0, y0, x1 - x0, y1 - y0]
+    except MetricInputError:
+        raise
     except KeyError as e:
         raise MetricInputError(f"{src}: results[{i}]: missing field {e}") from None
     except (TypeError, ValueError) as e:
@@ -534,6 +554,9 @@ def load_results(
         from visionbench.metrics import coco_native
 
         rles = _results_rles(segm, src)
+        for i, r in enumerate(rles):  # before any mask operation: sizes and run lengths
+            size = gt.image_size(image_id[i]) if int(image_id[i]) in gt.image_index else (-1, -1)
+            check_segmentation(r, *size, src=src, ident=f"results[{i}]")
         if coco_native.NATIVE is not None:
             area[:], rle_box = coco_native.rle_area_bbox(rles)
             no_box = np.array(["bbox" not in r for r in data], dtype=bool)
@@ -614,6 +637,10 @@ def _empty_results() -> AnnTable:
     )
 
 
+def _sorted(a: np.ndarray) -> bool:
+    return len(a) < 2 or bool((np.diff(a) > 0).all())
+
+
 def _check_results(t: AnnTable, gt: GroundTruthTable, src: str) -> None:
     _check_finite(t, src, "results index")
     unknown = ~member_of(t.image_id, gt.image_ids)
@@ -623,3 +650,19 @@ def _check_results(t: AnnTable, gt: GroundTruthTable, src: str) -> None:
             f"{src}: results[{i}]: field 'image_id' = {int(t.image_id[i])} is not an image of the ground "
             f"truth {gt.source} ({int(unknown.sum())} results affected)"
         )
+    if isinstance(t.segm, RleColumn) and len(t.image_id):
+        # the C reader checked each RLE's runs against its own 'size'; here 'size' against
+        # the image's height/width (as check_segmentation does on the full parser's path)
+        pos = np.searchsorted(gt.image_ids, t.image_id) if _sorted(gt.image_ids) else None
+        if pos is None:
+            pos = np.array([gt.image_index[int(i)] for i in t.image_id.tolist()], np.int64)
+        want = np.stack([np.asarray(gt.heights)[pos], np.asarray(gt.widths)[pos]], axis=1)
+        sizes = t.segm.sizes
+        bad = (want > 0).all(axis=1) & (sizes != want).any(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise MetricInputError(
+                f"{src}: results[{i}]: field 'segmentation.size' = {sizes[i].tolist()} but image "
+                f"{int(t.image_id[i])} is {want[i].tolist()} (height, width) in the ground truth "
+                f"{gt.source} ({int(bad.sum())} results affected)"
+            )

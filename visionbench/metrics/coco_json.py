@@ -208,6 +208,8 @@ def fast_ground_truth(raw: bytes, src: str, *, iou_type: str = "bbox") -> Ground
     ids, img, cat, crowd = (_int_column(v[:, j]) for j in (0, 1, 2, 4))
     if ids is None or img is None or cat is None or crowd is None:
         return None
+    if not np.isin(crowd, (0, 1)).all():
+        return None  # the full parser names the bad 'iscrowd'
     kps = nkp = None
     if iou_type == "keypoints":
         nkp = _int_column(v[:, 9])

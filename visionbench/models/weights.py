@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -135,16 +136,33 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         text = str(e)
         detail = text.split("WeightsUnpickler error:", 1)[-1].strip().splitlines()
         msg = detail[0] if detail and detail[0] else type(e).__name__
-        if "Unsupported global" in text:
+        blocked = re.search(
+            r"(?:unsupported|Unsupported) (?:global|GLOBAL):? ?(?:GLOBAL )?(\S+)", text
+        )
+        if blocked:
+            what = f" (it names {blocked.group(1)})"
             raise WeightsError(
-                f"weights file {str(p)!r} holds pickled objects other than tensors; visionbench "
-                f"loads with torch.load(weights_only=True) only — save a plain state_dict ({msg})"
+                f"weights file {str(p)!r} holds pickled Python objects other than tensors{what}; "
+                "refused: loading it could run code. visionbench loads with "
+                "torch.load(weights_only=True) only — save a plain state_dict of tensors"
+            ) from None
+        if _is_plain_pickle(p):
+            raise WeightsError(
+                f"weights file {str(p)!r} is a plain pickle, not a torch.save file; refused: "
+                "unpickling it could run code. Save a plain state_dict with torch.save"
             ) from None
         raise WeightsError(
             f"cannot read weights file {str(p)!r} ({size} bytes): truncated or corrupt "
             f"({type(e).__name__}: {msg})"
         ) from None
     return _unwrap(obj, p)
+
+
+def _is_plain_pickle(p: Path) -> bool:
+    """A pickle stream (protocol 2+ starts with 0x80) rather than torch.save's zip archive."""
+    with open(p, "rb") as f:
+        head = f.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def load_into(
@@ -302,7 +320,7 @@ def _copy(
 
     got = have
     columns = (
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),  # a file name: text
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.errors import AnnotationError, ContractError
+from visionbench.errors import AnnotationError, ContractError, MetricInputError
 from visionbench.metrics.base import MetricResult
+from visionbench.metrics.coco_validate import check_box, check_result_fields, check_segmentation
 from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists, load_json, write_json
@@ -326,6 +327,17 @@ def _num_kp(kp: Any) -> Any:
     return (a[:, :, 2] > 0).sum(axis=1)
 
 
+def _mask_sizes(gt: Any) -> dict[int, tuple[int, int]]:
+    """(height, width) of each image whose ground truth carries masks (their RLE size)."""
+    out: dict[int, tuple[int, int]] = {}
+    for sid, t in zip(gt.sample_ids, gt.targets):
+        masks = getattr(t, "masks", None)
+        size = masks[0].get("size") if masks and isinstance(masks[0], dict) else None
+        if size is not None and len(size) == 2 and isinstance(sid, (int, np.integer)):
+            out[int(sid)] = (int(size[0]), int(size[1]))
+    return out
+
+
 def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
     rows = load_json(p)
     if not isinstance(rows, list):
@@ -335,7 +347,21 @@ def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
     per_img: dict[int, list[dict[str, Any]]] = defaultdict(list)
     unknown_imgs: set[int] = set()
     dropped_cats: dict[int, int] = defaultdict(int)
+    if not rows:
+        warnings.warn(
+            f"{p}: empty results list; every ground truth counts as missed (AP 0)", stacklevel=2
+        )
+    sizes = _mask_sizes(gt)
     for i, r in enumerate(rows):
+        try:  # the metrics core's checks: types (string ids refused), RLE before pycocotools
+            check_result_fields(r, i, str(p))
+            if "bbox" in r:
+                check_box(r["bbox"], str(p), f"results[{i}]")
+            if r.get("segmentation") is not None:
+                h_, w_ = sizes.get(int(r["image_id"]), (-1, -1))
+                check_segmentation(r["segmentation"], h_, w_, src=str(p), ident=f"results[{i}]")
+        except MetricInputError as e:
+            raise AnnotationError(str(e).removeprefix(f"{p}: "), path=str(p), id=i) from None
         try:
             iid, cid, score = int(r["image_id"]), int(r["category_id"]), float(r["score"])
             if "bbox" not in r and iou_type == "segm" and isinstance(r.get("segmentation"), dict):
@@ -351,10 +377,16 @@ def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
                 f"result {i} is malformed ({type(e).__name__}: {e})",
                 path=str(p), field="image_id/category_id/bbox/score", id=i,
             ) from None  # fmt: skip
-        if not all(np.isfinite([x, y, w, h, score])) or w < 0 or h < 0:
+        if not np.isfinite(score):
             raise AnnotationError(
-                f"result {i} has a non-finite or negative bbox/score {r['bbox']}, {r['score']}",
-                path=str(p), field="bbox", id=r.get("image_id"),
+                f"results[{i}] (image_id {iid}): field 'score' is non-finite: {r['score']}",
+                path=str(p), field="score", id=i,
+            )  # fmt: skip
+        if not all(np.isfinite([x, y, w, h])) or w < 0 or h < 0:
+            raise AnnotationError(
+                f"results[{i}] (image_id {iid}): field 'bbox' is non-finite or has a negative "
+                f"width/height: {r['bbox']} (expected finite [x, y, w, h], w >= 0, h >= 0)",
+                path=str(p), field="bbox", id=i,
             )  # fmt: skip
         if iid not in known_imgs:
             unknown_imgs.add(iid)

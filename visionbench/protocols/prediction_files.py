@@ -32,7 +32,7 @@ def load_json(p: Path) -> Any:
 
         try:
             return json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise AnnotationError(f"not valid JSON: {e}", path=str(p)) from None
 
 
