@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(
     help="visionbench: exact metrics for vision models on real dataset formats.",
@@ -93,6 +95,10 @@ def run(
             help="drop dangling annotations / unpaired files with a warning instead of stopping",
         ),
     ] = False,
+    tag: Annotated[
+        str | None,
+        typer.Option(help="label of this run (e.g. a checkpoint); its own leaderboard row"),
+    ] = None,
 ) -> None:
     """Score a model on a dataset and write a run record.
 
@@ -103,6 +109,7 @@ def run(
     options = dict(
         batch_size=batch_size, device=device, workers=workers, limit=limit, results=results,
         resume=resume, fresh=fresh, amp=amp, channels_last=channels_last, seed=seed, sg_mode=sg_mode,
+        tag=tag,
     )  # fmt: skip
     if model is None and dataset is None:
         if not quiet:
@@ -142,12 +149,17 @@ def _run_one(
         mdl.profile_info = profile_model(
             mdl, batch_size=min(options["batch_size"], 8), device=device
         )
-    opts = RunOptions(
-        **options, progress=not quiet and sys.stderr.isatty(), command=["bench", *sys.argv[1:]]
-    )
+    opts = RunOptions(**options, progress=not quiet, command=["bench", *sys.argv[1:]])
     if not quiet:
+        n, limit = len(ds), options.get("limit")
+        count = (
+            f"{min(n, limit):,} of {n:,} samples (--limit)"
+            if limit and limit < n
+            else f"{n:,} samples"
+        )
         err_console.print(
-            f"[bold]{mdl.name}[/] on [bold]{ds.name}[/] ({ds.split}, {len(ds)} samples)"
+            f"[bold]{escape(mdl.name)}[/] on [bold]{escape(ds.name)}[/] ({escape(str(ds.split))}, {count})",
+            soft_wrap=True,
         )
     record, path = run_engine(mdl, ds, opts)
     if path is None:  # not rank 0
@@ -185,23 +197,58 @@ def _build_model(name: str, weights: str | None) -> Any:
 
 
 def _print_metrics(record: dict[str, Any]) -> None:
-    table = Table(
-        title=f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
+    """The run's numbers, each with its unit (one decimals count per unit), the
+    signatures, and both throughputs, labelled."""
+    from visionbench.leaderboard.units import (
+        DECIMALS,
+        UNIT_LABEL,
+        format_ci,
+        format_number,
+        metric_unit,
     )
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+
+    ds = record["dataset"]
+    table = Table(title=Text(f"{record['model']['name']} on {ds['name']} ({ds['split']})"))
+    table.add_column("metric", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    table.add_column("unit", overflow="fold")
     for k, m in record["metrics"].items():
-        v = m["value"]
-        table.add_row(k, "nan" if v is None else f"{v:.4f}")
+        unit = metric_unit(k, m, record.get("task"))
+        dec = DECIMALS.get(unit or "", 4)
+        text = format_number(m["value"], dec) + format_ci(m.get("ci"), dec)
+        table.add_row(Text(k), text, UNIT_LABEL.get(unit or "", "?"))
     console.print(table)
     sigs = sorted({m["signature"] for m in record["metrics"].values()})
     for s in sigs:
-        console.print(f"[dim]signature: {s}[/]")
-    t = record.get("timings", {})
-    if t.get("throughput_img_s"):
-        console.print(
-            f"[dim]throughput {t['throughput_img_s']:.1f} img/s, wall {t['wall_s']:.2f} s[/]"
+        console.print(Text(f"signature: {s}", style="dim"), soft_wrap=True)
+    notes = []
+    if ds.get("subset"):
+        total = ds.get("total_samples")
+        notes.append(
+            f"subset: {ds.get('num_samples'):,} of {total:,} samples (ranked apart on the leaderboard)"
+            if total
+            else "subset of the samples (ranked apart on the leaderboard)"
         )
+    if record["model"].get("weights_id") == "random":
+        notes.append("random weights (ranked apart on the leaderboard)")
+    for note in notes:
+        console.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+    t = record.get("timings", {})
+    parts = []
+    if t.get("end_to_end_img_s"):
+        parts.append(
+            f"end-to-end {t['end_to_end_img_s']:,.1f} img/s ({t.get('samples', 0):,} samples "
+            f"in {t['wall_s']:.2f} s wall, data loading included)"
+        )
+    if t.get("throughput_img_s"):
+        parts.append(
+            f"model steady-state {t['throughput_img_s']:,.1f} img/s "
+            f"({t.get('warmup_batches', 0)} warm-up batch(es) excluded)"
+        )
+    elif t.get("end_to_end_img_s"):
+        parts.append("model steady-state: - (every batch was warm-up)")
+    if parts:
+        console.print(Text("throughput: " + "; ".join(parts), style="dim"), soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,6 +333,7 @@ def profile(
 @app.command("list")
 def list_(
     kind: Annotated[str, typer.Argument(help="models, datasets or metrics")] = "models",
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
 ) -> None:
     """List registered models, datasets or metrics."""
     from visionbench import registry
@@ -294,22 +342,51 @@ def list_(
     regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics}
     if kind not in regs:
         raise RegistryError(f"unknown kind {kind!r}; use one of: {', '.join(regs)}")
-    table = Table(title=f"visionbench {kind}")
-    table.add_column("name", style="bold")
-    table.add_column("task")
-    if kind != "metrics":
-        table.add_column("label space")
-    table.add_column("description")
-    table.add_column("origin", style="dim")
+    cols = ["name", "task"] + (["label_space"] if kind != "metrics" else [])
+    cols += ["description", "origin"]
+    rows = []
     for e in regs[kind]:
-        row = [e.name, str(e.info.get("task", ""))]
+        row = {"name": e.name, "task": str(e.info.get("task", ""))}
         if kind != "metrics":
-            row.append(str(e.info.get("label_space", "")))
-        row += [str(e.info.get("description", "")), e.origin]
-        table.add_row(*row)
+            row["label_space"] = str(e.info.get("label_space", ""))
+        row |= {"description": str(e.info.get("description", "")), "origin": e.origin}
+        rows.append(row)
+    if _emit_rows(rows, cols, format):
+        return
+    table = Table(title=f"visionbench {kind}")
+    for c in cols:
+        table.add_column(
+            c.replace("_", " "),
+            style={"name": "bold", "origin": "dim"}.get(c, ""),
+            overflow="fold",
+            min_width=min(max((len(r[c]) for r in rows), default=4), 32) if c == "name" else None,
+        )
+    for r in rows:
+        table.add_row(*[Text(r[c]) for c in cols])
     console.print(table)
     if kind == "models":
         console.print("[dim]also: tv:<any torchvision model name>, pkg.module:factory[/]")
+
+
+def _emit_rows(rows: list[dict[str, Any]], cols: list[str], fmt: str) -> bool:
+    """Write ``rows`` as JSON or CSV to stdout (True), or do nothing for ``table``."""
+    from visionbench.errors import VisionbenchError
+
+    if fmt == "table":
+        return False
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+        return True
+    if fmt == "csv":
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return True
+    raise VisionbenchError(f"unknown format {fmt!r}; use table, json or csv")
 
 
 # ---------------------------------------------------------------------------------------
@@ -339,6 +416,7 @@ def data_verify(
     decode: Annotated[
         bool, typer.Option(help="fully decode every image (slower, catches truncation)")
     ] = True,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
 ) -> None:
     """Check a dataset and report every problem (missing or unreadable images, size mismatches,
     dangling references). Exit code 1 when problems are found."""
@@ -346,19 +424,30 @@ def data_verify(
 
     ds = _build_dataset(name, data_root, split, lenient=True)
     problems = verify_dataset(ds, decode=decode)
-    if not problems:
-        console.print(f"[green]ok[/]: {ds.name} ({ds.split}), {len(ds)} samples, no problems")
+    cols = ["kind", "sample", "file", "message"]
+    rows = [
+        {
+            "kind": p.kind,
+            "sample": str(p.sample_id if p.sample_id is not None else ""),
+            "file": str(p.path or ""),
+            "message": p.message,
+        }
+        for p in problems
+    ]
+    if _emit_rows(rows, cols, format):
+        if problems:
+            raise typer.Exit(1)
         return
-    table = Table(title=f"{len(problems)} problems in {ds.name} ({ds.split})")
-    for c in ("kind", "sample", "file", "message"):
-        table.add_column(c)
-    for p in problems:
-        table.add_row(
-            p.kind,
-            str(p.sample_id if p.sample_id is not None else ""),
-            str(p.path or ""),
-            p.message,
+    if not problems:
+        console.print(
+            Text(f"ok: {ds.name} ({ds.split}), {len(ds):,} samples, no problems"), soft_wrap=True
         )
+        return
+    table = Table(title=Text(f"{len(problems)} problems in {ds.name} ({ds.split})"))
+    for c in cols:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*[Text(r[c]) for c in cols])
     console.print(table)
     raise typer.Exit(1)
 
@@ -370,49 +459,72 @@ def data_verify(
 @app.command()
 def leaderboard(
     results: Annotated[Path | None, typer.Option(help="results directory")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, md or html")] = "table",
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, wide-csv, json, md or html")
+    ] = "table",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write to this file")
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
-    task: Annotated[str | None, typer.Option(help="only this task")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="only this task (name or short form: cls, det, seg, sg, cap)")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="only models matching this glob")] = None,
+    all_runs: Annotated[
+        bool,
+        typer.Option("--all", help="also show subset (--limit) and random-weight runs, unranked"),
+    ] = False,
 ) -> None:
-    """The leaderboard of all run records."""
+    """The leaderboard: one table per (dataset, split, task), full runs ranked."""
     from visionbench.leaderboard import table as lb
 
     df = lb.load_long(results, dataset=dataset, task=task, model=model)
-    if format == "table":
-        console.print(lb.rich_table(df))
+    if format == "table" and output is None:
+        for part in lb.rich_tables(df, all_runs=all_runs, width=console.width):
+            console.print(part)
         return
-    text = lb.export(df, format, results=results)
+    if format == "table":
+        format = "md"
+    text = lb.export(df, format, results=results, all_runs=all_runs)
     if output is None:
         sys.stdout.write(text)
     else:
         from visionbench.engine.records import atomic_write_bytes
 
         atomic_write_bytes(output, text.encode())
-        console.print(f"wrote {output}")
+        console.print(Text(f"wrote {output}"), soft_wrap=True)
 
 
 @app.command()
 def report(
     format: Annotated[
-        str, typer.Option("--format", "-f", help="html, csv, wide-csv, md or timm-csv")
+        str, typer.Option("--format", "-f", help="html, csv, wide-csv, json, md or timm-csv")
     ] = "html",
-    output: Annotated[Path, typer.Option("--output", "-o", help="the report file")] = Path(
-        "visionbench-report.html"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="the report file (default: report.<ext> in the results directory)",
+        ),
+    ] = None,
     results: Annotated[Path | None, typer.Option(help="results directory")] = None,
     dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
-    task: Annotated[str | None, typer.Option(help="only this task")] = None,
+    task: Annotated[str | None, typer.Option(help="only this task (name or short form)")] = None,
     model: Annotated[str | None, typer.Option(help="only models matching this glob")] = None,
+    all_runs: Annotated[
+        bool,
+        typer.Option("--all", help="also show subset (--limit) and random-weight runs, unranked"),
+    ] = False,
 ) -> None:
-    """Write a report: one self-contained HTML page (tables, plots; no network), CSV or Markdown."""
+    """Write a report: one self-contained HTML page (tables, plots; no network), CSV or
+    Markdown, into the results directory unless -o says where."""
     from visionbench.leaderboard.report import write_report
 
-    path = write_report(format, output, results=results, dataset=dataset, task=task, model=model)
-    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
+    path = write_report(
+        format, output, results=results, dataset=dataset, task=task, model=model, all_runs=all_runs
+    )
+    console.print(Text(f"wrote {path}"), soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -92,7 +92,8 @@ def test_best_mask_per_group_and_direction():
     assert best.loc["b", "top1"] and not best.loc["a", "top1"]
     assert best.loc["a", "gflops"] and best.loc["a", "params"]  # lower is better
     assert best.loc["b", "latency_ms"] and best.loc["b", "throughput_img_s"]
-    assert best.loc["c"].drop(["model", "dataset", "split", "task", "rank"]).all()  # alone
+    scored = [*wide.attrs["columns"], "params", "gflops", "latency_ms", "throughput_img_s"]
+    assert best.loc["c", scored].all()  # alone
     assert not best["rank"].any() and not best["model"].any()
 
 
@@ -116,10 +117,12 @@ def test_csv_numbers_stay_numeric():
         assert float(row["params"]) == 1_234_567 and "," not in row["params"]
         assert float(row["gflops"]) == 12345.678
         assert float(row["throughput_img_s"]) == 1e6
-        value = row["value"] if fmt == "csv" else row["top1"]
+        value = row["value"] if fmt == "csv" else row["top1 (%)"]
         assert float(value) == 70.123456789  # full precision, not a display string
+        if fmt == "csv":
+            assert row["unit"] == "percent"
     back = pd.read_csv(io.StringIO(export(long_table(recs), "wide-csv")))
-    for c in ("rank", "top1", "params", "gflops", "latency_ms", "throughput_img_s"):
+    for c in ("rank", "top1 (%)", "params", "gflops", "latency_ms", "throughput_img_s"):
         assert back[c].dtype.kind in "fi", c
 
 

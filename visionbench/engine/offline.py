@@ -54,8 +54,13 @@ def evaluate_predictions(
     results: str | Path | None = None,
     scorer_options: dict[str, Any] | None = None,
     command: list[str] | None = None,
+    tag: str | None = None,
 ) -> tuple[RunRecord, Path]:
-    """Score a predictions file / folder against ``dataset``'s ground truth; write a record."""
+    """Score a predictions file / folder against ``dataset``'s ground truth; write a record.
+
+    The record's weights identity (``model.weights_id``) is the sha256 of the predictions
+    (the file, or every file of the folder by relative path): two different prediction
+    files never share a leaderboard row."""
     t0 = time.perf_counter()
     gt = dataset.ground_truth()
     preds = read_predictions(dataset.task, predictions, gt)
@@ -70,15 +75,48 @@ def evaluate_predictions(
         "label_space": dataset.label_space.name,
         "params": None,
         "weights": {"predictions": str(Path(predictions).resolve())},
+        "weights_id": _predictions_sha256(Path(predictions)),
     }
     record = build_record(
         model_info, dataset, gt, result,
         timings={"wall_s": wall, "throughput_img_s": None, "source": "bench eval"},
         device="none", config={"predictions": str(predictions)}, n=len(gt), seed=0,
         command=command if command is not None else list(sys.argv),
+        subset=_subset(dataset, gt), dropped=_dropped(dataset), tag=tag,
     )  # fmt: skip
     path = write_record(record, results, arrays=result.arrays)
     return record, path
+
+
+def _predictions_sha256(p: Path) -> str:
+    """sha256 of a predictions file, or of a folder's files (relative path + content)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    for f in files:
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _dropped(dataset: Dataset) -> int:
+    return sum(
+        "dropped" in str(getattr(p, "message", "")) for p in getattr(dataset, "problems", [])
+    )
+
+
+def _subset(dataset: Dataset, gt: GroundTruth) -> str | None:
+    """Every sample is scored; only samples / annotations dropped by ``--lenient`` make
+    the evaluated set a subset of the split."""
+    if not _dropped(dataset):
+        return None
+    from visionbench.engine.records import subset_fingerprint
+
+    return subset_fingerprint(list(gt.sample_ids))
 
 
 def read_predictions(task: Task, path: str | Path, gt: GroundTruth) -> list[Prediction]:

@@ -36,15 +36,20 @@ __all__ = [
     "git_commit",
     "atomic_write_bytes",
     "record_schema",
+    "weights_identity",
+    "subset_fingerprint",
+    "RANDOM_WEIGHTS",
 ]
 
 SCHEMA_VERSION = 1
 
 
-class MetricEntry(TypedDict):
+class MetricEntry(TypedDict, total=False):
     value: float | None  # None for NaN (JSON has no NaN)
     signature: str
     higher_is_better: bool
+    unit: str  # "percent" | "fraction" | "count" | "seconds" | "score" (optional)
+    ci: dict[str, Any]  # {"low", "high", "level", "method", "B", "seed"} (optional)
 
 
 class ModelInfo(TypedDict, total=False):
@@ -54,6 +59,7 @@ class ModelInfo(TypedDict, total=False):
     params: int
     gflops: float | None
     weights: dict[str, Any]
+    weights_id: str  # sha256 of the weights file, "random", or the torchvision enum name
     preprocess: dict[str, Any]
     profile: dict[str, Any]
 
@@ -62,7 +68,9 @@ class DatasetInfo(TypedDict, total=False):
     name: str
     split: str
     root: str
-    num_samples: int
+    num_samples: int  # samples evaluated
+    total_samples: int  # samples of the split (before --limit)
+    subset: str | None  # None = every sample of the split, else a fingerprint of the ids
     label_space: str
     fingerprint: str
 
@@ -84,6 +92,40 @@ class RunRecord(TypedDict, total=False):
     command: list[str]
     date: str
     config: dict[str, Any]
+    tag: str | None
+    protocol: dict[str, Any]
+
+
+#: ``model.weights_id`` of a randomly initialised model.
+RANDOM_WEIGHTS = "random"
+
+
+def weights_identity(weights: dict[str, Any] | None) -> str | None:
+    """The weights identity of a record's ``model.weights`` description.
+
+    ``"random"`` for a random init (``source: random-init`` or ``name: random``), else the
+    file's sha256, else the torchvision enum name (``name``), else None (unknown).
+    """
+    w = weights or {}
+    if w.get("source") == "random-init" or str(w.get("name", "")).lower() == RANDOM_WEIGHTS:
+        return RANDOM_WEIGHTS
+    if w.get("sha256"):
+        return str(w["sha256"])
+    if w.get("name"):
+        return str(w["name"])
+    return None
+
+
+def subset_fingerprint(sample_ids: list[Any]) -> str:
+    """sha256 (first 16 hex) of the evaluated sample ids, in order: two runs on the same
+    subset share it, any other subset differs."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sid in sample_ids:
+        h.update(repr(sid).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
 
 
 def record_schema() -> dict[str, Any]:

@@ -30,6 +30,9 @@ tbody tr:nth-child(even){background:#fafafa}tr[hidden]{display:none}
 figure{margin:0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}details{margin:.4em 0}summary{cursor:pointer}
 .empty{color:#777}table.runs td{font-size:.85em}
+.badge{font-size:.8em;background:#f0ad4e;color:#222;border-radius:3px;padding:0 5px}
+tr.unranked td{color:#666}td.id{font-family:ui-monospace,monospace;font-size:.9em}
+svg.chart text{user-select:text}
 """
 
 SCRIPT = r"""
