@@ -313,9 +313,20 @@ def profile(
 ) -> None:
     """Parameters, GFLOPs, latency at batch 1 and throughput at batch N, peak memory."""
     from visionbench.engine.run import select_device
+    from visionbench.errors import WeightsError
     from visionbench.models.profiling import profile_model
 
-    mdl = _build_model(model, weights)
+    try:
+        mdl = _build_model(model, weights)
+    except WeightsError:
+        if weights is not None:
+            raise
+        # params, GFLOPs and latency do not depend on the weights' values
+        err_console.print(
+            Text(f"note: {model} has no default weights here; profiling a random init"),
+            soft_wrap=True,
+        )
+        mdl = _build_model(model, "random")
     dev = select_device(device)
     prof = profile_model(mdl, batch_size=batch_size, device=str(dev), warmup=warmup, iters=iters)
     table = Table(title=f"profile: {mdl.name} on {dev}")
