@@ -364,17 +364,24 @@ def list_(
         rows.append(row)
     if _emit_rows(rows, cols, format):
         return
-    table = Table(title=f"visionbench {kind}")
-    for c in cols:
-        table.add_column(
-            c.replace("_", " "),
-            style={"name": "bold", "origin": "dim"}.get(c, ""),
-            overflow="fold",
-            min_width=min(max((len(r[c]) for r in rows), default=4), 32) if c == "name" else None,
-        )
-    for r in rows:
-        table.add_row(*[Text(r[c]) for c in cols])
-    console.print(table)
+    ids = [c for c in cols if c != "description"]
+    longest = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in cols}
+    if sum(longest[c] + 3 for c in ids) + 30 <= console.width:
+        table = Table(title=f"visionbench {kind}")
+        for c in cols:  # identifiers at their full width; the description wraps
+            fixed = None if c == "description" else longest[c]
+            style = {"name": "bold", "origin": "dim"}.get(c, "")
+            table.add_column(c.replace("_", " "), style=style, width=fixed, overflow="fold")
+        for r in rows:
+            table.add_row(*[Text(r[c]) for c in cols])
+        console.print(table)
+    else:  # narrow terminal or pipe: one entry per line, the description below it
+        console.print(Text(f"visionbench {kind} ({', '.join(ids)}):", style="bold"))
+        for r in rows:
+            line = "  ".join(r[c].ljust(longest[c]) for c in ids).rstrip()
+            console.print(Text(line), soft_wrap=True)
+            if r["description"]:
+                console.print(Text("    " + r["description"], style="dim"), soft_wrap=True)
     if kind == "models":
         console.print("[dim]also: tv:<any torchvision model name>, pkg.module:factory[/]")
 
@@ -454,12 +461,14 @@ def data_verify(
             Text(f"ok: {ds.name} ({ds.split}), {len(ds):,} samples, no problems"), soft_wrap=True
         )
         return
-    table = Table(title=Text(f"{len(problems)} problems in {ds.name} ({ds.split})"))
-    for c in cols:
-        table.add_column(c, overflow="fold")
+    # one problem per line, never folded or cut: the file can be copied as printed
+    console.print(Text(f"{len(problems)} problems in {ds.name} ({ds.split}):", style="bold"))
+    width = max(len(r["kind"]) for r in rows)
     for r in rows:
-        table.add_row(*[Text(r[c]) for c in cols])
-    console.print(table)
+        where = f"sample {r['sample']}" if r["sample"] else ""
+        where += (": " if where and r["file"] else "") + r["file"]
+        console.print(Text(f"{r['kind']:<{width}}  {where}"), soft_wrap=True)
+        console.print(Text(f"{'':<{width}}  {r['message']}", style="dim"), soft_wrap=True)
     raise typer.Exit(1)
 
 

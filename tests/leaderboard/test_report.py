@@ -112,7 +112,7 @@ def test_plots_are_valid_pngs(report):
     # detection records have no GFLOPs or latency: no such plot, but a throughput one
     assert not any(t.startswith("AP vs GFLOPs") or t.startswith("AP vs latency")
                    for t in svg_titles)  # fmt: skip
-    assert any(t.startswith("AP vs model img/s (steady-state)") for t in svg_titles)
+    assert any(t.startswith("AP vs model img/s (steady state)") for t in svg_titles)
     for b64, alt in images:
         img = Image.open(io.BytesIO(base64.b64decode(b64)))
         assert img.format == "PNG" and img.width > 200 and img.height > 100, alt

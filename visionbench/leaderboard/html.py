@@ -265,7 +265,7 @@ def _plots(
         for col, xlabel, benefit in (
             ("gflops", "GFLOPs per image", False),
             ("latency_ms", "latency (ms, batch 1)", False),
-            ("throughput_img_s", "model img/s (steady-state)", True),
+            ("throughput_img_s", "model img/s (steady state)", True),
         ):
             chart = _efficiency_svg(labels, part[col], y, xlabel=xlabel, ylabel=rank_by,
                                     benefit=benefit)  # fmt: skip

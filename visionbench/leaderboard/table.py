@@ -538,15 +538,18 @@ def rich_tables(df: pd.DataFrame, *, all_runs: bool = False, width: int | None =
         texts = {c: [cell_text(wide, i, c) for i in g["index"]] for c in cols}
         need = {c: _min_width(c, texts[c], column_header(wide, c), c in numeric) for c in cols}
         chunks = _fit(cols, need, keys=["rank", "model"], width=width)
+        natural = {c: max(len(column_header(wide, c)), *(len(t) for t in texts[c])) for c in cols}
         for n, chunk in enumerate(chunks):
+            fixed = _widths(chunk, need, natural, width)
             cont = f" (continued, {n + 1}/{len(chunks)})" if len(chunks) > 1 and n else ""
             last = n == len(chunks) - 1
             cap = f"ranked by {g['rank_by']}" if g["rank_by"] and last else None
             table = Table(title=title + cont, caption=cap, title_justify="left",
                           caption_justify="left")  # fmt: skip
             for c in chunk:
-                table.add_column(column_header(wide, c), overflow="fold", min_width=need[c],
+                table.add_column(column_header(wide, c), overflow="fold", width=fixed[c],
                                  justify="right" if c in numeric else "left")  # fmt: skip
+
             for k, i in enumerate(g["index"]):
                 # Text cells: a model named "[red]x[/]" is shown as typed, never as markup
                 table.add_row(*[
@@ -554,10 +557,23 @@ def rich_tables(df: pd.DataFrame, *, all_runs: bool = False, width: int | None =
                     for c in chunk
                 ])  # fmt: skip
             out.append(table)
+        legend = _weights_legend(wide, g["index"])
+        if legend:
+            out.append(Text(legend, style="dim", overflow="fold"))
     note = hidden_note(wide)
     if note:
         out.append(Text(note, style="dim"))
     return out
+
+
+def _weights_legend(wide: pd.DataFrame, index: list[Any]) -> str:
+    """``weights <short>: <full id>`` for every weights id the table abbreviates."""
+    seen: dict[str, str] = {}
+    for i in index:
+        full = str(wide.at[i, "weights_id"])
+        if short_weights(full) != full:
+            seen.setdefault(short_weights(full), full)
+    return "\n".join(f"weights {k} = sha256 {v}" for k, v in seen.items())
 
 
 #: Identifiers fold onto further lines beyond this many characters.
@@ -566,12 +582,27 @@ _FOLD_AT = {"model": 24, "tag": 16, "weights_id": 12, "status": 14}
 
 def _min_width(col: str, texts: list[str], head: str, numeric: bool) -> int:
     """A column's narrowest width: a number never splits; an identifier folds at
-    :data:`_FOLD_AT`; a header folds at its longest word."""
+    :data:`_FOLD_AT`; a header wraps between words (rich measures its longest word)."""
     longest = max((len(t) for t in texts), default=1)
-    word = max((len(w) for w in head.split()), default=1)
+    word = max((len(w) for w in head.split()), default=1)  # rich never splits a word
     if numeric:
-        return max(longest, min(word, 8), 1)
-    return max(min(longest, _FOLD_AT.get(col, 20)), min(word, 8), 1)
+        return max(longest, word, 1)
+    return max(min(longest, _FOLD_AT.get(col, 20)), word, 1)
+
+
+def _widths(
+    cols: list[str], need: dict[str, int], natural: dict[str, int], width: int
+) -> dict[str, int]:
+    """Fixed column widths for one table: each column its :func:`_min_width`, then the
+    room left (``width`` less padding and borders) given to the columns that want more,
+    the smallest wish first (rich's own collapsing can crop the last columns)."""
+    out = {c: need[c] for c in cols}
+    spare = width - (sum(out.values()) + 3 * len(cols) + 1)
+    for c in sorted(cols, key=lambda c: natural[c] - need[c]):
+        give = max(0, min(natural[c] - out[c], spare))
+        out[c] += give
+        spare -= give
+    return out
 
 
 def _fit(cols: list[str], need: dict[str, int], *, keys: list[str], width: int) -> list[list[str]]:
