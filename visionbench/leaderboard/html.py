@@ -372,8 +372,13 @@ def _runs_table(records: list[dict[str, Any]]) -> str:
         cmd = " ".join(str(c) for c in r.get("command") or [])
         hw = r.get("hardware") or {}
         device = ", ".join(hw.get("gpus") or []) or str(hw.get("device") or "")
-        cells = [r.get("run_id"), r.get("date"), r["model"]["name"], r["dataset"]["name"],
-                 r.get("task"), device, (r.get("git_commit") or "")[:12], cmd]  # fmt: skip
+        ds = r["dataset"]
+        samples = f"{ds.get('num_samples', '')}" + (
+            f" of {ds['total_samples']}" if ds.get("subset") and ds.get("total_samples") else ""
+        )
+        cells = [r.get("run_id"), r.get("date"), r["model"]["name"], r.get("tag") or "",
+                 r["model"].get("weights_id") or "", ds["name"], samples, r.get("task"), device,
+                 (r.get("git_commit") or "")[:12], cmd]  # fmt: skip
         rows.append(
             f'<tr data-model="{escape(str(r["model"]["name"]))}">'
             + "".join(f"<td>{escape(str(c if c is not None else ''))}</td>" for c in cells)
@@ -381,7 +386,19 @@ def _runs_table(records: list[dict[str, Any]]) -> str:
         )
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("run id", "date", "model", "dataset", "task", "device", "commit", "command")
+        for h in (
+            "run id",
+            "date",
+            "model",
+            "tag",
+            "weights",
+            "dataset",
+            "samples",
+            "task",
+            "device",
+            "commit",
+            "command",
+        )  # fmt: skip
     )
     return (
         f"<details class='runs'><summary>{len(records)} run records</summary>"
