@@ -153,7 +153,7 @@ def _run_one(
     if not quiet:
         n, limit = len(ds), options.get("limit")
         count = (
-            f"{min(n, limit):,} of {n:,} samples (--limit)"
+            f"{min(n, limit):,} of {n:,} samples, --limit"
             if limit and limit < n
             else f"{n:,} samples"
         )

@@ -91,7 +91,7 @@ def test_records_carry_the_run_identity(results):
     # the premise of the test: the subset run scores higher than the full run
     assert limit["metrics"]["AP"]["value"] > full["metrics"]["AP"]["value"]
     # banner counts what is evaluated; progress ends with a line on stderr
-    assert "3 of 24 samples (--limit)" in err["limit"]
+    assert "3 of 24 samples, --limit" in err["limit"]
     assert "(val2017, 24 samples)" in err["full"]
     assert re.search(r"3/3 samples \(100%\), [\d.,]+ img/s, done in", err["limit"])
 

@@ -170,3 +170,62 @@ def test_timm_csv_refuses_two_datasets_or_protocols():
     with pytest.raises(VisionbenchError, match="one protocol"):
         timm_rows(long_table(recs), recs)
     assert timm_rows(filter_long(long_table(recs), model="a"), recs)["top1"].tolist() == [70.0]
+
+
+def _with(rec, *, weights_id=None, tag=None, subset=None, n=None, total=None):
+    if weights_id is not None:
+        rec["model"]["weights_id"] = weights_id
+    rec["tag"] = tag
+    if subset is not None:
+        rec["dataset"]["subset"] = subset
+    if n is not None:
+        rec["dataset"]["num_samples"] = n
+    if total is not None:
+        rec["dataset"]["total_samples"] = total
+    return rec
+
+
+def test_rows_are_run_identities_and_repeats_are_counted():
+    recs = [
+        _with(_cls("a", 50.0), weights_id="w1"),
+        _with(_cls("a", 60.0), weights_id="w1"),  # a repeat: the latest shows, runs=2
+        _with(_cls("a", 40.0), weights_id="w2"),  # other weights: its own row
+        _with(_cls("a", 45.0), weights_id="w1", tag="ema"),  # a tag: its own row
+        _with(_cls("a", 95.0), weights_id="w1", subset="abc", n=3, total=10),  # subset
+        _with(_cls("a", 1.0), weights_id="random"),
+        _with(_cls("a", 70.0, signature=CLS_SIG_OTHER), weights_id="w1"),  # other protocol
+    ]
+    wide = pivot(long_table(recs))
+    got = sorted(
+        (r.weights_id, r.tag, r.runs, r._asdict().get("top1"), int(r.rank))
+        for r in wide.itertuples()
+        if r.protocol == CLS_SIG
+    )
+    assert got == [("w1", "", 2, 60.0, 1), ("w1", "ema", 1, 45.0, 2), ("w2", "", 1, 40.0, 3)]
+    assert wide.attrs["hidden"] == 2 and len(wide) == 4  # + the other protocol's row
+    every = pivot(long_table(recs), all_runs=True)
+    marked = every[every["status"] != "full"]
+    assert sorted(marked["status"]) == ["random weights", "subset"]
+    assert marked["rank"].isna().all()
+    # the subset's 95.0 is not best and not ranked; the ranked rows come first (the run
+    # of the other protocol has no top1 under the ranking signature: shown, not ranked)
+    assert list(every["rank"].notna()) == [True] * 3 + [False] * 3
+    assert not best_mask(every).loc[every["status"] == "subset", "top1"].any()
+
+
+def test_old_records_without_identity_fields_still_load():
+    r = _cls("old", 50.0)
+    r["model"]["weights"] = {"source": "random-init"}
+    r["command"] = ["bench", "run", "--limit", "3"]
+    row = long_table([r]).iloc[0]
+    assert row["weights_id"] == "random" and row["subset"] == "limit"
+    assert row["status"] == "subset, random weights"
+
+
+def test_timm_csv_keeps_checkpoints_apart():
+    recs = [_with(_cls("resnet", 70.0), weights_id="a" * 64),
+            _with(_cls("resnet", 72.0), weights_id="b" * 64, tag="ema"),
+            _with(_cls("vit", 80.0), weights_id="c" * 64),
+            _with(_cls("vit", 81.0), weights_id="d" * 64)]  # fmt: skip
+    rows = timm_rows(long_table(recs), recs)
+    assert sorted(rows["model"]) == ["resnet", "resnet.ema", "vit.cccccccccccc", "vit.dddddddddddd"]
