@@ -31,6 +31,7 @@ from visionbench.leaderboard.svg import scatter_svg
 from visionbench.leaderboard.table import (
     EFFICIENCY,
     FULL,
+    CellView,
     best_mask,
     cell_text,
     column_header,
@@ -99,7 +100,9 @@ def render_html(
     )
     tasks = sorted({t for _, t, _, _ in nav})
     datasets = sorted({d for _, _, d, _ in nav})
-    data = df_long[["run_id", "date", "model", "dataset", "split", "task", "metric", "value",
+    visible = df_long if all_runs or df_long.empty else df_long[df_long["status"] == FULL]
+    data = visible[["run_id", "date", "model", "tag", "weights_id", "dataset", "split", "task",
+                    "num_samples", "subset", "status", "metric", "value", "unit",
                     "signature"]].to_dict(orient="records")  # fmt: skip
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     n_models = df_long["model"].nunique() if not df_long.empty else 0
@@ -155,6 +158,7 @@ def _section(
     info = wide.attrs["columns"]
     rank_by = g["rank_by"]
     part = wide.loc[g["index"]]
+    wide, best = CellView(part), CellView(best.loc[g["index"]])
     sigs: list[str] = []
     for c in g["metrics"]:
         if info[c]["signature"] not in sigs:

@@ -138,8 +138,8 @@ SCRIPT = r"""
   }
   document.getElementById("vb-csv").addEventListener("click", function () {
     var rows = JSON.parse(document.getElementById("vb-data").textContent);
-    var cols = ["run_id", "date", "model", "dataset", "split", "task", "metric", "value",
-                "signature"];
+    var cols = ["run_id", "date", "model", "tag", "weights_id", "dataset", "split", "task",
+                "num_samples", "subset", "status", "metric", "value", "unit", "signature"];
     var lines = [cols.join(",")];
     rows.forEach(function (r) { lines.push(cols.map(function (c) { return csvField(r[c]); }).join(",")); });
     var url = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], {type: "text/csv"}));
