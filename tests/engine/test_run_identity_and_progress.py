@@ -82,3 +82,26 @@ def test_one_batch_still_reports_end_to_end_throughput(tmp_path, dataset, capsys
     assert t["batches"] == 1 and t["throughput_img_s"] is None  # the one batch is warm-up
     assert t["end_to_end_img_s"] == pytest.approx(10 / t["wall_s"]) and t["end_to_end_img_s"] > 0
     assert capsys.readouterr().err == ""  # progress=False: nothing on stderr
+
+
+def test_samples_dropped_by_lenient_make_a_subset(tmp_path):
+    import warnings
+
+    from visionbench import synth
+    from visionbench.leaderboard.table import load_long
+    from visionbench.loaders.factories import cityscapes
+    from visionbench.models.demo_segmentation import build_demo_segnet
+
+    root = synth.generate("cityscapes-mini", tmp_path / "cs")
+    label = sorted((root / "gtFine" / "val").rglob("*_gtFine_labelIds.png"))[0]
+    label.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = cityscapes(root, "val", drop_unpaired=True)
+    full = cityscapes(synth.generate("cityscapes-mini", tmp_path / "cs2"), "val")
+    assert len(ds) == len(full) - 1
+    rec, _ = run(build_demo_segnet(), ds, _opts(tmp_path / "r"))
+    assert rec["dataset"]["dropped"] == 1 and rec["dataset"]["num_samples"] == len(ds)
+    assert rec["dataset"]["subset"] == subset_fingerprint(list(ds.ground_truth().sample_ids))
+    df = load_long(tmp_path / "r")
+    assert set(df["status"]) == {"subset"}
