@@ -78,6 +78,7 @@ EFFICIENCY_COLUMNS: dict[str, tuple[str, int, float, bool]] = {
     "params": ("params (M)", 2, 1e-6, False),
     "gflops": ("GFLOPs", 3, 1.0, False),
     "latency_ms": ("latency (ms, batch 1)", 2, 1.0, False),
+    "end_to_end_img_s": ("img/s (end to end)", 1, 1.0, True),
     "throughput_img_s": ("model img/s (steady state)", 1, 1.0, True),
 }
 
