@@ -30,9 +30,8 @@ def empty_caches(tmp_path, monkeypatch):
     weights.mkdir()
     monkeypatch.setenv("VISIONBENCH_WEIGHTS", str(weights))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    torch.hub.set_dir(str(tmp_path / "torch" / "hub"))
-    yield weights
-    torch.hub.set_dir(str(Path.home() / ".cache" / "torch" / "hub"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # get_dir() reads TORCH_HOME; restored
+    return weights
 
 
 def _assert_refusal(err: WeightsError, *, looked: str) -> None:
