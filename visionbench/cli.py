@@ -500,7 +500,9 @@ def leaderboard(
 
     df = lb.load_long(results, dataset=dataset, task=task, model=model)
     if format == "table" and output is None:
-        for part in lb.rich_tables(df, all_runs=all_runs, width=console.width):
+        from visionbench.leaderboard.views import rich_tables
+
+        for part in rich_tables(df, all_runs=all_runs, width=console.width):
             console.print(part)
         return
     if format == "table":

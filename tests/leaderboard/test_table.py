@@ -18,9 +18,9 @@ from visionbench.leaderboard.table import (
     long_table,
     pivot,
     primary_metric,
-    rich_table,
 )
 from visionbench.leaderboard.timm_csv import TIMM_COLUMNS, timm_rows
+from visionbench.leaderboard.views import rich_table
 
 
 def _cls(model, top1, **kw):

@@ -12,8 +12,9 @@ import pytest
 from _leaderboard_records import make_record
 from rich.console import Console
 
-from visionbench.leaderboard.table import export, long_table, rich_tables
+from visionbench.leaderboard.table import export, long_table
 from visionbench.leaderboard.units import FALLBACK_UNIT, metric_unit
+from visionbench.leaderboard.views import rich_tables
 
 UNIT = re.compile(r"\((%|0-1|0-100)\)$")
 

@@ -28,18 +28,15 @@ from visionbench.engine.records import read_records, results_dir
 from visionbench.leaderboard import plots
 from visionbench.leaderboard.html_assets import CSS, SCRIPT
 from visionbench.leaderboard.svg import scatter_svg
-from visionbench.leaderboard.table import (
-    EFFICIENCY,
-    FULL,
+from visionbench.leaderboard.table import EFFICIENCY, FULL, best_mask, pivot
+from visionbench.leaderboard.units import EFFICIENCY_COLUMNS
+from visionbench.leaderboard.views import (
     CellView,
-    best_mask,
     cell_text,
     column_header,
     groups,
     hidden_note,
-    pivot,
 )
-from visionbench.leaderboard.units import EFFICIENCY_COLUMNS
 
 __all__ = ["render_html", "json_for_script"]
 
