@@ -7,6 +7,8 @@ frame), then evaluates the same file lists with
 - cityscapesscripts' ``evalPixelLevelSemanticLabeling.evaluateImgLists`` (PIL decoding,
   its own accumulation), and
 - ``visionbench.metrics.cityscapes_files.evaluate_cityscapes_files`` (threaded decoding),
+- ``bench eval --dataset cityscapes`` end to end, as a subprocess (its CPU and peak RSS
+  from the child's rusage), on the same files in the dataset layout,
 
 checks that every class / category score and average is identical, and prints the wall
 times (median over ``--repeats`` alternating runs), ms per frame and the ratio.
@@ -25,6 +27,7 @@ import argparse
 import functools
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -77,15 +80,28 @@ def main() -> int:
     evaluate_cityscapes_files(preds[:1], gts[:1])
     print(f"visionbench warm-up (1 frame, kernel load/compile): {time.perf_counter() - t:.2f} s")
 
-    times: dict[str, list[float]] = {"cityscapesscripts": [], "visionbench": []}
+    times: dict[str, list[float]] = {
+        "cityscapesscripts": [], "visionbench": [], "library, own process": [], "bench eval": [],
+    }  # fmt: skip
+    cpus: dict[str, list[float]] = {"visionbench": [], "library, own process": [], "bench eval": []}
+    rss_eval: list[float] = []
     ref = ours = None
+    cli_metrics: dict = {}
     for _ in range(args.repeats):
         t = time.perf_counter()
         ref = run_ref()
         times["cityscapesscripts"].append(time.perf_counter() - t)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         ours = run_ours()
         times["visionbench"].append(time.perf_counter() - t)
+        cpus["visionbench"].append(time.process_time() - c)
+        wall, cpu, _ = run_child(_library_cmd(preds, gts, args.workers))
+        times["library, own process"].append(wall)
+        cpus["library, own process"].append(cpu)
+        wall, cpu, rss, cli_metrics = run_bench_eval(root, args.workers)
+        times["bench eval"].append(wall)
+        cpus["bench eval"].append(cpu)
+        rss_eval.append(rss)
 
     mismatches = []
     pairs = [
@@ -107,6 +123,11 @@ def main() -> int:
             mismatches.append(f"{what}: visionbench {a!r} vs cityscapesscripts {b!r}")
     if not np.array_equal(ours.arrays["confusion"], np.array(ref["confMatrix"])):
         mismatches.append("confusion matrix differs")
+    for k in ("miou", "iiou", "miou_category", "iiou_category"):
+        if cli_metrics.get(k) != ours.metrics[k]:
+            mismatches.append(
+                f"bench eval {k} {cli_metrics.get(k)!r} != library {ours.metrics[k]!r}"
+            )
 
     print(
         f"numbers: {'identical' if not mismatches else 'DIFFERENT'} "
@@ -123,10 +144,79 @@ def main() -> int:
         print(f"{k:<20}{med[k]:>10.2f}{1000 * med[k] / len(preds):>10.1f}   {runs}")
     ratio = med["cityscapesscripts"] / med["visionbench"]
     print(f"ratio (cityscapesscripts / visionbench): {ratio:.2f}x  (target >= 3x)")
+    lib_cpu, cli_cpu = statistics.median(cpus["visionbench"]), statistics.median(cpus["bench eval"])
+    lib_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = statistics.median(cpus["library, own process"])
+    print(
+        f"bench eval vs the library call in its own process (cold: imports, kernel load): CPU "
+        f"{cli_cpu:.2f} s / {own:.2f} s = {cli_cpu / own:.2f}x, wall "
+        f"{med['bench eval'] / med['library, own process']:.2f}x"
+    )
+    print(
+        f"bench eval vs the library call (warm, in this process): CPU {cli_cpu:.2f} s / {lib_cpu:.2f} s = "
+        f"{cli_cpu / lib_cpu:.2f}x, wall {med['bench eval'] / med['visionbench']:.2f}x; "
+        f"peak RSS {statistics.median(rss_eval):.0f} MB (this process, library + "
+        f"cityscapesscripts: {lib_rss:.0f} MB)"
+    )
     print(
         f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}"
     )
     return 1 if mismatches else 0
+
+
+def _library_cmd(preds: list[Path], gts: list[Path], workers: int | None) -> list[str]:
+    code = (
+        "import sys, json\n"
+        "from visionbench.metrics.cityscapes_files import evaluate_cityscapes_files\n"
+        "n = (len(sys.argv) - 2) // 2\n"
+        "r = evaluate_cityscapes_files(sys.argv[2:2 + n], sys.argv[2 + n:],"
+        " num_workers=int(sys.argv[1]) or None)\n"
+        "print(json.dumps(r.metrics))\n"
+    )
+    return [sys.executable, "-c", code, str(workers or 0), *map(str, preds), *map(str, gts)]
+
+
+def run_child(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall, CPU (user + sys, threads included) and peak RSS MB of a child process."""
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed: {p.stderr.strip()[-500:]}")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 1024
+
+
+def run_bench_eval(root: Path, workers: int | None) -> tuple[float, float, float, dict]:
+    """``bench eval --dataset cityscapes`` on the frames as a child process: wall, CPU
+    (user + sys, threads included), peak RSS MB and the record's metric values."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as results:
+        cmd = [str(Path(sys.executable).with_name("bench")), "eval", "--dataset", "cityscapes",
+               "--data-root", str(root), "--predictions", str(root / "results"),
+               "--results", results]  # fmt: skip
+        if workers:
+            cmd += ["-M", f"workers={workers}"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if p.returncode != 0:
+            raise SystemExit(f"bench eval failed: {p.stderr.strip()[-500:]}")
+        rec = json.loads(next((Path(results) / "records").glob("*.json")).read_text())
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    metrics = {
+        k: (math.nan if m["value"] is None else m["value"]) for k, m in rec["metrics"].items()
+    }
+    return wall, cpu, after.ru_maxrss / 1024, metrics
 
 
 def make_frames(root: Path, n: int) -> tuple[list[Path], list[Path]]:
@@ -147,6 +237,10 @@ def make_frames(root: Path, n: int) -> tuple[list[Path], list[Path]]:
                 tmp = path.with_suffix(".tmp.png")
                 Image.fromarray(arr).save(tmp)
                 os.replace(tmp, path)
+        img_path = root / "leftImg8bit" / "val" / city / f"{stem}_leftImg8bit.png"
+        if not img_path.exists():  # the dataset layout for bench eval (images are not read)
+            img_path.parent.mkdir(parents=True, exist_ok=True)
+            img_path.symlink_to(pred_path)
         preds.append(pred_path)
         gts.append(gt_path)
     return preds, gts

@@ -33,7 +33,15 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-PEERS = ("pycocotools", "faster-coco-eval", "hotcoco", "visionbench", "visionbench-arrays")
+PEERS = (
+    "pycocotools",
+    "faster-coco-eval",
+    "hotcoco",
+    "visionbench",
+    "visionbench-arrays",
+    "visionbench-process",
+    "bench-eval",
+)
 SLOW = ("pycocotools", "faster-coco-eval")
 
 
@@ -127,10 +135,54 @@ def _segm_results(res: list[dict], sizes: dict[int, tuple[int, int]]) -> list[di
 
 # -- workers (each in its own process) --------------------------------------------------
 def worker(peer: str, gt: str, res: str, iou_type: str) -> dict:
+    if peer in CHILD_PEERS:
+        return _child_peer(peer, gt, res, iou_type)
     cpu0 = time.process_time()
     out = _work(peer, gt, res, iou_type)
     out["cpu"] = time.process_time() - cpu0 - out.pop("cpu_untimed", 0.0)
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+#: Peers timed as a whole process (interpreter start, imports, output included): the
+#: ``bench eval`` command end to end, and the library call in a bare ``python -c``.
+CHILD_PEERS = ("bench-eval", "visionbench-process")
+
+_LIBRARY_CALL = (
+    "import sys, json\n"
+    "from visionbench.metrics.coco import coco_evaluate\n"
+    "r = coco_evaluate(sys.argv[1], sys.argv[2], iou_type=sys.argv[3], compat='pycocotools')\n"
+    "print(json.dumps([float(s) for s in r.arrays['stats']]))\n"
+)
+
+
+def _child_peer(peer: str, gt: str, res: str, iou_type: str) -> dict:
+    """Run the peer as a child process; CPU (user + sys) and peak RSS from its rusage."""
+    import tempfile
+
+    out: dict = {"peer": peer}
+    with tempfile.TemporaryDirectory() as results:
+        if peer == "bench-eval":
+            cmd = [str(Path(sys.executable).with_name("bench")), "eval", "--gt", gt,
+                   "--predictions", res, "-M", f"iou_type={iou_type}", "-M", "compat=pycocotools",
+                   "--results", results]  # fmt: skip
+        else:
+            cmd = [sys.executable, "-c", _LIBRARY_CALL, gt, res, iou_type]
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        out["total"] = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise SystemExit(f"{peer} failed: {(p.stderr or p.stdout).strip()[-500:]}")
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["cpu"] = ru.ru_utime + ru.ru_stime
+        out["rss_mb"] = ru.ru_maxrss / 1024
+        if peer == "bench-eval":
+            rec_path = next((Path(results) / "records").glob("*.json"))
+            rec = json.loads(rec_path.read_text())
+            stats = np.load(rec_path.parent / rec["arrays_file"])["stats"]
+        else:
+            stats = json.loads(p.stdout.strip().splitlines()[-1])
+    out["stats"] = [float(s) for s in stats]
     return out
 
 
@@ -284,6 +336,13 @@ def bench(
         print(
             f"\nhotcoco split: load {hl:.3f} s, evaluate+accumulate+summarize {he:.3f} s wall, {hc:.3f} s CPU"
         )
+    if "bench-eval" in cpu:
+        for lib in ("visionbench", "visionbench-process"):
+            if lib in cpu:
+                print(
+                    f"bench eval vs {lib}: CPU {cpu['bench-eval'] / cpu[lib]:.2f}x, wall "
+                    f"{med['bench-eval'] / med[lib]:.2f}x, peak RSS {rss['bench-eval'] / rss[lib]:.2f}x"
+                )
     if "visionbench-arrays" in runs and "evaluate_warm" in runs["visionbench-arrays"][0]:
         cold = np.median([x["evaluate_cold"] for x in runs["visionbench-arrays"]])
         warm = np.median([x["evaluate_warm"] for x in runs["visionbench-arrays"]])

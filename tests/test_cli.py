@@ -29,14 +29,18 @@ def _bench(args, home, check=True):
 @pytest.mark.slow
 def test_demo_run_then_leaderboard(tmp_path):
     out = _bench(["run", "--workers", "0"], tmp_path)
-    assert "signature: cls|topk=1,5" in out.stdout and "signature: coco|bbox" in out.stdout
-    assert "signature: cityscapes|pixel" in out.stdout
+    assert f"report: {tmp_path / 'results' / 'report.html'}" in out.stdout
+    assert (tmp_path / "results" / "report.html").is_file()
+    for name in ("imagenet-mini", "coco-mini", "cityscapes-mini", "vg-mini"):  # said what and where
+        assert f"data: generating {name} into {tmp_path / 'synth'}" in out.stderr
     records = sorted((tmp_path / "results" / "records").glob("*.json"))
     recs = {json.loads(p.read_text())["model"]["name"]: json.loads(p.read_text()) for p in records}
     assert {(m, r["dataset"]["name"]) for m, r in recs.items()} == {
         ("demo-cnn", "imagenet-mini"),
         ("demo-detector", "coco-mini"),
         ("demo-segnet", "cityscapes-mini"),
+        ("demo-freq", "vg-mini"),
+        ("demo-captioner", "coco-mini-captions"),
     }
     rec = recs["demo-cnn"]
     assert rec["command"][:2] == ["bench", "run"]

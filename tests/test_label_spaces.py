@@ -86,3 +86,29 @@ def test_vg150_vocab_is_one_based():
 def test_check_ids_names_the_bad_ids():
     with pytest.raises(LabelSpaceError, match=r"\[0, 91\]"):
         get_label_space("coco91").check_ids(np.array([1, 0, 91, 3]))
+
+
+def test_voc20_and_the_coco_to_voc_map():
+    voc = get_label_space("voc20")
+    assert voc.ids == tuple(range(1, 21)) and voc.name_of(15) == "person"
+    assert voc.names[0] == "aeroplane" and voc.names[-1] == "tvmonitor"
+    m = label_map("coco91", "voc20")
+    # independent: COCO ids of the 20 VOC classes (airplane 5, motorcycle 4, couch 63,
+    # dining table 67, potted plant 64, tv 72) in VOC order
+    coco_ids = [5, 2, 16, 9, 44, 6, 3, 17, 62, 21, 67, 18, 19, 4, 1, 64, 20, 63, 7, 72]
+    assert m.apply(np.array(coco_ids)).tolist() == list(range(1, 21))
+    coco = get_label_space("coco91")
+    others = [c for c in coco.ids if c not in coco_ids]
+    assert len(others) == 60 and set(m.apply(np.array(others)).tolist()) == {255}
+    m80 = label_map("coco80", "voc20")
+    to91 = label_map("coco80", "coco91").apply(np.arange(80))
+    assert m80.apply(np.arange(80)).tolist() == m.apply(to91).tolist()
+
+
+def test_ade150_order():
+    ade = get_label_space("ade150")
+    assert len(ade) == 150 and ade.contiguous
+    # mmsegmentation ADE20KDataset / objectInfo150: index 0 wall, 7 bed, 149 flag
+    assert (ade.names[0], ade.names[7], ade.names[12], ade.names[149]) == (
+        "wall", "bed", "person", "flag"
+    )  # fmt: skip

@@ -32,12 +32,20 @@ err_console = Console(stderr=True)
 _DEBUG = False
 
 DEMO_MODEL = "demo-cnn"
-#: ``bench run`` with no --model/--dataset: small trained models on the mini datasets.
-DEMO_SUITE = (
-    ("demo-cnn", "imagenet-mini"),
-    ("demo-detector", "coco-mini"),
-    ("demo-segnet", "cityscapes-mini"),
-)
+#: ``bench run`` with no --model/--dataset: small trained models on the mini datasets, one per
+#: task: (model, dataset, split (None: the dataset's default), protocol options (-M) for it).
+DEMO_SUITE: tuple[tuple[str, str, str | None, dict[str, Any]], ...] = (
+    ("demo-cnn", "imagenet-mini", None, {}),
+    ("demo-detector", "coco-mini", None, {}),
+    ("demo-segnet", "cityscapes-mini", None, {}),
+    ("demo-freq", "vg-mini", "test", {"mode": "predcls"}),
+    # BLEU-4 and CIDEr-D (and the rest of the pure-Python COCO-caption metrics); METEOR's JVM
+    # would cost the demo ~10 s
+    ("demo-captioner", "coco-mini-captions", None,
+     {"meteor": "false", "spice": "false"}),
+)  # fmt: skip
+#: The synthetic dataset each demo dataset is generated from.
+_DEMO_SYNTH = {"coco-mini-captions": "coco-mini"}
 
 
 @app.callback(invoke_without_command=True)
@@ -49,6 +57,20 @@ def _root(
     _DEBUG = debug
     if ctx.invoked_subcommand is None:
         console.print(ctx.get_help())
+
+
+# -- KEY=VALUE options ------------------------------------------------------------------
+
+_DatasetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--dataset-option", "-D",
+                 help="KEY=VALUE option of the dataset (repeatable; bench describe NAME)"),
+]  # fmt: skip
+_MetricOpt = Annotated[
+    list[str] | None,
+    typer.Option("--metric-option", "-M",
+                 help="KEY=VALUE option of the dataset's protocol (repeatable; bench describe NAME)"),
+]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------
@@ -87,7 +109,9 @@ def run(
     profile: Annotated[
         bool, typer.Option(help="profile the model (GFLOPs, latency) into the record")
     ] = False,
-    sg_mode: Annotated[str, typer.Option(help="scene graphs: predcls, sgcls or sgdet")] = "sgdet",
+    sg_mode: Annotated[
+        str | None, typer.Option(help="scene graphs: predcls, sgcls or sgdet (= -M mode=...)")
+    ] = None,
     lenient: Annotated[
         bool,
         typer.Option(
@@ -95,6 +119,12 @@ def run(
             help="drop dangling annotations / unpaired files with a warning instead of stopping",
         ),
     ] = False,
+    dataset_option: _DatasetOpt = None,
+    metric_option: _MetricOpt = None,
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option("--model-option", help="KEY=VALUE option of the model factory (repeatable)"),
+    ] = None,
     tag: Annotated[
         str | None,
         typer.Option(help="label of this run (e.g. a checkpoint); its own leaderboard row"),
@@ -108,21 +138,18 @@ def run(
 
     options = dict(
         batch_size=batch_size, device=device, workers=workers, limit=limit, results=results,
-        resume=resume, fresh=fresh, amp=amp, channels_last=channels_last, seed=seed, sg_mode=sg_mode,
+        resume=resume, fresh=fresh, amp=amp, channels_last=channels_last, seed=seed,
         tag=tag,
     )  # fmt: skip
+    metric_opts = _metric_options(metric_option, sg_mode=sg_mode)
     if model is None and dataset is None:
-        if not quiet:
-            err_console.print(
-                "[bold]visionbench demo[/]: " + ", ".join(f"{m} on {d}" for m, d in DEMO_SUITE)
-            )
-        for m, d in DEMO_SUITE:
-            _run_one(m, d, None, None, None, quiet=quiet, profile=profile, options=options)
+        _run_demo(quiet=quiet, profile=profile, options=options, results=results)
         return
     if model is None or dataset is None:
         raise RunError("pass both --model and --dataset (or neither, for the built-in demo)")
     _run_one(model, dataset, split, data_root, weights, quiet=quiet, profile=profile,
-             options=options, lenient=lenient)  # fmt: skip
+             options=options, lenient=lenient, dataset_options=_kv(dataset_option, "--dataset-option"),
+             metric_options=metric_opts, model_options=_kv(model_option, "--model-option"))  # fmt: skip
 
 
 def _run_one(
@@ -136,12 +163,19 @@ def _run_one(
     profile: bool,
     options: dict[str, Any],
     lenient: bool = False,
-) -> None:
+    dataset_options: dict[str, str] | None = None,
+    metric_options: dict[str, Any] | None = None,
+    model_options: dict[str, str] | None = None,
+    summary: str = "full",
+) -> dict[str, Any] | None:
+    """Run one model on one dataset; print its metrics (``summary="full"``), one line
+    (``"line"``) or nothing (``"none"``); return the record (None off rank 0)."""
     from visionbench.engine.run import RunOptions, select_device
     from visionbench.engine.run import run as run_engine
 
-    ds = _build_dataset(dataset, data_root, split, lenient=lenient)
-    mdl = _build_model(model, weights)
+    ds = _build_dataset(dataset, data_root, split, lenient=lenient, options=dataset_options,
+                        metric_options=metric_options)  # fmt: skip
+    mdl = _build_model(model, weights, model_options)
     if profile:
         from visionbench.models.profiling import profile_model
 
@@ -149,7 +183,10 @@ def _run_one(
         mdl.profile_info = profile_model(
             mdl, batch_size=min(options["batch_size"], 8), device=device
         )
-    opts = RunOptions(**options, progress=not quiet, command=["bench", *sys.argv[1:]])
+    opts = RunOptions(
+        **options, metric_options=dict(metric_options or {}),
+        progress=not quiet, command=["bench", *sys.argv[1:]],
+    )  # fmt: skip
     if not quiet:
         n, limit = len(ds), options.get("limit")
         count = (
@@ -163,37 +200,151 @@ def _run_one(
         )
     record, path = run_engine(mdl, ds, opts)
     if path is None:  # not rank 0
+        return None
+    if summary == "line":
+        _print_summary(record, path)
+    elif summary == "full":
+        _print_metrics(record)
+        console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+    return record
+
+
+def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: Path | None) -> None:
+    """The built-in demo: generate the mini datasets (saying what and where), run the five
+    demo models, print the leaderboard of these runs and write the HTML report."""
+    import time
+
+    from visionbench import synth
+    from visionbench.engine.records import results_dir
+
+    say = (lambda *a, **k: None) if quiet else err_console.print
+    t0 = time.perf_counter()
+    say(
+        "[bold]visionbench demo[/]: "
+        + ", ".join(f"{m} on {d}" + (f" ({s})" if s else "") for m, d, s, _ in DEMO_SUITE)
+    )
+    names = list(dict.fromkeys(_DEMO_SYNTH.get(d, d) for _, d, _, _ in DEMO_SUITE))
+    for name in names:
+        target = synth.synth_home() / "synth" / f"{name}-v{synth.SYNTH_VERSION}"
+        if target.is_dir() and any(target.iterdir()):
+            say(f"[dim]data: {name} (cached) {target}[/]", soft_wrap=True, highlight=False)
+            continue
+        t = time.perf_counter()
+        say(f"data: generating {name} into {target} ...", soft_wrap=True, highlight=False)
+        synth.ensure(name)
+        say(f"[dim]      done in {time.perf_counter() - t:.1f} s[/]")
+    run_ids = []
+    for i, (m, d, split, extra) in enumerate(DEMO_SUITE, start=1):
+        say(f"[bold][{i}/{len(DEMO_SUITE)}][/] {m} on {d}", highlight=False)
+        record = _run_one(m, d, split, None, None, quiet=True, profile=profile,
+                          options=options, metric_options=extra, summary="none" if quiet else "line")  # fmt: skip
+        if record is not None:
+            run_ids.append(record["run_id"])
+    if not run_ids:  # not rank 0
         return
-    _print_metrics(record)
-    console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+    from visionbench.leaderboard import table as lb
+    from visionbench.leaderboard.report import write_report
+
+    df = lb.load_long(results)
+    df = df[df["run_id"].isin(run_ids)]
+    console.print(lb.rich_table(df))
+    report = write_report("html", results_dir(results) / "report.html", results=results)
+    console.print(
+        f"leaderboard: bench leaderboard{f' --results {results}' if results else ''}  "
+        f"(records in {results_dir(results) / 'records'})",
+        soft_wrap=True, highlight=False,
+    )  # fmt: skip
+    console.print(f"report: {report}", soft_wrap=True, highlight=False)
+    say(f"[dim]demo done in {time.perf_counter() - t0:.1f} s[/]")
+
+
+def _print_summary(record: dict[str, Any], path: Path) -> None:
+    """One line per run: the protocol's first two headline metrics, time, record path."""
+    headline = (record.get("protocol") or {}).get("headline") or list(record["metrics"])
+    shown = [k for k in headline if k in record["metrics"]][:2]
+    values = ", ".join(
+        f"{k} {record['metrics'][k]['value']:.4g}"
+        for k in shown
+        if record["metrics"].get(k, {}).get("value") is not None
+    )
+    wall = record.get("timings", {}).get("wall_s")
+    err_console.print(
+        f"      {values}" + (f"  ({wall:.1f} s)" if wall else "") + f"  [dim]{path}[/]",
+        soft_wrap=True, highlight=False,
+    )  # fmt: skip
 
 
 def _build_dataset(
-    name: str, root: Path | None, split: str | None, *, lenient: bool = False
+    name: str,
+    root: Path | None,
+    split: str | None,
+    *,
+    lenient: bool = False,
+    options: dict[str, Any] | None = None,
+    metric_options: dict[str, Any] | None = None,
 ) -> Any:
-    """The dataset from the registry. ``lenient``: ask the loader to collect problems
-    (dangling annotations, unpaired files) instead of stopping at the first."""
+    """The dataset from the registry with its validated ``-D`` options. ``lenient``: ask
+    the loader to collect problems (dangling annotations, unpaired files) instead of
+    stopping at the first; the protocol's needs (COCO segm: masks) are applied."""
+    from visionbench.loaders.build import build_dataset
+    from visionbench.protocols import protocol_requirements
+
+    needs = protocol_requirements(name, metric_options) if metric_options is not None else {}
+    return build_dataset(name, root, split, options=options, lenient=lenient, requirements=needs)
+
+
+def _build_model(name: str, weights: str | None, options: dict[str, str] | None = None) -> Any:
+    from visionbench.models.resolve import build_model
+
+    return build_model(name, weights=weights, **_model_kwargs(name, options or {}))
+
+
+def _model_kwargs(name: str, given: dict[str, str]) -> dict[str, Any]:
+    """``--model-option`` values typed by the factory's signature; unknown keys refused."""
+    if not given:
+        return {}
     import inspect
 
-    from visionbench.registry import datasets
+    from visionbench import registry
+    from visionbench.loaders.build import _signature_options
+    from visionbench.options import parse_given
 
-    factory = datasets.get(name)
-    default_split = datasets.entry(name).info.get("split", "val")
-    kw: dict[str, Any] = {}
-    if lenient:
-        params = inspect.signature(factory).parameters
-        kw = {k: True for k in ("drop_dangling", "drop_unpaired") if k in params}
-    return factory(root=None if root is None else str(root), split=split or default_split, **kw)
+    if name.startswith("tv:"):
+        from visionbench.models.torchvision_zoo import build_torchvision as factory
+    elif name in registry.models:
+        factory = registry.models.get(name)
+    else:
+        return dict(given)  # user factories: their own errors
+    declared = [o for o in _signature_options(factory) if o.name not in ("name", "weights")]
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params) and not declared:
+        return dict(given)
+    return parse_given(declared, given, where=f"model option of {name!r}")
 
 
-def _build_model(name: str, weights: str | None) -> Any:
-    try:
-        from visionbench.models.resolve import build_model
-    except ImportError:  # resolve lands with the model zoo
-        from visionbench.registry import models
+def _kv(items: list[str] | None, flag: str) -> dict[str, str]:
+    from visionbench.options import parse_key_values
 
-        return models.get(name)(weights=weights)
-    return build_model(name, weights=weights)
+    return parse_key_values(items, flag=flag)
+
+
+def _metric_options(items: list[str] | None, **aliases: str | None) -> dict[str, str]:
+    """``-M`` options plus the alias flags (``--sg-mode`` = ``-M mode=``, ``--iou-type`` =
+    ``-M iou_type=``); an alias and its ``-M`` key together must agree."""
+    from visionbench.options import OptionError
+
+    opts = _kv(items, "--metric-option")
+    keys = {"sg_mode": "mode", "iou_type": "iou_type"}
+    for flag, value in aliases.items():
+        if value is None:
+            continue
+        key = keys[flag]
+        if key in opts and opts[key] != value:
+            raise OptionError(
+                f"--{flag.replace('_', '-')} {value} contradicts --metric-option {key}={opts[key]}"
+            )
+        opts[key] = value
+    return opts
 
 
 def _print_metrics(record: dict[str, Any]) -> None:
@@ -207,6 +358,15 @@ def _print_metrics(record: dict[str, Any]) -> None:
         metric_unit,
     )
 
+    if record.get("no_ground_truth"):
+        console.print(
+            Text(
+                f"{record['dataset']['name']} ({record['dataset']['split']}) has no ground "
+                f"truth: no metrics; submission file: {record.get('submission', '-')}"
+            ),
+            soft_wrap=True,
+        )
+        return
     ds = record["dataset"]
     table = Table(title=Text(f"{record['model']['name']} on {ds['name']} ({ds['split']})"))
     table.add_column("metric", overflow="fold")
@@ -257,20 +417,31 @@ def _print_metrics(record: dict[str, Any]) -> None:
 
 @app.command("eval")
 def eval_(
-    dataset: Annotated[str, typer.Option(help="registered dataset name")],
     predictions: Annotated[
         Path,
         typer.Option(
             help="COCO results JSON, folder of result PNGs, CSV/JSON of top-k ids, captions JSON"
         ),
     ],
+    dataset: Annotated[
+        str | None, typer.Option(help="registered dataset name (default with --gt: coco)")
+    ] = None,
     split: Annotated[str | None, typer.Option(help="dataset split")] = None,
     data_root: Annotated[Path | None, typer.Option(help="dataset root folder")] = None,
     name: Annotated[
         str | None, typer.Option(help="model name for the leaderboard (default: file name)")
     ] = None,
     results: Annotated[Path | None, typer.Option(help="results directory")] = None,
-    iou_type: Annotated[str | None, typer.Option(help="detection: bbox or segm")] = None,
+    iou_type: Annotated[
+        str | None, typer.Option(help="COCO: bbox, segm or keypoints (= -M iou_type=...)")
+    ] = None,
+    sg_mode: Annotated[
+        str | None, typer.Option(help="scene graphs: predcls, sgcls or sgdet (= -M mode=...)")
+    ] = None,
+    gt: Annotated[
+        Path | None,
+        typer.Option("--gt", help="any COCO-format ground-truth JSON (no dataset root needed)"),
+    ] = None,
     lenient: Annotated[
         bool,
         typer.Option(
@@ -278,22 +449,90 @@ def eval_(
             help="drop dangling annotations / unpaired files with a warning instead of stopping",
         ),
     ] = False,
+    dataset_option: _DatasetOpt = None,
+    metric_option: _MetricOpt = None,
 ) -> None:
     """Score predictions made elsewhere (no model is run) and write a run record."""
     from visionbench.engine.offline import evaluate_predictions
 
-    ds = _build_dataset(dataset, data_root, split, lenient=lenient)
-    opts = {"iou_type": iou_type} if iou_type else {}
+    metric_opts = _metric_options(metric_option, sg_mode=sg_mode, iou_type=iou_type)
+    protocol = None
+    if gt is not None:
+        ds, protocol = _gt_file_source(gt, dataset, split, metric_opts)
+    else:
+        if dataset is None:
+            from visionbench.errors import RunError
+
+            raise RunError("pass --dataset NAME (bench list datasets), or --gt FILE.json")
+        ds = _build_dataset(dataset, data_root, split, lenient=lenient,
+                            options=_kv(dataset_option, "--dataset-option"),
+                            metric_options=metric_opts)  # fmt: skip
     record, path = evaluate_predictions(
         ds,
         predictions,
         name=name,
         results=results,
-        scorer_options=opts,
+        metric_options=metric_opts,
+        protocol=protocol,
         command=["bench", *sys.argv[1:]],
     )
     _print_metrics(record)
     console.print(f"run record: {path}", soft_wrap=True, highlight=False)
+
+
+def _gt_file_source(
+    gt: Path, dataset: str | None, split: str | None, metric_opts: dict[str, str]
+) -> tuple[Any, Any]:
+    """``--gt FILE.json``: the file as the ground truth, scored by the COCO protocol (with
+    the option defaults of ``--dataset``'s catalog entry, e.g. coco-keypoints)."""
+    from visionbench.protocols import get_protocol
+    from visionbench.protocols.coco import CocoGroundTruthFile
+    from visionbench.registry import datasets
+
+    name = dataset or "coco"
+    info = datasets.entry(name).info if dataset else {}
+    if info.get("protocol", "coco") != "coco":
+        from visionbench.errors import RunError
+
+        raise RunError(
+            f"--gt reads COCO-format detection ground truth; {name!r} is not COCO detection"
+        )
+    from visionbench.label_spaces import LabelSpace
+
+    src = CocoGroundTruthFile(gt, name=name, split=split)
+    # the file's categories are read with the file, by the evaluation itself; the
+    # protocol's fast path needs only the space's name
+    space = LabelSpace(f"file:{gt.name}", ())
+    proto = get_protocol("coco", space, metric_opts, dataset=src,
+                         defaults=info.get("protocol_options"))  # fmt: skip
+    return src, proto
+
+
+# ---------------------------------------------------------------------------------------
+# bench export
+
+
+@app.command()
+def export(
+    run_id: Annotated[str, typer.Argument(help="run id (or a unique prefix) of a bench run")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="file or folder to write")],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="coco-json, cityscapes-png, png, topk-csv, "
+            "coco-caption-json, scene-graph-json (default: the protocol's)",
+        ),
+    ] = None,
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+) -> None:
+    """Write a run's cached predictions in the official submission format; `bench eval`
+    on the export gives the run's numbers."""  # fmt: skip
+    from visionbench.engine.export import export_run
+
+    path = export_run(run_id, output, format=format, results=results)
+    console.print(f"wrote {path}", soft_wrap=True, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -343,22 +582,33 @@ def profile(
 
 @app.command("list")
 def list_(
-    kind: Annotated[str, typer.Argument(help="models, datasets or metrics")] = "models",
+    kind: Annotated[str, typer.Argument(help="models, datasets, metrics or protocols")] = "models",
+    name: Annotated[
+        str | None, typer.Argument(help="datasets: one dataset's options (= bench describe)")
+    ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
 ) -> None:
-    """List registered models, datasets or metrics."""
+    """List registered models, datasets, metrics or protocols."""
     from visionbench import registry
     from visionbench.errors import RegistryError
+    from visionbench.protocols import protocols
 
-    regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics}
+    regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics,
+            "protocols": protocols}  # fmt: skip
     if kind not in regs:
         raise RegistryError(f"unknown kind {kind!r}; use one of: {', '.join(regs)}")
-    cols = ["name", "task"] + (["label_space"] if kind != "metrics" else [])
+    if name is not None:
+        if kind != "datasets":
+            raise RegistryError(f"bench list {kind} takes no name (bench list datasets NAME)")
+        describe(name)
+        return
+    spaces = kind not in ("metrics", "protocols")
+    cols = ["name", "task"] + (["label_space"] if spaces else [])
     cols += ["description", "origin"]
     rows = []
     for e in regs[kind]:
         row = {"name": e.name, "task": str(e.info.get("task", ""))}
-        if kind != "metrics":
+        if spaces:
             row["label_space"] = str(e.info.get("label_space", ""))
         row |= {"description": str(e.info.get("description", "")), "origin": e.origin}
         rows.append(row)
@@ -405,6 +655,33 @@ def _emit_rows(rows: list[dict[str, Any]], cols: list[str], fmt: str) -> bool:
         w.writerows(rows)
         return True
     raise VisionbenchError(f"unknown format {fmt!r}; use table, json or csv")
+
+
+@app.command()
+def describe(
+    name: Annotated[str, typer.Argument(help="registered dataset name")],
+) -> None:
+    """A dataset's options (-D KEY=VALUE) and its protocol's options (-M KEY=VALUE)."""
+    from visionbench.loaders.build import dataset_options
+    from visionbench.protocols import get_protocol_class
+    from visionbench.protocols.catalog import DEFAULT_BY_TASK
+    from visionbench.registry import datasets
+
+    e = datasets.entry(name)
+    info = e.info
+    out = [f"dataset {name}: {info.get('description', '')}".rstrip(": "),
+           f"  task {info.get('task', '?')}, label space {info.get('label_space', '?')}, "
+           f"default split {info.get('split', 'val')}"]  # fmt: skip
+    opts = dataset_options(name)
+    out += [f"  -D {o.describe()}" for o in opts] or ["  (no dataset options)"]
+    pname = info.get("protocol") or DEFAULT_BY_TASK.get(str(info.get("task")))
+    if pname:
+        cls = get_protocol_class(str(pname))
+        out += cls.describe()
+        for k, v in (info.get("protocol_options") or {}).items():
+            out.append(f"  (this dataset sets -M {k}={v})")
+    for line in out:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 # ---------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ files carry; ``coco80`` the contiguous indices 0..79 most detectors output. Maps
 spaces are explicit tables (:func:`label_map`); nothing is ever guessed by name.
 
 Built-in spaces: ``coco80``, ``coco91``, ``imagenet1k``, ``cityscapes34``, ``cityscapes19``,
-``vg150``, ``vg150_predicates``, and ``text`` (no classes: captioning). Their class lists are package data under
+``vg150``, ``vg150_predicates``, ``voc20`` (Pascal VOC detection, ids 1..20), ``ade150``
+(ADE20K SceneParsing, ids 0..149 = annotation value - 1), and ``text`` (no classes:
+captioning). Their class lists are package data under
 ``visionbench/data/`` with their provenance.
 """
 
@@ -30,6 +32,8 @@ __all__ = [
     "label_space_names",
     "IGNORE",
     "CITYSCAPES_LABELS",
+    "VOC_CLASSES",
+    "COCO_TO_VOC",
 ]
 
 #: Target value for classes a map drops (Cityscapes' 255 "ignore").
@@ -225,6 +229,33 @@ def _vg150_predicates() -> LabelSpace:
     return LabelSpace("vg150_predicates", tuple(names), tuple(range(1, len(names) + 1)))
 
 
+#: The 20 Pascal VOC classes in the devkit's order (``VOCinit.m``); ``voc20`` gives them
+#: ids 1..20, the indices of the VOC segmentation PNGs (0 there is background).
+VOC_CLASSES: tuple[str, ...] = (
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+    "train", "tvmonitor",
+)  # fmt: skip
+
+#: COCO category id -> VOC class name, for the 20 COCO categories that are VOC classes
+#: (same objects, COCO's names: airplane, motorcycle, couch, dining table, potted plant, tv).
+COCO_TO_VOC: dict[int, str] = {
+    5: "aeroplane", 2: "bicycle", 16: "bird", 9: "boat", 44: "bottle", 6: "bus", 3: "car",
+    17: "cat", 62: "chair", 21: "cow", 67: "diningtable", 18: "dog", 19: "horse",
+    4: "motorbike", 1: "person", 64: "pottedplant", 20: "sheep", 63: "sofa", 7: "train",
+    72: "tvmonitor",
+}  # fmt: skip
+
+
+def _voc20() -> LabelSpace:
+    return LabelSpace("voc20", VOC_CLASSES, tuple(range(1, len(VOC_CLASSES) + 1)))
+
+
+def _ade150() -> LabelSpace:
+    names = json.loads(_data("ade150.json"))["classes"]
+    return LabelSpace("ade150", tuple(names))
+
+
 _SPACES: dict[str, Callable[[], LabelSpace]] = {
     "coco80": _coco80,
     "coco91": _coco91,
@@ -233,6 +264,8 @@ _SPACES: dict[str, Callable[[], LabelSpace]] = {
     "cityscapes19": _cityscapes19,
     "vg150": _vg150,
     "vg150_predicates": _vg150_predicates,
+    "voc20": _voc20,
+    "ade150": _ade150,
     "text": lambda: LabelSpace("text", ()),
 }
 
@@ -265,11 +298,24 @@ def _cityscapes19_to_34() -> dict[int, int]:
     return {r[2]: r[1] for r in CITYSCAPES_LABELS if r[2] != 255}
 
 
+def _coco91_to_voc20() -> dict[int, int]:
+    """Every COCO category id: its VOC id, or :data:`IGNORE` (not a VOC class: dropped)."""
+    voc = {name: i for i, name in zip(_voc20().ids, VOC_CLASSES)}
+    return {cid: voc[COCO_TO_VOC[cid]] if cid in COCO_TO_VOC else IGNORE for cid in _coco91().ids}
+
+
+def _coco80_to_voc20() -> dict[int, int]:
+    to91, to_voc = _coco80_to_91(), _coco91_to_voc20()
+    return {i: to_voc[cid] for i, cid in to91.items()}
+
+
 _MAPS: dict[tuple[str, str], Callable[[], dict[int, int]]] = {
     ("coco80", "coco91"): _coco80_to_91,
     ("coco91", "coco80"): lambda: {v: k for k, v in _coco80_to_91().items()},
     ("cityscapes34", "cityscapes19"): _cityscapes34_to_19,
     ("cityscapes19", "cityscapes34"): _cityscapes19_to_34,
+    ("coco91", "voc20"): _coco91_to_voc20,
+    ("coco80", "voc20"): _coco80_to_voc20,
 }
 
 

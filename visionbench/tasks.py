@@ -38,7 +38,8 @@ __all__ = ["Task", "TaskSpec", "TASKS", "GroundTruth", "Dataset", "Model", "Batc
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a task's ground truth and predictions are, and its headline metric."""
+    """What a task's ground truth and predictions are, and its usual headline metric (the
+    dataset's protocol names the headline a run record shows: :mod:`visionbench.protocols`)."""
 
     task: Task
     target_type: type
@@ -66,7 +67,7 @@ TASKS: dict[Task, TaskSpec] = {
         Task.SEMANTIC_SEGMENTATION,
         SegmentationTarget,
         SegmentationPrediction,
-        "mIoU",
+        "miou",
         "label id per pixel; IoU/mIoU, iIoU (Cityscapes), pixel accuracy",
     ),
     Task.SCENE_GRAPH: TaskSpec(
@@ -81,7 +82,7 @@ TASKS: dict[Task, TaskSpec] = {
         CaptionTarget,
         CaptionPrediction,
         "bleu4",
-        "a caption per image; BLEU-1..4 (COCO-caption), sacreBLEU",
+        "a caption per image; COCO-caption BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE; sacreBLEU",
     ),
 }
 

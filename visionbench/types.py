@@ -370,13 +370,15 @@ class ClassificationPrediction:
 @dataclass(frozen=True, eq=False)
 class DetectionPrediction:
     """``boxes`` [N, 4] xyxy px (original image), ``labels`` [N] category ids of the
-    dataset's label space, ``scores`` [N], ``masks`` N COCO RLE dicts or None."""
+    dataset's label space, ``scores`` [N], ``masks`` N COCO RLE dicts or None,
+    ``keypoints`` [N, 3k] (x, y, score) or None."""
 
     boxes: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
     masks: list[dict[str, Any]] | None = None
     sample_id: Any = None
+    keypoints: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         sid = self.sample_id

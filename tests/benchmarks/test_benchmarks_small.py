@@ -45,3 +45,20 @@ def test_cityscapes_eval_small_equals_cityscapesscripts(tmp_path):
         tmp_path,
     )
     assert "identical" in out and "ratio" in out.lower()
+
+
+@pytest.mark.slow
+def test_demo_first_run_benchmark_runs_and_checks_its_outputs(tmp_path):
+    # timing is not asserted (budget huge); the script's own checks of the five records,
+    # the report and the printed leaderboard are
+    out = _run([str(BENCH / "demo_first_run.py"), "--repeats", "1", "--budget", "100000"], tmp_path)
+    assert "PASS" in out and "| cpu (user+sys) |" in out
+
+
+@pytest.mark.slow
+def test_voc_eval_small_equals_the_reference_port(tmp_path):
+    out = _run(
+        [str(BENCH / "voc_eval.py"), "--images", "60", "--dets", "10", "--data-dir", str(tmp_path)],
+        tmp_path,
+    )
+    assert "all 20 class APs identical: yes" in out and "CPU ratio" in out

@@ -39,6 +39,7 @@ __all__ = [
     "weights_identity",
     "subset_fingerprint",
     "RANDOM_WEIGHTS",
+    "build_record",
 ]
 
 SCHEMA_VERSION = 1
@@ -48,8 +49,15 @@ class MetricEntry(TypedDict, total=False):
     value: float | None  # None for NaN (JSON has no NaN)
     signature: str
     higher_is_better: bool
-    unit: str  # "percent" | "fraction" | "count" | "seconds" | "score" (optional)
+    unit: str  # "percent" | "fraction" | "count" | "seconds" | "score" (the protocol's)
     ci: dict[str, Any]  # {"low", "high", "level", "method", "B", "seed"} (optional)
+
+
+class ProtocolInfo(TypedDict, total=False):
+    name: str
+    headline: list[str]  # metric names in display order
+    options: dict[str, Any]
+    draws: dict[str, Any]  # what the report can draw (per_class, confusion, pr_curves)
 
 
 class ModelInfo(TypedDict, total=False):
@@ -93,7 +101,9 @@ class RunRecord(TypedDict, total=False):
     date: str
     config: dict[str, Any]
     tag: str | None
-    protocol: dict[str, Any]
+    protocol: ProtocolInfo
+    no_ground_truth: bool
+    submission: str
 
 
 #: ``model.weights_id`` of a randomly initialised model.
@@ -184,15 +194,27 @@ def write_record(
     if path.exists():
         raise RunError(f"run record {path} exists already; records are never overwritten")
     if arrays:
-        import io
-
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        atomic_write_bytes(folder / f"{record['run_id']}.arrays.npz", buf.getvalue())
+        buf = _npz_bytes(arrays)
+        atomic_write_bytes(folder / f"{record['run_id']}.arrays.npz", buf)
         record["arrays_file"] = f"{record['run_id']}.arrays.npz"
     data = json.dumps(record, indent=1, sort_keys=False, default=_json_default, allow_nan=False)
     atomic_write_bytes(path, data.encode())
     return path
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An ``.npz`` (``np.load`` reads it) deflated at level 1: COCO's precision / scores
+    arrays (~8 MB each) compress almost as well as at ``savez_compressed``'s level and
+    several times faster, which matters for ``bench eval``'s wall time."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, value in arrays.items():
+            with z.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+    return buf.getvalue()
 
 
 def read_records(root: str | Path | None = None) -> list[RunRecord]:
@@ -260,10 +282,9 @@ def hardware_info(device: str | None = None) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "device": device,
     }
+    torch = sys.modules.get("torch")  # only when a model ran: `bench eval` imports no torch
     try:
-        import torch
-
-        if torch.cuda.is_available():
+        if torch is not None and torch.cuda.is_available():
             info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
             info["cuda"] = torch.version.cuda
     except Exception:  # pragma: no cover - torch missing or broken CUDA
@@ -281,3 +302,93 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def build_record(
+    model_info: dict[str, Any],
+    dataset: Any,
+    gt: Any,
+    result: Any,
+    *,
+    timings: dict[str, Any],
+    device: str,
+    config: dict[str, Any],
+    n: int,
+    seed: int,
+    command: list[str],
+    protocol: Any = None,
+    fingerprint: str | None = None,
+    total: int | None = None,
+    subset: str | None = None,
+    dropped: int = 0,
+    tag: str | None = None,
+) -> RunRecord:
+    """A complete run record from a model description, a dataset and a metric result.
+
+    Run identity (what keeps leaderboard rows apart): ``model.weights_id`` (from
+    ``model_info``, else :func:`weights_identity` of its ``weights``),
+    ``dataset.num_samples`` (``n``) of ``dataset.total_samples`` (``total``, default
+    ``n``), ``dataset.subset`` (None = every sample, else :func:`subset_fingerprint` of
+    the evaluated ids), ``dataset.dropped`` (samples / annotations dropped by
+    ``--lenient``) and ``tag``.
+
+    ``protocol`` adds ``record["protocol"]`` (name, headline, options, what the report
+    draws) and each metric's ``unit`` / ``higher_is_better`` as the protocol declares them;
+    ``result=None`` is a split without ground truth (no metrics, ``no_ground_truth``).
+    """
+    metrics: dict[str, Any] = {}
+    if result is not None:
+        hib = result.higher_is_better
+        meta = protocol.metric_metadata(result) if protocol is not None else {}
+        for k, v in result.metrics.items():
+            entry: dict[str, Any] = {
+                "value": (None if v is None or not np.isfinite(v) else float(v)),
+                "signature": result.signature,
+                "higher_is_better": bool(hib.get(k, True)),
+            }
+            entry.update(meta.get(k, {}))
+            metrics[k] = entry
+    rec = RunRecord(
+        schema_version=SCHEMA_VERSION,
+        run_id=new_run_id(model_info["name"], dataset.name),
+        status="complete",
+        task=dataset.task.value,
+        model={
+            "name": model_info["name"],
+            "task": model_info.get("task", dataset.task.value),
+            "label_space": model_info.get("label_space", dataset.label_space.name),
+            "params": model_info.get("params"),
+            "gflops": model_info.get("gflops"),
+            "weights": model_info.get("weights") or {},
+            "weights_id": model_info.get("weights_id", weights_identity(model_info.get("weights"))),
+            "preprocess": model_info.get("preprocess"),
+            "profile": model_info.get("profile"),
+        },
+        dataset={
+            "name": dataset.name,
+            "split": dataset.split,
+            "root": str(getattr(dataset, "root", "") or ""),
+            "num_samples": n,
+            "total_samples": n if total is None else total,
+            "subset": subset,
+            **({"dropped": dropped} if dropped else {}),
+            "label_space": dataset.label_space.name,
+            "fingerprint": fingerprint if fingerprint is not None else gt.fingerprint(),
+        },
+        metrics=metrics,
+        arrays_file=None,
+        timings=timings,
+        hardware=hardware_info(device),
+        software=software_versions(),
+        seed=seed,
+        git_commit=git_commit(),
+        command=list(command),
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        config=config,
+        tag=tag,
+    )
+    if protocol is not None:
+        rec["protocol"] = protocol.record_entry(result)
+    if result is None:
+        rec["no_ground_truth"] = True
+    return rec

@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +35,16 @@ from visionbench.engine.distributed import (
     gather_to_rank0,
 )
 from visionbench.engine.records import (
-    SCHEMA_VERSION,
     RunRecord,
-    git_commit,
-    hardware_info,
-    new_run_id,
+    build_record,
     results_dir,
-    software_versions,
     subset_fingerprint,
     weights_identity,
     write_record,
 )
-from visionbench.engine.scoring import make_scorer
 from visionbench.errors import LabelSpaceError, RunError
 from visionbench.label_spaces import LabelMap, label_map
+from visionbench.protocols import Protocol, dataset_protocol
 from visionbench.tasks import Batch, Dataset, Model
 from visionbench.types import DetectionPrediction, SegmentationPrediction, Task
 
@@ -80,9 +75,12 @@ class RunOptions:
         tag: a label of the run (e.g. a checkpoint name); runs with different tags never
             share a leaderboard row.
         command: the command line recorded in the run record.
-        scorer_options: passed to the task's scorer (e.g. ``topk``).
-        sg_mode: scene graphs: ``predcls`` (the model gets ground-truth boxes and labels),
-            ``sgcls`` (ground-truth boxes), ``sgdet`` (nothing but pixels).
+        metric_options: options of the dataset's protocol (``-M KEY=VALUE``; e.g.
+            ``topk``, ``iou_type``, ``mode``), validated by the protocol.
+        scorer_options: the former name of ``metric_options`` (merged into it).
+        sg_mode: alias of the scene-graph protocol option ``mode``: ``predcls`` (the model
+            gets ground-truth boxes and labels), ``sgcls`` (ground-truth boxes), ``sgdet``
+            (nothing but pixels). None: the protocol's default.
     """
 
     batch_size: int = 32
@@ -101,8 +99,9 @@ class RunOptions:
     progress_every_s: float = 30.0
     tag: str | None = None
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+    metric_options: dict[str, Any] = field(default_factory=dict)
     scorer_options: dict[str, Any] = field(default_factory=dict)
-    sg_mode: str = "sgdet"
+    sg_mode: str | None = None
     on_batch: Callable[[int], None] | None = None  # test hook: called after each flushed batch
 
 
@@ -121,10 +120,7 @@ def run(
 ) -> tuple[RunRecord, Path | None]:
     """Score ``model`` on ``dataset``; return the run record and its path (None off rank 0)."""
     opt = options or RunOptions()
-    if model.task == Task.SCENE_GRAPH:
-        if opt.sg_mode not in ("predcls", "sgcls", "sgdet"):
-            raise RunError(f"sg_mode must be predcls, sgcls or sgdet, got {opt.sg_mode!r}")
-        opt = replace(opt, scorer_options={"mode": opt.sg_mode, **opt.scorer_options})
+    protocol = _protocol(dataset, opt)
     mapping = _check_compatible(model, dataset)
     device = select_device(opt.device)
     info = dist_info(device_type=device.type)
@@ -137,7 +133,7 @@ def run(
     n_total = len(gt) if opt.limit is None else min(len(gt), opt.limit)
     mine = contiguous_shard(n_total, info.rank, info.world_size)
 
-    config = _config(model, dataset, opt, n_total)
+    config = _config(model, dataset, opt, n_total, protocol)
     key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
     workdir = results_dir(opt.results) / "work" / key
     pred_dir = workdir / "predictions"
@@ -158,18 +154,17 @@ def run(
         opt.resume,
     )
     cache = PredictionCache(pred_dir, model.task, rank=info.rank)
-    gt_objects = (
-        {"predcls": "boxes+labels", "sgcls": "boxes"}.get(opt.sg_mode)
-        if model.task == Task.SCENE_GRAPH
-        else None
-    )
-    scorer = make_scorer(model.task, dataset.label_space, **opt.scorer_options)
+    gt_objects = protocol.model_inputs().get("gt_objects")
+    scorer = protocol.scorer()
+    # a split without ground truth (COCO test-dev: image info only): predict, write the
+    # submission file, and a record that says so instead of NaN metrics
+    scoring = bool(getattr(dataset, "has_annotations", True))
     target_of = dict(zip(gt.sample_ids, gt.targets))
     mine_ids = {gt.sample_ids[i] for i in mine}
     done: set[Any] = set()
     if opt.resume:
         cached = [p for p in cache.load_all() if p.sample_id in mine_ids]
-        if cached:
+        if cached and scoring:
             scorer.update(cached, [target_of[p.sample_id] for p in cached])
             done = {p.sample_id for p in cached}
         log.info("resume: %d cached predictions re-scored", len(done))
@@ -209,7 +204,8 @@ def run(
                 if mapping is not None:
                     preds = [_map_labels(p, mapping) for p in preds]
                 t_m0 = time.perf_counter()
-                scorer.update(list(preds), targets)
+                if scoring:
+                    scorer.update(list(preds), targets)
                 cache.add(list(preds))
                 n_batches += 1
                 if n_batches % opt.flush_every == 0:
@@ -245,21 +241,25 @@ def run(
     path: Path | None = None
     if info.is_main:
         assert states is not None and all_timings is not None
-        for s in states[1:]:
-            other = make_scorer(model.task, dataset.label_space, **opt.scorer_options)
-            other.load_state_dict(s)
-            scorer.merge(other)
-        result = scorer.compute()
+        result = None
+        if scoring:
+            for s in states[1:]:
+                other = protocol.scorer()
+                other.load_state_dict(s)
+                scorer.merge(other)
+            result = scorer.compute()
         describe = getattr(model, "describe", lambda: {"name": model.name})()
         describe.setdefault("weights_id", _weights_id(model, describe.get("weights")))
         record = build_record(
             describe, dataset, gt, result,
             timings=_merge_timings(all_timings) | {"world_size": info.world_size, "batch_size": opt.batch_size},
             device=str(device), config=config, n=n_total, seed=opt.seed, command=opt.command,
-            subset=subset, dropped=dropped, tag=opt.tag,
+            protocol=protocol, total=len(gt), subset=subset, dropped=dropped, tag=opt.tag,
         )  # fmt: skip
         record["config"]["log_dir"] = str(workdir)
-        path = write_record(record, opt.results, arrays=result.arrays)
+        if result is None:
+            record["submission"] = str(_write_submission(protocol, cache, workdir))
+        path = write_record(record, opt.results, arrays=None if result is None else result.arrays)
         log.info("record %s", path)
         _mark_complete(workdir, record["run_id"])
     record = broadcast_from_rank0(record, info)
@@ -413,7 +413,27 @@ def _map_labels(pred: Any, mapping: LabelMap) -> Any:
     return pred
 
 
-def _config(model: Model, dataset: Dataset, opt: RunOptions, n: int) -> dict[str, Any]:
+def _write_submission(protocol: Protocol, cache: PredictionCache, workdir: Path) -> Path:
+    """The official submission file of a split without ground truth, beside the cache."""
+    fmt = protocol.export_formats[0]
+    suffix = ".json" if fmt.endswith("json") else ".csv" if fmt.endswith("csv") else ""
+    return protocol.write_predictions(cache.load_all(), workdir / f"submission{suffix}", format=fmt)
+
+
+def _protocol(dataset: Dataset, opt: RunOptions) -> Protocol:
+    """The dataset's protocol with the run's metric options (``sg_mode`` is an alias of
+    the option ``mode``)."""
+    options = {**opt.scorer_options, **opt.metric_options}
+    if opt.sg_mode is not None:
+        if opt.sg_mode not in ("predcls", "sgcls", "sgdet"):
+            raise RunError(f"sg_mode must be predcls, sgcls or sgdet, got {opt.sg_mode!r}")
+        options.setdefault("mode", opt.sg_mode)
+    return dataset_protocol(dataset, options)
+
+
+def _config(
+    model: Model, dataset: Dataset, opt: RunOptions, n: int, protocol: Protocol
+) -> dict[str, Any]:
     describe = getattr(model, "describe", lambda: {"name": model.name})
     d = describe()
     return {
@@ -425,7 +445,8 @@ def _config(model: Model, dataset: Dataset, opt: RunOptions, n: int) -> dict[str
         "root": str(getattr(dataset, "root", "")),
         "num_samples": n,
         "amp": opt.amp,
-        "scorer_options": opt.scorer_options,
+        "protocol": protocol.name,
+        "metric_options": protocol.record_entry()["options"],
     }
 
 
@@ -560,78 +581,6 @@ def _merge_timings(per_rank: list[dict[str, Any]]) -> dict[str, Any]:
     tp = [t["throughput_img_s"] for t in per_rank if t["throughput_img_s"]]
     out["throughput_img_s"] = sum(tp) if tp else None
     return out
-
-
-def build_record(
-    model_info: dict[str, Any],
-    dataset: Dataset,
-    gt: Any,
-    result: Any,
-    *,
-    timings: dict[str, Any],
-    device: str,
-    config: dict[str, Any],
-    n: int,
-    seed: int,
-    command: list[str],
-    subset: str | None = None,
-    dropped: int = 0,
-    tag: str | None = None,
-) -> RunRecord:
-    """A complete run record from a model description, a dataset and a metric result.
-
-    Run identity (what keeps leaderboard rows apart): ``model.weights_id`` (from
-    ``model_info``), ``dataset.num_samples`` (``n``) of ``dataset.total_samples``,
-    ``dataset.subset`` (None = every sample, else :func:`subset_fingerprint` of the
-    evaluated ids), and ``tag``."""
-    hib = result.higher_is_better
-    metrics = {
-        k: {
-            "value": (None if v is None or not np.isfinite(v) else float(v)),
-            "signature": result.signature,
-            "higher_is_better": bool(hib.get(k, True)),
-        }
-        for k, v in result.metrics.items()
-    }
-    return RunRecord(
-        schema_version=SCHEMA_VERSION,
-        run_id=new_run_id(model_info["name"], dataset.name),
-        status="complete",
-        task=dataset.task.value,
-        model={
-            "name": model_info["name"],
-            "task": model_info.get("task", dataset.task.value),
-            "label_space": model_info.get("label_space", dataset.label_space.name),
-            "params": model_info.get("params"),
-            "gflops": model_info.get("gflops"),
-            "weights": model_info.get("weights") or {},
-            "weights_id": model_info.get("weights_id", weights_identity(model_info.get("weights"))),
-            "preprocess": model_info.get("preprocess"),
-            "profile": model_info.get("profile"),
-        },
-        dataset={
-            "name": dataset.name,
-            "split": dataset.split,
-            "root": str(getattr(dataset, "root", "") or ""),
-            "num_samples": n,
-            "total_samples": len(gt),
-            "subset": subset,
-            **({"dropped": dropped} if dropped else {}),
-            "label_space": dataset.label_space.name,
-            "fingerprint": gt.fingerprint(),
-        },
-        metrics=metrics,
-        arrays_file=None,
-        timings=timings,
-        hardware=hardware_info(device),
-        software=software_versions(),
-        seed=seed,
-        git_commit=git_commit(),
-        command=list(command),
-        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        config=config,
-        tag=tag,
-    )
 
 
 class _NoBar:

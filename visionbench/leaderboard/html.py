@@ -276,8 +276,10 @@ def _plots(
     shown = runs[:MAX_DETAIL_RUNS]
     label_of = {str(r["run_id"]): _run_label(r) for _, r in part.iterrows()}
     arrays = {r: plots.load_arrays(recs[r], records_dir) for r in shown}
-    if task == "detection":
-        curves = {label_of[r]: a for r, a in arrays.items() if "precision" in a}
+    pr_keys = {r: _draws(recs[r]).get("pr_curves", "precision" if task == "detection" else None)
+               for r in shown}  # fmt: skip
+    if any(pr_keys.values()):
+        curves = {label_of[r]: a for r, a in arrays.items() if pr_keys[r] and pr_keys[r] in a}
         figs.append((_safe(plots.pr_curve_plot, dict(list(curves.items())[:MAX_PR_MODELS]),
                            title=f"precision-recall, {dataset}"),
                      "precision-recall curves (area all, max detections 100)"))  # fmt: skip
@@ -319,15 +321,29 @@ def _efficiency_svg(
 def _run_details(task: str, model: str, rec: dict[str, Any], a: dict[str, Any]) -> list[str]:
     """Collapsible per-class bars and confusion heatmap of one run."""
     out = []
-    for key, label in _per_class_keys(a):
-        ids = a.get("category_ids") if key == "ap_per_category" else None
-        names = plots.class_names(rec, len(a[key]), ids)
+    draws = _draws(rec)
+    for spec in _per_class_specs(draws, a):
+        key, label = spec["array"], spec["label"]
+        if key not in a:
+            continue
+        if spec.get("names") and len(spec["names"]) == len(a[key]):
+            names = list(spec["names"])
+        else:
+            ids = a.get(spec["ids"]) if spec.get("ids") else None
+            names = plots.class_names(rec, len(a[key]), ids)
         g = plots.per_class_plot(names, a[key], xlabel=label, title=f"{label}: {model}")
         if g:
             out.append(_details(f"{label} per class: {model}", g))
-    if task in ("classification", "semantic_segmentation") and "confusion" in a:
-        names = plots.class_names(rec, a["confusion"].shape[0])
-        g = plots.confusion_plot(a["confusion"], names, title=f"confusion: {model}")
+    conf = (
+        draws.get("confusion")
+        if draws
+        else ("confusion" if task in ("classification", "semantic_segmentation") else None)
+    )
+    if conf and conf in a:
+        cn = draws.get("confusion_names")
+        n = a[conf].shape[0]
+        names = list(cn)[:n] if cn and len(cn) >= n else plots.class_names(rec, n)
+        g = plots.confusion_plot(a[conf], names, title=f"confusion: {model}")
         if g:
             out.append(_details(f"confusion matrix: {model}", g))
     return out
@@ -344,7 +360,23 @@ def _safe(fn: Any, *args: Any, what: str | None = None, **kwargs: Any) -> Any:
         return None
 
 
+def _draws(rec: dict[str, Any]) -> dict[str, Any]:
+    """What the record's protocol says the report can draw (``{}``: an old record)."""
+    return dict((rec.get("protocol") or {}).get("draws") or {})
+
+
+def _per_class_specs(draws: dict[str, Any], arrays: dict[str, Any]) -> list[dict[str, Any]]:
+    """The protocol's per-class arrays; for old records, the arrays recognised by name."""
+    if draws:
+        return list(draws.get("per_class") or [])
+    return [
+        {"array": k, "label": lab, "ids": "category_ids" if k == "ap_per_category" else None}
+        for k, lab in _per_class_keys(arrays)
+    ]
+
+
 def _per_class_keys(arrays: dict[str, Any]) -> list[tuple[str, str]]:
+    """Old records (no ``protocol`` entry): per-class arrays recognised by their names."""
     if "ap_per_category" in arrays:
         return [("ap_per_category", "AP")]
     if "class_iou" in arrays:

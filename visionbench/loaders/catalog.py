@@ -3,11 +3,43 @@
 A factory takes ``(root: str | None, split: str, **options)`` and returns a
 :class:`~visionbench.tasks.Dataset`. ``root=None`` means "find it" (``--data-root``,
 ``VISIONBENCH_DATA``; the ``*-mini`` datasets are generated into the cache).
+
+Each entry names its scoring ``protocol`` (:mod:`visionbench.protocols`; optional
+``protocol_options`` defaults) and declares the factory's ``options`` (typed, reachable
+from the CLI as ``-D KEY=VALUE``; ``bench describe NAME`` lists them).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from visionbench.options import Option
+
+_YEAR = Option("year", "int", 2017, "COCO release year of a split named without one (val)",
+               choices=(2014, 2017))  # fmt: skip
+_DANGLING = Option("drop_dangling", "bool", False,
+                   "drop annotations of missing images with a warning (--lenient)")  # fmt: skip
+_MASKS = Option("masks", "bool", False, "give each target its RLE masks (needed by segm)")
+_CS_SPACE = Option("label_space", "str", "cityscapes34",
+                   "cityscapes34: labelIds, Cityscapes protocol; cityscapes19: trainIds, "
+                   "confusion-matrix protocol", choices=("cityscapes34", "cityscapes19"))  # fmt: skip
+_UNPAIRED = Option("drop_unpaired", "bool", False,
+                   "drop images without their annotation file with a warning (--lenient)")  # fmt: skip
+_VOC_YEAR = Option("year", "int", 2007, "VOCdevkit year folder of voc-mini (2012: all-point AP)",
+                   choices=(2007, 2012))  # fmt: skip
+_VG = (
+    Option("target", "str", "scene_graph", "scene_graph, or regions (region-description captions)",
+           choices=("scene_graph", "regions")),
+    Option("source", "str", "relationships", "relationships.json or scene_graphs.json",
+           choices=("relationships", "scene_graphs")),
+    Option("vocabulary", "str", "vg150", "object/predicate vocabulary (vg150), or none: raw names",
+           nullable=True),
+    Option("aliases", "bool", False, "apply VG's object/relationship alias files"),
+    Option("skip_image_ids", "ints", (1592, 1722, 4616, 4617), "image ids left out (corrupt in VG)"),
+    Option("image_dir", "path", None, "image folder (default: VG_100K* under the root)",
+           nullable=True),
+    Option("cache", "bool", True, "parse once into the Arrow cache"),
+)  # fmt: skip
 
 DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
     "imagenet-mini": (
@@ -16,6 +48,7 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "classification",
             "label_space": "imagenet1k",
             "split": "val",
+            "protocol": "imagenet",
             "description": "built-in: 10 ImageNet classes drawn as shapes, devkit layout",
         },
     ),
@@ -25,6 +58,17 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "classification",
             "label_space": "imagenet1k",
             "split": "val",
+            "protocol": "imagenet",
+            "options": (
+                Option(
+                    "layout",
+                    "str",
+                    "auto",
+                    "on-disk layout (auto: detected)",
+                    choices=("auto", "folder", "devkit", "kaggle"),
+                ),
+                Option("real_labels", "path", None, "real.json of ImageNet-ReaL", nullable=True),
+            ),  # fmt: skip
             "description": "ILSVRC2012 val: <root>/val/<wnid>/*.JPEG, flat val + devkit meta.mat, or "
             "Kaggle LOC_val_solution.csv (option layout=auto|folder|devkit|kaggle; "
             "real_labels=real.json for ImageNet-ReaL)",
@@ -36,6 +80,7 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "classification",
             "label_space": "imagenet1k",
             "split": "matched-frequency",
+            "protocol": "imagenet",
             "description": "ImageNetV2, <root>/<class index 0..999>/*.jpeg",
         },
     ),
@@ -45,6 +90,8 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "detection",
             "label_space": "coco91",
             "split": "val2017",
+            "protocol": "coco",
+            "options": (_YEAR, _MASKS, _DANGLING),
             "description": "COCO instances, <root>/annotations/instances_<split>.json + <root>/<split>/ "
             "(2014/2017; option masks=True for RLE masks, drop_dangling=True)",
         },
@@ -55,6 +102,8 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "captioning",
             "label_space": "text",
             "split": "val2017",
+            "protocol": "coco-caption",
+            "options": (_YEAR, _DANGLING),
             "description": "COCO captions, <root>/annotations/captions_<split>.json",
         },
     ),
@@ -64,6 +113,9 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "detection",
             "label_space": "coco91",
             "split": "val2017",
+            "protocol": "coco",
+            "protocol_options": {"iou_type": "keypoints"},
+            "options": (_YEAR, _DANGLING),
             "description": "COCO person keypoints, <root>/annotations/person_keypoints_<split>.json",
         },
     ),
@@ -73,6 +125,8 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "detection",
             "label_space": "coco91",
             "split": "val2017",
+            "protocol": "coco",
+            "options": (_MASKS,),
             "description": "built-in: shapes with COCO category ids, instances_val2017.json format",
         },
     ),
@@ -82,6 +136,7 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "captioning",
             "label_space": "text",
             "split": "val2017",
+            "protocol": "coco-caption",
             "description": "built-in: templated captions of coco-mini, captions_val2017.json format",
         },
     ),
@@ -91,6 +146,17 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "semantic_segmentation",
             "label_space": "cityscapes34",
             "split": "val",
+            "protocol": "cityscapes",
+            "options": (
+                _CS_SPACE,
+                Option("instances", "bool", True, "read instanceIds (needed by iIoU)"),
+                Option(
+                    "drop_unpaired",
+                    "bool",
+                    False,
+                    "drop images without gt files with a warning (--lenient)",
+                ),
+            ),  # fmt: skip
             "description": "Cityscapes, <root>/leftImg8bit/<split>/<city>/ + gtFine labelIds/instanceIds "
             "(option label_space=cityscapes19 for trainIds)",
         },
@@ -101,6 +167,8 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "semantic_segmentation",
             "label_space": "cityscapes34",
             "split": "val",
+            "protocol": "cityscapes",
+            "options": (_CS_SPACE,),
             "description": "built-in: drawn street scenes with real Cityscapes label ids",
         },
     ),
@@ -110,8 +178,10 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "scene_graph",
             "label_space": "vg150",
             "split": "all",
-            "description": "built-in: drawn scene graphs in VG v1.4 files (option target='regions' "
-            "for region-description captioning)",
+            "protocol": "scene-graph",
+            "options": _VG,
+            "description": "built-in: drawn scene graphs in VG v1.4 files; splits all, train (first "
+            "70% of the images), test (option target='regions' for region descriptions)",
         },
     ),
     "vg": (
@@ -120,6 +190,8 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "scene_graph",
             "label_space": "vg150",
             "split": "all",
+            "protocol": "scene-graph",
+            "options": _VG,
             "description": "Visual Genome v1.0/1.2/1.4 release files (objects.json, relationships.json, "
             "...) + VG_100K/; option target='regions' for region descriptions",
         },
@@ -130,8 +202,90 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "task": "scene_graph",
             "label_space": "vg150",
             "split": "test",
+            "protocol": "scene-graph",
+            "options": (
+                Option("num_val_im", "int", 5000, "images of the val split taken from train"),
+                Option("filter_empty_rels", "bool", True, "drop images without relations"),
+                Option("filter_duplicate_rels", "bool", False, "train: one predicate per pair"),
+                Option("seed", "int", 0, "seed of filter_duplicate_rels"),
+                Option("h5_file", "str", "VG-SGG-with-attri.h5", "the split's h5 file"),
+                Option("dict_file", "str", "VG-SGG-dicts-with-attri.json", "the vocabulary file"),
+                Option("image_file", "str", "image_data.json", "image metadata file"),
+                Option(
+                    "image_dir",
+                    "path",
+                    None,
+                    "image folder (default: VG_100K under the root)",
+                    nullable=True,
+                ),
+            ),  # fmt: skip
             "description": "VG-150 split: VG-SGG-with-attri.h5 + VG-SGG-dicts-with-attri.json + "
             "image_data.json + VG_100K/",
+        },
+    ),
+    "voc2007": (
+        "visionbench.loaders.factories:voc2007",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "test",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "11point"},
+            "options": (_UNPAIRED,),
+            "description": "Pascal VOC2007 detection, <root>/VOCdevkit/VOC2007/Annotations/*.xml + "
+            "ImageSets/Main/<split>.txt + JPEGImages/; 11-point AP at IoU 0.5, difficult ignored",
+        },
+    ),
+    "voc2012": (
+        "visionbench.loaders.factories:voc2012",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "val",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "allpoint"},
+            "options": (_UNPAIRED,),
+            "description": "Pascal VOC2012 detection, <root>/VOCdevkit/VOC2012/...; all-point AP at "
+            "IoU 0.5, difficult ignored",
+        },
+    ),
+    "voc-mini": (
+        "visionbench.loaders.mini:voc_mini",
+        {
+            "task": "detection",
+            "label_space": "voc20",
+            "split": "test",
+            "protocol": "voc",
+            "protocol_options": {"ap_method": "11point"},
+            "options": (_VOC_YEAR,),
+            "description": "built-in: 20 VOC classes drawn as shapes, VOCdevkit layout (option "
+            "year=2012 for the VOC2012 folder, scored all-point)",
+        },
+    ),
+    "ade20k": (
+        "visionbench.loaders.factories:ade20k",
+        {
+            "task": "semantic_segmentation",
+            "label_space": "ade150",
+            "split": "validation",
+            "protocol": "semantic",
+            "protocol_options": {"reduce_zero_label": True},
+            "options": (_UNPAIRED,),
+            "description": "ADE20K SceneParsing, <root>/ADEChallengeData2016/images|annotations/"
+            "<split>/; 150 classes, 0 = other not evaluated (reduce_zero_label)",
+        },
+    ),
+    "ade20k-mini": (
+        "visionbench.loaders.mini:ade20k_mini",
+        {
+            "task": "semantic_segmentation",
+            "label_space": "ade150",
+            "split": "validation",
+            "protocol": "semantic",
+            "protocol_options": {"reduce_zero_label": True},
+            "options": (),
+            "description": "built-in: drawn indoor/outdoor scenes with ADE20K label values, "
+            "ADEChallengeData2016 layout",
         },
     ),
 }

@@ -76,6 +76,10 @@ class CityscapesSemantic:
             )
         self.root, self.split, self.name = str(root), split, name
         self.label_space = get_label_space(label_space)
+        #: how it is scored: the Cityscapes protocol on labelIds; trainIds (255 = ignored)
+        #: by confusion matrix (:mod:`visionbench.protocols`)
+        self.protocol = "cityscapes" if label_space == "cityscapes34" else "semantic"
+        self.protocol_options = {} if label_space == "cityscapes34" else {"ignore_index": IGNORE}
         self.instances = instances
         self.annotation = annotation
         self.problems: list[Problem] = []

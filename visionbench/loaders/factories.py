@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from visionbench.errors import AnnotationError, DatasetNotFoundError
+from visionbench.loaders.ade20k import ADE20KSceneParsing
 from visionbench.loaders.cityscapes import CityscapesSemantic
 from visionbench.loaders.coco import (
     COCOCaptions,
@@ -40,6 +41,7 @@ from visionbench.loaders.imagenet import (
     ImageNetV2,
     detect_layout,
 )
+from visionbench.loaders.voc import VOCDetection
 
 __all__ = [
     "find_root",
@@ -51,6 +53,9 @@ __all__ = [
     "imagenet",
     "imagenetv2",
     "cityscapes",
+    "voc2007",
+    "voc2012",
+    "ade20k",
     "coco_split",
 ]
 
@@ -75,6 +80,22 @@ LAYOUT_HELP: dict[str, tuple[str, str]] = {
         "<root>/leftImg8bit/<split>/<city>/*_leftImg8bit.png and "
         "<root>/gtFine/<split>/<city>/*_gtFine_{labelIds,instanceIds}.png",
         "https://www.cityscapes-dataset.com/downloads/ (registration required)",
+    ),
+    "voc2007": (
+        "<root>/VOCdevkit/VOC2007/Annotations/*.xml, ImageSets/Main/<split>.txt and "
+        "JPEGImages/*.jpg (root may also be VOCdevkit/ or VOC2007/)",
+        "http://host.robots.ox.ac.uk/pascal/VOC/voc2007/ (VOCtrainval_06-Nov-2007.tar, "
+        "VOCtest_06-Nov-2007.tar)",
+    ),
+    "voc2012": (
+        "<root>/VOCdevkit/VOC2012/Annotations/*.xml, ImageSets/Main/<split>.txt and "
+        "JPEGImages/*.jpg (root may also be VOCdevkit/ or VOC2012/)",
+        "http://host.robots.ox.ac.uk/pascal/VOC/voc2012/ (VOCtrainval_11-May-2012.tar)",
+    ),
+    "ade20k": (
+        "<root>/ADEChallengeData2016/images/{training,validation}/*.jpg and "
+        "annotations/{training,validation}/*.png (root may also be ADEChallengeData2016/)",
+        "http://sceneparsing.csail.mit.edu/ (ADEChallengeData2016.zip)",
     ),
 }
 
@@ -221,6 +242,28 @@ def cityscapes(root: str | Path | None = None, split: str = "val", *, label_spac
     """Cityscapes fine annotations (labelIds, or trainIds with ``label_space="cityscapes19"``)."""
     return CityscapesSemantic(find_root("cityscapes", root), split, label_space=label_space,
                               instances=instances, drop_unpaired=drop_unpaired)  # fmt: skip
+
+
+def voc2007(root: str | Path | None = None, split: str = "test", *,
+            drop_unpaired: bool = False) -> VOCDetection:  # fmt: skip
+    """Pascal VOC2007 detection (``test``: 4,952 images; ``trainval``, ``train``, ``val``)."""
+    return VOCDetection(find_root("voc2007", root), split, year=2007, name="voc2007",
+                        drop_unpaired=drop_unpaired)  # fmt: skip
+
+
+def voc2012(root: str | Path | None = None, split: str = "val", *,
+            drop_unpaired: bool = False) -> VOCDetection:  # fmt: skip
+    """Pascal VOC2012 detection (``val``: 5,823 images; ``train``, ``trainval``; the test
+    annotations are not public)."""
+    return VOCDetection(find_root("voc2012", root), split, year=2012, name="voc2012",
+                        drop_unpaired=drop_unpaired)  # fmt: skip
+
+
+def ade20k(root: str | Path | None = None, split: str = "validation", *,
+           drop_unpaired: bool = False) -> ADE20KSceneParsing:  # fmt: skip
+    """ADE20K SceneParsing (``validation``: 2,000 images; ``training``: 20,210)."""
+    return ADE20KSceneParsing(find_root("ade20k", root), split, name="ade20k",
+                              drop_unpaired=drop_unpaired)  # fmt: skip
 
 
 def _not_found(name: str, looked: list[str]) -> str:

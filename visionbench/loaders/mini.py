@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from visionbench.loaders.ade20k import ADE20KSceneParsing
 from visionbench.loaders.cityscapes import CityscapesSemantic
 from visionbench.loaders.coco import (
     COCOCaptions,
@@ -15,8 +16,16 @@ from visionbench.loaders.coco import (
     coco_image_dir,
 )
 from visionbench.loaders.imagenet import ImageNetFolder
+from visionbench.loaders.voc import VOCDetection
 
-__all__ = ["imagenet_mini", "coco_mini", "coco_mini_captions", "cityscapes_mini"]
+__all__ = [
+    "imagenet_mini",
+    "coco_mini",
+    "coco_mini_captions",
+    "cityscapes_mini",
+    "voc_mini",
+    "ade20k_mini",
+]
 
 
 def _root(name: str, root: str | Path | None) -> Path:
@@ -53,3 +62,17 @@ def cityscapes_mini(root: str | Path | None = None, split: str = "val", *,
     """cityscapes-mini (``leftImg8bit/`` and ``gtFine/`` with labelIds and instanceIds)."""
     return CityscapesSemantic(_root("cityscapes-mini", root), split, name="cityscapes-mini",
                               label_space=label_space)  # fmt: skip
+
+
+def voc_mini(
+    root: str | Path | None = None, split: str = "test", *, year: int = 2007
+) -> VOCDetection:
+    """voc-mini in the devkit layout (``VOCdevkit/VOC2007`` test/trainval, ``VOC2012`` val/train).
+
+    Scored like the real year: VOC2007's 11-point AP, VOC2012's all-point AP."""
+    return VOCDetection(_root("voc-mini", root), split, year=year, name="voc-mini")
+
+
+def ade20k_mini(root: str | Path | None = None, split: str = "validation") -> ADE20KSceneParsing:
+    """ade20k-mini (``ADEChallengeData2016/images|annotations/{training,validation}``)."""
+    return ADE20KSceneParsing(_root("ade20k-mini", root), split, name="ade20k-mini")

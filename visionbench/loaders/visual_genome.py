@@ -242,13 +242,50 @@ def vg_mini(
     target: str = "scene_graph",
     **options: Any,
 ) -> VisualGenome | VisualGenomeRegions:
-    """``vg-mini``: the built-in synthetic VG (v1.4 files, ``images/<image_id>.jpg``)."""
+    """``vg-mini``: the built-in synthetic VG (v1.4 files, ``images/<image_id>.jpg``).
+
+    Splits: ``"all"`` (every image), or, as VG-150 splits the real data by image order,
+    ``"train"`` (the first 70% of ``image_data.json``) and ``"test"`` (the rest): the demo's
+    FREQ statistics come from ``train`` and are scored on ``test``.
+    """
     if root is None:
         from visionbench import synth
 
         root = synth.ensure("vg-mini")
     options.setdefault("skip_image_ids", ())
+    if split not in ("all", *VG_MINI_SPLITS):
+        raise DatasetNotFoundError(
+            f"vg-mini has no split {split!r}; use 'all', {', '.join(map(repr, VG_MINI_SPLITS))}"
+        )
+    if split in VG_MINI_SPLITS:
+        ids = vg_mini_split_ids(root, split)
+        keep = set(ids)
+        everything = vg_mini_split_ids(root, "all")
+        options["skip_image_ids"] = tuple(options["skip_image_ids"]) + tuple(
+            i for i in everything if i not in keep
+        )
+        ds = _build(Path(root), "all", target, "vg-mini", options)
+        ds.split = split
+        return ds
     return _build(Path(root), split, target, "vg-mini", options)
+
+
+#: vg-mini's splits besides ``"all"``: fraction of images (in file order) of each.
+VG_MINI_SPLITS = ("train", "test")
+_VG_MINI_TRAIN_FRACTION = 0.7
+
+
+def vg_mini_split_ids(root: str | Path, split: str) -> list[int]:
+    """Image ids of a vg-mini split, in ``image_data.json`` order."""
+    import json
+
+    path = Path(root) / "image_data.json"
+    try:
+        ids = [int(r["image_id"]) for r in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DatasetNotFoundError(f"vg-mini: cannot read image ids from {path}: {e}") from None
+    cut = round(_VG_MINI_TRAIN_FRACTION * len(ids))
+    return {"all": ids, "train": ids[:cut], "test": ids[cut:]}[split]
 
 
 def _build(root: Path, split: str, target: str, name: str, options: dict[str, Any]) -> Any:

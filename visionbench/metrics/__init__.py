@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from visionbench.metrics.base import Evaluator, MetricResult
 from visionbench.metrics.bleu import (
-    CaptionEvaluator,
     coco_bleu,
     coco_bleu_statistics,
     sacrebleu_corpus,
     sacrebleu_sentence,
 )
+from visionbench.metrics.captioning import CaptionEvaluator
+from visionbench.metrics.cider import cider_d
 from visionbench.metrics.cityscapes import (
     CityscapesEvaluator,
     cityscapes_frame_stats,
@@ -32,7 +33,7 @@ from visionbench.metrics.classification import (
     topk_accuracy,
 )
 from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
-from visionbench.metrics.errors import MetricInputError
+from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
 from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
 from visionbench.metrics.label_png import read_label_png
 from visionbench.metrics.pr import (
@@ -44,6 +45,7 @@ from visionbench.metrics.pr import (
     prf_at_threshold,
 )
 from visionbench.metrics.ptb_tokenizer import ptb_tokenize
+from visionbench.metrics.rouge import rouge_l
 from visionbench.metrics.scene_graph import (
     SceneGraphEvaluator,
     match_triplets,
@@ -56,11 +58,13 @@ from visionbench.metrics.segmentation import (
     segmentation_confusion_matrix,
     segmentation_scores,
 )
+from visionbench.metrics.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
 
 __all__ = [
     "Evaluator",
     "MetricResult",
     "MetricInputError",
+    "MetricUnavailableError",
     # detection (iou.py, pr.py, coco*.py): IoU, P/R/F1, AP; COCO AP/AR on 0-1
     "box_iou",
     "box_iou_elementwise",
@@ -75,10 +79,18 @@ __all__ = [
     "coco_evaluate",
     "CocoEvaluator",
     "CocoParams",
-    # captioning (bleu.py, ptb_tokenizer.py): bleu1-4 on 0-1, sacrebleu on 0-100
+    # Pascal VOC (voc.py): devkit AP (11-point / all-point), +1 px IoU, on 0-1
+    "VOCEvaluator",
+    "voc_ap",
+    "voc_box_iou",
+    "voc_match_image",
+    # captioning (captioning.py, bleu.py, cider.py, rouge.py, coco_caption_java.py,
+    # ptb_tokenizer.py): bleu1-4, meteor, rouge_l, spice on 0-1, cider_d x10, sacrebleu 0-100
     "CaptionEvaluator",
     "coco_bleu",
     "coco_bleu_statistics",
+    "cider_d",
+    "rouge_l",
     "ptb_tokenize",
     "sacrebleu_corpus",
     "sacrebleu_sentence",

@@ -42,11 +42,13 @@ class MetricResult:
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """Stateful metric: ``update`` / ``merge`` / ``compute`` / ``state_dict``."""
+    """Stateful metric: ``update`` / ``merge`` / ``compute`` / ``state_dict`` / ``reset``."""
 
     signature: str
 
     def update(self, *args: Any, **kwargs: Any) -> None: ...
+
+    def reset(self) -> None: ...
 
     def merge(self, other: Evaluator) -> None: ...
 

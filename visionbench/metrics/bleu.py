@@ -8,9 +8,11 @@ corpus score ``prod_k (correct_k + 1e-15)/(guess_k + 1e-9)`` to the power ``1/n`
 BLEU-n, times ``exp(1 - 1/ratio)`` when ``ratio = (testlen+1e-15)/(reflen+1e-9) < 1``; no
 smoothing. The same float operations in the same order, so the numbers are bit-identical.
 pycocoevalcap first runs the Java PTB tokenizer; here ``tokenize="ptb"`` (the default) runs
-the pure-Python approximation :func:`visionbench.metrics.ptb_tokenizer.ptb_tokenize`
-(its docstring lists where it may differ) and ``tokenize="none"`` takes captions that are
-already tokenised (lower-cased, punctuation removed, tokens separated by spaces).
+that same tokenizer when a Java runtime is found and otherwise the pure-Python
+approximation :func:`visionbench.metrics.ptb_tokenizer.ptb_tokenize` (its docstring lists
+where it may differ); ``"ptb-java"`` / ``"ptb-py"`` choose one, and ``tokenize="none"`` takes
+captions that are already tokenised (lower-cased, punctuation removed, tokens separated by
+spaces). The signature says which ran (``tok=ptb-java`` / ``tok=ptb-py``).
 
 **sacreBLEU** (:func:`sacrebleu_corpus`, :func:`sacrebleu_sentence`, metric name
 ``sacrebleu``, scale 0-100) is computed by the ``sacrebleu`` package itself (tokenizer
@@ -18,7 +20,8 @@ already tokenised (lower-cased, punctuation removed, tokens separated by spaces)
 (``nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.x.y``) is kept verbatim inside ours.
 
 Both are corpus metrics built from per-caption integer sufficient statistics that add up,
-so :class:`CaptionEvaluator` shards and merges exactly.
+so :class:`~visionbench.metrics.captioning.CaptionEvaluator` (which also computes METEOR,
+ROUGE-L, CIDEr-D and SPICE) shards and merges exactly.
 
 Argument convention everywhere here: ``references[i]`` is the list of reference captions of
 ``hypotheses[i]`` (one list per image, any number >= 1 of references). This is the
@@ -32,24 +35,21 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from visionbench.metrics.base import VERSION, MetricResult
+from visionbench.metrics.base import MetricResult
 from visionbench.metrics.errors import MetricInputError
-from visionbench.metrics.ptb_tokenizer import ptb_tokenize
 
-__all__ = [
-    "CaptionEvaluator",
+__all__ = [  # and CaptionEvaluator, lazily (see __getattr__)
+    "check_caption_inputs",
     "coco_bleu",
     "coco_bleu_statistics",
+    "coco_scores",
     "sacrebleu_corpus",
     "sacrebleu_sentence",
 ]
 
-_ORDER = 4  # BLEU-1..4
+ORDER = 4  # BLEU-1..4
 _SMALL = 1e-9  # pycocoevalcap's constants, same names
 _TINY = 1e-15
-_TOKENIZERS = ("ptb", "none")
 
 
 def coco_bleu(
@@ -64,8 +64,9 @@ def coco_bleu(
         hypotheses: N generated captions (``str``).
         references: N lists of reference captions; ``references[i]`` belongs to
             ``hypotheses[i]`` and holds at least one ``str``.
-        tokenize: ``"ptb"`` (pure-Python PTB tokenizer, for raw captions) or ``"none"``
-            (captions already tokenised; split on whitespace only).
+        tokenize: ``"ptb"`` (the Java PTB tokenizer when Java is found, else the pure-Python
+            one), ``"ptb-java"``, ``"ptb-py"``, or ``"none"`` (captions already tokenised;
+            split on whitespace only).
 
     Returns:
         ``MetricResult`` with ``bleu1`` .. ``bleu4`` (0-1, higher is better) and arrays
@@ -76,7 +77,9 @@ def coco_bleu(
         MetricInputError: counts differ, a reference list is empty, an item is not a str,
             or the corpus is empty.
     """
-    evaluator = CaptionEvaluator(tokenize=tokenize, sacrebleu=False)
+    from visionbench.metrics.captioning import CaptionEvaluator
+
+    evaluator = CaptionEvaluator(tokenize=tokenize, sacrebleu=False, cider_d=False, rouge_l=False)
     evaluator.update(hypotheses, references)
     return evaluator.compute()
 
@@ -104,8 +107,8 @@ def coco_bleu_statistics(hypothesis: str, references: Sequence[str]) -> list[int
             if count > max_ref.get(ngram, 0):
                 max_ref[ngram] = count
     reflen = min((abs(length - testlen), length) for length in ref_lens)[1]
-    guess = [max(0, testlen - k + 1) for k in range(1, _ORDER + 1)]
-    correct = [0] * _ORDER
+    guess = [max(0, testlen - k + 1) for k in range(1, ORDER + 1)]
+    correct = [0] * ORDER
     for ngram, count in _ngrams(words).items():
         correct[len(ngram) - 1] += min(max_ref.get(ngram, 0), count)
     return [testlen, reflen, *guess, *correct]
@@ -135,8 +138,12 @@ def sacrebleu_corpus(
         (``sys_len, ref_len, correct_1..4, total_1..4`` per caption, sacrebleu's order);
         the signature ends with sacrebleu's own signature string.
     """
+    from visionbench.metrics.captioning import CaptionEvaluator
+
     evaluator = CaptionEvaluator(
         coco=False,
+        cider_d=False,
+        rouge_l=False,
         sacrebleu_tokenize=tokenize,
         lowercase=lowercase,
         smooth_method=smooth_method,
@@ -177,226 +184,13 @@ def sacrebleu_sentence(
     )
 
 
-class CaptionEvaluator:
-    """Mergeable captioning evaluator: COCO-caption BLEU-1..4 and sacreBLEU.
-
-    State: per caption, the 10 integer statistics of each convention (see
-    :func:`coco_bleu_statistics` and :func:`sacrebleu_corpus`) and the number of references.
-    Corpus scores depend only on the column sums, so merged shards equal one pass.
-
-    Args:
-        tokenize: COCO-caption tokenisation, ``"ptb"`` or ``"none"`` (see :func:`coco_bleu`).
-        coco: compute ``bleu1`` .. ``bleu4`` (0-1).
-        sacrebleu: compute ``sacrebleu`` (0-100).
-        sacrebleu_tokenize, lowercase, smooth_method, smooth_value, effective_order:
-            sacreBLEU options (``sacrebleu.BLEU``'s; defaults are ``corpus_bleu``'s).
-
-    Example:
-        >>> ev = CaptionEvaluator()
-        >>> ev.update(["A dog runs."], [["A dog runs.", "The dog is running."]])
-        >>> r = ev.compute()
-        >>> r["bleu4"], r["sacrebleu"]  # (1.0 up to float rounding, 100.0)
-    """
-
-    def __init__(
-        self,
-        *,
-        tokenize: str = "ptb",
-        coco: bool = True,
-        sacrebleu: bool = True,
-        sacrebleu_tokenize: str = "13a",
-        lowercase: bool = False,
-        smooth_method: str = "exp",
-        smooth_value: float | None = None,
-        effective_order: bool = False,
-    ) -> None:
-        if tokenize not in _TOKENIZERS:
-            raise MetricInputError(f"tokenize: expected one of {_TOKENIZERS}, got {tokenize!r}")
-        if not (coco or sacrebleu):
-            raise MetricInputError("CaptionEvaluator: enable at least one of coco / sacrebleu")
-        self.config: dict[str, Any] = {
-            "tokenize": tokenize,
-            "coco": bool(coco),
-            "sacrebleu": bool(sacrebleu),
-            "sacrebleu_tokenize": sacrebleu_tokenize,
-            "lowercase": bool(lowercase),
-            "smooth_method": smooth_method,
-            "smooth_value": smooth_value,
-            "effective_order": bool(effective_order),
-        }
-        self._extractor = None
-        if sacrebleu:
-            from sacrebleu.metrics import BLEU
-
-            if smooth_method not in BLEU.SMOOTH_DEFAULTS:
-                raise MetricInputError(
-                    f"smooth_method: expected one of {sorted(BLEU.SMOOTH_DEFAULTS)}, "
-                    f"got {smooth_method!r}"
-                )
-            # Statistics do not depend on smoothing or effective order; 'none' smoothing
-            # keeps sacrebleu from modifying the counts it returns.
-            self._extractor = BLEU(
-                tokenize=sacrebleu_tokenize,
-                lowercase=lowercase,
-                smooth_method="none",
-                effective_order=True,
-            )
-        self.reset()
-
-    def reset(self) -> None:
-        """Drop all statistics."""
-        self._coco: list[np.ndarray] = []
-        self._sacre: list[np.ndarray] = []
-        self._nrefs: list[np.ndarray] = []
-
-    @property
-    def signature(self) -> str:
-        """Protocol string; with sacrebleu on it ends with sacrebleu's own signature."""
-        parts = ["bleu"]
-        if self.config["coco"]:
-            parts.append(f"coco=bleu1-4,ref=closest,tok={_tok_name(self.config['tokenize'])}")
-        if self.config["sacrebleu"]:
-            parts.append("sacrebleu=" + self.sacrebleu_signature)
-        return "|".join([*parts, f"v{VERSION}"])
-
-    @property
-    def sacrebleu_signature(self) -> str:
-        """sacrebleu's own signature (``nrefs:...|case:...|eff:...|tok:...|smooth:...|version:...``)."""
-        from sacrebleu.metrics import BLEU
-
-        scorer = BLEU(
-            tokenize=self.config["sacrebleu_tokenize"],
-            lowercase=self.config["lowercase"],
-            smooth_method=self.config["smooth_method"],
-            smooth_value=self.config["smooth_value"],
-            effective_order=self.config["effective_order"],
-        )
-        counts = np.unique(np.concatenate(self._nrefs)) if self._nrefs else np.array([1])
-        scorer.num_refs = int(counts[0]) if counts.size == 1 else -1  # as sacrebleu sets it
-        return str(scorer.get_signature())
-
-    def update(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> None:
-        """Add captions.
-
-        Args:
-            hypotheses: N generated captions.
-            references: N lists of reference captions, ``references[i]`` for
-                ``hypotheses[i]``, each with at least one ``str``.
-
-        Raises:
-            MetricInputError: counts differ, a reference list is empty, an item is not a str.
-        """
-        _check_inputs(hypotheses, references)
-        n = len(hypotheses)
-        if n == 0:
-            return
-        self._nrefs.append(np.array([len(r) for r in references], dtype=np.int64))
-        if self.config["coco"]:
-            tok = ptb_tokenize if self.config["tokenize"] == "ptb" else _identity
-            rows = [
-                coco_bleu_statistics(tok(h), [tok(r) for r in refs])
-                for h, refs in zip(hypotheses, references, strict=True)
-            ]
-            self._coco.append(np.asarray(rows, dtype=np.int64).reshape(n, 2 + 2 * _ORDER))
-        if self.config["sacrebleu"]:
-            rows = []
-            for h, refs in zip(hypotheses, references, strict=True):
-                s = self._extractor.sentence_score(h, list(refs))
-                rows.append([s.sys_len, s.ref_len, *s.counts, *s.totals])
-            self._sacre.append(np.asarray(rows, dtype=np.int64).reshape(n, 2 + 2 * _ORDER))
-
-    def merge(self, other: CaptionEvaluator) -> None:
-        """Append another evaluator's statistics (same configuration required)."""
-        if not isinstance(other, CaptionEvaluator) or other.config != self.config:
-            raise MetricInputError(
-                f"merge: expected a CaptionEvaluator with config {self.config}, got "
-                f"{getattr(other, 'config', type(other).__name__)}"
-            )
-        self._coco.extend(other._coco)
-        self._sacre.extend(other._sacre)
-        self._nrefs.extend(other._nrefs)
-
-    def compute(self) -> MetricResult:
-        """Corpus scores.
-
-        Returns:
-            ``MetricResult``: ``bleu1`` .. ``bleu4`` (0-1) and/or ``sacrebleu`` (0-100);
-            arrays ``coco_statistics`` / ``sacrebleu_statistics`` [N, 10] int64,
-            ``bleuK_per_caption`` [N] (pycocoevalcap's per-image BLEU-K) and ``nrefs`` [N].
-
-        Raises:
-            MetricInputError: no captions were added.
-        """
-        if not self._nrefs:
-            raise MetricInputError("CaptionEvaluator.compute: no captions were added (N=0)")
-        metrics: dict[str, float] = {}
-        arrays: dict[str, np.ndarray] = {"nrefs": np.concatenate(self._nrefs)}
-        if self.config["coco"]:
-            stats = np.concatenate(self._coco)
-            arrays["coco_statistics"] = stats
-            total = [int(v) for v in stats.sum(axis=0)]
-            for k, value in enumerate(_coco_scores(total)):
-                metrics[f"bleu{k + 1}"] = value
-            per_caption = np.array([_coco_scores([int(v) for v in row]) for row in stats])
-            for k in range(_ORDER):
-                arrays[f"bleu{k + 1}_per_caption"] = per_caption[:, k]
-        if self.config["sacrebleu"]:
-            from sacrebleu.metrics import BLEU
-
-            stats = np.concatenate(self._sacre)
-            arrays["sacrebleu_statistics"] = stats
-            total = [int(v) for v in stats.sum(axis=0)]
-            score = BLEU.compute_bleu(
-                correct=total[2 : 2 + _ORDER],
-                total=total[2 + _ORDER :],
-                sys_len=total[0],
-                ref_len=total[1],
-                smooth_method=self.config["smooth_method"],
-                smooth_value=self.config["smooth_value"],
-                effective_order=self.config["effective_order"],
-                max_ngram_order=_ORDER,
-            )
-            metrics["sacrebleu"] = float(score.score)
-        return MetricResult(
-            metrics=metrics,
-            signature=self.signature,
-            arrays=arrays,
-            higher_is_better=dict.fromkeys(metrics, True),
-        )
-
-    def state_dict(self) -> dict[str, Any]:
-        """Statistics and configuration as numpy arrays and plain values."""
-        empty = np.zeros((0, 2 + 2 * _ORDER), dtype=np.int64)
-        return {
-            "config": dict(self.config),
-            "coco_statistics": np.concatenate(self._coco) if self._coco else empty,
-            "sacrebleu_statistics": np.concatenate(self._sacre) if self._sacre else empty,
-            "nrefs": np.concatenate(self._nrefs) if self._nrefs else np.zeros(0, np.int64),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Replace the statistics with ``state`` (from :meth:`state_dict`, same config)."""
-        if dict(state["config"]) != self.config:
-            raise MetricInputError(
-                f"load_state_dict: config {state['config']} differs from {self.config}"
-            )
-        self.reset()
-        nrefs = np.asarray(state["nrefs"], dtype=np.int64)
-        if nrefs.size:
-            self._nrefs.append(nrefs)
-            if self.config["coco"]:
-                self._coco.append(np.asarray(state["coco_statistics"], dtype=np.int64))
-            if self.config["sacrebleu"]:
-                self._sacre.append(np.asarray(state["sacrebleu_statistics"], dtype=np.int64))
-
-
-def _coco_scores(stats: list[int]) -> list[float]:
+def coco_scores(stats: list[int]) -> list[float]:
     """BLEU-1..4 from ``[testlen, reflen, guess_1..4, correct_1..4]``, pycocoevalcap's arithmetic."""
     testlen, reflen = stats[0], stats[1]
-    guess, correct = stats[2 : 2 + _ORDER], stats[2 + _ORDER :]
+    guess, correct = stats[2 : 2 + ORDER], stats[2 + ORDER :]
     scores = []
     bleu = 1.0
-    for k in range(_ORDER):
+    for k in range(ORDER):
         bleu *= float(correct[k] + _TINY) / (guess[k] + _SMALL)
         scores.append(bleu ** (1.0 / (k + 1)))
     ratio = (testlen + _TINY) / (reflen + _SMALL)
@@ -407,21 +201,13 @@ def _coco_scores(stats: list[int]) -> list[float]:
 
 def _ngrams(words: list[str]) -> Counter[tuple[str, ...]]:
     counts: Counter[tuple[str, ...]] = Counter()
-    for k in range(1, _ORDER + 1):
+    for k in range(1, ORDER + 1):
         for i in range(len(words) - k + 1):
             counts[tuple(words[i : i + k])] += 1
     return counts
 
 
-def _identity(text: str) -> str:
-    return text
-
-
-def _tok_name(tokenize: str) -> str:
-    return "ptb-py" if tokenize == "ptb" else "none"
-
-
-def _check_inputs(hypotheses: Any, references: Any) -> None:
+def check_caption_inputs(hypotheses: Any, references: Any) -> None:
     if isinstance(hypotheses, str) or not isinstance(hypotheses, Sequence):
         raise MetricInputError(
             f"hypotheses: expected a list of str, got {type(hypotheses).__name__}"
@@ -449,3 +235,12 @@ def _check_inputs(hypotheses: Any, references: Any) -> None:
                 raise MetricInputError(
                     f"references[{i}][{j}]: expected str, got {type(ref).__name__}"
                 )
+
+
+def __getattr__(name: str) -> Any:
+    """``CaptionEvaluator`` moved to :mod:`visionbench.metrics.captioning`; still importable here."""
+    if name == "CaptionEvaluator":
+        from visionbench.metrics.captioning import CaptionEvaluator
+
+        return CaptionEvaluator
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,6 +35,13 @@ METRICS: dict[str, tuple[str, dict[str, Any]]] = {
     "CocoEvaluator": _e(
         "CocoEvaluator", "coco", "detection", "mergeable COCO evaluator fed image by image"
     ),
+    "VOCEvaluator": _e(
+        "VOCEvaluator",
+        "voc",
+        "detection",
+        "Pascal VOC AP (07 11-point / 12 all-point, +1 px, difficult), equal to voc_eval",
+    ),
+    "voc_ap": _e("voc_ap", "voc", "detection", "VOC AP of a recall/precision curve"),
     "topk_accuracy": _e(
         "topk_accuracy",
         "classification",
@@ -80,8 +87,13 @@ METRICS: dict[str, tuple[str, dict[str, Any]]] = {
     "sacrebleu_corpus": _e(
         "sacrebleu_corpus", "bleu", "captioning", "sacreBLEU corpus score with its signature"
     ),
+    "cider_d": _e("cider_d", "cider", "captioning", "CIDEr-D (pycocoevalcap Cider), x10"),
+    "rouge_l": _e("rouge_l", "rouge", "captioning", "ROUGE-L, beta=1.2 (pycocoevalcap Rouge)"),
     "CaptionEvaluator": _e(
-        "CaptionEvaluator", "bleu", "captioning", "mergeable BLEU (both conventions)"
+        "CaptionEvaluator",
+        "captioning",
+        "captioning",
+        "mergeable COCO-caption BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE + sacreBLEU",
     ),
     "SceneGraphEvaluator": _e(
         "SceneGraphEvaluator",

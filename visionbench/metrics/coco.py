@@ -152,6 +152,10 @@ class CocoEvaluator:
         self.cat_ids = order
         self.cat_names = dict(cat_names or {})
         self.signature = self.params.signature(compat)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every image."""
         self._states: list[MatchState] = []
         self._pending: list[tuple[AnnTable, AnnTable, int]] = []
         self._seen: set[int] = set()

@@ -80,8 +80,8 @@ def columns_from_image(
             raise MetricInputError(
                 f"{where}: iou_type='keypoints' needs gt_keypoints and dt_keypoints"
             )
-        g_kp = np.asarray(gt_keypoints, dtype=np.float64).reshape(n_g, -1)
-        d_kp = np.asarray(dt_keypoints, dtype=np.float64).reshape(n_d, -1)
+        g_kp = _keypoint_rows(gt_keypoints, n_g)
+        d_kp = _keypoint_rows(dt_keypoints, n_d)
         if gt_num_keypoints is None:
             g_nkp = np.count_nonzero(g_kp[:, 2::3] > 0, axis=1).astype(np.int64)
         else:
@@ -93,6 +93,14 @@ def columns_from_image(
         img_d, d_lab, db, d_area, np.zeros(n_d, bool), np.arange(1, n_d + 1), score, d_segm, d_kp
     )
     return g, d
+
+
+def _keypoint_rows(kp: Any, n: int) -> np.ndarray:
+    """[n, 3k] rows; an image without objects keeps the width it was given ([0, 3k])."""
+    a = np.asarray(kp, dtype=np.float64)
+    if n == 0:
+        return a.reshape(0, int(np.prod(a.shape[1:])) if a.ndim >= 2 else 0)
+    return a.reshape(n, -1)
 
 
 def _boxes(b: Any, box_format: str, name: str) -> np.ndarray:

@@ -13,3 +13,10 @@ class MetricInputError(ValueError):
     The message names the argument (and the image / annotation id when there is one),
     what was expected and what arrived.
     """
+
+
+class MetricUnavailableError(MetricInputError):
+    """A metric needs something this machine lacks (a Java runtime, a jar, model files).
+
+    The message says what is missing and where to put it; nothing is downloaded.
+    """

@@ -35,6 +35,24 @@ MODELS: dict[str, tuple[str, dict[str, Any]]] = {
             "(8 drawn categories; shipped weights)",
         },
     ),
+    "demo-freq": (
+        "visionbench.models.demo_scene_graph:build_demo_freq",
+        {
+            "task": "scene_graph",
+            "label_space": "vg150",
+            "description": "built-in demo: FREQ (Neural Motifs) statistics of vg-mini train; "
+            "PredCls on vg-mini test (shipped statistics)",
+        },
+    ),
+    "demo-captioner": (
+        "visionbench.models.demo_captioning:build_demo_captioner",
+        {
+            "task": "captioning",
+            "label_space": "text",
+            "description": "built-in demo: 5-nearest-neighbour caption retrieval on 16x16 tiny "
+            "images of coco-mini train2017, consensus caption (shipped training set)",
+        },
+    ),
     "yolov3": (
         "visionbench.models.yolov3:build_yolov3",
         {

@@ -1,6 +1,6 @@
 """Deterministic mini datasets in the official on-disk formats.
 
-Four generators write small, learnable datasets laid out exactly like the real ones
+Six generators write small, learnable datasets laid out exactly like the real ones
 (see ``REFERENCE.md``): class follows from shape and colour, relationships from geometry,
 captions and region descriptions from templates that describe what is drawn.
 
@@ -31,7 +31,14 @@ from visionbench.errors import RegistryError, RunError
 __all__ = ["SYNTH_NAMES", "SYNTH_VERSION", "generate", "ensure", "synth_home"]
 
 #: Names of the synthetic datasets, in the order ``bench list`` shows them.
-SYNTH_NAMES = ("coco-mini", "imagenet-mini", "cityscapes-mini", "vg-mini")
+SYNTH_NAMES = (
+    "coco-mini",
+    "imagenet-mini",
+    "cityscapes-mini",
+    "vg-mini",
+    "voc-mini",
+    "ade20k-mini",
+)
 
 #: Bumped whenever any generator's output changes; part of the cache directory name.
 SYNTH_VERSION = 1
@@ -41,6 +48,8 @@ _WRITERS = {
     "imagenet-mini": "visionbench.synth.imagenet:write_imagenet_mini",
     "cityscapes-mini": "visionbench.synth.cityscapes:write_cityscapes_mini",
     "vg-mini": "visionbench.synth.visual_genome:write_vg_mini",
+    "voc-mini": "visionbench.synth.voc:write_voc_mini",
+    "ade20k-mini": "visionbench.synth.ade20k:write_ade20k_mini",
 }
 
 

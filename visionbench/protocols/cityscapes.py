@@ -1,0 +1,114 @@
+"""Cityscapes pixel-level protocol (cityscapesScripts ``evalPixelLevelSemanticLabeling``):
+class and category IoU / iIoU over the 19 evaluated classes, on labelIds.
+
+Prediction files: a folder of labelIds PNGs, one per frame, found by the frame name
+(``<city>_<seq>_<frame>*.png``, as cityscapesScripts does). ``bench eval`` decodes and
+reduces the frames in threads (:mod:`visionbench.metrics.cityscapes_files`) without building
+per-frame objects. ``bench export`` writes ``<frame>_labelIds.png``. Metrics are fractions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from visionbench.errors import AnnotationError, ContractError
+from visionbench.metrics.base import MetricResult
+from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
+from visionbench.protocols.options import Option
+from visionbench.protocols.prediction_files import check_exists
+from visionbench.protocols.semantic import (
+    check_same_shape,
+    pair_pngs,
+    read_label_image,
+    target_mask,
+    write_label_pngs,
+)
+from visionbench.types import Prediction, SegmentationPrediction, Target, Task
+
+__all__ = ["CityscapesProtocol"]
+
+
+def _label_names() -> tuple[str, ...]:
+    from visionbench.metrics.cityscapes import CITYSCAPES_LABEL_NAMES
+
+    return CITYSCAPES_LABEL_NAMES
+
+
+class CityscapesProtocol(Protocol):
+    name = "cityscapes"
+    task = Task.SEMANTIC_SEGMENTATION
+    description = "Cityscapes pixel-level: class/category IoU and iIoU on labelIds"
+    options = (
+        Option("check_train_ids", "bool", True, "refuse predictions that look like trainIds"),
+        Option("workers", "int", 0, "bench eval: PNG decoding threads (0: min(8, CPUs))"),
+    )
+    headline = ("miou", "iiou", "miou_category", "iiou_category")
+    metrics = {k: MetricInfo("fraction") for k in headline}
+    export_formats = ("cityscapes-png",)
+
+    def draws_for(self) -> Draws:
+        names = _label_names()
+        return Draws(
+            per_class=(PerClass("class_iou", "IoU", names=names),),
+            confusion="confusion",
+            confusion_names=names,
+        )
+
+    def build_evaluator(self) -> Any:
+        from visionbench.metrics.cityscapes import CityscapesEvaluator
+
+        return CityscapesEvaluator(check_train_ids=self.opts["check_train_ids"])
+
+    def update(
+        self, evaluator: Any, predictions: Sequence[Prediction], targets: Sequence[Target]
+    ) -> None:
+        for p, t in zip(predictions, targets):
+            gt = target_mask(t)
+            check_same_shape(p, gt)
+            inst = t.instances
+            if inst is None and t.instances_path:
+                inst = read_label_image(t.instances_path)
+            evaluator.update(gt, p.mask, inst, frame=str(p.sample_id))
+
+    def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
+        files = pair_pngs(check_exists(path), gt.sample_ids)
+        return [
+            SegmentationPrediction(mask=read_label_image(f), sample_id=s)
+            for s, f in zip(gt.sample_ids, files)
+        ]
+
+    def evaluate_file(self, path: str | Path, source: Any) -> MetricResult:
+        """Threaded file evaluator when every target is a pair of gt PNG files."""
+        from visionbench.metrics.cityscapes import CityscapesEvaluator
+        from visionbench.metrics.cityscapes_files import iter_cityscapes_file_stats
+        from visionbench.metrics.errors import MetricInputError
+
+        p = check_exists(path)
+        gt = source.ground_truth()
+        ts = list(gt.targets)
+        if not all(t.mask is None and t.mask_path and t.instances_path for t in ts):
+            return self.score(self.read_predictions(p, gt), ts)
+        preds = pair_pngs(p, gt.sample_ids)
+        ev = CityscapesEvaluator(check_train_ids=self.opts["check_train_ids"])
+        try:
+            for stats in iter_cityscapes_file_stats(
+                [str(f) for f in preds],
+                [t.mask_path for t in ts],
+                [t.instances_path for t in ts],
+                num_workers=self.opts["workers"] or None,
+                check_train_ids=self.opts["check_train_ids"],
+            ):
+                ev.add_stats(stats)
+        except MetricInputError as e:
+            raise AnnotationError(str(e), path=str(p)) from None
+        return ev.compute()
+
+    def write_predictions(
+        self, predictions: Sequence[Prediction], path: str | Path, *, gt: Any = None,
+        format: str | None = None,
+    ) -> Path:  # fmt: skip
+        if format not in (None, "cityscapes-png"):
+            raise ContractError(f"protocol cityscapes writes cityscapes-png, not {format!r}")
+        return write_label_pngs(predictions, path, suffix="_labelIds")
