@@ -247,7 +247,10 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
 
     df = lb.load_long(results)
     df = df[df["run_id"].isin(run_ids)]
-    console.print(lb.rich_table(df))
+    from visionbench.leaderboard.views import rich_tables
+
+    for part in rich_tables(df, width=console.width):
+        console.print(part)
     report = write_report("html", results_dir(results) / "report.html", results=results)
     console.print(
         f"leaderboard: bench leaderboard{f' --results {results}' if results else ''}  "

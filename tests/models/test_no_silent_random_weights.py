@@ -21,7 +21,7 @@ from visionbench.models.catalog import MODELS
 from visionbench.models.resolve import build_model
 from visionbench.models.weights import sha256_file
 
-SHIPPED = {"demo-cnn", "demo-segnet", "demo-detector"}
+SHIPPED = {"demo-cnn", "demo-segnet", "demo-detector", "demo-freq", "demo-captioner"}
 
 
 @pytest.fixture
