@@ -309,7 +309,7 @@ def _model_kwargs(name: str, given: dict[str, str]) -> dict[str, Any]:
     import inspect
 
     from visionbench import registry
-    from visionbench.loaders.build import _signature_options
+    from visionbench.loaders.build import signature_options
     from visionbench.options import parse_given
 
     if name.startswith("tv:"):
@@ -318,7 +318,7 @@ def _model_kwargs(name: str, given: dict[str, str]) -> dict[str, Any]:
         factory = registry.models.get(name)
     else:
         return dict(given)  # user factories: their own errors
-    declared = [o for o in _signature_options(factory) if o.name not in ("name", "weights")]
+    declared = [o for o in signature_options(factory) if o.name not in ("name", "weights")]
     params = inspect.signature(factory).parameters.values()
     if any(p.kind == p.VAR_KEYWORD for p in params) and not declared:
         return dict(given)
@@ -590,11 +590,25 @@ def list_(
         str | None, typer.Argument(help="datasets: one dataset's options (= bench describe)")
     ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
+    timm: Annotated[
+        str | None,
+        typer.Option("--timm", help="models: list timm models matching a glob (use as timm:NAME)"),
+    ] = None,
 ) -> None:
     """List registered models, datasets, metrics or protocols."""
     from visionbench import registry
     from visionbench.errors import RegistryError
     from visionbench.protocols import protocols
+
+    if timm is not None:
+        from visionbench.models.timm_zoo import list_timm_models
+
+        names = list_timm_models(timm)
+        for n in names:
+            console.print(f"timm:{n}", highlight=False)
+        if not names:
+            raise RegistryError(f"no timm model matches {timm!r}")
+        return
 
     regs = {"models": registry.models, "datasets": registry.datasets, "metrics": registry.metrics,
             "protocols": protocols}  # fmt: skip
@@ -636,7 +650,10 @@ def list_(
             if r["description"]:
                 console.print(Text("    " + r["description"], style="dim"), soft_wrap=True)
     if kind == "models":
-        console.print("[dim]also: tv:<any torchvision model name>, pkg.module:factory[/]")
+        console.print(
+            "[dim]also: tv:<any torchvision model name>, timm:<name> (bench list models "
+            "--timm PATTERN), pkg.module:factory[/]"
+        )
 
 
 def _emit_rows(rows: list[dict[str, Any]], cols: list[str], fmt: str) -> bool:
@@ -795,6 +812,43 @@ def leaderboard(
 
         atomic_write_bytes(output, text.encode())
         console.print(Text(f"wrote {output}"), soft_wrap=True)
+
+
+@app.command()
+def compare(
+    runs: Annotated[
+        list[str], typer.Argument(help="run ids or record paths; the first is the baseline")
+    ],
+    results: Annotated[Path | None, typer.Option(help="results directory")] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option(help="metric to test (repeatable; default: headline)")
+    ] = None,
+    samples: Annotated[int, typer.Option("--B", min=1, help="paired bootstrap resamples")] = 1000,
+    trials: Annotated[
+        int, typer.Option(min=0, help="approximate-randomisation trials (0: skip)")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="RNG seed (12345 = sacreBLEU's default)")] = 12345,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON rows")] = False,
+) -> None:
+    """Paired bootstrap and approximate-randomisation tests of runs against the first."""
+    import json as _json
+
+    from visionbench.leaderboard.compare import compare_runs, format_comparison, load_run
+
+    records = [load_run(r, results) for r in runs]
+    rows = compare_runs(records, metrics=metric or None, B=samples, trials=trials, seed=seed)
+    if json_out:
+        console.print_json(_json.dumps(rows))
+        return
+    t = Table(
+        title=f"baseline {records[0]['run_id']}: paired bootstrap (B={samples}) and "
+        f"approximate randomisation ({trials} trials), seed {seed}, on {rows[0]['samples']} samples"
+    )
+    for col in ("run", "metric", "baseline", "value", "difference [95% CI]", "p (bs)", "p (ar)"):
+        t.add_column(col)
+    for cells in format_comparison(rows):
+        t.add_row(*cells)
+    console.print(t)
 
 
 @app.command()

@@ -62,15 +62,31 @@ def import_object(target: str, *, what: str = "object") -> Any:
 class Registry:
     """Named lazy entries of one kind (models, datasets, metrics)."""
 
-    def __init__(self, kind: str, *, builtin: str | None = None, group: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        *,
+        builtin: str | None = None,
+        group: str | None = None,
+        prefixes: str | None = None,
+        user_targets: bool = False,
+    ) -> None:
         """Args:
         kind: what the entries are, for messages ("model", "dataset").
         builtin: ``"module:TABLE"`` of a dict name -> (target, info) loaded on first use.
         group: entry-point group of third-party plug-ins.
+        prefixes: ``"module:TABLE"`` of a dict prefix -> (target, info): a name
+            ``<prefix><spec>`` resolves to ``target`` with ``spec`` as first argument
+            (``hf:PATH`` -> ``hf_dataset("PATH", ...)``).
+        user_targets: a name ``pkg.module:attr`` that is neither registered nor prefixed
+            resolves to that object (a user's dataset factory).
         """
+        self._user_targets = user_targets
         self.kind = kind
         self._builtin = builtin
         self._group = group
+        self._prefix_table = prefixes
+        self._prefixes: dict[str, tuple[str, dict[str, Any]]] | None = None
         self._entries: dict[str, Entry] | None = None
 
     # -- registration -------------------------------------------------------------------
@@ -90,7 +106,7 @@ class Registry:
     # -- lookup -------------------------------------------------------------------------
 
     def __contains__(self, name: object) -> bool:
-        return name in self._load()
+        return name in self._load() or (isinstance(name, str) and self._prefix(name) is not None)
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(sorted(self._load().values(), key=lambda e: e.name))
@@ -106,6 +122,12 @@ class Registry:
         entries = self._load()
         if name in entries:
             return entries[name]
+        pre = self._prefix(name)
+        if pre is not None:
+            target, info = self._prefixes[pre]  # type: ignore[index]
+            return Entry(name, target, dict(info), "builtin")
+        if self._user_targets and ":" in name:
+            return Entry(name, name, {}, "user")
         close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise RegistryError(
@@ -115,7 +137,26 @@ class Registry:
     def get(self, name: str) -> Any:
         """Resolve ``name`` to the object its target names (imports it now)."""
         e = self.entry(name)
-        return import_object(e.target, what=f"{self.kind} {name!r}")
+        obj = import_object(e.target, what=f"{self.kind} {name!r}")
+        pre = self._prefix(name) if name not in self._load() else None
+        if pre is not None:
+            import functools
+
+            return functools.partial(obj, name[len(pre) :])
+        return obj
+
+    def _prefix(self, name: str) -> str | None:
+        """The registered prefix ``name`` starts with (and has more after), or None."""
+        if self._prefixes is None:
+            self._prefixes = (
+                dict(import_object(self._prefix_table, what=f"{self.kind} prefixes"))
+                if self._prefix_table
+                else {}
+            )
+        for pre in self._prefixes:
+            if name.startswith(pre) and len(name) > len(pre):
+                return pre
+        return None
 
     # -- internals ----------------------------------------------------------------------
 
@@ -144,6 +185,10 @@ class Registry:
 
 models = Registry("model", builtin="visionbench.models.catalog:MODELS", group="visionbench.models")
 datasets = Registry(
-    "dataset", builtin="visionbench.loaders.catalog:DATASETS", group="visionbench.datasets"
+    "dataset",
+    builtin="visionbench.loaders.catalog:DATASETS",
+    group="visionbench.datasets",
+    prefixes="visionbench.loaders.catalog:PREFIXES",
+    user_targets=True,
 )
 metrics = Registry("metric", builtin="visionbench.metrics.catalog:METRICS")

@@ -193,6 +193,10 @@ class DetectionTarget:
         ann_ids: [N] int64 annotation ids (> 0), or empty when the format has none.
         masks: N COCO RLE dicts, or None.
         keypoints: [N, K, 3] float64 (x, y, v), or None.
+        neg_labels: federated datasets (LVIS): [P] int64 category ids verified absent
+            from the image (``neg_category_ids``), or None.
+        not_exhaustive_labels: federated datasets: [Q] int64 category ids whose
+            instances are not all annotated (``not_exhaustive_category_ids``), or None.
     """
 
     boxes: np.ndarray
@@ -203,6 +207,8 @@ class DetectionTarget:
     masks: list[dict[str, Any]] | None = None
     keypoints: np.ndarray | None = None
     sample_id: Any = None
+    neg_labels: np.ndarray | None = None
+    not_exhaustive_labels: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         sid = self.sample_id
@@ -238,6 +244,10 @@ class DetectionTarget:
             ("ann_ids", ann_ids),
         ):
             object.__setattr__(self, k, v)
+        for k in ("neg_labels", "not_exhaustive_labels"):
+            v = getattr(self, k)
+            if v is not None:
+                object.__setattr__(self, k, as_array(v, k, dtype=np.int64, ndim=1, sample_id=sid))
 
     def __len__(self) -> int:
         return len(self.boxes)

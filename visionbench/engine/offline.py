@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.records import RunRecord, build_record, write_record
 from visionbench.protocols import Protocol, dataset_protocol
 from visionbench.tasks import Dataset
@@ -76,6 +77,8 @@ def evaluate_predictions(
         protocol=proto, fingerprint=fingerprint,
         subset=_subset(dataset, source), dropped=_dropped(dataset), tag=tag,
     )  # fmt: skip
+    if result.evaluator is not None:
+        attach_intervals(record, result.evaluator, root=results)
     path = write_record(record, results, arrays=result.arrays)
     return record, path
 

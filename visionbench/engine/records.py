@@ -92,6 +92,7 @@ class RunRecord(TypedDict, total=False):
     dataset: DatasetInfo
     metrics: dict[str, MetricEntry]
     arrays_file: str | None
+    samples_file: str | None  # per-sample statistics for paired tests (engine/intervals.py)
     timings: dict[str, Any]
     hardware: dict[str, Any]
     software: dict[str, str]

@@ -14,7 +14,7 @@ from typing import Any
 
 from visionbench.options import Option, parse_given
 
-__all__ = ["dataset_options", "build_dataset", "LENIENT_OPTIONS"]
+__all__ = ["dataset_options", "build_dataset", "signature_options", "LENIENT_OPTIONS"]
 
 #: Options that ``--lenient`` turns on where a dataset declares them.
 LENIENT_OPTIONS = ("drop_dangling", "drop_unpaired")
@@ -28,7 +28,7 @@ def dataset_options(name: str) -> tuple[Option, ...]:
     info = datasets.entry(name).info
     if "options" in info:
         return tuple(info["options"])
-    return _signature_options(datasets.get(name))
+    return signature_options(datasets.get(name))
 
 
 def build_dataset(
@@ -66,7 +66,9 @@ def build_dataset(
     return factory(root=None if root is None else str(root), split=split or default_split, **kw)
 
 
-def _signature_options(factory: Any) -> tuple[Option, ...]:
+def signature_options(factory: Any) -> tuple[Option, ...]:
+    """Options read off a factory's keyword parameters (kind from the annotation or the
+    default), for plug-ins that declare none."""
     out = []
     try:
         params = inspect.signature(factory).parameters.values()

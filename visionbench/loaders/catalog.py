@@ -41,6 +41,25 @@ _VG = (
     Option("cache", "bool", True, "parse once into the Arrow cache"),
 )  # fmt: skip
 
+_HF = (
+    Option("task", "str", None, "classification, detection or semantic_segmentation "
+           "(default: from the columns)", nullable=True,
+           choices=(None, "classification", "detection", "semantic_segmentation")),
+    Option("image", "str", "image", "image column"),
+    Option("label", "str", None, "ClassLabel column (default label / labels)", nullable=True),
+    Option("objects", "str", "objects", "detection: objects column"),
+    Option("bbox", "str", "bbox", "detection: box field of the objects"),
+    Option("category", "str", "category", "detection: ClassLabel field of the objects"),
+    Option("annotation", "str", None, "segmentation: label-image column (default annotation "
+           "/ label)", nullable=True),
+    Option("bbox_format", "str", "xywh", "detection boxes: xywh (COCO, Hub default) or xyxy",
+           choices=("xywh", "xyxy")),
+    Option("num_classes", "int", None, "segmentation classes (default: largest id + 1)",
+           nullable=True),
+    Option("name", "str", None, "dataset name for the record (default hf:<folder>)",
+           nullable=True),
+)  # fmt: skip
+
 DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
     "imagenet-mini": (
         "visionbench.loaders.mini:imagenet_mini",
@@ -94,6 +113,40 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "options": (_YEAR, _MASKS, _DANGLING),
             "description": "COCO instances, <root>/annotations/instances_<split>.json + <root>/<split>/ "
             "(2014/2017; option masks=True for RLE masks, drop_dangling=True)",
+        },
+    ),
+    "lvis": (
+        "visionbench.loaders.factories:lvis",
+        {
+            "task": "detection",
+            "label_space": "lvis_v1",
+            "split": "val",
+            "protocol": "lvis",
+            "options": (
+                _MASKS,
+                Option(
+                    "image_root",
+                    "path",
+                    None,
+                    "folder of the COCO 2017 images (default: the LVIS root)",
+                    nullable=True,
+                ),
+            ),  # fmt: skip
+            "description": "LVIS v1, <root>/annotations/lvis_v1_<split>.json + COCO 2017 images "
+            "<root>/{train,val}2017/ (federated AP, APr/APc/APf, 300 dets/image; option "
+            "masks=True for segm, image_root=DIR for the COCO images)",
+        },
+    ),
+    "yolo": (
+        "visionbench.loaders.factories:yolo",
+        {
+            "task": "detection",
+            "label_space": "coco91 or the yaml's names",
+            "split": "val",
+            "protocol": "coco",
+            "options": (),
+            "description": "ultralytics/YOLO: data.yaml + images/ + labels/*.txt (class cx cy w h); "
+            "COCO names map to COCO ids; --predictions a folder of YOLO txt or COCO JSON",
         },
     ),
     "coco-captions": (
@@ -286,6 +339,22 @@ DATASETS: dict[str, tuple[str, dict[str, Any]]] = {
             "options": (),
             "description": "built-in: drawn indoor/outdoor scenes with ADE20K label values, "
             "ADEChallengeData2016 layout",
+        },
+    ),
+}
+
+#: ``<prefix><spec>`` names: the factory gets ``spec`` first (``hf:PATH``).
+PREFIXES: dict[str, tuple[str, dict[str, Any]]] = {
+    "hf:": (
+        "visionbench.loaders.hf_common:hf_dataset",
+        {
+            "task": "from the columns",
+            "label_space": "imagenet1k / coco91 / own",
+            "split": "",
+            "options": _HF,
+            "description": "a Hugging Face dataset: save_to_disk folder or Parquet files, Hub "
+            "schemas (image+label, image+objects{bbox,category}, image+annotation); options: "
+            "task, image, label, objects, bbox, category, annotation, bbox_format, num_classes",
         },
     ),
 }

@@ -50,6 +50,8 @@ __all__ = [
     "coco",
     "coco_captions",
     "coco_keypoints",
+    "lvis",
+    "yolo",
     "imagenet",
     "imagenetv2",
     "cityscapes",
@@ -75,6 +77,16 @@ LAYOUT_HELP: dict[str, tuple[str, str]] = {
     "imagenetv2": (
         "<root>/0/ .. <root>/999/*.jpeg (folders named by class index)",
         "https://github.com/modestyachts/ImageNetV2",
+    ),
+    "lvis": (
+        "<root>/annotations/lvis_v1_val.json and the COCO 2017 images <root>/train2017/, "
+        "<root>/val2017/ (option image_root=DIR when the images live in your COCO folder)",
+        "https://www.lvisdataset.org/dataset",
+    ),
+    "yolo": (
+        "an ultralytics data.yaml (path, train/val, names) with images/<split>/ and "
+        "labels/<split>/*.txt (class cx cy w h, normalised); --data-root the yaml or its folder",
+        "https://docs.ultralytics.com/datasets/detect/",
     ),
     "cityscapes": (
         "<root>/leftImg8bit/<split>/<city>/*_leftImg8bit.png and "
@@ -217,6 +229,26 @@ def coco_keypoints(root: str | Path | None = None, split: str = "val2017", *, ye
     r, s = find_root("coco", root), coco_split(split, year)
     return COCOKeypoints(coco_annotation_file(r, s, "keypoints"), coco_image_dir(r, s), name="coco-keypoints",
                          split=s, drop_dangling=drop_dangling)  # fmt: skip
+
+
+def lvis(root: str | Path | None = None, split: str = "val", *, masks: bool = False,
+         image_root: str | Path | None = None) -> Any:  # fmt: skip
+    """LVIS v1 (federated detection / instance segmentation) over the COCO 2017 images."""
+    from visionbench.loaders.lvis import LVISDetection, lvis_annotation_file
+
+    r = find_root("lvis", root)
+    images = Path(image_root).expanduser() if image_root is not None else r
+    return LVISDetection(lvis_annotation_file(r, split), images, name="lvis", split=split,
+                         masks=masks)  # fmt: skip
+
+
+def yolo(root: str | Path | None = None, split: str = "val") -> Any:
+    """An ultralytics detection dataset from its data.yaml (``root``: the yaml or its folder)."""
+    from visionbench.loaders.yolo import YOLODetection, find_data_yaml
+
+    if root is not None and Path(root).expanduser().is_file():
+        return YOLODetection(Path(root).expanduser(), split)
+    return YOLODetection(find_data_yaml(find_root("yolo", root)), split)
 
 
 def imagenet(root: str | Path | None = None, split: str = "val", *, layout: str = "auto",

@@ -5,60 +5,146 @@ Imports nothing from the rest of visionbench and never imports torch.
 
 from __future__ import annotations
 
-from visionbench.metrics.base import Evaluator, MetricResult
-from visionbench.metrics.bleu import (
-    coco_bleu,
-    coco_bleu_statistics,
-    sacrebleu_corpus,
-    sacrebleu_sentence,
-)
-from visionbench.metrics.captioning import CaptionEvaluator
-from visionbench.metrics.cider import cider_d
-from visionbench.metrics.cityscapes import (
-    CityscapesEvaluator,
-    cityscapes_frame_stats,
-    cityscapes_scores,
-    train_ids_to_label_ids,
-)
-from visionbench.metrics.cityscapes_files import (
-    evaluate_cityscapes_files,
-    find_cityscapes_predictions,
-)
-from visionbench.metrics.classification import (
-    ClassificationEvaluator,
-    classification_confusion_matrix,
-    per_class_accuracy,
-    precision_recall_f1,
-    real_accuracy,
-    topk_accuracy,
-)
-from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
-from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
-from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
-from visionbench.metrics.label_png import read_label_png
-from visionbench.metrics.pr import (
-    PRCurve,
-    average_precision,
-    best_f1,
-    class_pr_curves,
-    pr_curve,
-    prf_at_threshold,
-)
-from visionbench.metrics.ptb_tokenizer import ptb_tokenize
-from visionbench.metrics.rouge import rouge_l
-from visionbench.metrics.scene_graph import (
-    SceneGraphEvaluator,
-    match_triplets,
-    relation_triplets,
-    scene_graph_recall,
-)
-from visionbench.metrics.segmentation import (
-    SegmentationEvaluator,
-    miou,
-    segmentation_confusion_matrix,
-    segmentation_scores,
-)
-from visionbench.metrics.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
+from typing import TYPE_CHECKING, Any
+
+# Public names -> the module that defines them, imported on first use (PEP 562): a
+# process that needs only COCO evaluation does not pay for importing the other metric
+# families (scene graphs, Cityscapes PNG decoding, BLEU, ...).
+_EXPORTS = {
+    "Evaluator": "visionbench.metrics.base",
+    "MetricResult": "visionbench.metrics.base",
+    "coco_bleu": "visionbench.metrics.bleu",
+    "coco_bleu_statistics": "visionbench.metrics.bleu",
+    "sacrebleu_corpus": "visionbench.metrics.bleu",
+    "sacrebleu_sentence": "visionbench.metrics.bleu",
+    "CaptionEvaluator": "visionbench.metrics.captioning",
+    "cider_d": "visionbench.metrics.cider",
+    "CityscapesEvaluator": "visionbench.metrics.cityscapes",
+    "cityscapes_frame_stats": "visionbench.metrics.cityscapes",
+    "cityscapes_scores": "visionbench.metrics.cityscapes",
+    "train_ids_to_label_ids": "visionbench.metrics.cityscapes",
+    "evaluate_cityscapes_files": "visionbench.metrics.cityscapes_files",
+    "find_cityscapes_predictions": "visionbench.metrics.cityscapes_files",
+    "ClassificationEvaluator": "visionbench.metrics.classification",
+    "classification_confusion_matrix": "visionbench.metrics.classification",
+    "per_class_accuracy": "visionbench.metrics.classification",
+    "precision_recall_f1": "visionbench.metrics.classification",
+    "real_accuracy": "visionbench.metrics.classification",
+    "topk_accuracy": "visionbench.metrics.classification",
+    "CocoEvaluator": "visionbench.metrics.coco",
+    "CocoParams": "visionbench.metrics.coco",
+    "coco_evaluate": "visionbench.metrics.coco",
+    "MetricInputError": "visionbench.metrics.errors",
+    "MetricUnavailableError": "visionbench.metrics.errors",
+    "box_area": "visionbench.metrics.iou",
+    "box_iou": "visionbench.metrics.iou",
+    "box_iou_elementwise": "visionbench.metrics.iou",
+    "mask_iou": "visionbench.metrics.iou",
+    "read_label_png": "visionbench.metrics.label_png",
+    "LvisEvaluator": "visionbench.metrics.lvis",
+    "lvis_evaluate": "visionbench.metrics.lvis",
+    "PRCurve": "visionbench.metrics.pr",
+    "average_precision": "visionbench.metrics.pr",
+    "best_f1": "visionbench.metrics.pr",
+    "class_pr_curves": "visionbench.metrics.pr",
+    "pr_curve": "visionbench.metrics.pr",
+    "prf_at_threshold": "visionbench.metrics.pr",
+    "ptb_tokenize": "visionbench.metrics.ptb_tokenizer",
+    "rouge_l": "visionbench.metrics.rouge",
+    "SceneGraphEvaluator": "visionbench.metrics.scene_graph",
+    "match_triplets": "visionbench.metrics.scene_graph",
+    "relation_triplets": "visionbench.metrics.scene_graph",
+    "scene_graph_recall": "visionbench.metrics.scene_graph",
+    "SegmentationEvaluator": "visionbench.metrics.segmentation",
+    "miou": "visionbench.metrics.segmentation",
+    "segmentation_confusion_matrix": "visionbench.metrics.segmentation",
+    "segmentation_scores": "visionbench.metrics.segmentation",
+    "VOCEvaluator": "visionbench.metrics.voc",
+    "voc_ap": "visionbench.metrics.voc",
+    "voc_box_iou": "visionbench.metrics.voc",
+    "voc_match_image": "visionbench.metrics.voc",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
+    from visionbench.metrics.base import Evaluator, MetricResult
+    from visionbench.metrics.bleu import (
+        coco_bleu,
+        coco_bleu_statistics,
+        sacrebleu_corpus,
+        sacrebleu_sentence,
+    )
+    from visionbench.metrics.captioning import CaptionEvaluator
+    from visionbench.metrics.cider import cider_d
+    from visionbench.metrics.cityscapes import (
+        CityscapesEvaluator,
+        cityscapes_frame_stats,
+        cityscapes_scores,
+        train_ids_to_label_ids,
+    )
+    from visionbench.metrics.cityscapes_files import (
+        evaluate_cityscapes_files,
+        find_cityscapes_predictions,
+    )
+    from visionbench.metrics.classification import (
+        ClassificationEvaluator,
+        classification_confusion_matrix,
+        per_class_accuracy,
+        precision_recall_f1,
+        real_accuracy,
+        topk_accuracy,
+    )
+    from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
+    from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
+    from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
+    from visionbench.metrics.label_png import read_label_png
+    from visionbench.metrics.lvis import LvisEvaluator, lvis_evaluate
+    from visionbench.metrics.pr import (
+        PRCurve,
+        average_precision,
+        best_f1,
+        class_pr_curves,
+        pr_curve,
+        prf_at_threshold,
+    )
+    from visionbench.metrics.ptb_tokenizer import ptb_tokenize
+    from visionbench.metrics.rouge import rouge_l
+    from visionbench.metrics.scene_graph import (
+        SceneGraphEvaluator,
+        match_triplets,
+        relation_triplets,
+        scene_graph_recall,
+    )
+    from visionbench.metrics.segmentation import (
+        SegmentationEvaluator,
+        miou,
+        segmentation_confusion_matrix,
+        segmentation_scores,
+    )
+    from visionbench.metrics.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        # a submodule reached as an attribute (``visionbench.metrics.coco``), as when the
+        # package imported them all
+        if not name.startswith("__"):
+            try:
+                return importlib.import_module(f"{__name__}.{name}")
+            except ModuleNotFoundError as e:
+                if e.name != f"{__name__}.{name}":
+                    raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "Evaluator",
@@ -79,6 +165,8 @@ __all__ = [
     "coco_evaluate",
     "CocoEvaluator",
     "CocoParams",
+    "lvis_evaluate",
+    "LvisEvaluator",
     # Pascal VOC (voc.py): devkit AP (11-point / all-point), +1 px IoU, on 0-1
     "VOCEvaluator",
     "voc_ap",

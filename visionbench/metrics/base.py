@@ -29,12 +29,16 @@ class MetricResult:
             Numbers with different signatures are never compared.
         arrays: arrays for plots and deeper analysis (PR curves, confusion matrix, ...).
         higher_is_better: metric name -> bool, for ranking on the leaderboard.
+        evaluator: the evaluator that computed the result (its per-sample statistics give
+            bootstrap intervals, see :mod:`visionbench.metrics.bootstrap`); None when the
+            numbers came otherwise. Not compared, not serialised.
     """
 
     metrics: dict[str, float]
     signature: str
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     higher_is_better: dict[str, bool] = field(default_factory=dict)
+    evaluator: Any = field(default=None, compare=False, repr=False)
 
     def __getitem__(self, name: str) -> float:
         return self.metrics[name]

@@ -346,6 +346,7 @@ class CaptionEvaluator:
             signature=self.signature,
             arrays=arrays,
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     # ------------------------------------------------------------------ state

@@ -35,6 +35,15 @@ METRICS: dict[str, tuple[str, dict[str, Any]]] = {
     "CocoEvaluator": _e(
         "CocoEvaluator", "coco", "detection", "mergeable COCO evaluator fed image by image"
     ),
+    "lvis_evaluate": _e(
+        "lvis_evaluate",
+        "lvis",
+        "detection",
+        "LVIS v1 federated AP/AR, APr/APc/APf (bbox, segm), identical to lvis-api",
+    ),
+    "LvisEvaluator": _e(
+        "LvisEvaluator", "lvis", "detection", "mergeable LVIS evaluator fed image by image"
+    ),
     "VOCEvaluator": _e(
         "VOCEvaluator",
         "voc",

@@ -340,6 +340,10 @@ class CityscapesEvaluator:
         self._inst: list[np.ndarray] = []  # [4, M] blocks: label, size, tp, cat_tp
         self._frames = 0
         self._frames_without_instances = 0
+        # per frame: non-zero confusion cells (flat index, count), instance count, has ids
+        self._frame_cells: list[tuple[np.ndarray, np.ndarray]] = []
+        self._frame_inst: list[int] = []
+        self._frame_has_inst: list[bool] = []
 
     def update(
         self,
@@ -367,6 +371,11 @@ class CityscapesEvaluator:
             self._inst.append(block.astype(np.int64))
         self._frames += 1
         self._frames_without_instances += 0 if has_instances else 1
+        flat = np.asarray(stats.confusion, np.int64).ravel()
+        nz = np.flatnonzero(flat)
+        self._frame_cells.append((nz.astype(np.int32), flat[nz]))
+        self._frame_inst.append(int(block.shape[1]))
+        self._frame_has_inst.append(bool(has_instances))
 
     def merge(self, other: CityscapesEvaluator) -> None:
         """Append another evaluator's frames (after this one's frames)."""
@@ -374,6 +383,32 @@ class CityscapesEvaluator:
         self._inst.extend(other._inst)
         self._frames += other._frames
         self._frames_without_instances += other._frames_without_instances
+        self._frame_cells.extend(other._frame_cells)
+        self._frame_inst.extend(other._frame_inst)
+        self._frame_has_inst.extend(other._frame_has_inst)
+
+    def frames(self) -> dict[str, np.ndarray] | None:
+        """Per-frame statistics in arrival order: ``offsets`` [F + 1] / ``cell_index`` /
+        ``cell_count`` (sparse 34x34 confusion per frame), ``inst_count`` [F] (instances
+        of each frame, in :meth:`stats` order), ``has_instances`` [F]; None when the state
+        came without them."""
+        if len(self._frame_cells) != self._frames:
+            return None
+        lens = np.array([len(c[0]) for c in self._frame_cells], np.int64)
+        offsets = np.zeros(len(lens) + 1, np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        cat = (
+            (lambda i: np.concatenate([c[i] for c in self._frame_cells]).astype(np.int64))
+            if (self._frame_cells)
+            else (lambda i: np.zeros(0, np.int64))
+        )
+        return {
+            "offsets": offsets,
+            "cell_index": cat(0),
+            "cell_count": cat(1),
+            "inst_count": np.array(self._frame_inst, np.int64),
+            "has_instances": np.array(self._frame_has_inst, bool),
+        }
 
     def stats(self) -> CityscapesFrameStats:
         """The accumulated statistics."""
@@ -396,6 +431,7 @@ class CityscapesEvaluator:
             signature=self.signature,
             arrays=arrays,
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -407,6 +443,7 @@ class CityscapesEvaluator:
             "frames": self._frames,
             "frames_without_instances": self._frames_without_instances,
             "check_train_ids": self.check_train_ids,
+            **{f"frame_{k}": v for k, v in (self.frames() or {}).items()},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -417,6 +454,15 @@ class CityscapesEvaluator:
         self._inst = [inst.copy()] if inst.shape[1] else []
         self._frames = int(state["frames"])
         self._frames_without_instances = int(state["frames_without_instances"])
+        if state.get("frame_offsets") is not None:
+            off = np.asarray(state["frame_offsets"], np.int64)
+            idx = np.asarray(state["frame_cell_index"], np.int64)
+            cnt = np.asarray(state["frame_cell_count"], np.int64)
+            self._frame_cells = [
+                (idx[a:b].astype(np.int32), cnt[a:b]) for a, b in zip(off[:-1], off[1:])
+            ]
+            self._frame_inst = [int(n) for n in np.asarray(state["frame_inst_count"])]
+            self._frame_has_inst = [bool(h) for h in np.asarray(state["frame_has_instances"])]
 
 
 def _sequential_sum(values: np.ndarray) -> float:

@@ -148,7 +148,7 @@ def real_accuracy(
     """
     preds = np.asarray(preds)
     num_classes = preds.shape[1] if preds.ndim == 2 and preds.dtype.kind == "f" else None
-    correct, kept = _real_correct(preds, real_labels, topk, ties, num_classes)
+    correct, kept, _ = _real_correct(preds, real_labels, topk, ties, num_classes)
     return {k: float(100.0 * c / kept) if kept else float("nan") for k, c in zip(topk, correct)}
 
 
@@ -254,6 +254,11 @@ class ClassificationEvaluator:
         self._real_used = False
         self._real_n = 0
         self._real_correct = np.zeros(len(self.topk), np.int64)
+        # per sample, in arrival order (for bootstrap intervals and paired tests)
+        self._sample_rank: list[np.ndarray] = []
+        self._sample_label: list[np.ndarray] = []
+        self._sample_top1: list[np.ndarray] = []
+        self._sample_real_rank: list[np.ndarray] = []
 
     def update(
         self,
@@ -282,13 +287,18 @@ class ClassificationEvaluator:
         top1 = preds.argmax(axis=1) if preds.dtype.kind == "f" else preds[:, 0]
         self._confusion += classification_confusion_matrix(top1, labels, self.num_classes)
         self._n += len(labels)
+        cap = max(self.topk)  # ranks beyond the largest k are all "not in top-k"
+        self._sample_rank.append(np.minimum(rank, cap).astype(np.int32))
+        self._sample_label.append(labels.astype(np.int32))
+        self._sample_top1.append(np.asarray(top1).astype(np.int32))
         if real_labels is not None:
             self._real_used = True
-            correct, kept = _real_correct(
+            correct, kept, real_rank = _real_correct(
                 preds, real_labels, self.topk, self.ties, self.num_classes
             )
             self._real_correct += np.asarray(correct, np.int64)
             self._real_n += kept
+            self._sample_real_rank.append(np.minimum(real_rank, cap).astype(np.int32))
 
     def merge(self, other: ClassificationEvaluator) -> None:
         """Add another evaluator's statistics (same num_classes, topk, ties)."""
@@ -306,6 +316,10 @@ class ClassificationEvaluator:
         self._real_used = self._real_used or other._real_used
         self._real_n += other._real_n
         self._real_correct += other._real_correct
+        self._sample_rank.extend(other._sample_rank)
+        self._sample_label.extend(other._sample_label)
+        self._sample_top1.extend(other._sample_top1)
+        self._sample_real_rank.extend(other._sample_real_rank)
 
     def compute(self) -> MetricResult:
         """Turn the statistics into a :class:`MetricResult` (percent; NaN when empty)."""
@@ -341,6 +355,7 @@ class ClassificationEvaluator:
             signature=self.signature,
             arrays=arrays,
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -355,7 +370,23 @@ class ClassificationEvaluator:
             "real_used": self._real_used,
             "real_n": self._real_n,
             "real_correct": self._real_correct.copy(),
+            "sample_rank": _cat32(self._sample_rank),
+            "sample_label": _cat32(self._sample_label),
+            "sample_top1": _cat32(self._sample_top1),
+            "sample_real_rank": _cat32(self._sample_real_rank),
         }
+
+    def samples(self) -> dict[str, np.ndarray] | None:
+        """Per-sample statistics in arrival order: ``rank`` (target rank, capped at
+        max(topk)), ``label``, ``top1`` and, with ReaL, ``real_rank`` (-1: no ReaL label);
+        None when the state came from an older record without them."""
+        rank = _cat32(self._sample_rank)
+        if len(rank) != self._n:
+            return None
+        out = {"rank": rank, "label": _cat32(self._sample_label), "top1": _cat32(self._sample_top1)}
+        if self._real_used:
+            out["real_rank"] = _cat32(self._sample_real_rank)
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore from :meth:`state_dict` (settings included)."""
@@ -366,6 +397,14 @@ class ClassificationEvaluator:
         self._real_used = bool(state["real_used"])
         self._real_n = int(state["real_n"])
         self._real_correct = np.asarray(state["real_correct"], np.int64).copy()
+        for key in ("rank", "label", "top1", "real_rank"):
+            arr = state.get(f"sample_{key}")
+            if arr is not None and len(arr):
+                getattr(self, f"_sample_{key}").append(np.asarray(arr, np.int32))
+
+
+def _cat32(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
 
 
 def _safe_pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -453,4 +492,6 @@ def _real_correct(
         valid[i, list(map(int, labels))] = True
     kept = valid.any(axis=1)
     rank = target_rank(preds[kept], valid[kept], ties=ties)
-    return [int(np.count_nonzero(rank < k)) for k in topk], int(kept.sum())
+    per_sample = np.full(len(preds), -1, np.int64)
+    per_sample[kept] = rank
+    return [int(np.count_nonzero(rank < k)) for k in topk], int(kept.sum()), per_sample

@@ -47,6 +47,7 @@ from visionbench.metrics.coco_data import (
     GroundTruthTable,
     load_ground_truth,
     load_results,
+    member_of,
 )
 from visionbench.metrics.coco_params import CocoParams
 from visionbench.metrics.coco_update import columns_from_image
@@ -244,8 +245,8 @@ class CocoEvaluator:
         record: bool = True,
     ) -> None:
         if self.compat is None and len(dt):
-            in_img = np.isin(dt.image_id, img_ids)
-            unknown = in_img & ~np.isin(dt.category_id, self.cat_ids)
+            in_img = member_of(dt.image_id, img_ids)
+            unknown = in_img & ~member_of(dt.category_id, self.cat_ids)
             if unknown.any():
                 cats = np.unique(dt.category_id[unknown])[:10].tolist()
                 warnings.warn(
@@ -339,6 +340,7 @@ class CocoEvaluator:
             signature=self.signature,
             arrays=arrays,
             higher_is_better={n: True for n in metrics},
+            evaluator=self,
         )
 
 

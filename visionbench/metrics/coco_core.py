@@ -133,7 +133,7 @@ def match_tables(
         fine = kk * n_img + ii if params.use_cats else ii * n_kc + cat_pos_of_sorted[kk]
         return sel, fine.astype(np.int64)
 
-    from visionbench.metrics import coco_kernels as K
+    from visionbench.metrics import coco_native as K
 
     div = 1 if params.use_cats else n_kc
     n_fine = (len(cat_sorted) if params.use_cats else n_kc) * n_img
@@ -149,11 +149,10 @@ def match_tables(
     if d_sel is not None:
         do = d_sel[do]
     # rank within pair, cut at max_dets[-1]
-    n_space = n_fine // div
-    seen = np.zeros(n_space, dtype=bool)
-    seen[g_pair_sorted] = True
-    seen[d_pair_sorted] = True
-    pairs = np.flatnonzero(seen)
+    # the (category, image) pairs with a gt or a dt, ascending (both lists are sorted)
+    pairs = np.concatenate([_runs(g_pair_sorted), _runs(d_pair_sorted)])
+    pairs.sort(kind="stable")  # two sorted runs: timsort merges them in one pass
+    pairs = _runs(pairs)
     if len(do):
         starts = np.flatnonzero(np.r_[True, d_pair_sorted[1:] != d_pair_sorted[:-1]])
         rank = np.arange(len(do)) - np.repeat(starts, np.diff(np.r_[starts, len(do)]))
@@ -162,12 +161,10 @@ def match_tables(
             do, d_pair_sorted, rank = do[keep], d_pair_sorted[keep], rank[keep]
     else:
         rank = np.zeros(0, dtype=np.int64)
-    g_cum = np.zeros(n_space + 1, dtype=np.int64)
-    np.cumsum(np.bincount(g_pair_sorted, minlength=n_space), out=g_cum[1:])
-    d_cum = np.zeros(n_space + 1, dtype=np.int64)
-    np.cumsum(np.bincount(d_pair_sorted, minlength=n_space), out=d_cum[1:])
-    gt_start, gt_end = g_cum[pairs], g_cum[pairs + 1]
-    dt_start, dt_end = d_cum[pairs], d_cum[pairs + 1]
+    gt_start = np.searchsorted(g_pair_sorted, pairs, side="left")
+    gt_end = np.searchsorted(g_pair_sorted, pairs, side="right")
+    dt_start = np.searchsorted(d_pair_sorted, pairs, side="left")
+    dt_end = np.searchsorted(d_pair_sorted, pairs, side="right")
     sizes = (dt_end - dt_start) * (gt_end - gt_start)
     iou_off = np.zeros(len(pairs) + 1, dtype=np.int64)
     np.cumsum(sizes, out=iou_off[1:])
@@ -233,6 +230,13 @@ def match_tables(
     )
 
 
+def _runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array."""
+    if len(sorted_keys) == 0:
+        return sorted_keys
+    return sorted_keys[np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]]
+
+
 def _segm_ious(
     gt: AnnTable, dt: AnnTable, go: np.ndarray, do: np.ndarray, gt_start: np.ndarray, gt_end: np.ndarray,
     dt_start: np.ndarray, dt_end: np.ndarray, iou_off: np.ndarray, pairs: np.ndarray, n_img: int,
@@ -241,12 +245,20 @@ def _segm_ious(
     """Mask IoU matrices of every pair: one ``pycocotools.mask.iou`` call per image (all its
     dts x all its gts), sliced into the pairs' blocks (each entry depends only on its own
     dt, gt and crowd flag, so the blocks equal per-pair calls)."""
-    from pycocotools import mask as mask_utils
+    from visionbench.metrics import coco_native
+    from visionbench.metrics.coco_masks import decoded_rles, rles_for
 
-    from visionbench.metrics.coco_masks import rles_for
+    if coco_native.NATIVE is not None:
+        g_rle = decoded_rles(gt, go, image_size, "ground truth")
+        d_rle = decoded_rles(dt, do, image_size, "results")
+        return coco_native.pair_rle_ious(
+            gt_start, gt_end, dt_start, dt_end, iou_off, g_rle, gt.iscrowd[go], d_rle
+        )
+    from pycocotools import mask as mask_utils
 
     g_rle = rles_for(gt, go, image_size, "ground truth")
     d_rle = rles_for(dt, do, image_size, "results")
+
     out = np.zeros(iou_off[-1], dtype=np.float64)
     g_crowd = gt.iscrowd[go].astype(np.uint8)
     has = np.flatnonzero(iou_off[1:] > iou_off[:-1])
@@ -288,7 +300,7 @@ def accumulate(state: MatchState, params: CocoParams, cat_ids: np.ndarray) -> di
     kd = np.minimum(kd, max(n_cat - 1, 0))
     if n_cat and not np.array_equal(cats[kd], state.dt_cat):
         raise MetricInputError("accumulate: detections of categories outside cat_ids in the state")
-    from visionbench.metrics import coco_kernels as K
+    from visionbench.metrics import coco_native as K
 
     if state.sorted_by_cat_image:
         base = np.arange(len(kd))
@@ -299,8 +311,11 @@ def accumulate(state: MatchState, params: CocoParams, cat_ids: np.ndarray) -> di
     cat_start = np.searchsorted(ks, np.arange(n_cat), side="left")
     cat_end = np.searchsorted(ks, np.arange(n_cat), side="right")
     kp = np.minimum(np.searchsorted(cats, state.pair_cat), max(n_cat - 1, 0))
-    npig = np.zeros((n_cat, state.pair_npig.shape[1]), dtype=np.int64)
-    np.add.at(npig, kp, state.pair_npig)
+    n_area = state.pair_npig.shape[1]
+    npig = np.zeros((n_cat, n_area), dtype=np.int64)
+    if n_cat and len(kp):
+        for a in range(n_area):  # exact: integer counts far below 2**53
+            npig[:, a] = np.bincount(kp, weights=state.pair_npig[:, a], minlength=n_cat)
     precision, recall, scores = K.accumulate_ranked(
         o, cat_start, cat_end, state.dt_score, state.dt_rank, state.dt_flags, npig,
         np.asarray(params.max_dets, dtype=np.int64), params.rec_thrs,

@@ -18,7 +18,14 @@ import numpy as np
 
 from visionbench.metrics.errors import MetricInputError
 
-__all__ = ["AnnTable", "GroundTruthTable", "load_ground_truth", "load_results", "read_json"]
+__all__ = [
+    "AnnTable",
+    "GroundTruthTable",
+    "RleColumn",
+    "load_ground_truth",
+    "load_results",
+    "read_json",
+]
 
 
 @dataclass
@@ -30,7 +37,7 @@ class AnnTable:
         bbox: [N, 4] float64, xywh, pixels. area: [N] float64, pixels².
         iscrowd: [N] bool (False for detections). ann_id: [N] int64 (results: index + 1).
         score: [N] float64 (detections only; None for ground truth).
-        segm: N segmentations (polygon lists or RLE dicts) or None.
+        segm: N segmentations (polygon lists or RLE dicts, or a :class:`RleColumn`) or None.
         keypoints: [N, 3k] float64 or None. num_keypoints: [N] int64 or None.
     """
 
@@ -58,6 +65,8 @@ class AnnTable:
             xs = [getattr(t, name) for t in tables]
             if any(x is None for x in xs):
                 return None
+            if any(isinstance(x, RleColumn) for x in xs):
+                return RleColumn.concat(xs)
             if isinstance(xs[0], list):
                 return [v for x in xs for v in x]
             if xs[0].ndim == 2:
@@ -75,12 +84,76 @@ class AnnTable:
                 return None
             if isinstance(x, list):
                 return [x[i] for i in idx]
+            if isinstance(x, RleColumn):
+                return x.take(idx)
             return x[idx]
 
         return AnnTable(
             t(self.image_id), t(self.category_id), t(self.bbox), t(self.area), t(self.iscrowd),
             t(self.ann_id), t(self.score), t(self.segm), t(self.keypoints), t(self.num_keypoints),
         )  # fmt: skip
+
+
+class RleColumn:
+    """Compressed-RLE masks left in the bytes of the JSON file they came from.
+
+    What the columnar reader gives for ``segmentation`` RLE dicts: no Python object per
+    mask; the C kernels decode each counts string when they need it. Indexing with an int
+    gives the pycocotools RLE dict (``{"size": [h, w], "counts": bytes}``); with an index
+    array (or :meth:`take`), a view of those rows.
+
+    Attributes:
+        buf: [B] uint8, the file's bytes. spans: [N, 2] int64, mask j's counts string is
+            ``buf[spans[j, 0]:spans[j, 1]]`` as written in JSON (``\\\\`` for a
+            backslash; validated by the reader). all_sizes: [N, 2] int64 (height, width).
+        index: [n] int64: row i of this column is mask ``index[i]``.
+    """
+
+    def __init__(
+        self,
+        buf: np.ndarray,
+        spans: np.ndarray,
+        sizes: np.ndarray,
+        index: np.ndarray | None = None,
+    ) -> None:
+        self.buf, self.spans = buf, spans.reshape(-1, 2)
+        self.all_sizes = sizes.reshape(-1, 2)
+        self.index = np.arange(len(self.spans), dtype=np.int64) if index is None else index
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """[n, 2] (height, width) of the rows."""
+        return self.all_sizes[self.index]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, (int, np.integer)):
+            j = int(self.index[i])
+            s, e = (int(v) for v in self.spans[j])
+            counts = bytes(self.buf[s:e]).replace(b"\\\\", b"\\")
+            return {"size": [int(v) for v in self.all_sizes[j]], "counts": counts}
+        return self.take(np.asarray(i, dtype=np.int64))
+
+    def take(self, idx: np.ndarray) -> RleColumn:
+        """Rows ``idx`` (a view: the bytes are shared)."""
+        return RleColumn(self.buf, self.spans, self.all_sizes, self.index[idx])
+
+    @staticmethod
+    def concat(cols: list[Any]) -> Any:
+        """The rows of all columns (of one file: a column; else a list of RLE dicts)."""
+        if all(isinstance(c, RleColumn) and c.buf is cols[0].buf for c in cols):
+            return RleColumn(
+                cols[0].buf,
+                cols[0].spans,
+                cols[0].all_sizes,
+                np.concatenate([c.index for c in cols]),
+            )
+        return [r for c in cols for r in c]
 
 
 @dataclass
@@ -110,6 +183,17 @@ class GroundTruthTable:
         """(height, width) of an image, pixels."""
         n = self.image_index[int(image_id)]
         return int(self.heights[n]), int(self.widths[n])
+
+
+def member_of(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``np.isin(values, pool)`` for integer ids by binary search (millions of detection
+    ids against thousands of image ids: no hash table of the detections)."""
+    pool = np.unique(np.asarray(pool))
+    if len(pool) == 0:
+        return np.zeros(len(values), dtype=bool)
+    pos = np.searchsorted(pool, values)
+    np.minimum(pos, len(pool) - 1, out=pos)
+    return pool[pos] == values
 
 
 def read_json(obj: Any) -> tuple[Any, str]:
@@ -168,10 +252,10 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
     """
     raw = _raw_bytes(gt)
     if raw is not None:
-        if iou_type == "bbox":
+        if iou_type == "bbox" or (iou_type == "keypoints" and _native()):
             from visionbench.metrics.coco_json import fast_ground_truth
 
-            fast = fast_ground_truth(*raw)
+            fast = fast_ground_truth(*raw, iou_type=iou_type)
             if fast is not None:
                 _check_finite(fast.anns, fast.source, "annotation id")
                 _check_ground_truth(fast, compat=compat, need_size=False)
@@ -315,14 +399,14 @@ def _check_ground_truth(g: GroundTruthTable, *, compat: bool, need_size: bool) -
         if not compat:
             raise MetricInputError(msg + "; renumber the annotations (ids >= 1)")
         warnings.warn(msg + " (kept, as in pycocotools)", stacklevel=3)
-    dangling = ~np.isin(a.image_id, g.image_ids)
+    dangling = ~member_of(a.image_id, g.image_ids)
     if dangling.any():
         ids = np.unique(a.image_id[dangling])
         msg = f"{src}: {int(dangling.sum())} annotations refer to image ids not in 'images', e.g. {ids[:10].tolist()}"
         if not compat:
             raise MetricInputError(msg)
         warnings.warn(msg + "; they are ignored, as in pycocotools", stacklevel=3)
-    bad_cat = ~np.isin(a.category_id, g.cat_ids)
+    bad_cat = ~member_of(a.category_id, g.cat_ids)
     if bad_cat.any():
         ids = np.unique(a.category_id[bad_cat])
         msg = f"{src}: {int(bad_cat.sum())} annotations have category ids not in 'categories': {ids[:10].tolist()}"
@@ -348,12 +432,27 @@ def load_results(
     """
     if isinstance(results, AnnTable):
         return results
+    kp = gt.anns.keypoints
+    kp_width = kp.shape[1] if kp is not None and kp.ndim == 2 else 0
+    if iou_type != "segm" and isinstance(results, (str, os.PathLike)) and _native():
+        # a file through the C scanner on a read-only mapping, its scanned pages dropped
+        # as it goes (peak memory: the columns, not the file plus the columns)
+        fast = _mapped(
+            results,
+            lambda mm, src: fast_results_(
+                mm, src, iou_type=iou_type, kp_width=kp_width, release=True
+            ),
+        )
+        if fast is not None:
+            _check_results(fast, gt, os.fspath(results))
+            return fast
+        mapped_tried = True
+    else:
+        mapped_tried = False
     raw = _raw_bytes(results)
     if raw is not None:
-        if iou_type == "bbox":
-            from visionbench.metrics.coco_json import fast_results
-
-            fast = fast_results(*raw)
+        if (iou_type == "bbox" or _native()) and not mapped_tried:
+            fast = fast_results_(*raw, iou_type=iou_type, kp_width=kp_width)
             if fast is not None:
                 _check_results(fast, gt, raw[1])
                 return fast
@@ -432,14 +531,22 @@ def load_results(
     except (TypeError, ValueError) as e:
         raise MetricInputError(f"{src}: results[{i}]: malformed value ({e})") from None
     if branch == "segm":
-        from pycocotools import mask as mask_utils
+        from visionbench.metrics import coco_native
 
         rles = _results_rles(segm, src)
-        # one call per result, as loadRes (pycocotools' batched area() overflows on long lists)
-        area[:] = [mask_utils.area(r) for r in rles]
-        for i, r in enumerate(data):
-            if "bbox" not in r:
-                bbox[i] = mask_utils.toBbox(rles[i])
+        if coco_native.NATIVE is not None:
+            area[:], rle_box = coco_native.rle_area_bbox(rles)
+            no_box = np.array(["bbox" not in r for r in data], dtype=bool)
+            bbox[no_box] = rle_box[no_box]
+        else:
+            from pycocotools import mask as mask_utils
+
+            # one call per result, as loadRes (pycocotools' batched area() overflows on
+            # long lists)
+            area[:] = [mask_utils.area(r) for r in rles]
+            for i, r in enumerate(data):
+                if "bbox" not in r:
+                    bbox[i] = mask_utils.toBbox(rles[i])
     table = AnnTable(
         image_id=image_id,
         category_id=category_id,
@@ -453,6 +560,41 @@ def load_results(
     )
     _check_results(table, gt, src)
     return table
+
+
+def fast_results_(raw: Any, src: str, **kw: Any) -> AnnTable | None:
+    from visionbench.metrics.coco_json import fast_results
+
+    return fast_results(raw, src, **kw)
+
+
+def _mapped(path: Any, fn: Any) -> Any:
+    """fn(read-only mmap of the file, path) (None for an empty or unreadable file: the
+    caller's ordinary path then reads it and reports what is wrong)."""
+    import mmap
+
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return None
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None
+    try:
+        return fn(mm, p)
+    finally:
+        try:
+            mm.close()
+        except BufferError:  # a view is still alive (it holds the mapping open)
+            pass
+
+
+def _native() -> bool:
+    """The C kernels are there (the columnar readers of segm / keypoints files need them)."""
+    from visionbench.metrics import coco_native
+
+    return coco_native.NATIVE is not None
 
 
 def _results_rles(segm: list[Any], src: str) -> list[dict[str, Any]]:
@@ -474,7 +616,7 @@ def _empty_results() -> AnnTable:
 
 def _check_results(t: AnnTable, gt: GroundTruthTable, src: str) -> None:
     _check_finite(t, src, "results index")
-    unknown = ~np.isin(t.image_id, gt.image_ids)
+    unknown = ~member_of(t.image_id, gt.image_ids)
     if unknown.any():
         i = int(np.flatnonzero(unknown)[0])
         raise MetricInputError(

@@ -73,6 +73,16 @@ def keypoint_ious(
         raise MetricInputError(
             "keypoints evaluation needs 'keypoints' in the ground truth and the results"
         )
+    from visionbench.metrics import coco_native
+
+    k = len(sigmas)
+    if iou_off[-1] > 0 and (gt.keypoints.shape[1] != 3 * k or dt.keypoints.shape[1] != 3 * k):
+        oks(gt.keypoints[:0], gt.bbox[:0], gt.area[:0], dt.keypoints[:0], sigmas)  # its error
+    if coco_native.NATIVE is not None:
+        return coco_native.oks_matrices(
+            gt_start, gt_end, dt_start, dt_end, iou_off, gt.keypoints, gt.bbox, gt.area,
+            dt.keypoints, sigmas, gt_rows=go, dt_rows=do,
+        )  # fmt: skip
     out = np.zeros(iou_off[-1], dtype=np.float64)
     for p in range(len(gt_start)):
         if iou_off[p + 1] == iou_off[p]:

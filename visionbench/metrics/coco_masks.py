@@ -15,7 +15,7 @@ import numpy as np
 from visionbench.metrics.coco_data import AnnTable
 from visionbench.metrics.errors import MetricInputError
 
-__all__ = ["rles_for", "segm_to_rle"]
+__all__ = ["decoded_rles", "rles_for", "segm_to_rle"]
 
 
 def segm_to_rle(segm: Any, h: int, w: int) -> dict[str, Any]:
@@ -38,8 +38,9 @@ def rles_for(
     rows: np.ndarray,
     image_size: Callable[[int], tuple[int, int]] | None,
     what: str,
-) -> list[dict[str, Any]]:
-    """Compressed RLE of ``table.segm[i]`` for each i in ``rows``.
+) -> Any:
+    """Compressed RLE of ``table.segm[i]`` for each i in ``rows`` (a list of RLE dicts, or
+    an ``RleColumn`` when the table holds one).
 
     Raises:
         MetricInputError: no segmentation, a polygon without a known image size, a
@@ -49,6 +50,10 @@ def rles_for(
         raise MetricInputError(
             f"{what}: segm evaluation needs a 'segmentation' for every annotation"
         )
+    from visionbench.metrics.coco_data import RleColumn
+
+    if isinstance(table.segm, RleColumn):  # decoded by the columnar reader
+        return table.segm.take(rows)
     out: list[Any] = [None] * len(rows)
     if image_size is not None:
         _polygons_by_image(table, rows, image_size, out)
@@ -79,6 +84,74 @@ def rles_for(
                 f"{what}: annotation id {int(table.ann_id[i])}: field 'segmentation' is malformed ({e})"
             ) from None
     return out
+
+
+def decoded_rles(
+    table: AnnTable,
+    rows: np.ndarray,
+    image_size: Callable[[int], tuple[int, int]] | None,
+    what: str,
+) -> Any:
+    """:func:`rles_for` for the C kernels: an ``RleColumn`` view, or the run lengths of
+    every row (:class:`~visionbench.metrics.coco_native.DecodedRles`) -- plain polygons
+    rasterised by the C port of pycocotools' ``rleFrPoly`` / ``rleMerge``, every other
+    segmentation through :func:`rles_for` and decoded."""
+    from visionbench.metrics import coco_native
+    from visionbench.metrics.coco_data import RleColumn
+
+    if table.segm is None or isinstance(table.segm, RleColumn):
+        return rles_for(table, rows, image_size, what)
+    segm = table.segm
+    rows = np.asarray(rows, dtype=np.int64)
+    poly = np.zeros(len(rows), dtype=bool)
+    if image_size is not None:
+        for n, i in enumerate(rows.tolist()):
+            s = segm[i]
+            if (
+                isinstance(s, list)
+                and s
+                and isinstance(s[0], list)
+                and len(s[0]) > 4
+                and all(isinstance(q, list) and len(q) >= 2 for q in s)
+            ):
+                poly[n] = True
+    pieces: list[Any] = [None] * len(rows)
+    sizes = np.zeros((len(rows), 2), dtype=np.int64)
+    if poly.any():
+        flat: list[Any] = []
+        p_off, a_off = [0], [0]
+        pr = np.flatnonzero(poly)
+        for n in pr.tolist():
+            for q in segm[rows[n]]:
+                flat.extend(q)
+                p_off.append(len(flat))
+            a_off.append(len(p_off) - 1)
+            sizes[n] = image_size(int(table.image_id[rows[n]]))
+        try:
+            xy = np.array(flat, dtype=np.float64)
+        except (TypeError, ValueError):  # malformed: rles_for names the annotation
+            poly[:] = False
+        else:
+            c, off = coco_native.NATIVE.polys_to_rle(
+                xy, np.array(p_off, np.int64), np.array(a_off, np.int64),
+                np.ascontiguousarray(sizes[pr, 0]), np.ascontiguousarray(sizes[pr, 1]),
+            )  # fmt: skip
+            counts = np.frombuffer(c, np.uint32)
+            off = np.frombuffer(off, np.int64)
+            for k, n in enumerate(pr.tolist()):
+                pieces[n] = counts[off[k] : off[k + 1]]
+    rest = np.flatnonzero(~poly)
+    if len(rest):
+        rles = rles_for(table, rows[rest], image_size, what)
+        counts, off, rsize = coco_native.rle_counts(rles)
+        for k, n in enumerate(rest.tolist()):
+            pieces[n] = counts[off[k] : off[k + 1]]
+            sizes[n] = rsize[k]
+    lens = np.array([len(x) for x in pieces], dtype=np.int64)
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    all_counts = np.concatenate(pieces).astype(np.uint32) if pieces else np.zeros(0, np.uint32)
+    return coco_native.DecodedRles(all_counts, offsets, sizes)
 
 
 def _polygons_by_image(

@@ -163,12 +163,32 @@ class SegmentationEvaluator:
     def reset(self) -> None:
         """Forget every pixel."""
         self._confusion = np.zeros((self.num_classes, self.num_classes + 1), np.int64)
+        # per frame, the non-zero cells of its confusion matrix (flat index, count)
+        self._frame_cells: list[tuple[np.ndarray, np.ndarray]] = []
+        self._frames_tracked = True
 
     def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        """Add label maps: ``gt`` and ``pred`` ``[H, W]`` or ``[N, H, W]`` integer ids."""
-        self._confusion += segmentation_confusion_matrix(
-            gt, pred, self.num_classes, ignore_index=self.ignore_index
-        )
+        """Add label maps: ``gt`` and ``pred`` ``[H, W]`` or ``[N, H, W]`` integer ids
+        (each ``[H, W]`` map is one frame)."""
+        gt, pred = np.asarray(gt), np.asarray(pred)
+        if gt.ndim == 3 and gt.shape == pred.shape:
+            frames = [
+                segmentation_confusion_matrix(
+                    g, p, self.num_classes, ignore_index=self.ignore_index
+                )
+                for g, p in zip(gt, pred)
+            ]
+        else:
+            frames = [
+                segmentation_confusion_matrix(
+                    gt, pred, self.num_classes, ignore_index=self.ignore_index
+                )
+            ]
+        for conf in frames:
+            self._confusion += conf
+            flat = conf.ravel()
+            nz = np.flatnonzero(flat)
+            self._frame_cells.append((nz.astype(np.int32), flat[nz]))
 
     def merge(self, other: SegmentationEvaluator) -> None:
         """Add another evaluator's confusion matrix (same classes and ignore index)."""
@@ -178,6 +198,22 @@ class SegmentationEvaluator:
                 f"{self.ignore_index}; got {other.num_classes}, {other.ignore_index}"
             )
         self._confusion += other._confusion
+        self._frame_cells.extend(other._frame_cells)
+        self._frames_tracked = self._frames_tracked and other._frames_tracked
+
+    def frame_cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Per-frame confusion matrices, sparse: ``(offsets [F + 1], flat cell index,
+        count)`` in arrival order; None when the state came without them."""
+        if not self._frames_tracked:
+            return None
+        lens = np.array([len(c[0]) for c in self._frame_cells], np.int64)
+        offsets = np.zeros(len(lens) + 1, np.int64)
+        np.cumsum(lens, out=offsets[1:])
+        if not self._frame_cells:
+            return offsets, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        idx = np.concatenate([c[0] for c in self._frame_cells]).astype(np.int64)
+        cnt = np.concatenate([c[1] for c in self._frame_cells]).astype(np.int64)
+        return offsets, idx, cnt
 
     def compute(self) -> MetricResult:
         """Scores as a :class:`MetricResult` (fractions 0-1; NaN without pixels)."""
@@ -192,6 +228,7 @@ class SegmentationEvaluator:
                 "class_acc": s["class_acc"],
             },
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -200,6 +237,7 @@ class SegmentationEvaluator:
             "num_classes": self.num_classes,
             "ignore_index": self.ignore_index,
             "confusion": self._confusion.copy(),
+            **_frames_state(self.frame_cells()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -209,6 +247,27 @@ class SegmentationEvaluator:
             int(state["num_classes"]), ignore_index=None if ignore is None else int(ignore)
         )
         self._confusion = np.asarray(state["confusion"], np.int64).copy()
+        self._frame_cells, self._frames_tracked = _frames_from_state(state, self._confusion)
+
+
+def _frames_state(cells: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> dict[str, Any]:
+    if cells is None:
+        return {}
+    offsets, idx, cnt = cells
+    return {"frame_offsets": offsets, "frame_cell_index": idx, "frame_cell_count": cnt}
+
+
+def _frames_from_state(
+    state: dict[str, Any], confusion: np.ndarray
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], bool]:
+    """Per-frame cells of a state (older states have none: not tracked, unless empty)."""
+    if state.get("frame_offsets") is None:
+        return [], not confusion.any()
+    off = np.asarray(state["frame_offsets"], np.int64)
+    idx = np.asarray(state["frame_cell_index"], np.int64)
+    cnt = np.asarray(state["frame_cell_count"], np.int64)
+    cells = [(idx[a:b].astype(np.int32), cnt[a:b]) for a, b in zip(off[:-1], off[1:])]
+    return cells, True
 
 
 def _nanmean(values: np.ndarray) -> float:

@@ -1,6 +1,7 @@
 """``--model NAME`` to a :class:`~visionbench.models.base.ModelAdapter`.
 
 * ``tv:<name>`` — any torchvision model (:func:`~visionbench.models.torchvision_zoo.build_torchvision`);
+* ``timm:<name>`` — any timm classifier (:func:`~visionbench.models.timm_zoo.build_timm`);
 * a registered name (``visionbench/models/catalog.py`` or a ``visionbench.models`` entry point);
 * ``pkg.module:factory`` or ``path/file.py:factory`` — your own model
   (:func:`~visionbench.models.user_model.load_user_model`).
@@ -39,6 +40,10 @@ def build_model(name: str, *, weights: str | None = None, **options: Any) -> Mod
     kw = dict(options)
     if weights is not None:
         kw["weights"] = weights
+    if name.startswith("timm:"):
+        from visionbench.models.timm_zoo import build_timm
+
+        return build_timm(name, **kw)
     if name.startswith("tv:"):
         from visionbench.models.torchvision_zoo import build_torchvision
 

@@ -11,6 +11,10 @@ PROTOCOLS: dict[str, tuple[str, dict[str, Any]]] = {
         "visionbench.protocols.coco:CocoProtocol",
         {"task": "detection", "description": "COCO AP/AR (bbox, segm or keypoints), pycocotools"},
     ),
+    "lvis": (
+        "visionbench.protocols.lvis:LvisProtocol",
+        {"task": "detection", "description": "LVIS v1 federated AP/AR, APr/APc/APf (lvis-api)"},
+    ),
     "cityscapes": (
         "visionbench.protocols.cityscapes:CityscapesProtocol",
         {

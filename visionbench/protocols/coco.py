@@ -120,15 +120,29 @@ class CocoProtocol(Protocol):
         table = getattr(source, "ground_truth_table", None)
         gt = table(self.iou_type, self._compat() is not None) if table else str(ann)
         try:
-            return coco_evaluate(
-                gt, str(p), iou_type=self.iou_type, compat=self._compat(),
-                **({"img_ids": list(img_ids)} if img_ids is not None else {}),
-            )  # fmt: skip
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = coco_evaluate(
+                    gt, str(p), iou_type=self.iou_type, compat=self._compat(),
+                    **({"img_ids": list(img_ids)} if img_ids is not None else {}),
+                )  # fmt: skip
         except MetricInputError as e:  # its message names the file, the field and the id
             raise AnnotationError(str(e)) from None
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if any("category ids not in the ground truth" in str(w.message) for w in caught):
+            rows = load_json(p)  # only when results were dropped: is it the COCO-80 index?
+            if isinstance(rows, list):
+                warn_coco80(rows, set(int(c) for c in self.label_space.ids), p)
+        return result
 
     def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
         p = check_exists(path)
+        own = getattr(self.dataset, "read_predictions", None)  # a format's own files (YOLO txt)
+        if own is not None:
+            preds = own(p, gt)
+            if preds is not None:
+                return preds
         return _coco_results(p, gt, self.iou_type)
 
     # -- bench export ---------------------------------------------------------------
@@ -264,6 +278,30 @@ def coco_results_rows(predictions: Sequence[Prediction], iou_type: str = "bbox")
 # ---------------------------------------------------------------------------------------
 
 
+#: ids 1..79 that are not COCO category ids (the gaps of the 91-id list)
+_COCO91_GAPS = frozenset({12, 26, 29, 30, 45, 66, 68, 69, 71})
+
+
+def warn_coco80(rows: list[Any], known: set[int], p: Path) -> None:
+    """Warn when results with ``category_id`` 0..79 meet COCO category ids: the COCO-80
+    class index (YOLO-style ``cls``) written where the COCO-91 category id belongs."""
+    if not rows or not known or not ({1, 90} <= known):
+        return
+    try:
+        cats = {int(r["category_id"]) for r in rows}
+    except (KeyError, TypeError, ValueError):
+        return
+    if cats and max(cats) <= 79 and (0 in cats or cats & _COCO91_GAPS):
+        warnings.warn(
+            f"{p}: every category_id is in 0..79 and some are not COCO category ids "
+            f"({sorted(cats - known)[:10]}): these look like COCO-80 class indices "
+            "(ultralytics/YOLO 'cls', darknet), not the COCO-91 category ids (1..90) the ground "
+            "truth uses; map them with visionbench.label_spaces.label_map('coco80', 'coco91') "
+            "(the scores below are wrong otherwise)",
+            stacklevel=3,
+        )
+
+
 def _image_id(sample_id: Any) -> int:
     try:
         return int(sample_id)
@@ -326,6 +364,7 @@ def _coco_results(p: Path, gt: Any, iou_type: str) -> list[Prediction]:
             continue
         per_img[iid].append({"box": (x, y, x + w, y + h), "cat": cid, "score": score,
                              "segm": r.get("segmentation"), "kp": r.get("keypoints")})  # fmt: skip
+    warn_coco80(rows, known_cats, p)
     if unknown_imgs:
         ids = sorted(unknown_imgs)
         raise AnnotationError(

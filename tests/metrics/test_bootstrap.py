@@ -1,0 +1,321 @@
+"""Bootstrap replicates equal full evaluations of the resampled sets built explicitly.
+
+For every task a replicate with draw counts ``w`` must equal, bit for bit, the evaluator
+fed the resampled set: sample ``i`` ``w_i`` times (COCO: images duplicated under new ids in
+the original order), on random cases with ties, crowds, empty images and missing classes.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from visionbench.metrics.bleu import CaptionEvaluator
+from visionbench.metrics.bootstrap import (
+    bootstrap_intervals,
+    bootstrap_signature,
+    percentile_interval,
+    replicates,
+    resample_weights,
+    sample_table,
+)
+from visionbench.metrics.cityscapes import CityscapesEvaluator
+from visionbench.metrics.classification import ClassificationEvaluator
+from visionbench.metrics.coco import CocoEvaluator, coco_evaluate
+from visionbench.metrics.coco_data import load_ground_truth, load_results
+from visionbench.metrics.errors import MetricInputError
+from visionbench.metrics.scene_graph import SceneGraphEvaluator
+from visionbench.metrics.segmentation import SegmentationEvaluator
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _coco_gen import random_problem  # noqa: E402
+from test_cityscapes import _random_frame  # noqa: E402
+from test_scene_graph import N_PRED, _random_image  # noqa: E402
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (np.isnan(a) and np.isnan(b))
+
+
+def _assert_replicates_equal(reps: dict[str, np.ndarray], j: int, ref: dict[str, float]) -> None:
+    assert set(ref) <= set(reps), sorted(set(ref) - set(reps))
+    for k, v in ref.items():
+        assert _same(reps[k][j], v), (k, reps[k][j], v)
+
+
+def _weights(rng: np.random.Generator, n: int, b: int = 4) -> np.ndarray:
+    w = rng.multinomial(n, np.ones(n) / n, size=b).astype(np.int64)
+    w[0] = 0
+    w[0, rng.integers(n)] = 3  # one sample three times
+    return w
+
+
+# -- COCO ---------------------------------------------------------------------------
+def _coco_duplicated(gt: dict, res: list, counts: dict[int, int]) -> tuple[dict, list]:
+    """Images drawn ``counts[id]`` times, under new ids 1.. in the order of the old ids."""
+    images, anns, out = [], [], []
+    by_id = {im["id"]: im for im in gt["images"]}
+    nid = aid = 1
+    for i in sorted(counts):
+        for _ in range(counts[i]):
+            images.append({**by_id[i], "id": nid})
+            for a in gt["annotations"]:
+                if a["image_id"] == i:
+                    anns.append({**copy.deepcopy(a), "image_id": nid, "id": aid})
+                    aid += 1
+            out += [{**copy.deepcopy(r), "image_id": nid} for r in res if r["image_id"] == i]
+            nid += 1
+    return {**gt, "images": images, "annotations": anns}, out
+
+
+def _coco_evaluator(gt: dict, res: list, compat: str | None = None) -> CocoEvaluator:
+    gtt = load_ground_truth(gt, iou_type="bbox", compat=compat is not None)
+    dtt = load_results(res, gtt, iou_type="bbox", compat=compat is not None)
+    ev = CocoEvaluator(gtt.cat_ids, compat=compat)
+    ev.update_tables(gtt.anns, dtt, gtt.image_ids)
+    return ev
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_coco_replicate_equals_duplicated_evaluation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    gt, res = random_problem(rng, n_img=int(rng.integers(3, 10)), tied_scores=seed % 2 == 0)
+    if not res:
+        pytest.skip("no detections drawn")
+    compat = "pycocotools" if seed % 3 == 0 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = _coco_evaluator(gt, res, compat)
+        table = sample_table(ev)
+        ones = table.metrics(np.ones((1, len(table)), np.int64))
+        _assert_replicates_equal(ones, 0, ev.compute().metrics)
+        w = _weights(rng, len(table))
+        reps = table.metrics(w)
+        for j in range(len(w)):
+            counts = {int(i): int(c) for i, c in zip(table.sample_ids, w[j]) if c}
+            g2, r2 = _coco_duplicated(gt, res, counts)  # r2 may be empty: "no detections"
+            _assert_replicates_equal(reps, j, coco_evaluate(g2, r2, compat=compat).metrics)
+
+
+def test_coco_tied_scores_inside_an_image_replay_copy_by_copy() -> None:
+    # one image, one gt, a TP and an FP of the same score: drawn twice, pycocotools'
+    # order is TP FP TP FP (not TP TP FP FP), which changes the precision envelope
+    gt = {
+        "images": [{"id": 5, "height": 50, "width": 50}, {"id": 9, "height": 50, "width": 50}],
+        "categories": [{"id": 1, "name": "a"}],
+        "annotations": [
+            {"id": 1, "image_id": 5, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+            {"id": 2, "image_id": 9, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100, "iscrowd": 0},
+        ],
+    }  # fmt: skip
+    res = [
+        {"image_id": 5, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5},
+        {"image_id": 5, "category_id": 1, "bbox": [30, 30, 10, 10], "score": 0.5},
+    ]
+    ev = _coco_evaluator(gt, res)
+    table = sample_table(ev)
+    reps = table.metrics(np.array([[2, 0], [2, 1], [1, 3]]))
+    for j, counts in enumerate(({5: 2}, {5: 2, 9: 1}, {5: 1, 9: 3})):
+        _assert_replicates_equal(reps, j, coco_evaluate(*_coco_duplicated(gt, res, counts)).metrics)
+
+
+def test_coco_intervals_identical_one_pass_or_merged_shards() -> None:
+    rng = np.random.default_rng(7)
+    gt, res = random_problem(rng, n_img=12)
+    gtt = load_ground_truth(gt, iou_type="bbox", compat=False)
+    dtt = load_results(res, gtt, iou_type="bbox", compat=False)
+    one = CocoEvaluator(gtt.cat_ids)
+    one.update_tables(gtt.anns, dtt, gtt.image_ids)
+    ids = rng.permutation(np.unique(gtt.image_ids))
+    a, b = CocoEvaluator(gtt.cat_ids), CocoEvaluator(gtt.cat_ids)
+    a.update_tables(gtt.anns, dtt, ids[:5])
+    b.update_tables(gtt.anns, dtt, ids[5:])
+    b.merge(a)  # other order on purpose
+    restored = CocoEvaluator(gtt.cat_ids)
+    restored.load_state_dict(b.state_dict())
+    ci1 = bootstrap_intervals(one, B=60, seed=3)
+    assert ci1 == bootstrap_intervals(restored, B=60, seed=3)
+    assert ci1 == bootstrap_intervals(one, B=60, seed=3)  # deterministic
+    assert ci1 != bootstrap_intervals(one, B=60, seed=4)
+    assert ci1["AP"]["low"] <= one.compute()["AP"] <= ci1["AP"]["high"] or np.isnan(
+        ci1["AP"]["low"]
+    )
+
+
+# -- classification -----------------------------------------------------------------
+@pytest.mark.parametrize("seed", range(6))
+def test_classification_replicate_equals_resampled_evaluation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, c = int(rng.integers(5, 60)), int(rng.integers(2, 12))
+    scores = rng.integers(0, 4, (n, c)).astype(np.float32)  # ties on purpose
+    labels = rng.integers(0, c, n)
+    real = [list(rng.choice(c, int(rng.integers(0, 3)), replace=False)) for _ in range(n)]
+    ev = ClassificationEvaluator(
+        c, topk=(1, min(3, c)), ties="pessimistic" if seed % 2 else "index"
+    )
+    ev.update(scores[: n // 2], labels[: n // 2], real_labels=real[: n // 2])
+    ev.update(scores[n // 2 :], labels[n // 2 :], real_labels=real[n // 2 :])
+    table = sample_table(ev)
+    w = _weights(rng, n)
+    reps = table.metrics(w)
+    for j in range(len(w)):
+        idx = np.repeat(np.arange(n), w[j])
+        ref = ClassificationEvaluator(c, topk=ev.topk, ties=ev.ties)
+        ref.update(scores[idx], labels[idx], real_labels=[real[i] for i in idx])
+        _assert_replicates_equal(reps, j, ref.compute().metrics)
+
+
+# -- semantic segmentation and Cityscapes -------------------------------------------
+@pytest.mark.parametrize("seed", range(4))
+def test_segmentation_replicate_equals_resampled_evaluation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    c, n = 5, int(rng.integers(3, 9))
+    gts = rng.integers(0, c, (n, 12, 16))
+    gts[rng.random(gts.shape) < 0.1] = 255
+    gts[0][gts[0] == 0] = 1  # some frames lack class 0
+    preds = np.where(rng.random(gts.shape) < 0.3, rng.integers(0, c, gts.shape), gts)
+    preds[preds == 255] = 0
+    ev = SegmentationEvaluator(c)
+    ev.update(gts[:2], preds[:2])
+    for g, p in zip(gts[2:], preds[2:]):
+        ev.update(g, p)
+    restored = SegmentationEvaluator(c)
+    restored.load_state_dict(ev.state_dict())
+    w = _weights(rng, n)
+    reps = sample_table(restored).metrics(w)
+    for j in range(len(w)):
+        ref = SegmentationEvaluator(c)
+        idx = np.repeat(np.arange(n), w[j])
+        ref.update(gts[idx], preds[idx])
+        _assert_replicates_equal(reps, j, ref.compute().metrics)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cityscapes_replicate_equals_resampled_evaluation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    frames = [_random_frame(rng) for _ in range(int(rng.integers(3, 7)))]
+    ev = CityscapesEvaluator()
+    for gt, inst, pred in frames:
+        ev.update(gt, pred, inst)
+    restored = CityscapesEvaluator()
+    restored.load_state_dict(ev.state_dict())
+    w = _weights(rng, len(frames))
+    reps = sample_table(restored).metrics(w)
+    for j in range(len(w)):
+        ref = CityscapesEvaluator()
+        for i in np.repeat(np.arange(len(frames)), w[j]):
+            gt, inst, pred = frames[i]
+            ref.update(gt, pred, inst)
+        _assert_replicates_equal(reps, j, ref.compute().metrics)
+
+
+# -- captions -----------------------------------------------------------------------
+_WORDS = ["a", "the", "dog", "cat", "runs", "sits", "on", "mat", "red", "big", "small", "park"]
+
+
+def _sentence(rng: np.random.Generator) -> str:
+    return " ".join(rng.choice(_WORDS, int(rng.integers(1, 9))))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_caption_replicate_equals_resampled_evaluation(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 15))
+    hyps = [_sentence(rng) for _ in range(n)]
+    refs = [[_sentence(rng) for _ in range(int(rng.integers(1, 4)))] for _ in range(n)]
+    opts = {
+        "tokenize": "none",
+        "smooth_method": ["exp", "floor", "add-k", "none"][seed],
+        "cider_d": False,  # CIDEr-D / ROUGE-L are not resampled (corpus document frequencies)
+        "rouge_l": False,
+    }
+    ev = CaptionEvaluator(**opts)
+    ev.update(hyps, refs)
+    w = _weights(rng, n)
+    reps = sample_table(ev).metrics(w)
+    for j in range(len(w)):
+        idx = np.repeat(np.arange(n), w[j])
+        ref = CaptionEvaluator(**opts)
+        ref.update([hyps[i] for i in idx], [refs[i] for i in idx])
+        _assert_replicates_equal(reps, j, ref.compute().metrics)
+
+
+# -- scene graphs -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("seed", "mode"), [(0, "sgdet"), (1, "predcls"), (2, "sgcls"), (3, "sgdet")]
+)
+def test_scene_graph_replicate_equals_resampled_evaluation(seed: int, mode: str) -> None:
+    rng = np.random.default_rng(seed)
+    images = [_random_image(rng, mode) for _ in range(int(rng.integers(3, 8)))]
+    train = rng.integers(1, 5, (10, 3)) if seed % 2 else None
+    opts = {"num_predicates": N_PRED, "mode": mode, "train_triplets": train}
+    ev = SceneGraphEvaluator(**opts)
+    for im in images:
+        ev.update(**im)
+    w = _weights(rng, len(images))
+    reps = sample_table(ev).metrics(w)
+    for j in range(len(w)):
+        ref = SceneGraphEvaluator(**opts)
+        for i in np.repeat(np.arange(len(images)), w[j]):
+            ref.update(**images[i])
+        _assert_replicates_equal(reps, j, ref.compute().metrics)
+
+
+def test_pairwise_sum_is_numpys() -> None:
+    from visionbench.metrics.coco_bootstrap_kernels import _pairwise_sum
+
+    rng = np.random.default_rng(0)
+    sizes = [*range(1, 300), 1000, 4095, 8191, 8192, 8193, 16385, 80800, 323200]
+    for n in sizes:
+        a = rng.random(n) * rng.choice([1.0, 1e-3, 1e6])
+        assert _pairwise_sum(a, 0, n) / n == np.mean(a), n
+
+
+# -- the interval itself ------------------------------------------------------------
+def test_percentile_interval_and_signature() -> None:
+    v = np.arange(1001, dtype=float)
+    assert percentile_interval(v, 0.95) == (25.0, 975.0)
+    assert percentile_interval(np.array([np.nan, 1.0, 3.0]), 0.5) == (1.5, 2.5)
+    assert np.isnan(percentile_interval(np.array([np.nan]))[0])
+    assert bootstrap_signature(B=1000, seed=0) == "ci=percentile-bootstrap|B=1000|seed=0|level=0.95"
+    with pytest.raises(MetricInputError, match="level"):
+        percentile_interval(v, 1.5)
+
+
+def test_resample_weights_are_sacrebleu_draws() -> None:
+    n, b = 7, 120
+    w = np.concatenate(list(resample_weights(n, b, 12345)))
+    idx = np.random.default_rng(12345).choice(n, size=(b, n), replace=True)
+    assert (w == np.stack([np.bincount(r, minlength=n) for r in idx])).all()
+
+
+def test_classification_interval_matches_a_plain_numpy_bootstrap() -> None:
+    rng = np.random.default_rng(0)
+    n = 200
+    labels = rng.integers(0, 4, n)
+    scores = rng.random((n, 4))
+    ev = ClassificationEvaluator(4, topk=(1,))
+    ev.update(scores, labels)
+    correct = scores.argmax(1) == labels
+    idx = np.random.default_rng(5).choice(n, size=(300, n), replace=True)
+    ref = 100.0 * correct[idx].sum(1) / n
+    ci = bootstrap_intervals(ev, B=300, seed=5, metrics=["top1"])["top1"]
+    assert (ci["low"], ci["high"]) == tuple(np.percentile(ref, [2.5, 97.5]))
+    assert ci["method"] == "percentile-bootstrap" and ci["B"] == 300 and ci["seed"] == 5
+    assert np.array_equal(replicates(sample_table(ev), B=300, seed=5)["top1"], ref)
+
+
+def test_state_without_per_sample_statistics_is_a_clear_error() -> None:
+    ev = ClassificationEvaluator(3)
+    ev.update(np.eye(3), np.arange(3))
+    old = {k: v for k, v in ev.state_dict().items() if not k.startswith("sample_")}
+    ev2 = ClassificationEvaluator(3)
+    ev2.load_state_dict(old)
+    assert ev2.compute()["top1"] == 100.0
+    with pytest.raises(MetricInputError, match="per-sample"):
+        sample_table(ev2)

@@ -1,0 +1,221 @@
+"""Bootstrap confidence intervals of any evaluator's metrics, from its sufficient statistics.
+
+``bootstrap_intervals(evaluator)`` resamples the evaluator's samples with replacement --
+images (COCO, scene graphs), frames (Cityscapes, semantic segmentation), samples
+(classification), captions (BLEU) -- ``B`` times (1000 by default) from a seeded
+``numpy.random.default_rng(seed)``, scores every replicate from the per-sample statistics
+the evaluator already keeps (no re-inference, no re-matching) and returns percentile
+intervals. A replicate equals the full evaluation of the resampled set built explicitly
+(sample ``i`` drawn ``w_i`` times = ``w_i`` copies under new ids, in the original order),
+which the tests check for every task.
+
+Determinism: the draws are made over the samples sorted by their identity (COCO image
+id; elsewhere the arrival position, which contiguous shards merged in rank order keep), so
+one pass and merged shards give the same intervals. Replicates where a metric is
+undefined (NaN, e.g. no ground truth drawn for a class) are left out of its interval.
+
+Every interval carries its method in the run-record form
+``{"low", "high", "level", "method": "percentile-bootstrap", "B", "seed"}`` and
+:func:`bootstrap_signature` names it (``ci=percentile-bootstrap|B=1000|seed=0|level=0.95``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from visionbench.metrics.errors import MetricInputError
+
+__all__ = [
+    "DEFAULT_B",
+    "METHOD",
+    "bootstrap_intervals",
+    "bootstrap_signature",
+    "percentile_interval",
+    "resample_weights",
+    "sample_table",
+]
+
+DEFAULT_B = 1000
+METHOD = "percentile-bootstrap"
+_CHUNK = 64  # replicates drawn and scored at a time (bounds memory on 50k-sample sets)
+
+
+def bootstrap_signature(*, B: int = DEFAULT_B, seed: int = 0, level: float = 0.95) -> str:
+    """``ci=percentile-bootstrap|B=1000|seed=0|level=0.95``."""
+    return f"ci={METHOD}|B={int(B)}|seed={int(seed)}|level={level:g}"
+
+
+def sample_table(evaluator: Any, *, metrics: Iterable[str] | None = None) -> Any:
+    """The per-sample statistics of an evaluator as a sample table (see ``sample_tables``).
+
+    Raises:
+        MetricInputError: an evaluator without per-sample statistics (e.g. a state loaded
+            from an older record), or of an unknown kind.
+    """
+    from visionbench.metrics import sample_tables as T
+
+    name = type(evaluator).__name__
+    if name == "CocoEvaluator":
+        from visionbench.metrics.coco_bootstrap import CocoSampleTable
+
+        return CocoSampleTable(
+            evaluator._state(), evaluator.params, evaluator.cat_ids,
+            compat=evaluator.compat is not None,
+        )  # fmt: skip
+    if name == "ClassificationEvaluator":
+        s = evaluator.samples()
+        if s is None:
+            raise MetricInputError("bootstrap: this classification state has no per-sample ranks")
+        return T.ClassificationTable(
+            {k: v for k, v in s.items()},
+            config={
+                "topk": evaluator.topk,
+                "num_classes": evaluator.num_classes,
+                # the macro / micro scores need a C x C matrix per replicate: only on request
+                "with_confusion": metrics is None
+                or any(not m.startswith(("top", "real_top")) for m in metrics),
+            },
+        )
+    if name == "SegmentationEvaluator":
+        cells = evaluator.frame_cells()
+        if cells is None:
+            raise MetricInputError("bootstrap: this segmentation state has no per-frame cells")
+        off, idx, cnt = cells
+        c = evaluator.num_classes
+        return T.SegmentationTable(
+            {}, {"cells": (off, np.stack([idx, cnt], axis=1))}, config={"shape": (c, c + 1)}
+        )
+    if name == "CityscapesEvaluator":
+        f = evaluator.frames()
+        if f is None:
+            raise MetricInputError("bootstrap: this Cityscapes state has no per-frame statistics")
+        st = evaluator.stats()
+        inst = np.stack([st.inst_label, st.inst_size, st.inst_tp, st.inst_cat_tp], axis=1)
+        inst_off = np.zeros(len(f["inst_count"]) + 1, np.int64)
+        np.cumsum(f["inst_count"], out=inst_off[1:])
+        return T.CityscapesTable(
+            {"has_instances": f["has_instances"]},
+            {
+                "cells": (f["offsets"], np.stack([f["cell_index"], f["cell_count"]], axis=1)),
+                "instances": (inst_off, inst),
+            },
+        )
+    if name == "CaptionEvaluator":
+        evaluator._tokenize_raw()  # ptb-java states tokenise lazily
+        cols = {}
+        if evaluator.config["coco"] and evaluator._coco:
+            cols["coco"] = np.concatenate(evaluator._coco)
+        if evaluator.config["sacrebleu"] and evaluator._sacre:
+            cols["sacre"] = np.concatenate(evaluator._sacre)
+        if not cols:
+            raise MetricInputError("bootstrap: no BLEU statistics in this caption state")
+        return T.CaptionTable(cols, config=dict(evaluator.config))
+    if name == "SceneGraphEvaluator":
+        st = evaluator.state_dict()
+        n_rels = st["num_gt_relations"]
+        off = np.zeros(len(n_rels) + 1, np.int64)
+        np.cumsum(n_rels, out=off[1:])
+        rel = np.stack(
+            [st["predicate"], st["gc_rank"], st["ng_rank"], st["zero_shot"].astype(np.int64)],
+            axis=1,
+        )
+        return T.SceneGraphTable(
+            {},
+            {"relations": (off, rel)},
+            config={
+                "ks": evaluator.ks,
+                "num_predicates": evaluator.num_predicates,
+                "zero_shot": evaluator._train_keys is not None,
+            },
+        )
+    table = getattr(evaluator, "sample_table", None)
+    if callable(table):
+        return table()
+    raise MetricInputError(f"bootstrap: no per-sample statistics for a {name}")
+
+
+def resample_weights(n: int, B: int, seed: int, *, chunk: int = _CHUNK) -> Iterable[np.ndarray]:
+    """Draw counts ``[b, n]`` (chunks of at most ``chunk`` replicates, ``B`` in all): row j
+    counts how often each of the n samples is drawn in replicate j. The draws are
+    ``rng.choice(n, size=(b, n), replace=True)`` of one ``default_rng(seed)``, as sacreBLEU
+    draws its bootstrap indices."""
+    if n < 1:
+        raise MetricInputError("bootstrap: no samples to resample")
+    rng = np.random.default_rng(seed)
+    done = 0
+    while done < B:
+        b = min(chunk, B - done)
+        idx = rng.choice(n, size=(b, n), replace=True)
+        rows = np.repeat(np.arange(b), n) * n + idx.ravel()
+        yield np.bincount(rows, minlength=b * n).reshape(b, n)
+        done += b
+
+
+def replicates(
+    table: Any, *, B: int = DEFAULT_B, seed: int = 0, metrics: Iterable[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Metric name -> ``[B]`` replicate values (draws over the samples sorted by id)."""
+    n = len(table)
+    order = np.argsort(np.asarray(table.sample_ids), kind="stable")
+    want = None if metrics is None else set(metrics)
+    out: dict[str, list[np.ndarray]] = {}
+    for w_sorted in resample_weights(n, B, seed):
+        w = np.empty_like(w_sorted)
+        w[:, order] = w_sorted
+        for k, v in table.metrics(w).items():
+            if want is None or k in want:
+                out.setdefault(k, []).append(v)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The ``(1 - level) / 2`` and ``(1 + level) / 2`` percentiles (linear interpolation)
+    of the finite replicate values; NaN when none is finite."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not 0 < level < 1:
+        raise MetricInputError(f"level: expected a value in (0, 1), got {level}")
+    if v.size == 0:
+        return float("nan"), float("nan")
+    # rounded: 50 * (1 - 0.95) is 2.5000000000000022 in floating point
+    lo, hi = np.percentile(v, [round(50 * (1 - level), 10), round(50 * (1 + level), 10)])
+    return float(lo), float(hi)
+
+
+def bootstrap_intervals(
+    evaluator: Any,
+    *,
+    B: int = DEFAULT_B,
+    seed: int = 0,
+    level: float = 0.95,
+    metrics: Iterable[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Percentile bootstrap intervals of an evaluator's metrics.
+
+    Args:
+        evaluator: any evaluator of the metrics core (or a sample table).
+        B: number of replicates. seed: the ``default_rng`` seed. level: coverage.
+        metrics: metric names to keep (default: every metric the table scores).
+
+    Returns:
+        name -> ``{"low", "high", "level", "method", "B", "seed"}`` (the run-record ``ci``).
+    """
+    if int(B) < 1:
+        raise MetricInputError(f"B: expected a positive number of replicates, got {B}")
+    table = (
+        evaluator
+        if hasattr(evaluator, "metrics") and hasattr(evaluator, "sample_ids")
+        else (sample_table(evaluator, metrics=metrics))
+    )
+    reps = replicates(table, B=int(B), seed=int(seed), metrics=metrics)
+    out = {}
+    for name, values in reps.items():
+        lo, hi = percentile_interval(values, level)
+        out[name] = {
+            "low": lo, "high": hi, "level": float(level), "method": METHOD,
+            "B": int(B), "seed": int(seed),
+        }  # fmt: skip
+    return out

@@ -1,0 +1,331 @@
+"""Bootstrap replicates of the COCO summary stats from a :class:`MatchState`, no re-matching.
+
+A replicate draws the images with replacement; drawing image ``i`` ``w_i`` times is the
+evaluation of a set where image ``i`` appears ``w_i`` times under new ids (new ids given in
+the order of the original ids, copies adjacent). Matching is per image, so each copy has
+the original's match flags; only ``accumulate`` changes. :class:`CocoSampleTable`
+precomputes, once, the detections in pycocotools' order (by category, then ``-score``,
+image, rank) and for each detection the (area, IoU threshold) cells where it is not the
+plain false positive / ignored it is elsewhere; a replicate is then one pass over the
+detections with integer weights (the draw counts), reading precision only at the true
+positives (between true positives precision only falls, see
+``coco_kernels.accumulate_ranked``). Ties of score inside one image are replayed copy by
+copy, as the duplicated set orders them, so the replicate equals
+``CocoEvaluator.compute()`` on the duplicated images bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from visionbench.metrics.coco_core import MatchState
+from visionbench.metrics.coco_params import CocoParams
+from visionbench.metrics.errors import MetricInputError
+
+__all__ = ["CocoSampleTable", "coco_stat_specs"]
+
+_TP, _FP, _IG = 0, 1, 2
+
+
+class CocoSampleTable:
+    """Per-image COCO statistics, resampled by integer image weights.
+
+    Args:
+        state: the evaluator's :class:`MatchState` (any union of images).
+        params: the evaluation's :class:`CocoParams`.
+        cat_ids: [K] sorted category ids (ignored when pooled).
+        compat: as in ``CocoEvaluator`` (decides which maxDet the AP stat reads).
+    """
+
+    def __init__(
+        self, state: MatchState, params: CocoParams, cat_ids: np.ndarray, *, compat: bool
+    ) -> None:
+        self.state = state
+        self.params = params
+        self.cat_ids = np.asarray(cat_ids, dtype=np.int64)
+        self.compat = compat
+        self.sample_ids = np.asarray(state.image_ids, dtype=np.int64)
+        self.specs, self.names = coco_stat_specs(params, compat=compat)
+        md = list(params.max_dets)
+        for ap, _thr, _area, m in self.specs:
+            if ap and m != len(md) - 1:
+                raise MetricInputError(
+                    f"bootstrap: AP at maxDets={md[m]} (not the last of {md}) is not supported"
+                )
+        self._prepared: dict[str, Any] | None = None
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    # -- building tables for paired tests ------------------------------------------
+    def take(self, idx: np.ndarray) -> CocoSampleTable:
+        """The table of images ``idx`` (positions, ascending, unique)."""
+        keep_ids = self.sample_ids[np.asarray(idx, dtype=np.int64)]
+        s = self.state
+        dm = np.isin(s.dt_image_id, keep_ids)
+        pm = np.isin(s.pair_image_id, keep_ids)
+        sub = MatchState(
+            keep_ids, s.dt_image_id[dm], s.dt_cat[dm], s.dt_score[dm], s.dt_rank[dm],
+            s.dt_flags[dm], s.pair_image_id[pm], s.pair_cat[pm], s.pair_npig[pm],
+        )  # fmt: skip
+        return CocoSampleTable(sub, self.params, self.cat_ids, compat=self.compat)
+
+    def stacked(self, other: CocoSampleTable) -> CocoSampleTable:
+        """This table's images then ``other``'s as one set (ids remapped to ``2 id`` and
+        ``2 id + 1``, which keeps pycocotools' tie order); for randomisation tests."""
+        a, b = self.state, other.state
+
+        def remap(s: MatchState, off: int) -> MatchState:
+            return MatchState(
+                2 * s.image_ids + off, 2 * s.dt_image_id + off, s.dt_cat, s.dt_score, s.dt_rank,
+                s.dt_flags, 2 * s.pair_image_id + off, s.pair_cat, s.pair_npig,
+            )  # fmt: skip
+
+        ra, rb = remap(a, 0), remap(b, 1)
+        both = MatchState.concat([ra, rb])
+        # sample order (the caller's weight layout): self's images, then other's
+        return CocoSampleTable(both, self.params, self.cat_ids, compat=self.compat)
+
+    # -- storage --------------------------------------------------------------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for ``np.savez``: the match state (flags bit-packed), params."""
+        from visionbench.metrics.coco_core import state_to_dict
+
+        p = self.params
+        out = {f"state.{k}": np.asarray(v) for k, v in state_to_dict(self.state).items()}
+        out.update(
+            {
+                "kind": np.array("CocoSampleTable"),
+                "cat_ids": self.cat_ids,
+                "compat": np.array(self.compat),
+                "sample_ids": self.sample_ids,
+                "p.iou_type": np.array(p.iou_type),
+                "p.iou_thrs": np.asarray(p.iou_thrs),
+                "p.rec_thrs": np.asarray(p.rec_thrs),
+                "p.max_dets": np.asarray(p.max_dets, dtype=np.int64),
+                "p.area_rng": np.asarray(p.area_rng, dtype=np.float64),
+                "p.area_lbl": np.asarray(list(p.area_lbl)),
+                "p.use_cats": np.array(bool(p.use_cats)),
+            }
+        )
+        return out
+
+    @classmethod
+    def from_arrays(cls, d: Any) -> CocoSampleTable:
+        """Inverse of :meth:`to_arrays`."""
+        from visionbench.metrics.coco_core import state_from_dict
+
+        state = state_from_dict({k[6:]: d[k] for k in d if k.startswith("state.")})
+        params = CocoParams(
+            iou_type=str(np.asarray(d["p.iou_type"])),
+            iou_thrs=np.asarray(d["p.iou_thrs"], dtype=np.float64),
+            rec_thrs=np.asarray(d["p.rec_thrs"], dtype=np.float64),
+            max_dets=[int(x) for x in np.asarray(d["p.max_dets"])],
+            area_rng=[list(map(float, r)) for r in np.asarray(d["p.area_rng"])],
+            area_lbl=[str(x) for x in np.asarray(d["p.area_lbl"])],
+            use_cats=bool(np.asarray(d["p.use_cats"])),
+        )
+        t = cls(state, params, np.asarray(d["cat_ids"]), compat=bool(np.asarray(d["compat"])))
+        t.sample_ids = np.asarray(d["sample_ids"], dtype=np.int64)
+        return t
+
+    # -- replicates -----------------------------------------------------------------
+    def metrics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """The summary stats of each weighted replicate.
+
+        Args:
+            weights: [B, I] non-negative integers, the draw count of each image (in
+                ``sample_ids`` order).
+
+        Returns:
+            stat name -> [B] values (NaN where pycocotools would print -1).
+        """
+        w = np.asarray(weights, dtype=np.int64)
+        if w.ndim != 2 or w.shape[1] != len(self):
+            raise MetricInputError(
+                f"weights: expected [B, {len(self)}] draw counts, got {list(w.shape)}"
+            )
+        prep = self._prepare()
+        w = w[:, prep["perm"]]  # into sorted-image-id order
+        out = {n: np.empty(len(w)) for n in self.names}
+        from visionbench.metrics import coco_bootstrap_kernels as KB
+
+        chunk = 32
+        p = self.params
+        n_cat = len(self.cat_ids) if p.use_cats else 1
+        a_, t_, r_, m_ = len(p.area_rng), len(p.iou_thrs), len(p.rec_thrs), len(p.max_dets)
+        # kept across chunks and calls (a fresh 80 MB array per chunk costs page faults)
+        if getattr(self, "_buffers", None) is None:
+            self._buffers = (
+                np.empty((chunk, a_, t_, r_, n_cat)),
+                np.empty((chunk, t_, n_cat, a_, m_)),
+            )
+        prec, rec = self._buffers
+        for c0 in range(0, len(w), chunk):
+            n_here = min(chunk, len(w) - c0)
+            KB.replicate_arrays(
+                w[c0 : c0 + chunk], prep["det_img"], prep["det_rank"], prep["cat_start"],
+                prep["cat_end"], prep["base"], prep["ex_start"], prep["ex_a"], prep["ex_t"],
+                prep["ex_cls"], prep["grp_end"], prep["ntp"], prep["multi"],
+                prep["multi_start"], prep["multi_end"], prep["pair_img"],
+                prep["pair_k"], prep["pair_npig"], np.asarray(self.params.max_dets, np.int64),
+                self.params.rec_thrs, len(self.params.iou_thrs), prec, rec,
+            )  # fmt: skip
+            stats = KB.summarize_replicates(prec, rec, n_here, *prep["specs"])
+            for si, n in enumerate(self.names):
+                v = stats[:, si]
+                out[n][c0 : c0 + n_here] = np.where(v > -1, v, np.nan)
+        return out
+
+    def _prepare(self) -> dict[str, Any]:
+        if self._prepared is not None:
+            return self._prepared
+        s, p = self.state, self.params
+        img_sorted = np.unique(s.image_ids)
+        if len(img_sorted) != len(self.sample_ids):
+            raise MetricInputError("bootstrap: duplicate image ids in the COCO state")
+        perm = _positions(self.sample_ids, img_sorted)
+        cats = self.cat_ids if p.use_cats else np.array([-1], dtype=np.int64)
+        n_cat = len(cats)
+        kd = np.minimum(np.searchsorted(cats, s.dt_cat), max(n_cat - 1, 0))
+        if len(kd) and not np.array_equal(cats[kd], s.dt_cat):
+            raise MetricInputError("bootstrap: detections of categories outside cat_ids")
+        img_idx = np.searchsorted(img_sorted, s.dt_image_id)
+        o = np.lexsort((s.dt_rank, img_idx, -s.dt_score, kd))
+        kd_o = kd[o]
+        det_img = img_idx[o].astype(np.int64)
+        score_o = s.dt_score[o]
+        flags = s.dt_flags[o]  # [D, A, T]
+        cls = np.where(flags & 2, _IG, np.where(flags & 1, _TP, _FP)).astype(np.int8)
+        n_d, n_a, n_t = cls.shape
+        # base class per (det, area): the commoner of FP / IG over the thresholds
+        n_fp = (cls == _FP).sum(axis=2)
+        n_ig = (cls == _IG).sum(axis=2)
+        base = np.where(n_ig > n_fp, _IG, _FP).astype(np.int8)
+        ex = cls != base[:, :, None]
+        ex_d, ex_a, ex_t = np.nonzero(ex)  # C order: by det, then area, then threshold
+        ex_cls = cls[ex_d, ex_a, ex_t]
+        ex_start = np.zeros(n_d + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ex_d, minlength=n_d), out=ex_start[1:])
+        cat_start = np.searchsorted(kd_o, np.arange(n_cat), side="left")
+        cat_end = np.searchsorted(kd_o, np.arange(n_cat), side="right")
+        # tie groups: adjacent detections of one category and image with the same score
+        same = np.zeros(n_d, dtype=bool)
+        if n_d > 1:
+            same[1:] = (
+                (kd_o[1:] == kd_o[:-1])
+                & (det_img[1:] == det_img[:-1])
+                & (score_o[1:] == score_o[:-1])
+            )
+        starts = np.flatnonzero(~same)
+        ends = np.r_[starts[1:], n_d]
+        grp_end = np.zeros(n_d, dtype=np.int64)  # at a group's first det: its end; else 0
+        grp_end[starts] = ends
+        # true-positive cells per (category, area, threshold)
+        tp_rows = ex_cls == _TP
+        key = (kd_o[ex_d[tp_rows]] * n_a + ex_a[tp_rows]) * n_t + ex_t[tp_rows]
+        ntp = np.bincount(key, minlength=n_cat * n_a * n_t).reshape(n_cat, n_a, n_t)
+        multi = np.flatnonzero(np.repeat(ends - starts > 1, ends - starts))
+        multi_start = np.searchsorted(multi, cat_start).astype(np.int64)
+        multi_end = np.searchsorted(multi, cat_end).astype(np.int64)
+        pk = np.minimum(np.searchsorted(cats, s.pair_cat), max(n_cat - 1, 0))
+        spec_thr = []
+        for _ap, thr, _a, _m in self.specs:
+            hit = np.flatnonzero(thr == p.iou_thrs) if thr is not None else None
+            if hit is not None and len(hit) != 1:
+                raise MetricInputError(f"bootstrap: IoU threshold {thr} is not once in iou_thrs")
+            spec_thr.append(-1 if hit is None else int(hit[0]))
+        self._prepared = {
+            "specs": (
+                np.array([sp[0] for sp in self.specs], dtype=np.bool_),
+                np.array(spec_thr, dtype=np.int64),
+                np.array([sp[2] for sp in self.specs], dtype=np.int64),
+                np.array([sp[3] for sp in self.specs], dtype=np.int64),
+            ),
+            "perm": perm,
+            "det_img": det_img,
+            "det_rank": s.dt_rank[o].astype(np.int64),
+            "cat_start": cat_start.astype(np.int64),
+            "cat_end": cat_end.astype(np.int64),
+            "base": np.ascontiguousarray(base),
+            "ex_start": ex_start,
+            "ex_a": ex_a.astype(np.int64),
+            "ex_t": ex_t.astype(np.int64),
+            "ex_cls": ex_cls.astype(np.int64),
+            "grp_end": grp_end,
+            "ntp": ntp.astype(np.int64),
+            "multi": multi.astype(np.int64),
+            "multi_start": multi_start,
+            "multi_end": multi_end,
+            "pair_img": np.searchsorted(img_sorted, s.pair_image_id).astype(np.int64),
+            "pair_k": pk.astype(np.int64),
+            "pair_npig": np.ascontiguousarray(s.pair_npig, dtype=np.int64),
+        }
+        return self._prepared
+
+
+def _positions(order_ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """For each id of ``sorted_ids``, its position in ``order_ids``."""
+    o = np.argsort(order_ids, kind="stable")
+    return o[np.searchsorted(order_ids[o], sorted_ids)]
+
+
+def coco_stat_specs(
+    params: CocoParams, *, compat: bool
+) -> tuple[list[tuple[bool, float | None, int, int]], list[str]]:
+    """The summary stats of ``coco_core.summarize`` as ``(is_ap, iou_thr, area index,
+    maxDet index)`` and their names (same order)."""
+    p = params
+    md = list(p.max_dets)
+    lbl = list(p.area_lbl)
+
+    def spec(ap: bool, thr: float | None, area: str, m: int) -> tuple[bool, float | None, int, int]:
+        if area not in lbl or m not in md:
+            raise MetricInputError(f"bootstrap: the summary needs area {area!r} and maxDets {m}")
+        return (ap, thr, lbl.index(area), md.index(m))
+
+    if p.iou_type == "keypoints":
+        m = 20 if compat else md[-1]
+        specs = [
+            spec(True, None, "all", m), spec(True, 0.5, "all", m), spec(True, 0.75, "all", m),
+            spec(True, None, "medium", m), spec(True, None, "large", m),
+            spec(False, None, "all", m), spec(False, 0.5, "all", m), spec(False, 0.75, "all", m),
+            spec(False, None, "medium", m), spec(False, None, "large", m),
+        ]  # fmt: skip
+        return specs, ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+    if compat:
+        if len(md) < 3:
+            raise MetricInputError(f"max_dets={md}: pycocotools' summarize needs 3 values")
+        m0, m1, m2, first = md[0], md[1], md[2], 100
+    else:
+        m0, m1, m2 = md[0], md[min(1, len(md) - 1)], md[-1]
+        first = m2
+    specs = [
+        spec(True, None, "all", first), spec(True, 0.5, "all", m2), spec(True, 0.75, "all", m2),
+        spec(True, None, "small", m2), spec(True, None, "medium", m2), spec(True, None, "large", m2),
+        spec(False, None, "all", m0), spec(False, None, "all", m1), spec(False, None, "all", m2),
+        spec(False, None, "small", m2), spec(False, None, "medium", m2), spec(False, None, "large", m2),
+    ]  # fmt: skip
+    names = ["AP", "AP50", "AP75", "APs", "APm", "APl", f"AR{m0}", f"AR{m1}", f"AR{m2}"]
+    return specs, [*names, "ARs", "ARm", "ARl"]
+
+
+def summarize_arrays(
+    precision: np.ndarray,
+    recall: np.ndarray,
+    specs: list[tuple[bool, float | None, int, int]],
+    params: CocoParams,
+) -> list[float]:
+    """``summarize`` on precision [A, T, R, K] (last maxDet; area first, so that each
+    area's [T, R, K] block is contiguous) and recall [T, K, A, M]: the same elements in
+    the same order through ``np.mean``, so the same bits."""
+    out = []
+    for ap, thr, a, m in specs:
+        s = precision[a] if ap else recall[:, :, a, m]
+        if thr is not None:
+            s = s[np.where(thr == params.iou_thrs)[0]]
+        v = s[s > -1]
+        out.append(-1.0 if len(v) == 0 else float(np.mean(v)))
+    return out
