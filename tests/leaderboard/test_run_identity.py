@@ -71,6 +71,13 @@ def results(tmp_path_factory):
     return res, home, recs, err
 
 
+def _cell(rec, metric="AP"):
+    """The terminal / Markdown text of a fraction metric of a record, with its CI."""
+    m = rec["metrics"][metric]
+    ci = m.get("ci")
+    return f"{m['value']:.4f}" + (f" [{ci['low']:.4f}, {ci['high']:.4f}]" if ci else "")
+
+
 def _expected(recs):
     """The AP and rank of each full real-weight run, computed from the records alone."""
     ranked = sorted(("full", "ckpt2"), key=lambda k: -recs[k]["metrics"]["AP"]["value"])
@@ -154,9 +161,9 @@ def test_terminal_piped_at_80_columns(results):
     metric_heads = [h for h in heads if h.startswith(("AP", "AR"))]
     assert metric_heads and all(UNIT.search(h) for h in metric_heads), heads
     assert len(rows) == 2  # only the full real-weight runs
-    for kind, (ap, rank) in exp.items():
+    for kind, (_ap, rank) in exp.items():
         row = next(r for r in rows if r["tag"] == ("ckpt2" if kind == "ckpt2" else ""))
-        assert row["rank"] == str(rank) and row["AP (0-1)"] == f"{ap:.4f}"
+        assert row["rank"] == str(rank) and row["AP (0-1)"] == _cell(recs[kind])
         assert row["samples"] == "24" and row["model"] == "demo-detector"
         wid = recs[kind]["model"]["weights_id"]
         assert row["weights"] == wid[:12] and wid in text.replace("\n", "")
@@ -167,10 +174,10 @@ def test_terminal_piped_at_80_columns(results):
     assert [r["rank"] for r in rows] == ["1", "2", "-", "-"]
     by_mark = {r["mark"].replace(" ", ""): r for r in rows}
     full = next(r for r in rows if r["rank"] == str(exp["full"][1]))
-    assert full["AP (0-1)"] == f"{exp['full'][0]:.4f}" and full["tag"] == ""
+    assert full["AP (0-1)"] == _cell(recs["full"]) and full["tag"] == ""
     lim = by_mark["subset"]
     assert lim["samples"].replace(" ", "") == "3of24"
-    assert lim["AP (0-1)"] == f"{recs['limit']['metrics']['AP']['value']:.4f}"
+    assert lim["AP (0-1)"] == _cell(recs["limit"])
     assert by_mark["randomweights"]["weights"] == "random"
 
 
@@ -217,7 +224,8 @@ def test_csv_json_markdown_html(results):
     ranks = [ln.strip("|").split("|")[0].strip() for ln in body]
     assert ranks == ["1", "2", "-", "-"]
     full_line = body[exp["full"][1] - 1]
-    assert f"**{exp['full'][0]:.4f}**" in full_line or f"| {exp['full'][0]:.4f} |" in full_line
+    full_cell = _cell(recs["full"])
+    assert f"**{full_cell}**" in full_line or f"| {full_cell} |" in full_line
     assert "| subset |" in md and "| random weights |" in md
     # HTML (bench report, into the results directory by default)
     p = bench(["report", "--results", str(res), "--all"], home)
