@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 app = typer.Typer(
     help="visionbench: exact metrics for vision models on real dataset formats.",
@@ -137,6 +139,10 @@ def run(
         list[str] | None,
         typer.Option("--model-option", help="KEY=VALUE option of the model factory (repeatable)"),
     ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(help="label of this run (e.g. a checkpoint); its own leaderboard row"),
+    ] = None,
 ) -> None:
     """Score a model on a dataset and write a run record.
 
@@ -147,6 +153,7 @@ def run(
     options = dict(
         batch_size=batch_size, device=device, workers=workers, limit=limit, results=results,
         resume=resume, fresh=fresh, amp=amp, channels_last=channels_last, seed=seed,
+        tag=tag,
     )  # fmt: skip
     metric_opts = _metric_options(metric_option, sg_mode=sg_mode)
     if model is None and dataset is None:
@@ -193,16 +200,21 @@ def _run_one(
         )
     opts = RunOptions(
         **options, metric_options=dict(metric_options or {}),
-        progress=not quiet and sys.stderr.isatty(), command=["bench", *sys.argv[1:]],
-        lenient=lenient,
+        progress=not quiet, command=["bench", *sys.argv[1:]], lenient=lenient,
     )  # fmt: skip
     if not quiet:
+        n, limit = len(ds), options.get("limit")
+        count = (
+            f"{min(n, limit):,} of {n:,} samples, --limit"
+            if limit and limit < n
+            else f"{n:,} samples"
+        )
         _text(
             err_console,
             (str(mdl.name), "bold"),
             " on ",
             (str(ds.name), "bold"),
-            f" ({ds.split}, {len(ds)} samples)",
+            f" ({ds.split}, {count})",
         )
     from visionbench.errors import RunInterrupted
 
@@ -227,8 +239,6 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     """The built-in demo: generate the mini datasets (saying what and where), run the five
     demo models, print the leaderboard of these runs and write the HTML report."""
     import time
-
-    from rich.markup import escape
 
     from visionbench import synth
     from visionbench.engine.records import results_dir
@@ -271,7 +281,10 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
 
     df = lb.load_long(results)
     df = df[df["run_id"].isin(run_ids)]
-    console.print(lb.rich_table(df))
+    from visionbench.leaderboard.views import rich_tables
+
+    for part in rich_tables(df, width=console.width):
+        console.print(part)
     report = write_report("html", results_dir(results) / "report.html", results=results)
     _text(
         console,
@@ -373,33 +386,67 @@ def _metric_options(items: list[str] | None, **aliases: str | None) -> dict[str,
 
 
 def _print_metrics(record: dict[str, Any]) -> None:
+    """The run's numbers, each with its unit (one decimals count per unit), the
+    signatures, and both throughputs, labelled."""
+    from visionbench.leaderboard.units import (
+        DECIMALS,
+        UNIT_LABEL,
+        format_ci,
+        format_number,
+        metric_unit,
+    )
+
     if record.get("no_ground_truth"):
-        _text(
-            console,
-            f"{record['dataset']['name']} ({record['dataset']['split']}) has no ground truth: "
-            f"no metrics; submission file: {record.get('submission', '-')}",
+        console.print(
+            Text(
+                f"{record['dataset']['name']} ({record['dataset']['split']}) has no ground "
+                f"truth: no metrics; submission file: {record.get('submission', '-')}"
+            ),
+            soft_wrap=True,
         )
         return
-    table = Table(
-        title=_plain(
-            f"{record['model']['name']} on {record['dataset']['name']} ({record['dataset']['split']})"
-        )
-    )
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    ds = record["dataset"]
+    table = Table(title=Text(f"{record['model']['name']} on {ds['name']} ({ds['split']})"))
+    table.add_column("metric", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    table.add_column("unit", overflow="fold")
     for k, m in record["metrics"].items():
-        v = m["value"]
-        table.add_row(_plain(k), "nan" if v is None else f"{v:.4f}")
+        unit = metric_unit(k, m, record.get("task"))
+        dec = DECIMALS.get(unit or "", 4)
+        text = format_number(m["value"], dec) + format_ci(m.get("ci"), dec)
+        table.add_row(Text(k), text, UNIT_LABEL.get(unit or "", "?"))
     console.print(table)
     sigs = sorted({m["signature"] for m in record["metrics"].values()})
     for s in sigs:
-        _text(console, (f"signature: {s}", "dim"))
-    t = record.get("timings", {})
-    if t.get("throughput_img_s"):
-        _text(
-            console,
-            (f"throughput {t['throughput_img_s']:.1f} img/s, wall {t['wall_s']:.2f} s", "dim"),
+        console.print(Text(f"signature: {s}", style="dim"), soft_wrap=True)
+    notes = []
+    if ds.get("subset"):
+        total = ds.get("total_samples")
+        notes.append(
+            f"subset: {ds.get('num_samples'):,} of {total:,} samples (ranked apart on the leaderboard)"
+            if total
+            else "subset of the samples (ranked apart on the leaderboard)"
         )
+    if record["model"].get("weights_id") == "random":
+        notes.append("random weights (ranked apart on the leaderboard)")
+    for note in notes:
+        console.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+    t = record.get("timings", {})
+    parts = []
+    if t.get("end_to_end_img_s"):
+        parts.append(
+            f"end-to-end {t['end_to_end_img_s']:,.1f} img/s ({t.get('samples', 0):,} samples "
+            f"in {t['wall_s']:.2f} s wall, data loading included)"
+        )
+    if t.get("throughput_img_s"):
+        parts.append(
+            f"model steady-state {t['throughput_img_s']:,.1f} img/s "
+            f"({t.get('warmup_batches', 0)} warm-up batch(es) excluded)"
+        )
+    elif t.get("end_to_end_img_s"):
+        parts.append("model steady-state: - (every batch was warm-up)")
+    if parts:
+        console.print(Text("throughput: " + "; ".join(parts), style="dim"), soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -543,9 +590,20 @@ def profile(
 ) -> None:
     """Parameters, GFLOPs, latency at batch 1 and throughput at batch N, peak memory."""
     from visionbench.engine.run import select_device
+    from visionbench.errors import WeightsError
     from visionbench.models.profiling import profile_model
 
-    mdl = _build_model(model, weights)
+    try:
+        mdl = _build_model(model, weights)
+    except WeightsError:
+        if weights is not None:
+            raise
+        # params, GFLOPs and latency do not depend on the weights' values
+        err_console.print(
+            Text(f"note: {model} has no default weights here; profiling a random init"),
+            soft_wrap=True,
+        )
+        mdl = _build_model(model, "random")
     dev = select_device(device)
     prof = profile_model(mdl, batch_size=batch_size, device=str(dev), warmup=warmup, iters=iters)
     table = Table(title=_plain(f"profile: {mdl.name} on {dev}"))
@@ -566,6 +624,7 @@ def list_(
     name: Annotated[
         str | None, typer.Argument(help="datasets: one dataset's options (= bench describe)")
     ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
     timm: Annotated[
         str | None,
         typer.Option("--timm", help="models: list timm models matching a glob (use as timm:NAME)"),
@@ -595,26 +654,62 @@ def list_(
             raise RegistryError(f"bench list {kind} takes no name (bench list datasets NAME)")
         describe(name)
         return
-    table = Table(title=f"visionbench {kind}")
-    table.add_column("name", style="bold")
-    table.add_column("task")
     spaces = kind not in ("metrics", "protocols")
-    if spaces:
-        table.add_column("label space")
-    table.add_column("description")
-    table.add_column("origin", style="dim")
+    cols = ["name", "task"] + (["label_space"] if spaces else [])
+    cols += ["description", "origin"]
+    rows = []
     for e in regs[kind]:
-        row = [e.name, str(e.info.get("task", ""))]
+        row = {"name": e.name, "task": str(e.info.get("task", ""))}
         if spaces:
-            row.append(str(e.info.get("label_space", "")))
-        row += [str(e.info.get("description", "")), e.origin]
-        table.add_row(*(_plain(c) for c in row))
-    console.print(table)
+            row["label_space"] = str(e.info.get("label_space", ""))
+        row |= {"description": str(e.info.get("description", "")), "origin": e.origin}
+        rows.append(row)
+    if _emit_rows(rows, cols, format):
+        return
+    ids = [c for c in cols if c != "description"]
+    longest = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in cols}
+    if sum(longest[c] + 3 for c in ids) + 30 <= console.width:
+        table = Table(title=f"visionbench {kind}")
+        for c in cols:  # identifiers at their full width; the description wraps
+            fixed = None if c == "description" else longest[c]
+            style = {"name": "bold", "origin": "dim"}.get(c, "")
+            table.add_column(c.replace("_", " "), style=style, width=fixed, overflow="fold")
+        for r in rows:
+            table.add_row(*[Text(r[c]) for c in cols])
+        console.print(table)
+    else:  # narrow terminal or pipe: one entry per line, the description below it
+        console.print(Text(f"visionbench {kind} ({', '.join(ids)}):", style="bold"))
+        for r in rows:
+            line = "  ".join(r[c].ljust(longest[c]) for c in ids).rstrip()
+            console.print(Text(line), soft_wrap=True)
+            if r["description"]:
+                console.print(Text("    " + r["description"], style="dim"), soft_wrap=True)
     if kind == "models":
         console.print(
             "[dim]also: tv:<any torchvision model name>, timm:<name> (bench list models "
             "--timm PATTERN), pkg.module:factory[/]"
         )
+
+
+def _emit_rows(rows: list[dict[str, Any]], cols: list[str], fmt: str) -> bool:
+    """Write ``rows`` as JSON or CSV to stdout (True), or do nothing for ``table``."""
+    from visionbench.errors import VisionbenchError
+
+    if fmt == "table":
+        return False
+    if fmt == "json":
+        import json
+
+        sys.stdout.write(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+        return True
+    if fmt == "csv":
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return True
+    raise VisionbenchError(f"unknown format {fmt!r}; use table, json or csv")
 
 
 @app.command()
@@ -671,6 +766,7 @@ def data_verify(
     decode: Annotated[
         bool, typer.Option(help="fully decode every image (slower, catches truncation)")
     ] = True,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
 ) -> None:
     """Check a dataset and report every problem (missing or unreadable images, size mismatches,
     dangling references). Exit code 1 when problems are found."""
@@ -678,20 +774,33 @@ def data_verify(
 
     ds = _build_dataset(name, data_root, split, lenient=True)
     problems = verify_dataset(ds, decode=decode)
-    if not problems:
-        _text(console, ("ok", "green"), f": {ds.name} ({ds.split}), {len(ds)} samples, no problems")
+    cols = ["kind", "sample", "file", "message"]
+    rows = [
+        {
+            "kind": p.kind,
+            "sample": str(p.sample_id if p.sample_id is not None else ""),
+            "file": str(p.path or ""),
+            "message": p.message,
+        }
+        for p in problems
+    ]
+    if _emit_rows(rows, cols, format):
+        if problems:
+            raise typer.Exit(1)
         return
-    table = Table(title=_plain(f"{len(problems)} problems in {ds.name} ({ds.split})"))
-    for c in ("kind", "sample", "file", "message"):
-        table.add_column(c)
-    for p in problems:
-        table.add_row(
-            _plain(p.kind),
-            _plain(str(p.sample_id if p.sample_id is not None else "")),
-            _plain(str(p.path or "")),
-            _plain(p.message),
+    if not problems:
+        console.print(
+            Text(f"ok: {ds.name} ({ds.split}), {len(ds):,} samples, no problems"), soft_wrap=True
         )
-    console.print(table)
+        return
+    # one problem per line, never folded or cut: the file can be copied as printed
+    console.print(Text(f"{len(problems)} problems in {ds.name} ({ds.split}):", style="bold"))
+    width = max(len(r["kind"]) for r in rows)
+    for r in rows:
+        where = f"sample {r['sample']}" if r["sample"] else ""
+        where += (": " if where and r["file"] else "") + r["file"]
+        console.print(Text(f"{r['kind']:<{width}}  {where}"), soft_wrap=True)
+        console.print(Text(f"{'':<{width}}  {r['message']}", style="dim"), soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -702,29 +811,42 @@ def data_verify(
 @app.command()
 def leaderboard(
     results: Annotated[Path | None, typer.Option(help="results directory")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv, md or html")] = "table",
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv, wide-csv, json, md or html")
+    ] = "table",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write to this file")
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
-    task: Annotated[str | None, typer.Option(help="only this task")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="only this task (name or short form: cls, det, seg, sg, cap)")
+    ] = None,
     model: Annotated[str | None, typer.Option(help="only models matching this glob")] = None,
+    all_runs: Annotated[
+        bool,
+        typer.Option("--all", help="also show subset (--limit) and random-weight runs, unranked"),
+    ] = False,
 ) -> None:
-    """The leaderboard of all run records."""
+    """The leaderboard: one table per (dataset, split, task), full runs ranked."""
     from visionbench.leaderboard import table as lb
 
     df = lb.load_long(results, dataset=dataset, task=task, model=model)
-    if format == "table":
-        console.print(lb.rich_table(df))
+    if format == "table" and output is None:
+        from visionbench.leaderboard.views import rich_tables
+
+        for part in rich_tables(df, all_runs=all_runs, width=console.width):
+            console.print(part)
         return
-    text = lb.export(df, format, results=results)
+    if format == "table":
+        format = "md"
+    text = lb.export(df, format, results=results, all_runs=all_runs)
     if output is None:
         sys.stdout.write(text)
     else:
         from visionbench.engine.records import atomic_write_bytes
 
         atomic_write_bytes(output, text.encode())
-        _text(console, f"wrote {output}")
+        console.print(Text(f"wrote {output}"), soft_wrap=True)
 
 
 @app.command()
@@ -767,21 +889,33 @@ def compare(
 @app.command()
 def report(
     format: Annotated[
-        str, typer.Option("--format", "-f", help="html, csv, wide-csv, md or timm-csv")
+        str, typer.Option("--format", "-f", help="html, csv, wide-csv, json, md or timm-csv")
     ] = "html",
-    output: Annotated[Path, typer.Option("--output", "-o", help="the report file")] = Path(
-        "visionbench-report.html"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="the report file (default: report.<ext> in the results directory)",
+        ),
+    ] = None,
     results: Annotated[Path | None, typer.Option(help="results directory")] = None,
     dataset: Annotated[str | None, typer.Option(help="only this dataset")] = None,
-    task: Annotated[str | None, typer.Option(help="only this task")] = None,
+    task: Annotated[str | None, typer.Option(help="only this task (name or short form)")] = None,
     model: Annotated[str | None, typer.Option(help="only models matching this glob")] = None,
+    all_runs: Annotated[
+        bool,
+        typer.Option("--all", help="also show subset (--limit) and random-weight runs, unranked"),
+    ] = False,
 ) -> None:
-    """Write a report: one self-contained HTML page (tables, plots; no network), CSV or Markdown."""
+    """Write a report: one self-contained HTML page (tables, plots; no network), CSV or
+    Markdown, into the results directory unless -o says where."""
     from visionbench.leaderboard.report import write_report
 
-    path = write_report(format, output, results=results, dataset=dataset, task=task, model=model)
-    _text(console, f"wrote {path}")
+    path = write_report(
+        format, output, results=results, dataset=dataset, task=task, model=model, all_runs=all_runs
+    )
+    console.print(Text(f"wrote {path}"), soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------------------

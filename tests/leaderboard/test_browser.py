@@ -76,8 +76,10 @@ def test_loads_without_errors_or_network(page):
     assert urls and all(u.startswith(("file:", "data:")) for u in urls), urls
     assert page.evaluate("document.querySelectorAll('section.group').length") == 2
     assert page.evaluate("document.getElementById('vb-count').textContent") == "6 of 6 rows shown"
-    assert page.evaluate("document.querySelectorAll('img').length") == 4  # matplotlib PNGs
-    assert page.evaluate("document.querySelectorAll('svg.chart').length") == 6  # per-run SVG
+    assert page.evaluate("document.querySelectorAll('img').length") == 1  # the PR curves PNG
+    # per-run SVG charts (4 confusion + 2 AP per class) and the efficiency scatter plots:
+    # classification vs GFLOPs, latency and throughput, detection vs throughput
+    assert page.evaluate("document.querySelectorAll('svg.chart').length") == 6 + 4
     assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
 
 
@@ -196,6 +198,7 @@ def test_report_of_a_real_demo_run(browser, tmp_path):
     browser.drain(0.5)
     assert browser.problems() == []
     assert _models(browser) == ["demo-cnn"]
-    top1 = browser.evaluate(f"document.querySelector('{CLS} td[data-v]:nth-child(3)').dataset.v")
+    # columns: rank, model, weights, samples, top1 (%)
+    top1 = browser.evaluate(f"document.querySelector('{CLS} td[data-v]:nth-child(5)').dataset.v")
     assert float(top1) == record["metrics"]["top1"]["value"]
     assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 1  # confusion

@@ -18,9 +18,9 @@ from visionbench.leaderboard.table import (
     long_table,
     pivot,
     primary_metric,
-    rich_table,
 )
 from visionbench.leaderboard.timm_csv import TIMM_COLUMNS, timm_rows
+from visionbench.leaderboard.views import rich_table
 
 
 def _cls(model, top1, **kw):
@@ -92,7 +92,8 @@ def test_best_mask_per_group_and_direction():
     assert best.loc["b", "top1"] and not best.loc["a", "top1"]
     assert best.loc["a", "gflops"] and best.loc["a", "params"]  # lower is better
     assert best.loc["b", "latency_ms"] and best.loc["b", "throughput_img_s"]
-    assert best.loc["c"].drop(["model", "dataset", "split", "task", "rank"]).all()  # alone
+    scored = [*wide.attrs["columns"], "params", "gflops", "latency_ms", "throughput_img_s"]
+    assert best.loc["c", scored].all()  # alone
     assert not best["rank"].any() and not best["model"].any()
 
 
@@ -116,10 +117,12 @@ def test_csv_numbers_stay_numeric():
         assert float(row["params"]) == 1_234_567 and "," not in row["params"]
         assert float(row["gflops"]) == 12345.678
         assert float(row["throughput_img_s"]) == 1e6
-        value = row["value"] if fmt == "csv" else row["top1"]
+        value = row["value"] if fmt == "csv" else row["top1 (%)"]
         assert float(value) == 70.123456789  # full precision, not a display string
+        if fmt == "csv":
+            assert row["unit"] == "percent"
     back = pd.read_csv(io.StringIO(export(long_table(recs), "wide-csv")))
-    for c in ("rank", "top1", "params", "gflops", "latency_ms", "throughput_img_s"):
+    for c in ("rank", "top1 (%)", "params", "gflops", "latency_ms", "throughput_img_s"):
         assert back[c].dtype.kind in "fi", c
 
 
@@ -167,3 +170,62 @@ def test_timm_csv_refuses_two_datasets_or_protocols():
     with pytest.raises(VisionbenchError, match="one protocol"):
         timm_rows(long_table(recs), recs)
     assert timm_rows(filter_long(long_table(recs), model="a"), recs)["top1"].tolist() == [70.0]
+
+
+def _with(rec, *, weights_id=None, tag=None, subset=None, n=None, total=None):
+    if weights_id is not None:
+        rec["model"]["weights_id"] = weights_id
+    rec["tag"] = tag
+    if subset is not None:
+        rec["dataset"]["subset"] = subset
+    if n is not None:
+        rec["dataset"]["num_samples"] = n
+    if total is not None:
+        rec["dataset"]["total_samples"] = total
+    return rec
+
+
+def test_rows_are_run_identities_and_repeats_are_counted():
+    recs = [
+        _with(_cls("a", 50.0), weights_id="w1"),
+        _with(_cls("a", 60.0), weights_id="w1"),  # a repeat: the latest shows, runs=2
+        _with(_cls("a", 40.0), weights_id="w2"),  # other weights: its own row
+        _with(_cls("a", 45.0), weights_id="w1", tag="ema"),  # a tag: its own row
+        _with(_cls("a", 95.0), weights_id="w1", subset="abc", n=3, total=10),  # subset
+        _with(_cls("a", 1.0), weights_id="random"),
+        _with(_cls("a", 70.0, signature=CLS_SIG_OTHER), weights_id="w1"),  # other protocol
+    ]
+    wide = pivot(long_table(recs))
+    got = sorted(
+        (r.weights_id, r.tag, r.runs, r._asdict().get("top1"), int(r.rank))
+        for r in wide.itertuples()
+        if r.protocol == CLS_SIG
+    )
+    assert got == [("w1", "", 2, 60.0, 1), ("w1", "ema", 1, 45.0, 2), ("w2", "", 1, 40.0, 3)]
+    assert wide.attrs["hidden"] == 2 and len(wide) == 4  # + the other protocol's row
+    every = pivot(long_table(recs), all_runs=True)
+    marked = every[every["status"] != "full"]
+    assert sorted(marked["status"]) == ["random weights", "subset"]
+    assert marked["rank"].isna().all()
+    # the subset's 95.0 is not best and not ranked; the ranked rows come first (the run
+    # of the other protocol has no top1 under the ranking signature: shown, not ranked)
+    assert list(every["rank"].notna()) == [True] * 3 + [False] * 3
+    assert not best_mask(every).loc[every["status"] == "subset", "top1"].any()
+
+
+def test_old_records_without_identity_fields_still_load():
+    r = _cls("old", 50.0)
+    r["model"]["weights"] = {"source": "random-init"}
+    r["command"] = ["bench", "run", "--limit", "3"]
+    row = long_table([r]).iloc[0]
+    assert row["weights_id"] == "random" and row["subset"] == "limit"
+    assert row["status"] == "subset, random weights"
+
+
+def test_timm_csv_keeps_checkpoints_apart():
+    recs = [_with(_cls("resnet", 70.0), weights_id="a" * 64),
+            _with(_cls("resnet", 72.0), weights_id="b" * 64, tag="ema"),
+            _with(_cls("vit", 80.0), weights_id="c" * 64),
+            _with(_cls("vit", 81.0), weights_id="d" * 64)]  # fmt: skip
+    rows = timm_rows(long_table(recs), recs)
+    assert sorted(rows["model"]) == ["resnet", "resnet.ema", "vit.cccccccccccc", "vit.dddddddddddd"]

@@ -102,7 +102,7 @@ class _OneClass(nn.Module):
 
 @pytest.mark.parametrize(("space", "expected"), [("cityscapes19", 13), ("cityscapes34", 26)])
 def test_trainid_to_labelid(space: str, expected: int) -> None:
-    a = build_deeplabv3plus("mobilenetv2", label_space=space)
+    a = build_deeplabv3plus("mobilenetv2", "random", label_space=space)
     a.module = _OneClass(13)  # trainId 13 = car = labelId 26
     x, meta = a.preprocess(torch.zeros(3, 20, 30, dtype=torch.uint8))
     (p,) = a.predict(Batch(x[None], [{**meta, "sample_id": "f"}]))

@@ -38,7 +38,7 @@ def test_params_and_madds_match_paper(size: str) -> None:
 
 
 def test_forward_and_adapter() -> None:
-    a = build_mobile_former("26m")
+    a = build_mobile_former("26m", "random")
     assert a.name == "mobile_former_26m" and a.label_space.name == "imagenet1k"
     assert (a.preprocess_config.resize, a.preprocess_config.crop) == (256, 224)
     with torch.no_grad():

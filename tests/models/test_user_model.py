@@ -108,7 +108,7 @@ def test_bad_returns_and_imports(factories: str) -> None:
 def test_build_model_resolution() -> None:
     a = build_model("tv:squeezenet1_1", weights="random")
     assert a.name == "tv:squeezenet1_1" and a.weights["name"] == "random"
-    f = build_model("mobile_former_26m")
+    f = build_model("mobile_former_26m", weights="random")
     assert isinstance(f, ModelAdapter) and f.name == "mobile_former_26m"
     with pytest.raises(
         RegistryError, match="unknown model 'mobile_former_26'; did you mean 'mobile_former_26m'"

@@ -391,7 +391,7 @@ def test_decode_rectangular_input_uses_per_axis_stride():
 
 
 def test_letterbox_mapping_back_to_original_pixels_by_hand():
-    adapter = build_yolov3_tiny()
+    adapter = build_yolov3_tiny("random")
     _, meta = adapter.preprocess(torch.zeros(3, 300, 500, dtype=torch.uint8))
     # scale = min(416/300, 416/500) = 0.832 -> 250 x 416, pad top (416-250)//2 = 83.
     assert meta["orig_size"] == (300, 500) and meta["pad"] == (83, 0)
@@ -412,7 +412,9 @@ def _adapter_outputs(rows: list[tuple[list[float], float, int, float]]) -> torch
 
 
 def test_postprocess_threshold_class_aware_nms_mapping_and_clip():
-    adapter = build_darknet_yolo("t", "yolov3-tiny", conf_thresh=0.01, nms_iou=0.6, max_det=100)
+    adapter = build_darknet_yolo(
+        "t", "yolov3-tiny", "random", conf_thresh=0.01, nms_iou=0.6, max_det=100
+    )
     meta = {
         "sample_id": 9,
         "orig_size": (300, 500),
@@ -447,7 +449,7 @@ def test_postprocess_threshold_class_aware_nms_mapping_and_clip():
 
 
 def test_forward_tiny_on_small_image_gives_valid_predictions():
-    adapter = build_yolov3_tiny(img_size=128, max_det=50)
+    adapter = build_yolov3_tiny("random", img_size=128, max_det=50)
     assert adapter.weights["source"] == "random-init"
     g = torch.Generator().manual_seed(0)
     images = [
@@ -470,7 +472,7 @@ def test_forward_tiny_on_small_image_gives_valid_predictions():
 
 @pytest.mark.slow
 def test_forward_full_yolov3_small_input():
-    adapter = build_yolov3(img_size=96, max_det=10)
+    adapter = build_yolov3("random", img_size=96, max_det=10)
     x, meta = adapter.preprocess(torch.full((3, 96, 64), 128, dtype=torch.uint8))
     assert adapter.forward(x[None]).shape == (1, 3 * (3 * 3 + 6 * 6 + 12 * 12), 85)
     (p,) = adapter.predict(Batch(x[None], [dict(meta, sample_id="a")]))
@@ -479,8 +481,8 @@ def test_forward_full_yolov3_small_input():
 
 def test_builder_options_and_metadata():
     with pytest.raises(RunError, match="multiple of 32, got 100"):
-        build_yolov3_tiny(img_size=100)
-    a = build_yolov3_tiny(img_size=320, conf_thresh=0.005, nms_iou=0.45, max_det=300)
+        build_yolov3_tiny("random", img_size=100)
+    a = build_yolov3_tiny("random", img_size=320, conf_thresh=0.005, nms_iou=0.45, max_det=300)
     assert isinstance(a, YOLOv3Adapter) and a.task.value == "detection"
     assert a.label_space.name == "coco91"
     assert a.preprocess_config.mode == "letterbox" and a.preprocess_config.size == 320
@@ -488,12 +490,12 @@ def test_builder_options_and_metadata():
     d = a.describe()
     assert d["params"] == 8_852_366
     assert d["postprocess"]["nms_iou"] == 0.45 and d["postprocess"]["max_det"] == 300
-    b = build_yolov3_tiny()
+    b = build_yolov3_tiny("random")
     assert torch.equal(a.module.layers[0].conv.weight, b.module.layers[0].conv.weight)  # seeded
 
 
 def test_torch_state_dict_weights(tmp_path):
-    a = build_yolov3_tiny()
+    a = build_yolov3_tiny("random")
     path = tmp_path / "tiny.pt"
     torch.save(a.module.state_dict(), path)
     b = build_yolov3_tiny(path)

@@ -31,6 +31,7 @@ def evaluate_predictions(
     scorer_options: dict[str, Any] | None = None,
     protocol: Protocol | None = None,
     command: list[str] | None = None,
+    tag: str | None = None,
 ) -> tuple[RunRecord, Path]:
     """Score a predictions file / folder against ``dataset``'s ground truth; write a record.
 
@@ -42,6 +43,11 @@ def evaluate_predictions(
         metric_options: the protocol's options (``-M KEY=VALUE``); ``scorer_options`` is
             the former name.
         protocol: a protocol to use instead of the dataset's.
+        tag: the record's ``tag`` (its own leaderboard row).
+
+    The record's weights identity (``model.weights_id``) is the sha256 of the predictions
+    (the file, or every file of the folder by relative path): two different prediction
+    files never share a leaderboard row.
     """
     t0 = time.perf_counter()
     opts = {**(scorer_options or {}), **(metric_options or {})}
@@ -61,6 +67,7 @@ def evaluate_predictions(
         "label_space": dataset.label_space.name,
         "params": None,
         "weights": {"predictions": str(Path(predictions).resolve())},
+        "weights_id": _predictions_sha256(Path(predictions)),
     }
     record = build_record(
         model_info, dataset, gt, result,
@@ -68,11 +75,43 @@ def evaluate_predictions(
         device="none", config={"predictions": str(predictions), "protocol": proto.name},
         n=n, seed=0, command=command if command is not None else list(sys.argv),
         protocol=proto, fingerprint=fingerprint,
+        subset=_subset(dataset, source), dropped=_dropped(dataset), tag=tag,
     )  # fmt: skip
     if result.evaluator is not None:
         attach_intervals(record, result.evaluator, root=results)
     path = write_record(record, results, arrays=result.arrays)
     return record, path
+
+
+def _predictions_sha256(p: Path) -> str:
+    """sha256 of a predictions file, or of a folder's files (relative path + content)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file())
+    for f in files:
+        if p.is_dir():
+            h.update(str(f.relative_to(p)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _dropped(dataset: Any) -> int:
+    return sum(
+        "dropped" in str(getattr(p, "message", "")) for p in getattr(dataset, "problems", [])
+    )
+
+
+def _subset(dataset: Any, source: Any) -> str | None:
+    """Every sample is scored; only samples / annotations dropped by ``--lenient`` make
+    the evaluated set a subset of the split."""
+    if not _dropped(dataset):
+        return None
+    from visionbench.engine.records import subset_fingerprint
+
+    return subset_fingerprint(list(source.ground_truth().sample_ids))
 
 
 class _OnceGroundTruth:

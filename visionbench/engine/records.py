@@ -36,6 +36,9 @@ __all__ = [
     "git_commit",
     "atomic_write_bytes",
     "record_schema",
+    "weights_identity",
+    "subset_fingerprint",
+    "RANDOM_WEIGHTS",
     "build_record",
 ]
 
@@ -47,6 +50,7 @@ class MetricEntry(TypedDict, total=False):
     signature: str
     higher_is_better: bool
     unit: str  # "percent" | "fraction" | "count" | "seconds" | "score" (the protocol's)
+    ci: dict[str, Any]  # {"low", "high", "level", "method", "B", "seed"} (optional)
 
 
 class ProtocolInfo(TypedDict, total=False):
@@ -63,6 +67,7 @@ class ModelInfo(TypedDict, total=False):
     params: int
     gflops: float | None
     weights: dict[str, Any]
+    weights_id: str  # sha256 of the weights file, "random", or the torchvision enum name
     preprocess: dict[str, Any]
     profile: dict[str, Any]
 
@@ -71,7 +76,9 @@ class DatasetInfo(TypedDict, total=False):
     name: str
     split: str
     root: str
-    num_samples: int
+    num_samples: int  # samples evaluated
+    total_samples: int  # samples of the split (before --limit)
+    subset: str | None  # None = every sample of the split, else a fingerprint of the ids
     label_space: str
     fingerprint: str
 
@@ -94,9 +101,42 @@ class RunRecord(TypedDict, total=False):
     command: list[str]
     date: str
     config: dict[str, Any]
+    tag: str | None
     protocol: ProtocolInfo
     no_ground_truth: bool
     submission: str
+
+
+#: ``model.weights_id`` of a randomly initialised model.
+RANDOM_WEIGHTS = "random"
+
+
+def weights_identity(weights: dict[str, Any] | None) -> str | None:
+    """The weights identity of a record's ``model.weights`` description.
+
+    ``"random"`` for a random init (``source: random-init`` or ``name: random``), else the
+    file's sha256, else the torchvision enum name (``name``), else None (unknown).
+    """
+    w = weights or {}
+    if w.get("source") == "random-init" or str(w.get("name", "")).lower() == RANDOM_WEIGHTS:
+        return RANDOM_WEIGHTS
+    if w.get("sha256"):
+        return str(w["sha256"])
+    if w.get("name"):
+        return str(w["name"])
+    return None
+
+
+def subset_fingerprint(sample_ids: list[Any]) -> str:
+    """sha256 (first 16 hex) of the evaluated sample ids, in order: two runs on the same
+    subset share it, any other subset differs."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sid in sample_ids:
+        h.update(repr(sid).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
 
 
 def record_schema() -> dict[str, Any]:
@@ -288,8 +328,19 @@ def build_record(
     command: list[str],
     protocol: Any = None,
     fingerprint: str | None = None,
+    total: int | None = None,
+    subset: str | None = None,
+    dropped: int = 0,
+    tag: str | None = None,
 ) -> RunRecord:
     """A complete run record from a model description, a dataset and a metric result.
+
+    Run identity (what keeps leaderboard rows apart): ``model.weights_id`` (from
+    ``model_info``, else :func:`weights_identity` of its ``weights``),
+    ``dataset.num_samples`` (``n``) of ``dataset.total_samples`` (``total``, default
+    ``n``), ``dataset.subset`` (None = every sample, else :func:`subset_fingerprint` of
+    the evaluated ids), ``dataset.dropped`` (samples / annotations dropped by
+    ``--lenient``) and ``tag``.
 
     ``protocol`` adds ``record["protocol"]`` (name, headline, options, what the report
     draws) and each metric's ``unit`` / ``higher_is_better`` as the protocol declares them;
@@ -319,6 +370,7 @@ def build_record(
             "params": model_info.get("params"),
             "gflops": model_info.get("gflops"),
             "weights": model_info.get("weights") or {},
+            "weights_id": model_info.get("weights_id", weights_identity(model_info.get("weights"))),
             "preprocess": model_info.get("preprocess"),
             "profile": model_info.get("profile"),
         },
@@ -327,6 +379,9 @@ def build_record(
             "split": dataset.split,
             "root": str(getattr(dataset, "root", "") or ""),
             "num_samples": n,
+            "total_samples": n if total is None else total,
+            "subset": subset,
+            **({"dropped": dropped} if dropped else {}),
             "label_space": dataset.label_space.name,
             "fingerprint": fingerprint if fingerprint is not None else gt.fingerprint(),
         },
@@ -340,6 +395,7 @@ def build_record(
         command=list(command),
         date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         config=config,
+        tag=tag,
     )
     if protocol is not None:
         rec["protocol"] = protocol.record_entry(result)

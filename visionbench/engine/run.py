@@ -39,6 +39,8 @@ from visionbench.engine.records import (
     RunRecord,
     build_record,
     results_dir,
+    subset_fingerprint,
+    weights_identity,
     write_record,
 )
 from visionbench.errors import LabelSpaceError, RunError, RunInterrupted
@@ -67,7 +69,12 @@ class RunOptions:
         warmup: batches excluded from timings.
         flush_every: batches between prediction-cache flushes.
         seed: torch / numpy seed recorded in the run record.
-        progress: show a progress bar.
+        progress: show progress: a bar on a terminal; without one (SLURM, CI logs) a line
+            every ``progress_every_s`` seconds and at the end, on stderr. The run log gets
+            those lines either way.
+        progress_every_s: seconds between progress lines without a terminal.
+        tag: a label of the run (e.g. a checkpoint name); runs with different tags never
+            share a leaderboard row.
         command: the command line recorded in the run record.
         metric_options: options of the dataset's protocol (``-M KEY=VALUE``; e.g.
             ``topk``, ``iou_type``, ``mode``), validated by the protocol.
@@ -90,6 +97,8 @@ class RunOptions:
     flush_every: int = 4
     seed: int = 0
     progress: bool = True
+    progress_every_s: float = 30.0
+    tag: str | None = None
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     metric_options: dict[str, Any] = field(default_factory=dict)
     scorer_options: dict[str, Any] = field(default_factory=dict)
@@ -190,6 +199,7 @@ def run(
             done = {p.sample_id for p in cached}
         log.info("resume: %d cached predictions re-scored", len(done))
     todo = [i for i in mine if gt.sample_ids[i] not in done]
+    subset, dropped = _subset_of(dataset, gt, n_total)
 
     model_device = _place_model(model, device, opt)
     timings = _Timings(warmup=opt.warmup)
@@ -201,8 +211,15 @@ def run(
         pin_memory=device.type == "cuda",
     )
     progress = _progress(
-        opt.progress and info.is_main, len(todo), f"{model.name} on {dataset.name}"
+        opt.progress and info.is_main and sys.stderr.isatty(),
+        len(todo),
+        f"{model.name} on {dataset.name}",
     )
+    lines = _ProgressLines(
+        len(todo), f"{model.name} on {dataset.name}", log,
+        stderr=opt.progress and info.is_main and not sys.stderr.isatty(),
+        every_s=opt.progress_every_s,
+    )  # fmt: skip
     t_start = time.perf_counter()
     t_wait = time.perf_counter()
     n_batches = 0
@@ -222,6 +239,7 @@ def run(
                         _stop_on_failed(failed, cache, pred_dir, log)
                     if bar:
                         bar.update(task_id, advance=n_skip)
+                    lines.advance(n_skip)
                     t_wait = time.perf_counter()
                     continue
                 preds, t_fwd, t_post = _predict(model, images, metas, model_device, opt)
@@ -248,6 +266,7 @@ def run(
                 )
                 if bar:
                     bar.update(task_id, advance=len(metas) + n_skip)
+                lines.advance(len(metas) + n_skip)
                 if failed:
                     _stop_on_failed(failed, cache, pred_dir, log)
                 t_wait = time.perf_counter()
@@ -259,6 +278,7 @@ def run(
             raise
     cache.flush()
     wall = time.perf_counter() - t_start
+    lines.finish()
     log.info("predicted %d samples in %d batches, %.2f s", len(todo), n_batches, wall)
 
     states = gather_to_rank0(scorer.state_dict(), info)
@@ -276,11 +296,12 @@ def run(
                 scorer.merge(other)
             result = scorer.compute()
         describe = getattr(model, "describe", lambda: {"name": model.name})()
+        describe.setdefault("weights_id", _weights_id(model, describe.get("weights")))
         record = build_record(
             describe, dataset, gt, result,
             timings=_merge_timings(all_timings) | {"world_size": info.world_size, "batch_size": opt.batch_size},
             device=str(device), config=config, n=n_total, seed=opt.seed, command=opt.command,
-            protocol=protocol,
+            protocol=protocol, total=len(gt), subset=subset, dropped=dropped, tag=opt.tag,
         )  # fmt: skip
         record["config"]["log_dir"] = str(workdir)
         _mark_skipped(record, [f for part in all_skipped or [] for f in part])
@@ -323,6 +344,81 @@ def _mark_skipped(record: RunRecord, skipped: list[dict[str, Any]]) -> None:
         "sample_ids": [f["sample_id"] for f in skipped[:1000]],
         "first_error": skipped[0]["error"],
     }
+
+
+def _subset_of(dataset: Dataset, gt: Any, n: int) -> tuple[str | None, int]:
+    """``(subset, dropped)``: the fingerprint of the evaluated sample ids when they are not
+    the whole split (``--limit``, or samples / annotations dropped by ``--lenient``), else
+    None; and how many problems the loader dropped."""
+    dropped = sum(
+        "dropped" in str(getattr(p, "message", "")) for p in getattr(dataset, "problems", [])
+    )
+    if n < len(gt) or dropped:
+        return subset_fingerprint(list(gt.sample_ids[:n])), dropped
+    return None, dropped
+
+
+def _weights_id(model: Model, weights: dict[str, Any] | None) -> str | None:
+    """:func:`weights_identity` of the model's weights description; for a model that
+    describes none (a user model), ``state:<sha256 of its state dict, 16 hex>``."""
+    wid = weights_identity(weights)
+    module = getattr(model, "module", None)
+    if wid is not None or not isinstance(module, torch.nn.Module):
+        return wid
+    h = hashlib.sha256()
+    for k, v in module.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return "state:" + h.hexdigest()[:16]
+
+
+class _ProgressLines:
+    """Progress as plain lines for batch jobs: every ``every_s`` seconds and at the end,
+    ``<label>: done/total samples (pct), img/s, ETA``, on stderr (when ``stderr``) and in
+    the run log (always)."""
+
+    def __init__(
+        self, total: int, label: str, log: logging.Logger, *, stderr: bool, every_s: float
+    ) -> None:
+        self.total, self.label, self.log, self.stderr, self.every_s = (
+            total, label, log, stderr, every_s,
+        )  # fmt: skip
+        self.done = 0
+        self.t0 = self.last = time.perf_counter()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if now - self.last >= self.every_s:
+            self.last = now
+            self._emit(now)
+
+    def finish(self) -> None:
+        self._emit(time.perf_counter(), final=True)
+
+    def _emit(self, now: float, *, final: bool = False) -> None:
+        el = now - self.t0
+        rate = self.done / el if el > 0 else 0.0
+        pct = 100.0 * self.done / self.total if self.total else 100.0
+        if final:
+            tail = f"done in {_hms(el)}"
+        else:
+            eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+            tail = f"ETA {_hms(eta)}"
+        line = (
+            f"{self.label}: {self.done:,}/{self.total:,} samples ({pct:.0f}%), "
+            f"{rate:,.1f} img/s, {tail}"
+        )
+        self.log.info("progress %s", line)
+        if self.stderr:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _hms(seconds: float) -> str:
+    if seconds != seconds:
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def _stop_on_failed(
@@ -526,12 +622,19 @@ class _Timings:
         self.rows.append((n, wait, pre, fwd, post, metric))
 
     def as_dict(self, wall: float) -> dict[str, Any]:
+        """Timings of the loop. ``end_to_end_img_s``: samples / wall time of the whole
+        loop (data loading included, every batch); ``throughput_img_s``: steady-state
+        model throughput (samples / (data wait + forward + postprocess + metric) over the
+        batches after the warm-up; None when every batch was warm-up)."""
+        n_all = sum(r[0] for r in self.rows)
         rows = self.rows[self.warmup :] if len(self.rows) > self.warmup else []
         n = sum(r[0] for r in rows)
         tot = [sum(r[i] for r in rows) for i in range(1, 6)]
         steady = tot[0] + tot[2] + tot[3] + tot[4]
         return {
             "wall_s": wall,
+            "samples": n_all,
+            "end_to_end_img_s": (n_all / wall) if wall > 0 and n_all else None,
             "batches": len(self.rows),
             "warmup_batches": min(self.warmup, len(self.rows)),
             "timed_samples": n,
@@ -549,6 +652,8 @@ def _merge_timings(per_rank: list[dict[str, Any]]) -> dict[str, Any]:
     if len(per_rank) == 1:
         return per_rank[0]
     out: dict[str, Any] = {"per_rank": per_rank, "wall_s": max(t["wall_s"] for t in per_rank)}
+    out["samples"] = sum(t.get("samples") or 0 for t in per_rank)
+    out["end_to_end_img_s"] = out["samples"] / out["wall_s"] if out["wall_s"] > 0 else None
     tp = [t["throughput_img_s"] for t in per_rank if t["throughput_img_s"]]
     out["throughput_img_s"] = sum(tp) if tp else None
     return out

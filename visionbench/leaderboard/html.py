@@ -27,7 +27,16 @@ import pandas as pd
 from visionbench.engine.records import read_records, results_dir
 from visionbench.leaderboard import plots
 from visionbench.leaderboard.html_assets import CSS, SCRIPT
-from visionbench.leaderboard.table import EFFICIENCY, best_mask, pivot
+from visionbench.leaderboard.svg import scatter_svg
+from visionbench.leaderboard.table import EFFICIENCY, FULL, best_mask, pivot
+from visionbench.leaderboard.units import EFFICIENCY_COLUMNS
+from visionbench.leaderboard.views import (
+    CellView,
+    cell_text,
+    column_header,
+    groups,
+    hidden_note,
+)
 
 __all__ = ["render_html", "json_for_script"]
 
@@ -36,12 +45,7 @@ MAX_PR_MODELS = 10
 #: Per-run plots (per-class bars, confusion) for at most this many runs per group.
 MAX_DETAIL_RUNS = 12
 
-_EFF_LABELS = {
-    "params": "params (M)",
-    "gflops": "GFLOPs",
-    "latency_ms": "latency (ms)",
-    "throughput_img_s": "throughput (img/s)",
-}
+_EFF_LABELS = {k: v[0] for k, v in EFFICIENCY_COLUMNS.items()}
 
 
 def render_html(
@@ -50,6 +54,7 @@ def render_html(
     records: list[dict[str, Any]] | None = None,
     results: str | Path | None = None,
     title: str = "visionbench leaderboard",
+    all_runs: bool = False,
 ) -> str:
     """The report page.
 
@@ -59,6 +64,7 @@ def render_html(
             when None. Records whose run is not in ``df_long`` are ignored.
         results: the results directory (its ``records/`` folder holds the arrays files).
         title: the page title.
+        all_runs: also show subset and random-weight runs (unranked, with a badge).
 
     Returns:
         The HTML text (UTF-8, no external references).
@@ -68,22 +74,21 @@ def render_html(
     run_ids = set(df_long["run_id"]) if not df_long.empty else set()
     records = [r for r in records if r.get("run_id") in run_ids]
     records_dir = results_dir(results) / "records"
-    wide = pivot(df_long)
+    wide = pivot(df_long, all_runs=all_runs)
+    by_run = {r["run_id"]: r for r in records}
     sections, nav = [], []
+    note = hidden_note(wide)
     if wide.empty:
         sections.append('<p class="empty">No run records yet: try <code>bench run</code>.</p>')
     else:
         best = best_mask(wide)
-        for n, ((task, dataset, split), idx) in enumerate(
-            wide.groupby(["task", "dataset", "split"], sort=True).groups.items()
-        ):
+        for n, g in enumerate(groups(wide, metrics="all")):
             sid = f"g{n}"
-            part, part_best = wide.loc[idx], best.loc[idx]
-            recs = _latest_records(records, task, dataset, split)
-            sections.append(
-                _section(sid, task, dataset, split, part, part_best, wide.attrs, recs, records_dir)
-            )
+            dataset, split, task = g["key"]
+            sections.append(_section(sid, g, wide, best, by_run, records_dir))
             nav.append((sid, task, dataset, split))
+    if note:
+        sections.append(f'<p class="empty">{escape(note)}</p>')
     script_js = SCRIPT
     digest = base64.b64encode(hashlib.sha256(script_js.encode()).digest()).decode()
     csp = (
@@ -92,7 +97,9 @@ def render_html(
     )
     tasks = sorted({t for _, t, _, _ in nav})
     datasets = sorted({d for _, _, d, _ in nav})
-    data = df_long[["run_id", "date", "model", "dataset", "split", "task", "metric", "value",
+    visible = df_long if all_runs or df_long.empty else df_long[df_long["status"] == FULL]
+    data = visible[["run_id", "date", "model", "tag", "weights_id", "dataset", "split", "task",
+                    "num_samples", "subset", "status", "metric", "value", "unit",
                     "signature"]].to_dict(orient="records")  # fmt: skip
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     n_models = df_long["model"].nunique() if not df_long.empty else 0
@@ -138,24 +145,24 @@ def json_for_script(obj: Any) -> str:
 
 def _section(
     sid: str,
-    task: str,
-    dataset: str,
-    split: str,
-    part: pd.DataFrame,
+    g: dict[str, Any],
+    wide: pd.DataFrame,
     best: pd.DataFrame,
-    attrs: dict[str, Any],
-    recs: dict[str, dict[str, Any]],
+    by_run: dict[str, dict[str, Any]],
     records_dir: Path,
 ) -> str:
-    info = attrs["columns"]
-    rank_by = attrs["rank_by"].get((dataset, split, task))
-    metrics = [c for c in info if c in part and part[c].notna().any()]
+    dataset, split, task = g["key"]
+    info = wide.attrs["columns"]
+    rank_by = g["rank_by"]
+    part = wide.loc[g["index"]]
+    wide, best = CellView(part), CellView(best.loc[g["index"]])
     sigs: list[str] = []
-    for c in metrics:
+    for c in g["metrics"]:
         if info[c]["signature"] not in sigs:
             sigs.append(info[c]["signature"])
-    metrics = [c for s in sigs for c in metrics if info[c]["signature"] == s]
-    eff = [c for c in EFFICIENCY if part[c].notna().any()]
+    metrics = [c for s in sigs for c in g["metrics"] if info[c]["signature"] == s]
+    eff = g["efficiency"]
+    ident = [c for c in g["identity"] if c not in ("rank", "model")]
     name = f"{dataset} / {split}" if split else dataset
     out = [
         f'<section class="group" id="{sid}" data-task="{escape(task)}" '
@@ -165,10 +172,11 @@ def _section(
     if rank_by:
         out.append(
             f"<p class='rankby'>ranked by <b>{escape(rank_by)}</b> "
-            f"(<code>{escape(info[rank_by]['signature'])}</code>)</p>"
+            f"(<code>{escape(info[rank_by]['signature'])}</code>); subset and random-weight "
+            "runs are not ranked</p>"
         )
     out.append('<div class="scroll"><table class="lb">')
-    top = ['<tr class="sigrow"><th colspan="2"></th>']
+    top = [f'<tr class="sigrow"><th colspan="{2 + len(ident)}"></th>']
     for s in sigs:
         k = sum(info[c]["signature"] == s for c in metrics)
         top.append(
@@ -177,8 +185,11 @@ def _section(
     if eff:
         top.append(f'<th colspan="{len(eff)}" class="sig">efficiency</th>')
     out.append("<thead>" + "".join(top) + "</tr><tr>")
+    numeric_ident = {"num_samples", "runs"}
     heads = [("rank", "rank", "0", True), ("model", "model", "", False)]
-    heads += [(c, c, "1" if info[c]["higher_is_better"] else "0", True) for c in metrics]
+    heads += [(c, column_header(wide, c), "1", c in numeric_ident) for c in ident]
+    heads += [(c, column_header(wide, c), "1" if info[c]["higher_is_better"] else "0", True)
+              for c in metrics]  # fmt: skip
     heads += [(c, _EFF_LABELS[c], "1" if EFFICIENCY[c] else "0", True) for c in eff]
     for i, (col, label, hib, numeric) in enumerate(heads):
         tip = info[col]["signature"] if col in info else label
@@ -188,88 +199,123 @@ def _section(
             f'aria-sort="none">{escape(label)}</th>'
         )
     out.append("</tr></thead><tbody>")
-    for (_, row), (_, brow) in zip(part.iterrows(), best.iterrows()):
-        rank = row["rank"]
+    for i in g["index"]:
+        rank = wide.at[i, "rank"]
+        model = str(wide.at[i, "model"])
         cells = [
             _num_cell(None if pd.isna(rank) else float(rank), "rank", False),
-            f'<td class="model">{escape(str(row["model"]))}</td>',
+            f'<td class="model">{escape(model)}</td>',
         ]
-        cells += [_num_cell(row[c], c, bool(brow[c])) for c in metrics + eff]
-        out.append(f'<tr data-model="{escape(str(row["model"]))}">' + "".join(cells) + "</tr>")
+        for c in ident:
+            if c in numeric_ident:
+                cells.append(_num_cell(wide.at[i, c], c, False, cell_text(wide, i, c)))
+            elif c == "status":
+                text = cell_text(wide, i, c)
+                badge = f'<span class="badge">{escape(text)}</span>' if text else ""
+                cells.append(f'<td class="mark">{badge}</td>')
+            else:
+                full = str(wide.at[i, c])
+                cells.append(
+                    f'<td class="id" title="{escape(full)}">{escape(cell_text(wide, i, c))}</td>'
+                )
+        cells += [_num_cell(wide.at[i, c], c, bool(best.at[i, c]), cell_text(wide, i, c))
+                  for c in metrics + eff]  # fmt: skip
+        status = "" if wide.at[i, "status"] == FULL else ' class="unranked"'
+        out.append(f'<tr data-model="{escape(model)}"{status}>' + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
-    out.append(_plots(task, dataset, split, part, rank_by, recs, records_dir))
+    recs = {str(wide.at[i, "run_id"]): by_run[wide.at[i, "run_id"]] for i in g["index"]
+            if wide.at[i, "run_id"] in by_run}  # fmt: skip
+    out.append(_plots(task, dataset, part, rank_by, recs, records_dir))
     out.append("</section>")
     return "\n".join(out)
 
 
-def _num_cell(value: Any, col: str, best: bool) -> str:
+def _num_cell(value: Any, col: str, best: bool, text: str | None = None) -> str:
     v = None if value is None or pd.isna(value) else float(value)
     cls = "num best" if best else "num"
     if v is None:
         return f'<td class="{cls}" data-v="">-</td>'
-    if col == "params":
-        text = f"{v / 1e6:.2f}"
-    elif col == "rank":
-        text = f"{v:.0f}"
-    elif col in ("gflops", "latency_ms", "throughput_img_s"):
-        text = f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
-    else:
-        text = f"{v:.4g}" if abs(v) < 1 else f"{v:.2f}"
+    if text is None:
+        text = f"{v:.0f}" if col == "rank" else f"{v:,.4f}"
     mark = ' aria-label="best"' if best else ""
     return f'<td class="{cls}" data-v="{v!r}" title="{v!r}"{mark}>{escape(text)}</td>'
+
+
+def _run_label(row: pd.Series) -> str:
+    """A run's name in a plot: the model, its tag, and its mark."""
+    label = str(row["model"]) + (f" [{row['tag']}]" if row["tag"] else "")
+    return label + ("" if row["status"] == FULL else f" ({row['status']})")
 
 
 def _plots(
     task: str,
     dataset: str,
-    split: str,
     part: pd.DataFrame,
     rank_by: str | None,
     recs: dict[str, dict[str, Any]],
     records_dir: Path,
 ) -> str:
-    """The group's figures: efficiency scatter plots, PR curves, then per-run details
-    (per-class bars, confusion) for the best :data:`MAX_DETAIL_RUNS` runs."""
+    """The group's figures: efficiency scatter plots (inline SVG, one per quantity that at
+    least two runs have), PR curves, then per-run details (per-class bars, confusion)
+    for the best :data:`MAX_DETAIL_RUNS` runs."""
     figs: list[tuple[str | None, str]] = []
+    svgs: list[str] = []
     if rank_by is not None:
-        models, y = [str(m) for m in part["model"]], part[rank_by].tolist()
-        figs.append((_safe(plots.efficiency_plot, models, part["gflops"].tolist(), y,
-                           xlabel="GFLOPs per image", ylabel=rank_by,
-                           title=f"{rank_by} vs GFLOPs"),
-                     f"{rank_by} vs GFLOPs, Pareto front in red"))  # fmt: skip
-        if part["latency_ms"].notna().any():
-            figs.append((_safe(plots.efficiency_plot, models, part["latency_ms"].tolist(), y,
-                               xlabel="latency (ms, batch 1)", ylabel=rank_by,
-                               title=f"{rank_by} vs latency"),
-                         f"{rank_by} vs latency, Pareto front in red"))  # fmt: skip
-        else:
-            figs.append((_safe(plots.efficiency_plot, models, part["throughput_img_s"].tolist(),
-                               y, xlabel="throughput (img/s)", ylabel=rank_by,
-                               title=f"{rank_by} vs throughput", higher_cost_is_better=True),
-                         f"{rank_by} vs throughput, Pareto front in red"))  # fmt: skip
-    ranked = [str(m) for m in part["model"] if str(m) in recs]
-    shown = ranked[:MAX_DETAIL_RUNS]
-    arrays = {m: plots.load_arrays(recs[m], records_dir) for m in shown}
-    pr_keys = {m: _draws(recs[m]).get("pr_curves", "precision" if task == "detection" else None)
-               for m in shown}  # fmt: skip
+        labels = [_run_label(r) for _, r in part.iterrows()]
+        y = pd.to_numeric(part[rank_by], errors="coerce").to_numpy(dtype=float)
+        for col, xlabel, benefit in (
+            ("gflops", "GFLOPs per image", False),
+            ("latency_ms", "latency (ms, batch 1)", False),
+            ("throughput_img_s", "model img/s (steady state)", True),
+        ):
+            chart = _efficiency_svg(labels, part[col], y, xlabel=xlabel, ylabel=rank_by,
+                                    benefit=benefit)  # fmt: skip
+            if chart:
+                svgs.append(chart)
+    runs = [str(r) for r in part["run_id"] if str(r) in recs]
+    shown = runs[:MAX_DETAIL_RUNS]
+    label_of = {str(r["run_id"]): _run_label(r) for _, r in part.iterrows()}
+    arrays = {r: plots.load_arrays(recs[r], records_dir) for r in shown}
+    pr_keys = {r: _draws(recs[r]).get("pr_curves", "precision" if task == "detection" else None)
+               for r in shown}  # fmt: skip
     if any(pr_keys.values()):
-        curves = {m: a for m, a in arrays.items() if pr_keys[m] and pr_keys[m] in a}
+        curves = {label_of[r]: a for r, a in arrays.items() if pr_keys[r] and pr_keys[r] in a}
         figs.append((_safe(plots.pr_curve_plot, dict(list(curves.items())[:MAX_PR_MODELS]),
                            title=f"precision-recall, {dataset}"),
                      "precision-recall curves (area all, max detections 100)"))  # fmt: skip
     extra: list[str] = []
-    for m in shown:
-        extra += _safe(_run_details, task, m, recs[m], arrays[m], what=f"plots of {m}") or []
-    if len(ranked) > len(shown) and extra:
+    for r in shown:
+        m = label_of[r]
+        extra += _safe(_run_details, task, m, recs[r], arrays[r], what=f"plots of {m}") or []
+    if len(runs) > len(shown) and extra:
         extra.append(f"<p class='rankby'>per-run plots for the best {len(shown)} of "
-                     f"{len(ranked)} runs</p>")  # fmt: skip
-    body = "".join(
+                     f"{len(runs)} runs</p>")  # fmt: skip
+    body = "".join(f"<figure>{svg}</figure>" for svg in svgs)
+    body += "".join(
         f'<figure><img src="{escape(src)}" alt="{escape(cap)}"><figcaption>{escape(cap)}'
         "</figcaption></figure>"
         for src, cap in figs
         if src
     )
     return (f'<div class="plots">{body}</div>' if body else "") + "".join(extra)
+
+
+def _efficiency_svg(
+    labels: list[str], cost: Any, value: Any, *, xlabel: str, ylabel: str, benefit: bool
+) -> str | None:
+    """Accuracy vs a cost (or a benefit such as throughput): only the runs that have both
+    numbers, and only when at least two do; the Pareto front is drawn (and named) only
+    when it has two points or more."""
+    c = pd.to_numeric(pd.Series(list(cost)), errors="coerce").to_numpy(dtype=float)
+    v = pd.Series(list(value), dtype=float).to_numpy()
+    ok = [i for i in range(len(c)) if math.isfinite(c[i]) and math.isfinite(v[i]) and c[i] > 0]
+    if len(ok) < 2:
+        return None
+    xs, ys, names = c[ok], v[ok], [labels[i] for i in ok]
+    front = plots.pareto_front(-xs if benefit else xs, ys)
+    title = f"{ylabel} vs {xlabel}" + (", Pareto front in red" if len(front) >= 2 else "")
+    return scatter_svg(names, xs, ys, xlabel=xlabel, ylabel=ylabel, title=title, front=front,
+                       front_where="pre" if benefit else "post")  # fmt: skip
 
 
 def _run_details(task: str, model: str, rec: dict[str, Any], a: dict[str, Any]) -> list[str]:
@@ -351,18 +397,6 @@ def _details(summary: str, chart: str) -> str:
     return f"<details><summary>{escape(summary)}</summary><figure>{chart}</figure></details>"
 
 
-def _latest_records(
-    records: list[dict[str, Any]], task: str, dataset: str, split: str
-) -> dict[str, dict[str, Any]]:
-    """model -> its latest record in this group."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in sorted(records, key=lambda r: str(r.get("date") or "")):
-        d = r.get("dataset", {})
-        if r.get("task") == task and d.get("name") == dataset and (d.get("split") or "") == split:
-            out[r["model"]["name"]] = r
-    return out
-
-
 def _runs_table(records: list[dict[str, Any]]) -> str:
     if not records:
         return ""
@@ -371,8 +405,13 @@ def _runs_table(records: list[dict[str, Any]]) -> str:
         cmd = " ".join(str(c) for c in r.get("command") or [])
         hw = r.get("hardware") or {}
         device = ", ".join(hw.get("gpus") or []) or str(hw.get("device") or "")
-        cells = [r.get("run_id"), r.get("date"), r["model"]["name"], r["dataset"]["name"],
-                 r.get("task"), device, (r.get("git_commit") or "")[:12], cmd]  # fmt: skip
+        ds = r["dataset"]
+        samples = f"{ds.get('num_samples', '')}" + (
+            f" of {ds['total_samples']}" if ds.get("subset") and ds.get("total_samples") else ""
+        )
+        cells = [r.get("run_id"), r.get("date"), r["model"]["name"], r.get("tag") or "",
+                 r["model"].get("weights_id") or "", ds["name"], samples, r.get("task"), device,
+                 (r.get("git_commit") or "")[:12], cmd]  # fmt: skip
         rows.append(
             f'<tr data-model="{escape(str(r["model"]["name"]))}">'
             + "".join(f"<td>{escape(str(c if c is not None else ''))}</td>" for c in cells)
@@ -380,7 +419,19 @@ def _runs_table(records: list[dict[str, Any]]) -> str:
         )
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("run id", "date", "model", "dataset", "task", "device", "commit", "command")
+        for h in (
+            "run id",
+            "date",
+            "model",
+            "tag",
+            "weights",
+            "dataset",
+            "samples",
+            "task",
+            "device",
+            "commit",
+            "command",
+        )  # fmt: skip
     )
     return (
         f"<details class='runs'><summary>{len(records)} run records</summary>"

@@ -30,6 +30,9 @@ tbody tr:nth-child(even){background:#fafafa}tr[hidden]{display:none}
 figure{margin:0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}details{margin:.4em 0}summary{cursor:pointer}
 .empty{color:#777}table.runs td{font-size:.85em}
+.badge{font-size:.8em;background:#f0ad4e;color:#222;border-radius:3px;padding:0 5px}
+tr.unranked td{color:#666}td.id{font-family:ui-monospace,monospace;font-size:.9em}
+svg.chart text{user-select:text}
 """
 
 SCRIPT = r"""
@@ -135,8 +138,8 @@ SCRIPT = r"""
   }
   document.getElementById("vb-csv").addEventListener("click", function () {
     var rows = JSON.parse(document.getElementById("vb-data").textContent);
-    var cols = ["run_id", "date", "model", "dataset", "split", "task", "metric", "value",
-                "signature"];
+    var cols = ["run_id", "date", "model", "tag", "weights_id", "dataset", "split", "task",
+                "num_samples", "subset", "status", "metric", "value", "unit", "signature"];
     var lines = [cols.join(",")];
     rows.forEach(function (r) { lines.push(cols.map(function (c) { return csvField(r[c]); }).join(",")); });
     var url = URL.createObjectURL(new Blob([lines.join("\n") + "\n"], {type: "text/csv"}));

@@ -252,9 +252,10 @@ def _class_mean(p: np.ndarray) -> np.ndarray:
 
 
 def _short(text: str, n: int = 28) -> str:
-    """Shortened to ``n`` characters; ``$`` escaped so that mathtext never parses a name."""
+    """A run's name for a legend, whole (a name is never cut: it must match the table),
+    wrapped every ``n`` characters; ``$`` escaped so that mathtext never parses it."""
     text = str(text)
-    text = text if len(text) <= n else text[: n - 1] + "…"
+    text = "\n".join(text[i : i + n] for i in range(0, len(text), n)) or text
     return text.replace("$", r"\$")
 
 

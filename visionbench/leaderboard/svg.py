@@ -14,7 +14,7 @@ from html import escape
 
 import numpy as np
 
-__all__ = ["bars_svg", "heatmap_svg", "viridis"]
+__all__ = ["bars_svg", "heatmap_svg", "scatter_svg", "label_boxes", "viridis"]
 
 #: viridis at 0, 0.1, ..., 1 (matplotlib's colormap), interpolated linearly in between.
 _VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884",
@@ -114,6 +114,156 @@ def heatmap_svg(
         f'text-anchor="middle" {_FONT}>ground truth</text>'
     )
     return "".join(out) + "</svg>"
+
+
+#: Estimated width of one label character at font size 10 (px); used for placement.
+CHAR_W = 6.0
+LABEL_H = 11.0
+
+
+def scatter_svg(
+    labels: Sequence[str],
+    x: Sequence[float],
+    y: Sequence[float],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    front: Sequence[int] = (),
+    log_x: bool = True,
+    front_where: str = "post",
+) -> str:
+    """A scatter plot as inline SVG: one point per run with a ``<title>`` tooltip (label,
+    x, y), labels placed so that no two overlap (a label that finds no free place is left
+    out; its tooltip remains), and the Pareto front as a red step line when ``front``
+    holds at least two points.
+
+    Args:
+        labels, x, y: one per point, all finite (``x > 0`` with ``log_x``).
+        xlabel, ylabel, title: axis and chart text.
+        front: indices of the Pareto-front points.
+        log_x: logarithmic x axis.
+        front_where: ``"post"`` (cost: lower is better) or ``"pre"`` (a benefit).
+    """
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray(y, dtype=float)
+    left, top, pw, ph = 64, 30, 420, 250
+    width, height = left + pw + 150, top + ph + 46
+    fx = np.log10 if log_x else (lambda v: v)
+    gx = fx(xs)
+    x0, x1 = _padded(float(gx.min()), float(gx.max()))
+    y0, y1 = _padded(float(ys.min()), float(ys.max()))
+
+    def px(v: float) -> float:
+        return left + pw * (fx(v) - x0) / (x1 - x0)
+
+    def py(v: float) -> float:
+        return top + ph * (1 - (v - y0) / (y1 - y0))
+
+    out = [_open(width, height, title), _text(left + pw / 2, 16, title, anchor="middle", bold=True)]
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    for t in _ticks(x0, x1, log_x):
+        xx = left + pw * ((np.log10(t) if log_x else t) - x0) / (x1 - x0)
+        out.append(f'<line x1="{xx:.1f}" y1="{top}" x2="{xx:.1f}" y2="{top + ph}" stroke="#eee"/>')
+        out.append(_text(xx, top + ph + 13, f"{t:g}", anchor="middle"))
+    for t in _ticks(y0, y1, False):
+        yy = py(t)
+        out.append(
+            f'<line x1="{left}" y1="{yy:.1f}" x2="{left + pw}" y2="{yy:.1f}" stroke="#eee"/>'
+        )
+        out.append(_text(left - 4, yy + 3, f"{t:g}", anchor="end"))
+    out.append(_text(left + pw / 2, height - 6, xlabel, anchor="middle"))
+    out.append(
+        f'<text transform="translate(14,{top + ph / 2:.1f}) rotate(-90)" text-anchor="middle" '
+        f"{_FONT}>{escape(ylabel)}</text>"
+    )
+    front = list(front)
+    if len(front) >= 2:
+        order = sorted(front, key=lambda i: xs[i])
+        pts = []
+        for a, b in zip(order, order[1:]):
+            pts.append((px(xs[a]), py(ys[a])))
+            corner = (px(xs[b]), py(ys[a])) if front_where == "post" else (px(xs[a]), py(ys[b]))
+            pts.append(corner)
+        pts.append((px(xs[order[-1]]), py(ys[order[-1]])))
+        path = " ".join(f"{a:.1f},{b:.1f}" for a, b in pts)
+        out.append(f'<polyline class="pareto" points="{path}" fill="none" stroke="#d9534f" '
+                   'stroke-width="1.5"/>')  # fmt: skip
+        out.append(f'<line x1="{left + pw + 10}" y1="{top + 6}" x2="{left + pw + 28}" '
+                   f'y2="{top + 6}" stroke="#d9534f" stroke-width="1.5"/>')  # fmt: skip
+        out.append(_text(left + pw + 32, top + 9, "Pareto front"))
+    points = [(px(a), py(b)) for a, b in zip(xs, ys)]
+    for i, (cx, cy) in enumerate(points):
+        tip = f"{labels[i]}: {xlabel} {xs[i]:.4g}, {ylabel} {ys[i]:.4g}"
+        out.append(f'<circle class="pt" cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="#3b6ea8">'
+                   f"<title>{escape(tip)}</title></circle>")  # fmt: skip
+    for i, box in _place_labels([str(v) for v in labels], points, (0, 0, width, height)):
+        out.append(
+            f'<text class="pt-label" x="{box[0]:.1f}" y="{box[3] - 2:.1f}" '
+            f'data-box="{box[0]:.1f},{box[1]:.1f},{box[2]:.1f},{box[3]:.1f}" {_FONT}>'
+            f"{escape(labels[i])}</text>"
+        )
+    return "".join(out) + "</svg>"
+
+
+def label_boxes(svg: str) -> list[tuple[float, float, float, float]]:
+    """The boxes (x0, y0, x1, y1) of the point labels of a :func:`scatter_svg` chart."""
+    import re
+
+    return [
+        tuple(float(v) for v in m.split(","))  # type: ignore[misc]
+        for m in re.findall(r'class="pt-label"[^>]*data-box="([^"]+)"', svg)
+    ]
+
+
+def _place_labels(
+    labels: list[str], points: list[tuple[float, float]], canvas: tuple[float, float, float, float]
+) -> list[tuple[int, tuple[float, float, float, float]]]:
+    """Greedy placement: each label (points from the top down) takes the first of eight
+    positions around its point that overlaps no placed label and no point, inside the
+    canvas; labels with no free position are skipped."""
+    placed: list[tuple[float, float, float, float]] = []
+    dots = [(x - 4, y - 4, x + 4, y + 4) for x, y in points]
+    out = []
+    for i in sorted(range(len(points)), key=lambda i: (points[i][1], points[i][0])):
+        x, y = points[i]
+        w, h = CHAR_W * len(labels[i]), LABEL_H
+        for dx, dy in ((6, -h / 2), (-6 - w, -h / 2), (6, -h - 3), (-6 - w, -h - 3),
+                       (6, 3), (-6 - w, 3), (-w / 2, -h - 6), (-w / 2, 6)):  # fmt: skip
+            box = (x + dx, y + dy, x + dx + w, y + dy + h)
+            inside = box[0] >= canvas[0] and box[1] >= canvas[1] and box[2] <= canvas[2]
+            inside = inside and box[3] <= canvas[3]
+            if inside and not any(_overlap(box, b) for b in placed + dots):
+                placed.append(box)
+                out.append((i, box))
+                break
+    return out
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _padded(lo: float, hi: float) -> tuple[float, float]:
+    span = hi - lo
+    pad = span * 0.08 if span > 0 else (abs(lo) * 0.1 or 0.5)
+    return lo - pad, hi + pad
+
+
+def _ticks(lo: float, hi: float, log: bool) -> list[float]:
+    """Tick values inside [lo, hi] (log: lo, hi are log10; ticks at 1, 2, 5 x 10^k)."""
+    if log:
+        out = [
+            m * 10.0**k
+            for k in range(int(np.floor(lo)) - 1, int(np.ceil(hi)) + 1)
+            for m in (1, 2, 5)
+        ]
+        return [t for t in out if lo <= np.log10(t) <= hi]
+    raw = (hi - lo) / 5
+    mag = 10 ** np.floor(np.log10(raw)) if raw > 0 else 1.0
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = np.ceil(lo / step) * step
+    return [float(round(v, 10)) for v in np.arange(start, hi + step * 1e-9, step)]
 
 
 def _open(width: float, height: float, title: str) -> str:

@@ -1,8 +1,21 @@
 """The leaderboard: a pure function of the run records.
 
-Stored long (``model, dataset, split, task, metric, value, signature, ...``), pivoted only
-for display; numbers stay numbers. Two values with different signatures are never put in
-one column: the pivot's column key is ``(dataset, metric, signature)``.
+Stored long (one row per run and metric: identity, ``metric, value, unit, signature``,
+efficiency), pivoted only for display; numbers stay numbers. Two values with different
+signatures are never put in one column: the pivot's column key is ``(metric, signature)``.
+
+The human and script views of the pivot (terminal, Markdown, wide CSV, JSON) are in
+:mod:`visionbench.leaderboard.views`; :func:`export` dispatches to them.
+
+A leaderboard row is one **run identity**: model name, weights identity
+(``model.weights_id``: the weights file's sha256, ``random``, or the torchvision enum
+name), dataset, split, task, evaluated-sample set (``dataset.subset``: all, or a
+fingerprint of the subset), protocol signature and ``tag``. Runs that differ in any of
+these never share a row; repeated runs of one identity show the latest, and ``runs``
+says how many there are. Only **full runs** (every sample, real weights) are ranked;
+subset runs (``--limit``, samples dropped by ``--lenient``) and random-weight runs are
+marked (``status``) and, by default, left out of every view (``all_runs=True`` / ``--all``
+shows them, unranked, below the ranked rows).
 """
 
 from __future__ import annotations
@@ -13,11 +26,22 @@ from typing import Any
 
 import pandas as pd
 
-from visionbench.engine.records import read_records
+from visionbench.engine.records import RANDOM_WEIGHTS, read_records
+from visionbench.errors import VisionbenchError
+from visionbench.leaderboard.units import (
+    EFFICIENCY_COLUMNS,
+    headline_metrics,
+    metric_higher_is_better,
+    metric_unit,
+)
 
 __all__ = [
     "LONG_COLUMNS",
+    "IDENTITY",
     "EFFICIENCY",
+    "TASK_ALIASES",
+    "FULL",
+    "parse_task_filter",
     "long_table",
     "load_long",
     "filter_long",
@@ -25,72 +49,170 @@ __all__ = [
     "metric_columns",
     "primary_metric",
     "best_mask",
-    "rich_table",
     "export",
 ]
+
+#: ``status`` of a run that is ranked: every sample of the split, real weights.
+FULL = "full"
 
 LONG_COLUMNS = [
     "run_id",
     "date",
     "model",
+    "tag",
+    "weights_id",
+    "random_weights",
     "dataset",
     "split",
     "task",
+    "num_samples",
+    "total_samples",
+    "subset",
+    "status",
+    "protocol",
+    "headline",
     "metric",
     "value",
-    "signature",
+    "unit",
     "higher_is_better",
+    "ci_low",
+    "ci_high",
+    "signature",
     "params",
     "gflops",
-    "throughput_img_s",
-    "num_samples",
     "latency_ms",
-    "headline",
+    "throughput_img_s",
+    "end_to_end_img_s",
 ]
 
+#: The columns that make a run identity (one leaderboard row each).
+IDENTITY = ["model", "weights_id", "tag", "dataset", "split", "task", "subset", "protocol"]
+
 #: Efficiency columns of the pivot and whether higher is better for each.
-EFFICIENCY: dict[str, bool] = {
-    "params": False,
-    "gflops": False,
-    "latency_ms": False,
-    "throughput_img_s": True,
+EFFICIENCY: dict[str, bool] = {k: v[3] for k, v in EFFICIENCY_COLUMNS.items()}
+
+_GROUP = ["dataset", "split", "task"]
+
+#: ``--task`` values: the task names and their usual short forms.
+TASK_ALIASES: dict[str, str] = {
+    "classification": "classification",
+    "cls": "classification",
+    "clf": "classification",
+    "class": "classification",
+    "detection": "detection",
+    "det": "detection",
+    "bbox": "detection",
+    "semantic_segmentation": "semantic_segmentation",
+    "semantic-segmentation": "semantic_segmentation",
+    "segmentation": "semantic_segmentation",
+    "semseg": "semantic_segmentation",
+    "sem_seg": "semantic_segmentation",
+    "seg": "semantic_segmentation",
+    "scene_graph": "scene_graph",
+    "scene-graph": "scene_graph",
+    "scenegraph": "scene_graph",
+    "sgg": "scene_graph",
+    "sg": "scene_graph",
+    "captioning": "captioning",
+    "caption": "captioning",
+    "captions": "captioning",
+    "cap": "captioning",
 }
-_KEYS = ["model", "dataset", "split", "task"]
+
+
+def parse_task_filter(value: str | None) -> str | None:
+    """The task name of a ``--task`` value (a task name or a short form, any case).
+
+    Raises:
+        VisionbenchError: an unknown value, listing the valid ones.
+    """
+    if value is None or value == "":
+        return None
+    task = TASK_ALIASES.get(value.strip().lower())
+    if task is None:
+        names = sorted(set(TASK_ALIASES.values()))
+        short = sorted(k for k, v in TASK_ALIASES.items() if k != v)
+        raise VisionbenchError(
+            f"unknown task {value!r}; use one of {', '.join(names)} "
+            f"(or a short form: {', '.join(short)})"
+        )
+    return task
+
+
+# ---------------------------------------------------------------------------------------
+# the long table
 
 
 def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (run, metric)."""
+    """One row per (run, metric), with the run's identity and status."""
     rows = []
     for r in records:
-        order = {m: i for i, m in enumerate((r.get("protocol") or {}).get("headline") or [])}
-        for name, m in r.get("metrics", {}).items():
+        ident = _identity(r)
+        headline = "|".join(headline_metrics(r))
+        timings = r.get("timings") or {}
+        model = r.get("model") or {}
+        for name, m in (r.get("metrics") or {}).items():
+            ci = m.get("ci") if isinstance(m.get("ci"), dict) else {}
             rows.append(
                 {
                     "run_id": r["run_id"],
                     "date": r.get("date"),
-                    "model": r["model"]["name"],
-                    "dataset": r["dataset"]["name"],
-                    "split": r["dataset"].get("split"),
-                    "task": r["task"],
+                    **ident,
+                    "headline": headline,
                     "metric": name,
-                    "value": float("nan") if m["value"] is None else float(m["value"]),
+                    "value": float("nan") if m.get("value") is None else float(m["value"]),
+                    "unit": metric_unit(name, m, r.get("task")) or "",
+                    "higher_is_better": metric_higher_is_better(m),
+                    "ci_low": ci.get("low"),
+                    "ci_high": ci.get("high"),
                     "signature": m["signature"],
-                    "higher_is_better": bool(m.get("higher_is_better", True)),
-                    "params": r["model"].get("params"),
-                    "gflops": r["model"].get("gflops"),
-                    "throughput_img_s": r.get("timings", {}).get("throughput_img_s"),
-                    "num_samples": r["dataset"].get("num_samples"),
-                    "latency_ms": (r["model"].get("profile") or {}).get("latency_ms"),
-                    # position in the protocol's headline (None: not a headline metric, or
-                    # an old record without protocol metadata)
-                    "headline": order.get(name),
+                    "params": model.get("params"),
+                    "gflops": model.get("gflops"),
+                    "latency_ms": (model.get("profile") or {}).get("latency_ms"),
+                    "throughput_img_s": timings.get("throughput_img_s"),
+                    "end_to_end_img_s": timings.get("end_to_end_img_s"),
                 }
             )
     df = pd.DataFrame(rows, columns=LONG_COLUMNS)
-    for c in ("value", "params", "gflops", "throughput_img_s", "num_samples", "latency_ms",
-              "headline"):  # fmt: skip
+    for c in ("value", "ci_low", "ci_high", "params", "gflops", "latency_ms",
+              "throughput_img_s", "end_to_end_img_s", "num_samples", "total_samples"):  # fmt: skip
         df[c] = pd.to_numeric(df[c], errors="coerce")
+    df["random_weights"] = df["random_weights"].astype(bool)
     return df
+
+
+def _identity(r: dict[str, Any]) -> dict[str, Any]:
+    """The identity and status columns of a record (old records: inferred)."""
+    from visionbench.engine.records import weights_identity
+
+    model, ds = r.get("model") or {}, r.get("dataset") or {}
+    wid = model.get("weights_id")
+    if wid is None:
+        wid = weights_identity(model.get("weights"))
+    subset = ds.get("subset")
+    if "subset" not in ds and "--limit" in (r.get("command") or []):
+        subset = "limit"  # an old record of a --limit run: a subset, ids unknown
+    n, total = ds.get("num_samples"), ds.get("total_samples")
+    if subset is None and total is not None and n is not None and n < total:
+        subset = "unknown"
+    random = wid == RANDOM_WEIGHTS
+    marks = (["subset"] if subset else []) + (["random weights"] if random else [])
+    sigs = sorted({str(m.get("signature")) for m in (r.get("metrics") or {}).values()})
+    proto = (r.get("protocol") or {}).get("name")
+    return {
+        "model": model.get("name", ""),
+        "tag": r.get("tag") or "",
+        "weights_id": wid or "",
+        "random_weights": random,
+        "dataset": ds.get("name", ""),
+        "split": ds.get("split") or "",
+        "task": r.get("task", ""),
+        "num_samples": n,
+        "total_samples": total,
+        "subset": subset or "",
+        "status": ", ".join(marks) or FULL,
+        "protocol": (f"{proto}: " if proto else "") + " + ".join(sigs),
+    }
 
 
 def load_long(
@@ -111,8 +233,10 @@ def filter_long(
     task: str | None = None,
     model: str | None = None,
 ) -> pd.DataFrame:
-    """Rows of exactly this ``dataset`` and ``task``, and of models matching the glob
-    ``model`` (``fnmatch``, case-sensitive); None keeps everything."""
+    """Rows of exactly this ``dataset``, of ``task`` (a name or a short form,
+    :func:`parse_task_filter`), and of models matching the glob ``model`` (``fnmatch``,
+    case-sensitive); None keeps everything."""
+    task = parse_task_filter(task)
     if dataset:
         df = df[df["dataset"] == dataset]
     if task:
@@ -122,8 +246,16 @@ def filter_long(
     return df.reset_index(drop=True)
 
 
+def _visible(df: pd.DataFrame, all_runs: bool) -> pd.DataFrame:
+    return df if all_runs or df.empty else df[df["status"] == FULL]
+
+
+# ---------------------------------------------------------------------------------------
+# the pivot
+
+
 def metric_columns(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Pivot column name -> ``{"metric", "signature", "higher_is_better"}``.
+    """Pivot column name -> ``{"metric", "signature", "unit", "higher_is_better"}``.
 
     A metric computed under one signature is a column named after the metric; each further
     signature of the same metric gets its own column, ``"<metric> [sig#N]"``, in order of
@@ -131,183 +263,128 @@ def metric_columns(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """
     out: dict[str, dict[str, Any]] = {}
     count: dict[str, int] = {}
-    cols = df[["metric", "signature", "higher_is_better"]].drop_duplicates(["metric", "signature"])
-    for metric, sig, hib in cols.itertuples(index=False):
+    cols = df[["metric", "signature", "unit", "higher_is_better"]].drop_duplicates(
+        ["metric", "signature"]
+    )
+    for metric, sig, unit, hib in cols.itertuples(index=False):
         n = count.get(metric, 0)
         count[metric] = n + 1
         name = metric if n == 0 else f"{metric} [sig#{n + 1}]"
-        out[name] = {"metric": metric, "signature": sig, "higher_is_better": bool(hib)}
+        out[name] = {
+            "metric": metric,
+            "signature": sig,
+            "unit": unit or None,
+            "higher_is_better": bool(hib),
+        }
     return out
 
 
-def pivot(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows = (model, dataset, split, task) with a ``rank``; columns = metrics, then the
-    efficiency columns. The latest run of each model wins; numbers stay numbers.
+_ROW_COLUMNS = ["run_id", "date", "weights_id", "tag", "num_samples", "total_samples",
+                "subset", "status", "random_weights", "protocol", "headline"]  # fmt: skip
 
-    Metrics that were computed under more than one signature get one column per
-    signature (``metric [sig#2]``), never a merged column (see :func:`metric_columns`).
-    ``rank`` (1 = best, ties share the lower rank, empty when the value is missing) is
-    computed within each (dataset, split, task) by that group's :func:`primary_metric`;
-    ``wide.attrs["rank_by"]`` maps ``(dataset, split, task)`` to that metric column and
-    ``wide.attrs["columns"]`` is :func:`metric_columns`.
+
+def pivot(df: pd.DataFrame, *, all_runs: bool = False) -> pd.DataFrame:
+    """One row per run identity (:data:`IDENTITY`), its latest run; columns: ``rank``,
+    the identity and status, ``runs`` (how many runs the identity has), the metrics, then
+    the efficiency columns. Numbers stay numbers.
+
+    Only ``status == "full"`` rows are ranked (1 = best, ties share the lower rank, empty
+    when the value is missing), within each (dataset, split, task) by that group's
+    :func:`primary_metric`; other rows (shown only with ``all_runs``) have no rank and
+    come after the ranked ones. ``attrs``: ``rank_by`` ((dataset, split, task) -> column),
+    ``headline`` (the same key -> metric columns in display order), ``columns``
+    (:func:`metric_columns`), ``ci`` ((run_id, column) -> (low, high)), ``hidden`` (how
+    many identities were left out because they are not full runs).
     """
     if df.empty:
         return pd.DataFrame()
     df = df.assign(split=df["split"].fillna("")).sort_values("date", kind="stable")
-    df = df.drop_duplicates(
-        ["model", "dataset", "split", "task", "metric", "signature"], keep="last"
-    )
+    latest = df.drop_duplicates(IDENTITY, keep="last")[[*IDENTITY, "run_id"]]
+    runs = df.drop_duplicates([*IDENTITY, "run_id"]).groupby(IDENTITY, sort=False).size()
+    hidden = int((latest.merge(df[["run_id", "status"]].drop_duplicates(), on="run_id")
+                  ["status"] != FULL).sum()) if not all_runs else 0  # fmt: skip
+    df = _visible(df[df["run_id"].isin(latest["run_id"])], all_runs)
+    if df.empty:
+        out = pd.DataFrame()
+        out.attrs["hidden"] = hidden
+        return out
     info = metric_columns(df)
-    headline = headline_order(df)
     name_of = {(v["metric"], v["signature"]): k for k, v in info.items()}
     df = df.assign(column=[name_of[(m, s)] for m, s in zip(df["metric"], df["signature"])])
-    wide = df.set_index([*_KEYS, "column"])["value"].unstack("column")
+    wide = df.set_index(["run_id", "column"])["value"].unstack("column")
     wide = wide.reindex(columns=[c for c in info if c in wide.columns])
-    eff = df.drop_duplicates(_KEYS, keep="last").set_index(_KEYS)[list(EFFICIENCY)]
-    wide = wide.join(eff).reset_index()
+    first = df.drop_duplicates("run_id").set_index("run_id")
+    front = first[[*IDENTITY, *[c for c in _ROW_COLUMNS if c not in ("run_id",)]]]
+    front = front.loc[:, ~front.columns.duplicated()]
+    wide = front.join(wide).join(first[list(EFFICIENCY)]).reset_index()
     wide.columns.name = None
-    wide.insert(len(_KEYS), "rank", pd.array([pd.NA] * len(wide), dtype="Int64"))
+    wide["runs"] = [int(runs.get(tuple(row), 1)) for row in wide[IDENTITY].itertuples(index=False)]
+    wide.insert(0, "rank", pd.array([pd.NA] * len(wide), dtype="Int64"))
+    ci = {
+        (r, name_of[(m, s)]): (lo, hi)
+        for r, m, s, lo, hi in df[["run_id", "metric", "signature", "ci_low", "ci_high"]]
+        .dropna(subset=["ci_low", "ci_high"])
+        .itertuples(index=False)
+    }
     rank_by: dict[tuple[str, str, str], str | None] = {}
-    for (dataset, split, task), idx in wide.groupby(["dataset", "split", "task"]).groups.items():
+    head_of: dict[tuple[str, str, str], list[str]] = {}
+    wide["_key"] = float("nan")
+    for key, idx in wide.groupby(_GROUP).groups.items():
         part = wide.loc[idx]
         present = [c for c in info if c in part and part[c].notna().any()]
-        col = primary_metric(present, headline.get((dataset, split, task)))
-        rank_by[(dataset, split, task)] = col
-        if col is not None:
-            r = part[col].rank(method="min", ascending=not info[col]["higher_is_better"])
-            wide.loc[idx, "rank"] = r.astype("Int64")
+        headline = [h for h in str(part["headline"].iloc[-1]).split("|") if h]
+        head_cols = [c for h in headline for c in present if info[c]["metric"] == h]
+        head_of[key] = head_cols
+        col = primary_metric(present, headline)
+        rank_by[key] = col
+        if col is None:
+            continue
+        hib = info[col]["higher_is_better"]
+        full = part[part["status"] == FULL]
+        r = full[col].rank(method="min", ascending=not hib)
+        wide.loc[full.index, "rank"] = r.astype("Int64")
+        wide.loc[idx, "_key"] = (-part[col] if hib else part[col]).to_numpy()
+    wide["_unranked"] = wide["rank"].isna()
     wide = wide.sort_values(
-        ["task", "dataset", "split", "rank", "model"], na_position="last", kind="stable"
-    ).reset_index(drop=True)
-    wide.attrs["rank_by"] = rank_by
-    wide.attrs["columns"] = info
-    wide.attrs["headline"] = headline
+        ["task", "dataset", "split", "_unranked", "rank", "_key", "model"],
+        na_position="last", kind="stable",
+    ).drop(columns=["_key", "_unranked"]).reset_index(drop=True)  # fmt: skip
+    wide.attrs.update(rank_by=rank_by, headline=head_of, columns=info, ci=ci, hidden=hidden)
     return wide
 
 
-def headline_order(df: pd.DataFrame) -> dict[tuple[str, str, str], list[str]]:
-    """Per (dataset, split, task): the headline metrics in the order the run records'
-    protocols declare (``record["protocol"]["headline"]``); empty for groups of old
-    records only (then :data:`HEADLINE` is the fallback)."""
-    out: dict[tuple[str, str, str], list[str]] = {}
-    if "headline" not in df or df.empty:
-        return out
-    part = df[df["headline"].notna()]
-    for (dataset, split, task), g in part.groupby(["dataset", "split", "task"], sort=False):
-        order = g.groupby("metric")["headline"].min().sort_values(kind="stable")
-        out[(dataset, "" if pd.isna(split) else split, task)] = list(order.index)
-    return out
-
-
 def primary_metric(columns: list[str], headline: list[str] | None = None) -> str | None:
-    """The column a group is ranked by: the first of the protocol's ``headline`` among
-    ``columns`` (old records: the first :data:`HEADLINE` metric), else the first of
-    ``columns``, else None."""
-    for m in headline or HEADLINE:
+    """The column a group is ranked by: the first ``headline`` metric among ``columns``
+    (default: the fallback headlines of every task), else the first of ``columns``."""
+    from visionbench.leaderboard.units import FALLBACK_HEADLINE
+
+    order = headline or [m for ms in FALLBACK_HEADLINE.values() for m in ms]
+    for m in order:
         if m in columns:
             return m
     return columns[0] if columns else None
 
 
 def best_mask(wide: pd.DataFrame) -> pd.DataFrame:
-    """True where a cell holds the best value of its column within its (dataset, split,
-    task); metric columns use their ``higher_is_better``, efficiency columns
-    :data:`EFFICIENCY`. Ties are all best; missing values never are."""
+    """True where a cell holds the best value of its column among the ranked (full) runs
+    of its (dataset, split, task); metric columns use their ``higher_is_better``,
+    efficiency columns :data:`EFFICIENCY`. Ties are all best; missing values never are."""
     info = wide.attrs.get("columns", {})
     hib = {c: v["higher_is_better"] for c, v in info.items()} | EFFICIENCY
     mask = pd.DataFrame(False, index=wide.index, columns=wide.columns)
     if wide.empty:
         return mask
-    for _, idx in wide.groupby(["dataset", "split", "task"]).groups.items():
+    status = wide["status"]
+    for _, idx in wide.groupby(_GROUP).groups.items():
+        ranked = [i for i in idx if status[i] == FULL]
         for col, higher in hib.items():
-            if col not in wide:
+            if col not in wide or not ranked:
                 continue
-            vals = pd.to_numeric(wide.loc[idx, col], errors="coerce")
+            vals = pd.to_numeric(wide.loc[ranked, col], errors="coerce")
             if vals.notna().any():
                 best = vals.max() if higher else vals.min()
-                mask.loc[idx, col] = (vals == best).to_numpy()
+                mask.loc[ranked, col] = (vals == best).to_numpy()
     return mask
-
-
-#: Fallback for run records written before protocols declared their headline metrics:
-#: metric columns shown first in the terminal table (the rest are in CSV / HTML).
-HEADLINE = [
-    "top1",
-    "top5",
-    "real_top1",
-    "AP",
-    "AP50",
-    "AP75",
-    "mIoU",
-    "miou",
-    "iIoU",
-    "iiou",
-    "mIoU_category",
-    "miou_category",
-    "R@20",
-    "R@50",
-    "R@100",
-    "mR@50",
-    "bleu4",
-    "cider_d",
-    "sacrebleu",
-]
-
-
-def rich_table(df: pd.DataFrame, *, max_metrics: int = 4) -> Any:
-    """A terminal table: headline metrics (at most ``max_metrics``) and efficiency columns."""
-    from rich.table import Table
-    from rich.text import Text
-
-    wide = pivot(df)
-    if not wide.empty:
-        eff = list(EFFICIENCY)
-        metrics = list(wide.attrs["columns"])
-        declared = [m for h in wide.attrs.get("headline", {}).values() for m in h]
-        first = list(dict.fromkeys([*declared, *HEADLINE]))
-        order = [m for m in first if m in metrics] + [m for m in metrics if m not in first]
-        shown = ["model", "dataset", "split", "rank", *order[:max_metrics]]
-        shown += [c for c in eff if wide[c].notna().any()]
-        best = best_mask(wide)[shown]
-        wide = wide[shown]
-    table = Table(title="visionbench leaderboard")
-    if wide.empty:
-        table.add_column("no run records yet: try `bench run`")
-        return table
-    for c in wide.columns:
-        table.add_column(Text(str(c)), justify="right" if wide[c].dtype.kind in "fiu" else "left")
-    for row, brow in zip(wide.itertuples(index=False), best.itertuples(index=False)):
-        # Text cells: a model named "[red]x[/]" is shown as typed, never read as markup
-        table.add_row(*[Text(_fmt(v), style="bold green" if b else "") for v, b in zip(row, brow)])
-    return table
-
-
-def _fmt(v: Any) -> str:
-    if v is None or v is pd.NA:
-        return "-"
-    if isinstance(v, float):
-        if v != v:
-            return "-"
-        return f"{v:,.0f}" if abs(v) >= 1e5 else f"{v:.4g}" if abs(v) < 1 else f"{v:.2f}"
-    return str(v)
-
-
-def _markdown(wide: pd.DataFrame) -> str:
-    """GitHub Markdown; the best value of each column (per dataset) in bold."""
-
-    def cell(v: Any, bold: bool = False) -> str:
-        text = _fmt(v).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
-        return f"**{text}**" if bold else text
-
-    best = best_mask(wide)
-    cols = [str(c) for c in wide.columns]
-    align = ["---:" if wide[c].dtype.kind in "fiu" else ":---" for c in wide.columns]
-    lines = ["| " + " | ".join(cell(c) for c in cols) + " |", "| " + " | ".join(align) + " |"]
-    lines += [
-        "| " + " | ".join(cell(v, b) for v, b in zip(row, brow)) + " |"
-        for row, brow in zip(wide.itertuples(index=False), best.itertuples(index=False))
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def export(
@@ -316,33 +393,39 @@ def export(
     *,
     records: list[dict[str, Any]] | None = None,
     results: str | Path | None = None,
+    all_runs: bool = False,
 ) -> str:
-    """``csv`` (long format, numbers as numbers), ``wide-csv``, ``md``, ``html`` or
-    ``timm-csv`` (classification only, timm's results columns).
+    """``csv`` (long format, numbers as numbers, a ``unit`` column), ``wide-csv``,
+    ``json``, ``md``, ``html`` or ``timm-csv`` (classification only, timm's results
+    columns). Subset and random-weight runs are left out unless ``all_runs``.
 
     ``records`` (the run records behind ``df``) feed the HTML plots and the timm CSV's
     preprocessing columns; when None they are read from ``results`` (the results
     directory, which also holds the arrays files behind the plots).
     """
+    from visionbench.leaderboard import views
+
     if fmt == "csv":
-        return df.to_csv(index=False)
+        return _visible(df, all_runs).to_csv(index=False)
     if fmt == "wide-csv":
-        return pivot(df).to_csv(index=False)
+        return views.wide_csv(pivot(df, all_runs=all_runs))
+    if fmt == "json":
+        return views.leaderboard_json(df, all_runs=all_runs)
     if fmt == "md":
-        wide = pivot(df)
+        wide = pivot(df, all_runs=all_runs)
         if wide.empty:
-            return "_no run records_\n"
-        return _markdown(wide)
+            note = views.hidden_note(wide)
+            return "_no run records_\n" + (f"\n_{note}_\n" if note else "")
+        return views.markdown(wide)
     if fmt == "html":
         from visionbench.leaderboard.html import render_html
 
-        return render_html(df, records=records, results=results)
+        return render_html(df, records=records, results=results, all_runs=all_runs)
     if fmt == "timm-csv":
         from visionbench.leaderboard.timm_csv import timm_csv
 
-        return timm_csv(df, records=records if records is not None else read_records(results))
-    from visionbench.errors import VisionbenchError
-
+        recs = records if records is not None else read_records(results)
+        return timm_csv(_visible(df, all_runs), records=recs)
     raise VisionbenchError(
-        f"unknown format {fmt!r}; use table, csv, wide-csv, md, html or timm-csv"
+        f"unknown format {fmt!r}; use table, csv, wide-csv, json, md, html or timm-csv"
     )

@@ -32,7 +32,8 @@ TIMM_COLUMNS = [
 
 
 def timm_rows(df: pd.DataFrame, records: list[dict[str, Any]] | None = None) -> pd.DataFrame:
-    """One row per classification model (its latest run), timm's columns, numbers numeric.
+    """One row per classification model and weights (its latest run), timm's columns,
+    numbers numeric; a tagged run is ``model.tag`` (timm's ``model.pretrained_tag``).
 
     Args:
         df: the long leaderboard table (:func:`visionbench.leaderboard.table.long_table`).
@@ -59,13 +60,15 @@ def timm_rows(df: pd.DataFrame, records: list[dict[str, Any]] | None = None) -> 
 
         records = read_records()
     by_id = {r["run_id"]: r for r in records}
-    cls = cls.sort_values("date", kind="stable").drop_duplicates(["model", "metric"], keep="last")
+    ident = [c for c in ("model", "tag", "weights_id") if c in cls.columns]
+    cls = cls.sort_values("date", kind="stable").drop_duplicates([*ident, "metric"], keep="last")
+    names = _names(cls, ident)
     rows: dict[str, dict[str, Any]] = {}
-    for r in cls.itertuples(index=False):
+    for r, name in zip(cls.itertuples(index=False), names):
         rec = by_id.get(r.run_id)
         if rec is None:
             raise VisionbenchError(f"timm-csv: no run record for run_id {r.run_id!r}")
-        row = rows.setdefault(r.model, _preprocess_columns(r.model, rec))
+        row = rows.setdefault(name, _preprocess_columns(name, rec))
         row[r.metric] = round(r.value, 3)
         row[f"{r.metric}_err"] = round(100.0 - r.value, 3)
     out = pd.DataFrame(list(rows.values()), columns=TIMM_COLUMNS)
@@ -73,6 +76,23 @@ def timm_rows(df: pd.DataFrame, records: list[dict[str, Any]] | None = None) -> 
         out[c] = pd.to_numeric(out[c], errors="coerce")
     out["img_size"] = out["img_size"].astype("Int64")
     return out.sort_values(["top1", "model"], ascending=[False, True], na_position="last")
+
+
+def _names(cls: pd.DataFrame, ident: list[str]) -> list[str]:
+    """timm's ``model.pretrained_tag`` naming: ``model.tag`` for a tagged run; two weights
+    of one untagged model as ``model.<weights id, 12 characters>``; else the model."""
+    if ident == ["model"]:
+        return list(cls["model"])
+    weights_per_model = cls.groupby(["model", "tag"])["weights_id"].nunique()
+    out = []
+    for r in cls.itertuples(index=False):
+        if r.tag:
+            out.append(f"{r.model}.{r.tag}")
+        elif weights_per_model[(r.model, r.tag)] > 1:
+            out.append(f"{r.model}.{str(r.weights_id)[:12]}")
+        else:
+            out.append(r.model)
+    return out
 
 
 def timm_csv(df: pd.DataFrame, records: list[dict[str, Any]] | None = None) -> str:

@@ -69,15 +69,21 @@ def load_demo_weights(
     from visionbench.models.weights import load_into, load_state_dict_file, sha256_file
 
     if weights == "random":
-        return {"source": "random-init", "note": "demo model without its trained weights"}
+        return {
+            "name": "random",
+            "source": "random-init",
+            "note": "demo model without its trained weights",
+        }
     if weights is None:
         path = Path(str(resources.files("visionbench.models").joinpath("weights", shipped)))
     else:
         path = Path(weights)
     if not path.is_file():
+        from visionbench.models.weights import no_weights_hint
+
         raise WeightsError(
             f"{type(module).__name__} weights not found: {path} (make them with "
-            f"`python -m {trainer} --out PATH`)"
+            f"`python -m {trainer} --out PATH`); {no_weights_hint()}"
         )
     load_into(module, load_state_dict_file(path), source=str(path))
     return {"path": str(path), "sha256": sha256_file(path)}

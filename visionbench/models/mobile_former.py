@@ -34,7 +34,13 @@ from visionbench.errors import RegistryError
 from visionbench.label_spaces import get_label_space
 from visionbench.models.base import ClassifierAdapter
 from visionbench.models.preprocess import Preprocess
-from visionbench.models.weights import load_into, load_state_dict_file, resolve_weights, sha256_file
+from visionbench.models.weights import (
+    find_default_weights,
+    load_into,
+    load_state_dict_file,
+    resolve_weights,
+    sha256_file,
+)
 
 __all__ = ["MobileFormer", "MobileFormerConfig", "CONFIGS", "PUBLISHED", "build_mobile_former"]
 
@@ -202,13 +208,18 @@ def build_mobile_former(size: str, weights: str | None = None) -> ClassifierAdap
 
     Args:
         size: a key of :data:`CONFIGS`.
-        weights: ``None``/``"random"`` or a path/URL of a state dict of this module.
+        weights: ``"random"``, or a path/URL of a state dict of this module; ``None``:
+            ``mobile_former_<size>.pt`` (or ``.pth``) in the weights cache directory, else a
+            :class:`WeightsError` saying where it looked.
     """
     if size not in CONFIGS:
         raise RegistryError(f"unknown Mobile-Former size {size!r}; choose from {list(CONFIGS)}")
+    if weights is None:
+        name = f"mobile_former_{size}"
+        weights = str(find_default_weights(name, [f"{name}.pt", f"{name}.pth"]))
     module = MobileFormer(CONFIGS[size])
-    info: dict[str, Any] = {"name": "random"}
-    if weights is not None and weights.lower() not in ("random", "none"):
+    info: dict[str, Any] = {"name": "random", "source": "random-init"}
+    if weights.lower() != "random":
         path = resolve_weights(weights)
         load_into(module, load_state_dict_file(path), source=f"weights file {path}")
         info = {"name": weights, "path": str(path), "sha256": sha256_file(path)}

@@ -318,11 +318,11 @@ def build_freq(
         raise WeightsError(
             f"{name} needs training statistics: compute them with "
             f"visionbench.models.scene_graph_freq.compute_freq_statistics(...).save('stats.npz') "
-            f"and pass weights='stats.npz' (or weights='random' for empty statistics)"
+            f"and pass --weights stats.npz (or --weights random for empty statistics)"
         )
     if weights.lower() in ("random", "none"):
         stats = FreqStatistics(np.zeros((151, 151, 51), np.int64), np.zeros((151, 151), np.int64))
-        info: dict[str, Any] = {"name": "random"}
+        info: dict[str, Any] = {"name": "random", "source": "random-init"}
     else:
         stats = FreqStatistics.load(weights)
         from visionbench.models.weights import sha256_file

@@ -145,7 +145,8 @@ def build_torchvision(
             raise WeightsError(
                 f"weights {type(member).__name__}.{member.name} for tv:{name} are not in the "
                 f"torch hub cache: missing file {ckpt} (downloads are disabled; fetch "
-                f"{member.url} and put it there, or set TORCH_HOME, or pass weights='random')"
+                f"{member.url} and put it there, or set TORCH_HOME); pass --weights PATH (a state "
+                f"dict file) or --weights random for a random init"
             )
         try:
             module = builder(weights=member, progress=False)
@@ -166,7 +167,7 @@ def build_torchvision(
         module = builder(**kwargs)
         if family == "detection":
             _freeze_backbone_norms_like_pretrained(name, module, meta_w)
-        info = {"name": "random"}
+        info = {"name": "random", "source": "random-init"}
         if file_spec is not None:
             path = resolve_weights(file_spec)
             load_into(module, load_state_dict_file(path), source=f"weights file {path}")

@@ -63,7 +63,38 @@ def load_user_model(spec: str, **options: Any) -> ModelAdapter:
     factory = _import_factory(spec)
     if not callable(factory):
         raise RegistryError(f"user model {spec!r} is not callable ({type(factory).__name__})")
-    result = factory(**options)
+    adapter = _wrap(spec, factory(**options))
+    if not adapter.weights and "weights" in options:
+        adapter.weights = _describe_weights(str(options["weights"]))
+    if "weights" not in options and not _declares_weights(adapter.weights):
+        import warnings
+
+        warnings.warn(
+            f"user model {spec!r}: no --weights given and its factory declares none (return "
+            "'weights': {'path': ..., 'sha256': ...}); the run record identifies its weights "
+            "by a hash of its state dict, and a randomly initialised module is not detected",
+            stacklevel=2,
+        )
+    return adapter
+
+
+def _describe_weights(spec: str) -> dict[str, Any]:
+    """The record's description of a ``--weights`` value the factory did not describe."""
+    if spec.lower() == "random":
+        return {"name": "random", "source": "random-init"}
+    p = Path(spec).expanduser()
+    if p.is_file():
+        from visionbench.models.weights import sha256_file
+
+        return {"name": spec, "path": str(p.resolve()), "sha256": sha256_file(p)}
+    return {"name": spec}
+
+
+def _declares_weights(weights: dict[str, Any]) -> bool:
+    return any(weights.get(k) for k in ("sha256", "path", "name", "source"))
+
+
+def _wrap(spec: str, result: Any) -> ModelAdapter:
     default_name = spec.rpartition(":")[2]
     if isinstance(result, ModelAdapter):
         return result

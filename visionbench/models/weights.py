@@ -35,6 +35,8 @@ __all__ = [
     "sha256_file",
     "load_state_dict_file",
     "load_into",
+    "find_default_weights",
+    "no_weights_hint",
 ]
 
 _CHUNK = 1 << 20
@@ -102,6 +104,32 @@ def resolve_weights(
             return p
     looked = ", ".join(str(p.resolve()) for p in candidates)
     raise WeightsError(f"weights file {spec!r} not found (looked at: {looked})")
+
+
+def find_default_weights(model: str, filenames: list[str]) -> Path:
+    """The default weights of ``model``: the first of ``filenames`` found in the weights
+    cache directory (:func:`default_cache_dir`). A model given no ``--weights`` uses
+    them, or stops: no model ever runs on random weights without being asked.
+
+    Raises:
+        WeightsError: none found; one line naming every path looked at and how to pass
+            ``--weights PATH`` or ``--weights random``.
+    """
+    cache = default_cache_dir()
+    looked = [cache / f for f in filenames]
+    for p in looked:
+        if p.is_file():
+            return p
+    raise WeightsError(
+        f"{model}: no weights given and no default weights found (looked at: "
+        f"{', '.join(str(p) for p in looked)}; $VISIONBENCH_WEIGHTS moves that folder); "
+        f"{no_weights_hint()}"
+    )
+
+
+def no_weights_hint() -> str:
+    """How to pass weights on the command line."""
+    return "pass --weights PATH (a weights file), or --weights random for a random init"
 
 
 def sha256_file(path: str | Path) -> str:

@@ -37,6 +37,7 @@ from visionbench.models.base import ModelAdapter
 from visionbench.models.darknet_cfg import Darknet, packaged_cfg
 from visionbench.models.darknet_weights import load_darknet_weights
 from visionbench.models.preprocess import Preprocess
+from visionbench.models.weights import find_default_weights, resolve_weights
 from visionbench.tasks import Batch
 from visionbench.types import DetectionPrediction, Task
 
@@ -155,7 +156,7 @@ def build_yolov3(
     nms_iou: float = 0.6,
     max_det: int = 100,
 ) -> YOLOv3Adapter:
-    """YOLOv3 (Darknet-53, three heads) on COCO; random init (seeded) without weights.
+    """YOLOv3 (Darknet-53, three heads) on COCO (``weights="random"``: seeded random init).
 
     Args:
         weights: a darknet ``.weights`` file (248,007,048 bytes for the official one)
@@ -182,7 +183,7 @@ def build_yolov3_tiny(
     nms_iou: float = 0.6,
     max_det: int = 100,
 ) -> YOLOv3Adapter:
-    """YOLOv3-tiny (two heads) on COCO; random init (seeded) without weights.
+    """YOLOv3-tiny (two heads) on COCO (``weights="random"``: seeded random init).
 
     Args: as :func:`build_yolov3` (the official ``yolov3-tiny.weights`` is 35,434,956 bytes).
     """
@@ -208,23 +209,28 @@ def build_darknet_yolo(
     Args:
         name: the adapter's name.
         cfg: ``"yolov3"``/``"yolov3-tiny"`` (packaged) or a path to a ``.cfg``.
-        weights: ``.weights`` (darknet) or ``.pt``/``.pth`` (state dict); ``None`` for a
-            random init seeded with :data:`RANDOM_INIT_SEED`.
+        weights: ``.weights`` (darknet) or ``.pt``/``.pth`` (state dict); ``"random"`` for
+            a random init seeded with :data:`RANDOM_INIT_SEED`; ``None``: ``<cfg>.weights``
+            (or ``.pt``/``.pth``) in the weights cache directory, else a
+            :class:`WeightsError` saying where it looked.
         **kwargs: ``img_size``, ``conf_thresh``, ``nms_iou``, ``max_det``, ``max_candidates``.
     """
     cfg_path = Path(cfg) if str(cfg).endswith(".cfg") else packaged_cfg(str(cfg))
+    if weights is None:
+        stem = cfg_path.stem
+        weights = find_default_weights(name, [f"{stem}.weights", f"{stem}.pt", f"{stem}.pth"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
         module = Darknet.from_cfg(cfg_path)
     info: dict[str, Any] = {"cfg": cfg_path.name}
-    if weights is None or weights == "random":
+    if str(weights) == "random":
         info.update(
             source="random-init",
             seed=RANDOM_INIT_SEED,
-            note="no weights given: randomly initialised, detections are meaningless",
+            note="--weights random: randomly initialised, detections are meaningless",
         )
     else:
-        info.update(_load_weights(module, Path(weights)))
+        info.update(_load_weights(module, resolve_weights(str(weights))))
     return YOLOv3Adapter(name, module.eval(), weights=info, **kwargs)
 
 
