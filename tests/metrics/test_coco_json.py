@@ -132,3 +132,24 @@ def test_fallback_errors_name_the_field(tmp_path):
     (tmp_path / "res.json").write_text("[{")
     with pytest.raises(MetricInputError, match="not valid JSON"):
         coco_evaluate(tmp_path / "gt.json", tmp_path / "res.json")
+
+
+def test_fast_ground_truth_keeps_the_image_sizes(tmp_path):
+    """The columnar ground-truth reader must give each image's own height and width (a
+    shadowed variable once replaced the widths with the scanner's field widths)."""
+    import json as _json
+
+    from visionbench.metrics.coco_json import fast_ground_truth
+
+    gt = {
+        "images": [{"id": 1, "height": 267, "width": 167}, {"id": 2, "height": 10, "width": 20}],
+        "categories": [{"id": 1, "name": "a"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "area": 4.0, "iscrowd": 0,
+             "bbox": [1, 1, 2, 2]}
+        ],
+    }  # fmt: skip
+    table = fast_ground_truth(_json.dumps(gt).encode(), "gt.json")
+    assert table is not None
+    assert table.heights.tolist() == [267, 10] and list(table.widths) == [167, 20]
+    assert table.image_size(1) == (267, 167)

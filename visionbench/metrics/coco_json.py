@@ -193,15 +193,15 @@ def fast_ground_truth(raw: bytes, src: str, *, iou_type: str = "bbox") -> Ground
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
     keys = ["id", "image_id", "category_id", "area", "iscrowd", "bbox"]
-    widths = [1, 1, 1, 1, 1, 4]
+    col_widths = [1, 1, 1, 1, 1, 4]  # numbers per field (not the images' widths above)
     kp_width = 0
     if iou_type == "keypoints":
         kp_width = _first_array_length(raw, *spans["annotations"], b'"keypoints"')
         if kp_width <= 0:
             return None
         keys += ["num_keypoints", "keypoints"]
-        widths += [1, kp_width]
-    r = scan_object_array(buf, *spans["annotations"], keys, widths)
+        col_widths += [1, kp_width]
+    r = scan_object_array(buf, *spans["annotations"], keys, col_widths)
     if r is None or not r["present"].all():
         return None
     v = r["values"]
