@@ -117,3 +117,18 @@ def test_confidence_interval_shown_when_the_record_has_one():
     (row,) = json.loads(export(df, "json"))["groups"][0]["rows"]
     assert row["metrics"]["AP"] == {"value": 0.412, "ci": {"low": 0.405, "high": 0.418}}
     assert "ci" not in row["metrics"]["AP50"]
+
+
+def test_cider_d_is_not_labelled_as_a_0_to_100_score():
+    """CIDEr-D (pycocoevalcap's x10 scale, no fixed top) must not share sacreBLEU's
+    '(0-100)' label: the captioning protocol and the evaluator both declare it unbounded,
+    and records without a unit fall back to the same."""
+    from visionbench.leaderboard.units import header, metric_unit
+    from visionbench.metrics.captioning import CaptionEvaluator
+    from visionbench.protocols import get_protocol_class
+
+    assert CaptionEvaluator.units["cider_d"] == "unbounded"
+    assert get_protocol_class("coco-caption").metrics["cider*"].unit == "unbounded"
+    assert metric_unit("cider_d", {}, "captioning") == "unbounded"
+    assert header("cider_d", "unbounded") == "cider_d (score)"
+    assert header("sacrebleu", "score") == "sacrebleu (0-100)"

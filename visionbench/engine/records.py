@@ -49,7 +49,9 @@ class MetricEntry(TypedDict, total=False):
     value: float | None  # None for NaN (JSON has no NaN)
     signature: str
     higher_is_better: bool
-    unit: str  # "percent" | "fraction" | "count" | "seconds" | "score" (the protocol's)
+    unit: (
+        str  # "percent" | "fraction" | "count" | "seconds" | "score" | "unbounded" (the protocol's)
+    )
     ci: dict[str, Any]  # {"low", "high", "level", "method", "B", "seed"} (optional)
 
 

@@ -1,7 +1,7 @@
 """Units, headline metrics and number formatting of the leaderboard, in one place.
 
 A record's metric entry may declare its ``unit`` (``percent`` 0-100, ``fraction`` 0-1,
-``score`` 0-100, ``count``, ``seconds``) and ``higher_is_better``, and the record may name
+``score`` 0-100, ``unbounded`` (CIDEr-D: no fixed top), ``count``, ``seconds``) and ``higher_is_better``, and the record may name
 its protocol's ``headline`` metrics (``record["protocol"]["headline"]``). Those are read
 when present. Records written before the protocols declared them fall back to the ONE
 table below, which states what the evaluators of this package emit:
@@ -39,19 +39,20 @@ __all__ = [
     "format_ci",
 ]
 
-UNITS = ("percent", "fraction", "score", "count", "seconds")
+UNITS = ("percent", "fraction", "score", "unbounded", "count", "seconds")
 
 #: What a header says about a unit: ``top1 (%)``, ``AP (0-1)``, ``sacrebleu (0-100)``.
 UNIT_LABEL = {
     "percent": "%",
     "fraction": "0-1",
     "score": "0-100",
+    "unbounded": "score",
     "count": "count",
     "seconds": "s",
 }
 
 #: Decimals of a metric column by unit (one per column in every human view).
-DECIMALS = {"percent": 2, "fraction": 4, "score": 2, "count": 0, "seconds": 3}
+DECIMALS = {"percent": 2, "fraction": 4, "score": 2, "unbounded": 3, "count": 0, "seconds": 3}
 
 #: Unit of a metric a record does not declare: by task, with per-name exceptions.
 FALLBACK_UNIT: dict[str, str] = {
@@ -61,7 +62,7 @@ FALLBACK_UNIT: dict[str, str] = {
     "scene_graph": "fraction",
     "captioning": "fraction",
 }
-_FALLBACK_UNIT_BY_NAME = {"sacrebleu": "score"}
+_FALLBACK_UNIT_BY_NAME = {"sacrebleu": "score", "cider_d": "unbounded", "CIDEr": "unbounded"}
 
 #: Headline metrics (display order; the first present one ranks) of a record that does
 #: not name its protocol's headline.

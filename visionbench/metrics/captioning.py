@@ -103,7 +103,7 @@ class CaptionEvaluator:
         **{f"bleu{k}": "fraction" for k in range(1, ORDER + 1)},
         "meteor": "fraction",
         "rouge_l": "fraction",
-        "cider_d": "score",
+        "cider_d": "unbounded",
         "spice": "fraction",
         "sacrebleu": "percent",
     }

@@ -81,7 +81,8 @@ from visionbench.types import Prediction, Target, Task
 __all__ = ["UNITS", "MetricInfo", "PerClass", "Draws", "Protocol", "Scorer"]
 
 #: The units a metric may carry in a run record.
-UNITS = ("percent", "fraction", "count", "seconds", "score")
+#: score: 0-100 (sacreBLEU); unbounded: a non-negative score with no fixed top (CIDEr-D)
+UNITS = ("percent", "fraction", "count", "seconds", "score", "unbounded")
 
 
 @dataclass(frozen=True)

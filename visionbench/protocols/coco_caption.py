@@ -65,8 +65,8 @@ class CocoCaptionProtocol(Protocol):
     metrics = {
         "bleu*": MetricInfo("fraction"),
         "sacrebleu": MetricInfo("score"),
-        "cider*": MetricInfo("score"),
-        "CIDEr*": MetricInfo("score"),
+        "cider*": MetricInfo("unbounded"),
+        "CIDEr*": MetricInfo("unbounded"),
         "meteor": MetricInfo("fraction"),
         "rouge*": MetricInfo("fraction"),
         "spice": MetricInfo("fraction"),
