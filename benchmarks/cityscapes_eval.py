@@ -6,7 +6,7 @@ frame), then evaluates the same file lists with
 
 - cityscapesscripts' ``evalPixelLevelSemanticLabeling.evaluateImgLists`` (PIL decoding,
   its own accumulation), and
-- ``visionbench.metrics.cityscapes_files.evaluate_cityscapes_files`` (threaded decoding),
+- ``visionbench.metrics.segmentation.cityscapes_files.evaluate_cityscapes_files`` (threaded decoding),
 - ``bench eval --dataset cityscapes`` end to end, as a subprocess (its CPU and peak RSS
   from the child's rusage), on the same files in the dataset layout,
 
@@ -61,8 +61,8 @@ def main() -> int:
         np.in1d = lambda a, b, **kw: np.isin(a, b, **kw).ravel()
     from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as ref_mod
 
-    from visionbench.metrics.cityscapes import CITYSCAPES_CATEGORIES, CITYSCAPES_LABEL_NAMES
-    from visionbench.metrics.cityscapes_files import evaluate_cityscapes_files
+    from visionbench.metrics.segmentation.cityscapes import CITYSCAPES_CATEGORIES, CITYSCAPES_LABEL_NAMES
+    from visionbench.metrics.segmentation.cityscapes_files import evaluate_cityscapes_files
 
     ref_mod.args.quiet = True
     ref_mod.args.JSONOutput = False
@@ -167,7 +167,7 @@ def main() -> int:
 def _library_cmd(preds: list[Path], gts: list[Path], workers: int | None) -> list[str]:
     code = (
         "import sys, json\n"
-        "from visionbench.metrics.cityscapes_files import evaluate_cityscapes_files\n"
+        "from visionbench.metrics.segmentation.cityscapes_files import evaluate_cityscapes_files\n"
         "n = (len(sys.argv) - 2) // 2\n"
         "r = evaluate_cityscapes_files(sys.argv[2:2 + n], sys.argv[2 + n:],"
         " num_workers=int(sys.argv[1]) or None)\n"

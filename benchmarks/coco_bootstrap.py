@@ -58,8 +58,8 @@ def main() -> None:
     from coco_eval import generate
 
     from visionbench.metrics.bootstrap import bootstrap_intervals, sample_table
-    from visionbench.metrics.coco import CocoEvaluator
-    from visionbench.metrics.coco_data import load_ground_truth, load_results
+    from visionbench.metrics.detection.coco import CocoEvaluator
+    from visionbench.metrics.detection.coco_columns import load_ground_truth, load_results
 
     n_img = 500 if a.small else 5000
     cache = Path(a.cache)

@@ -382,7 +382,7 @@ def _work(peer: str, gt: str, res: str, iou_type: str, threads: int):
         )
         stats = summary.stats
     elif peer == "visionbench":
-        from visionbench.metrics.coco import coco_evaluate
+        from visionbench.metrics.detection.coco import coco_evaluate
 
         r = coco_evaluate(gt, res, iou_type=iou_type, compat="pycocotools")
         stats = r.arrays["stats"]
@@ -411,15 +411,15 @@ def _work(peer: str, gt: str, res: str, iou_type: str, threads: int):
         # columns loaded first (untimed), then evaluate + accumulate + summarize; the
         # first call in the process (cold: kernels loaded) is the one timed
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
-        from visionbench.metrics.coco import coco_evaluate
-        from visionbench.metrics.coco_data import load_ground_truth, load_results
+        from visionbench.metrics.detection.coco import coco_evaluate
+        from visionbench.metrics.detection.coco_columns import load_ground_truth, load_results
 
         g = load_ground_truth(gt, iou_type=iou_type, compat=True)
         d = load_results(res, g, iou_type=iou_type, compat=True)
         if iou_type == "segm":  # polygons -> RLE is part of loading the columns
             import numpy as np
 
-            from visionbench.metrics.coco_masks import rles_for
+            from visionbench.metrics.detection.coco_masks import rles_for
 
             g.anns.segm = rles_for(g.anns, np.arange(len(g.anns)), g.image_size, "gt")
         ru1 = resource.getrusage(resource.RUSAGE_SELF)

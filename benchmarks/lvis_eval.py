@@ -162,7 +162,7 @@ def _work(peer: str, gt: str, res: str) -> dict:
             e.summarize()
         return _named(e.stats_as_dict if hasattr(e, "stats_as_dict") else {})
     if peer == "visionbench":
-        from visionbench.metrics.lvis import lvis_evaluate
+        from visionbench.metrics.detection.lvis import lvis_evaluate
 
         r = lvis_evaluate(gt, res, iou_type="bbox")
         return {k: (-1.0 if np.isnan(v) else v) for k, v in r.metrics.items()}

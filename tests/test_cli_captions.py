@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from visionbench.metrics import coco_caption_java as java
+from visionbench.metrics.captioning import java_tools as java
 
 BENCH = shutil.which("bench")
 pytestmark = pytest.mark.skipif(BENCH is None, reason="the bench console script is not installed")
@@ -98,7 +98,7 @@ def test_bench_eval_captions_without_java(tmp_path, caption_predictions):
     assert "meteor" not in rec["metrics"] and "spice" not in rec["metrics"]
     assert "tok=ptb-py" in rec["metrics"]["cider_d"]["signature"]
 
-    from visionbench.metrics.captioning import CaptionEvaluator
+    from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 
     ev = CaptionEvaluator(tokenize="ptb-py")
     ev.update(

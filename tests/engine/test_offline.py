@@ -155,7 +155,7 @@ def test_cityscapes_result_pngs(tmp_path):
 
 
 def test_caption_results_equal_the_caption_metric(tmp_path):
-    from visionbench.metrics.bleu import coco_bleu
+    from visionbench.metrics.captioning.bleu import coco_bleu
 
     ds = datasets.get("coco-mini-captions")(root=None, split="val2017")
     gt = ds.ground_truth()

@@ -124,7 +124,7 @@ def test_cider_d_is_not_labelled_as_a_0_to_100_score():
     '(0-100)' label: the captioning protocol and the evaluator both declare it unbounded,
     and records without a unit fall back to the same."""
     from visionbench.leaderboard.units import header, metric_unit
-    from visionbench.metrics.captioning import CaptionEvaluator
+    from visionbench.metrics.captioning.evaluator import CaptionEvaluator
     from visionbench.protocols import get_protocol_class
 
     assert CaptionEvaluator.units["cider_d"] == "unbounded"

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from visionbench.metrics.bleu import (
+from visionbench.metrics.captioning.bleu import (
     CaptionEvaluator,
     coco_bleu,
     coco_bleu_statistics,
@@ -16,7 +16,7 @@ from visionbench.metrics.bleu import (
     sacrebleu_sentence,
 )
 from visionbench.metrics.errors import MetricInputError
-from visionbench.metrics.ptb_tokenizer import ptb_tokenize
+from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
 
 sacrebleu = pytest.importorskip("sacrebleu")
 bleu_ref = pytest.importorskip("pycocoevalcap.bleu.bleu")

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from visionbench.metrics.bleu import CaptionEvaluator
+from visionbench.metrics.captioning.bleu import CaptionEvaluator
 from visionbench.metrics.bootstrap import (
     bootstrap_intervals,
     bootstrap_signature,
@@ -24,13 +24,13 @@ from visionbench.metrics.bootstrap import (
     resample_weights,
     sample_table,
 )
-from visionbench.metrics.cityscapes import CityscapesEvaluator
+from visionbench.metrics.segmentation.cityscapes import CityscapesEvaluator
 from visionbench.metrics.classification import ClassificationEvaluator
-from visionbench.metrics.coco import CocoEvaluator, coco_evaluate
-from visionbench.metrics.coco_data import load_ground_truth, load_results
+from visionbench.metrics.detection.coco import CocoEvaluator, coco_evaluate
+from visionbench.metrics.detection.coco_columns import load_ground_truth, load_results
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.scene_graph import SceneGraphEvaluator
-from visionbench.metrics.segmentation import SegmentationEvaluator
+from visionbench.metrics.segmentation.semantic import SegmentationEvaluator
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _coco_gen import random_problem  # noqa: E402
@@ -267,7 +267,7 @@ def test_scene_graph_replicate_equals_resampled_evaluation(seed: int, mode: str)
 
 
 def test_pairwise_sum_is_numpys() -> None:
-    from visionbench.metrics.coco_bootstrap_kernels import _pairwise_sum
+    from visionbench.metrics.detection.coco_bootstrap_kernels import _pairwise_sum
 
     rng = np.random.default_rng(0)
     sizes = [*range(1, 300), 1000, 4095, 8191, 8192, 8193, 16385, 80800, 323200]

@@ -12,19 +12,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visionbench.metrics.cityscapes import (
+from visionbench.metrics.segmentation.cityscapes import (
     CITYSCAPES_CATEGORIES,
     CITYSCAPES_LABEL_NAMES,
     CityscapesEvaluator,
     cityscapes_frame_stats,
     train_ids_to_label_ids,
 )
-from visionbench.metrics.cityscapes_files import (
+from visionbench.metrics.segmentation.cityscapes_files import (
     evaluate_cityscapes_files,
     find_cityscapes_predictions,
 )
 from visionbench.metrics.errors import MetricInputError
-from visionbench.metrics.label_png import read_label_png
+from visionbench.metrics.segmentation.label_png import read_label_png
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "cityscapes"
 if not FIXTURE.is_dir():  # the repository checked out beside shared/

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.metrics._coco_gen import CAT_IDS, pycocotools_eval, random_problem
-from visionbench.metrics.coco import CocoEvaluator, coco_evaluate
+from visionbench.metrics.detection.coco import CocoEvaluator, coco_evaluate
 from visionbench.metrics.errors import MetricInputError
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "coco" / "annotations"
@@ -572,10 +572,10 @@ def test_tied_iou_goes_to_the_later_gt():
 
 def test_one_pass_accumulate_equals_direct_port():
     """accumulate_ranked (true positives only) == accumulate_sorted (pycocotools' loops)."""
-    from visionbench.metrics import coco_kernels as K
-    from visionbench.metrics.coco_core import match_tables
-    from visionbench.metrics.coco_data import load_ground_truth, load_results
-    from visionbench.metrics.coco_params import CocoParams
+    from visionbench.metrics.detection import coco_kernels_numba as K
+    from visionbench.metrics.detection.coco_evaluation import match_tables
+    from visionbench.metrics.detection.coco_columns import load_ground_truth, load_results
+    from visionbench.metrics.detection.coco_params import CocoParams
 
     rng = np.random.default_rng(12)
     gt, res = random_problem(rng, n_img=30, max_dt=30, tied_scores=True)
@@ -600,7 +600,7 @@ def test_one_pass_accumulate_equals_direct_port():
 
 
 def test_params_validation_and_signature():
-    from visionbench.metrics.coco_params import CocoParams
+    from visionbench.metrics.detection.coco_params import CocoParams
 
     with pytest.raises(MetricInputError, match="one label per area range"):
         CocoParams(area_rng=[[0, 1e10], [0, 100]])

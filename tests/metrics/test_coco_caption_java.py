@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from visionbench.metrics import coco_caption_java as java
-from visionbench.metrics.captioning import CaptionEvaluator
+from visionbench.metrics.captioning import java_tools as java
+from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 from visionbench.metrics.errors import MetricUnavailableError
-from visionbench.metrics.ptb_tokenizer import ptb_tokenize
+from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
 
 FIXTURE = Path(__file__).parents[1] / "data/fixtures/coco/annotations/captions_val2017_excerpt.json"
 needs_java = pytest.mark.skipif(java.java_ptb_missing() is not None, reason="no Java runtime")

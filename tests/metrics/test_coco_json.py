@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.metrics._coco_gen import pycocotools_eval, random_problem
-from visionbench.metrics.coco import coco_evaluate
-from visionbench.metrics.coco_data import load_ground_truth, load_results
-from visionbench.metrics.coco_json import scan_object_array
+from visionbench.metrics.detection.coco import coco_evaluate
+from visionbench.metrics.detection.coco_columns import load_ground_truth, load_results
+from visionbench.metrics.detection.coco_json import scan_object_array
 from visionbench.metrics.errors import MetricInputError
 
 
@@ -139,7 +139,7 @@ def test_fast_ground_truth_keeps_the_image_sizes(tmp_path):
     shadowed variable once replaced the widths with the scanner's field widths)."""
     import json as _json
 
-    from visionbench.metrics.coco_json import fast_ground_truth
+    from visionbench.metrics.detection.coco_json import fast_ground_truth
 
     gt = {
         "images": [{"id": 1, "height": 267, "width": 167}, {"id": 2, "height": 10, "width": 20}],

@@ -1,4 +1,4 @@
-"""The C kernels (visionbench/metrics/_coco_ext.c) against their references, bit for bit.
+"""The C kernels (visionbench/metrics/detection/_coco_ext.c) against their references, bit for bit.
 
 References: the numba kernels (coco_kernels.py, coco_json_kernels.py) through the whole
 evaluation, pycocotools' mask functions for RLE area / bbox / IoU, and the numpy port of
@@ -15,12 +15,12 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from tests.metrics._coco_gen import random_problem
-from visionbench.metrics import coco_native
-from visionbench.metrics.coco import coco_evaluate
+from visionbench.metrics.detection import coco_kernels as coco_native
+from visionbench.metrics.detection.coco import coco_evaluate
 
 if coco_native.NATIVE is None:
     if os.environ.get("VISIONBENCH_REQUIRE_NATIVE"):
-        raise RuntimeError("the C extension visionbench.metrics._coco_ext is not built")
+        raise RuntimeError("the C extension visionbench.metrics.detection._coco_ext is not built")
     pytest.skip(
         "C kernels not built (pip install -e . / python setup.py build_ext --inplace) or "
         "disabled (VISIONBENCH_COCO_KERNELS=numba)",
@@ -105,7 +105,7 @@ SCAN_DOCS = [
 
 @pytest.mark.parametrize("doc", SCAN_DOCS)
 def test_scan_objects_identical_to_numba(doc):
-    from visionbench.metrics import coco_json_kernels as J
+    from visionbench.metrics.detection import coco_json_scanner as J
 
     buf = np.frombuffer(doc, dtype=np.uint8)
     kb = np.frombuffer(b"abc", dtype=np.uint8)
@@ -156,7 +156,7 @@ def test_scan_numbers_exact_on_random_decimals():
 
 
 def test_object_spans_identical_to_numba():
-    from visionbench.metrics import coco_json_kernels as J
+    from visionbench.metrics.detection import coco_json_scanner as J
 
     kb = np.frombuffer(b"imagesannotations", dtype=np.uint8)
     ko = np.array([0, 6, 17], dtype=np.int64)
@@ -232,8 +232,8 @@ def test_pair_rle_ious_identical_to_pycocotools():
 
 
 def test_oks_identical_to_numpy_port():
-    from visionbench.metrics.coco_keypoints import oks
-    from visionbench.metrics.coco_params import KPT_OKS_SIGMAS
+    from visionbench.metrics.detection.coco_oks import oks
+    from visionbench.metrics.detection.coco_params import KPT_OKS_SIGMAS
 
     rng = np.random.default_rng(7)
     for trial in range(40):
@@ -275,7 +275,7 @@ def test_columnar_json_readers_identical_to_pycocotools(tmp_path, seed, iou_type
     """segm / keypoints files through the C readers (RLE decoded from the bytes, keypoint
     columns scanned) give pycocotools' arrays, with and without a bbox in the results."""
     from tests.metrics._coco_gen import pycocotools_eval
-    from visionbench.metrics.coco_data import RleColumn, load_ground_truth, load_results
+    from visionbench.metrics.detection.coco_columns import RleColumn, load_ground_truth, load_results
 
     rng = np.random.default_rng(seed)
     gt, res = random_problem(rng, n_img=5, iou_type=iou_type, crowd_p=0.2)
@@ -329,7 +329,7 @@ def test_rle_json_reader_unescapes_and_falls_back():
         cs, size, area, box, st = coco_native.NATIVE.rle_json_spans(buf, np.array([[a, b]]))
         assert (st == 0) == ok, seg
         if ok:
-            from visionbench.metrics.coco_data import RleColumn
+            from visionbench.metrics.detection.coco_columns import RleColumn
 
             col = RleColumn(buf, np.frombuffer(cs, np.int64)[:2], np.frombuffer(size, np.int64)[:2])
             assert col[0]["counts"] == found["counts"] and col[0]["size"] == [40, 40]

@@ -1,4 +1,4 @@
-"""Segmentation checks before pycocotools (visionbench/metrics/coco_validate.py): the RLE
+"""Segmentation checks before pycocotools (visionbench/metrics/detection/coco_segm_checks.py): the RLE
 string decoder equals pycocotools' run lengths on random masks, every mask pycocotools
 encodes is accepted, and what would make pycocotools spin, over-read or allocate
 gigabytes is refused with the id and field."""
@@ -12,7 +12,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from visionbench.metrics import coco_evaluate
-from visionbench.metrics.coco_validate import (
+from visionbench.metrics.detection.coco_segm_checks import (
     check_box,
     check_result_fields,
     check_segmentation,

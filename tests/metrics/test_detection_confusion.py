@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from visionbench.metrics.detection_confusion import DetectionConfusion
+from visionbench.metrics.detection.confusion import DetectionConfusion
 
 
 def _iou(a, b):

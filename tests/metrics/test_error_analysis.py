@@ -7,7 +7,7 @@ import pytest
 
 from visionbench.metrics.bootstrap import sample_table
 from visionbench.metrics.error_analysis import most_confused_pairs, per_frame_miou, worst_samples
-from visionbench.metrics.segmentation import SegmentationEvaluator
+from visionbench.metrics.segmentation.semantic import SegmentationEvaluator
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.metrics._coco_gen import CAT_IDS, pycocotools_eval, random_problem
-from visionbench.metrics.coco import CocoEvaluator
+from visionbench.metrics.detection.coco import CocoEvaluator
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.pr import (
     average_precision,
@@ -103,7 +103,7 @@ def test_class_curves_match_pycocotools_cells(seed, thr):
     ref = pycocotools_eval(gt, res)
     t = int(np.flatnonzero(np.isclose(ref.params.iouThrs, thr))[0])
     ev = CocoEvaluator(CAT_IDS)
-    from visionbench.metrics.coco_data import load_ground_truth, load_results
+    from visionbench.metrics.detection.coco_columns import load_ground_truth, load_results
 
     g = load_ground_truth(gt)
     ev.update_tables(g.anns, load_results(res, g), g.image_ids)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from visionbench.metrics.errors import MetricInputError
-from visionbench.metrics.segmentation import (
+from visionbench.metrics.segmentation.semantic import (
     SegmentationEvaluator,
     miou,
     segmentation_confusion_matrix,

@@ -1,4 +1,4 @@
-"""visionbench.metrics.voc against a faithful port of the reference ``voc_eval``
+"""visionbench.metrics.detection.voc against a faithful port of the reference ``voc_eval``
 (``tests/voc_reference.py``: py-faster-rcnn / detectron2), on the same data in memory."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from tests.voc_reference import ref_voc_ap
 from tests.voc_reference import ref_voc_eval_in_memory as ref_voc_eval
 from visionbench.metrics.errors import MetricInputError
-from visionbench.metrics.voc import (
+from visionbench.metrics.detection.voc import (
     VOCEvaluator,
     devkit_boxes,
     voc_ap,

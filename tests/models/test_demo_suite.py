@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from visionbench.engine.run import RunOptions, run
-from visionbench.metrics.captioning import CaptionEvaluator
+from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 from visionbench.metrics.scene_graph import SceneGraphEvaluator
 from visionbench.registry import datasets, models
 

@@ -8,7 +8,7 @@ table below, which states what the evaluators of this package emit:
 
 - classification (:mod:`visionbench.metrics.classification`): every number in percent
   (0-100), like timm's ``top1`` / ``top5``;
-- detection (:mod:`visionbench.metrics.coco`): COCO AP/AR as fractions (0-1), as
+- detection (:mod:`visionbench.metrics.detection.coco`): COCO AP/AR as fractions (0-1), as
   pycocotools prints them;
 - semantic segmentation (cityscapesScripts, confusion-matrix IoU): fractions (0-1);
 - scene graphs (Scene-Graph-Benchmark recall): fractions (0-1);

@@ -114,7 +114,7 @@ def segmentation_to_rle(
     """
     from pycocotools import mask as mask_utils
 
-    from visionbench.metrics.coco_validate import check_segmentation
+    from visionbench.metrics.detection.coco_segm_checks import check_segmentation
     from visionbench.metrics.errors import MetricInputError
 
     try:  # before any mask operation: pycocotools trusts RLE sizes and run lengths

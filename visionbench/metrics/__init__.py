@@ -13,75 +13,75 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Evaluator": "visionbench.metrics.base",
     "MetricResult": "visionbench.metrics.base",
-    "coco_bleu": "visionbench.metrics.bleu",
-    "coco_bleu_statistics": "visionbench.metrics.bleu",
-    "sacrebleu_corpus": "visionbench.metrics.bleu",
-    "sacrebleu_sentence": "visionbench.metrics.bleu",
-    "CaptionEvaluator": "visionbench.metrics.captioning",
-    "cider_d": "visionbench.metrics.cider",
-    "CityscapesEvaluator": "visionbench.metrics.cityscapes",
-    "cityscapes_frame_stats": "visionbench.metrics.cityscapes",
-    "cityscapes_scores": "visionbench.metrics.cityscapes",
-    "train_ids_to_label_ids": "visionbench.metrics.cityscapes",
-    "evaluate_cityscapes_files": "visionbench.metrics.cityscapes_files",
-    "find_cityscapes_predictions": "visionbench.metrics.cityscapes_files",
+    "coco_bleu": "visionbench.metrics.captioning.bleu",
+    "coco_bleu_statistics": "visionbench.metrics.captioning.bleu",
+    "sacrebleu_corpus": "visionbench.metrics.captioning.bleu",
+    "sacrebleu_sentence": "visionbench.metrics.captioning.bleu",
+    "CaptionEvaluator": "visionbench.metrics.captioning.evaluator",
+    "cider_d": "visionbench.metrics.captioning.cider",
+    "CityscapesEvaluator": "visionbench.metrics.segmentation.cityscapes",
+    "cityscapes_frame_stats": "visionbench.metrics.segmentation.cityscapes",
+    "cityscapes_scores": "visionbench.metrics.segmentation.cityscapes",
+    "train_ids_to_label_ids": "visionbench.metrics.segmentation.cityscapes",
+    "evaluate_cityscapes_files": "visionbench.metrics.segmentation.cityscapes_files",
+    "find_cityscapes_predictions": "visionbench.metrics.segmentation.cityscapes_files",
     "ClassificationEvaluator": "visionbench.metrics.classification",
     "classification_confusion_matrix": "visionbench.metrics.classification",
     "per_class_accuracy": "visionbench.metrics.classification",
     "precision_recall_f1": "visionbench.metrics.classification",
     "real_accuracy": "visionbench.metrics.classification",
     "topk_accuracy": "visionbench.metrics.classification",
-    "CocoEvaluator": "visionbench.metrics.coco",
-    "CocoParams": "visionbench.metrics.coco",
-    "coco_evaluate": "visionbench.metrics.coco",
+    "CocoEvaluator": "visionbench.metrics.detection.coco",
+    "CocoParams": "visionbench.metrics.detection.coco",
+    "coco_evaluate": "visionbench.metrics.detection.coco",
     "MetricInputError": "visionbench.metrics.errors",
     "MetricUnavailableError": "visionbench.metrics.errors",
     "box_area": "visionbench.metrics.iou",
     "box_iou": "visionbench.metrics.iou",
     "box_iou_elementwise": "visionbench.metrics.iou",
     "mask_iou": "visionbench.metrics.iou",
-    "read_label_png": "visionbench.metrics.label_png",
-    "LvisEvaluator": "visionbench.metrics.lvis",
-    "lvis_evaluate": "visionbench.metrics.lvis",
+    "read_label_png": "visionbench.metrics.segmentation.label_png",
+    "LvisEvaluator": "visionbench.metrics.detection.lvis",
+    "lvis_evaluate": "visionbench.metrics.detection.lvis",
     "PRCurve": "visionbench.metrics.pr",
     "average_precision": "visionbench.metrics.pr",
     "best_f1": "visionbench.metrics.pr",
     "class_pr_curves": "visionbench.metrics.pr",
     "pr_curve": "visionbench.metrics.pr",
     "prf_at_threshold": "visionbench.metrics.pr",
-    "ptb_tokenize": "visionbench.metrics.ptb_tokenizer",
-    "rouge_l": "visionbench.metrics.rouge",
+    "ptb_tokenize": "visionbench.metrics.captioning.ptb_tokenizer",
+    "rouge_l": "visionbench.metrics.captioning.rouge",
     "SceneGraphEvaluator": "visionbench.metrics.scene_graph",
     "match_triplets": "visionbench.metrics.scene_graph",
     "relation_triplets": "visionbench.metrics.scene_graph",
     "scene_graph_recall": "visionbench.metrics.scene_graph",
-    "SegmentationEvaluator": "visionbench.metrics.segmentation",
-    "miou": "visionbench.metrics.segmentation",
-    "segmentation_confusion_matrix": "visionbench.metrics.segmentation",
-    "segmentation_scores": "visionbench.metrics.segmentation",
-    "VOCEvaluator": "visionbench.metrics.voc",
-    "voc_ap": "visionbench.metrics.voc",
-    "voc_box_iou": "visionbench.metrics.voc",
-    "voc_match_image": "visionbench.metrics.voc",
+    "SegmentationEvaluator": "visionbench.metrics.segmentation.semantic",
+    "miou": "visionbench.metrics.segmentation.semantic",
+    "segmentation_confusion_matrix": "visionbench.metrics.segmentation.semantic",
+    "segmentation_scores": "visionbench.metrics.segmentation.semantic",
+    "VOCEvaluator": "visionbench.metrics.detection.voc",
+    "voc_ap": "visionbench.metrics.detection.voc",
+    "voc_box_iou": "visionbench.metrics.detection.voc",
+    "voc_match_image": "visionbench.metrics.detection.voc",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
     from visionbench.metrics.base import Evaluator, MetricResult
-    from visionbench.metrics.bleu import (
+    from visionbench.metrics.captioning.bleu import (
         coco_bleu,
         coco_bleu_statistics,
         sacrebleu_corpus,
         sacrebleu_sentence,
     )
-    from visionbench.metrics.captioning import CaptionEvaluator
-    from visionbench.metrics.cider import cider_d
-    from visionbench.metrics.cityscapes import (
+    from visionbench.metrics.captioning.evaluator import CaptionEvaluator
+    from visionbench.metrics.captioning.cider import cider_d
+    from visionbench.metrics.segmentation.cityscapes import (
         CityscapesEvaluator,
         cityscapes_frame_stats,
         cityscapes_scores,
         train_ids_to_label_ids,
     )
-    from visionbench.metrics.cityscapes_files import (
+    from visionbench.metrics.segmentation.cityscapes_files import (
         evaluate_cityscapes_files,
         find_cityscapes_predictions,
     )
@@ -93,11 +93,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         real_accuracy,
         topk_accuracy,
     )
-    from visionbench.metrics.coco import CocoEvaluator, CocoParams, coco_evaluate
+    from visionbench.metrics.detection.coco import CocoEvaluator, CocoParams, coco_evaluate
     from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
     from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
-    from visionbench.metrics.label_png import read_label_png
-    from visionbench.metrics.lvis import LvisEvaluator, lvis_evaluate
+    from visionbench.metrics.segmentation.label_png import read_label_png
+    from visionbench.metrics.detection.lvis import LvisEvaluator, lvis_evaluate
     from visionbench.metrics.pr import (
         PRCurve,
         average_precision,
@@ -106,21 +106,21 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         pr_curve,
         prf_at_threshold,
     )
-    from visionbench.metrics.ptb_tokenizer import ptb_tokenize
-    from visionbench.metrics.rouge import rouge_l
+    from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
+    from visionbench.metrics.captioning.rouge import rouge_l
     from visionbench.metrics.scene_graph import (
         SceneGraphEvaluator,
         match_triplets,
         relation_triplets,
         scene_graph_recall,
     )
-    from visionbench.metrics.segmentation import (
+    from visionbench.metrics.segmentation.semantic import (
         SegmentationEvaluator,
         miou,
         segmentation_confusion_matrix,
         segmentation_scores,
     )
-    from visionbench.metrics.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
+    from visionbench.metrics.detection.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
 
 
 def __getattr__(name: str) -> Any:
@@ -128,7 +128,7 @@ def __getattr__(name: str) -> Any:
 
     mod = _EXPORTS.get(name)
     if mod is None:
-        # a submodule reached as an attribute (``visionbench.metrics.coco``), as when the
+        # a submodule reached as an attribute (``visionbench.metrics.detection.coco``), as when the
         # package imported them all
         if not name.startswith("__"):
             try:

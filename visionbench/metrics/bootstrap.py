@@ -59,7 +59,7 @@ def sample_table(evaluator: Any, *, metrics: Iterable[str] | None = None) -> Any
 
     name = type(evaluator).__name__
     if name == "CocoEvaluator":
-        from visionbench.metrics.coco_bootstrap import CocoSampleTable
+        from visionbench.metrics.detection.coco_bootstrap import CocoSampleTable
 
         return CocoSampleTable(
             evaluator._state(), evaluator.params, evaluator.cat_ids,

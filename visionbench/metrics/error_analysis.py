@@ -76,7 +76,7 @@ def worst_samples(scores: Any, sample_ids: Any, *, k: int = 10) -> list[dict[str
 def per_frame_miou(table: Any) -> np.ndarray:
     """mIoU of each frame of a ``SegmentationTable`` (NaN for a frame without labelled
     pixels): the frame's own confusion matrix through ``segmentation_scores``."""
-    from visionbench.metrics.segmentation import segmentation_scores
+    from visionbench.metrics.segmentation.semantic import segmentation_scores
 
     off, vals = table.ragged["cells"]
     shape = table.config["shape"]

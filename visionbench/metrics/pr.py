@@ -4,7 +4,7 @@ The functional core works on matched detections: ``scores`` [N], ``is_tp`` [N] (
 detection matched a ground truth at the chosen IoU) and ``num_gt`` (ground truths that
 count). Detections are ranked by descending score with a stable sort (ties keep input
 order, as pycocotools). :func:`class_pr_curves` derives these per class from a
-:class:`~visionbench.metrics.coco.CocoEvaluator` (COCO greedy matching, crowd and area
+:class:`~visionbench.metrics.detection.coco.CocoEvaluator` (COCO greedy matching, crowd and area
 rules) at any of its IoU thresholds.
 
 AP methods: ``"coco101"`` (101-point interpolation, as COCO), ``"voc11"`` (11-point, VOC
@@ -21,7 +21,7 @@ import numpy as np
 from visionbench.metrics.errors import MetricInputError
 
 if TYPE_CHECKING:
-    from visionbench.metrics.coco import CocoEvaluator
+    from visionbench.metrics.detection.coco import CocoEvaluator
 
 __all__ = [
     "PRCurve",
@@ -182,7 +182,7 @@ def class_pr_curves(
     the evaluator's ``max_dets``).
 
     Args:
-        evaluator: a fed :class:`~visionbench.metrics.coco.CocoEvaluator`.
+        evaluator: a fed :class:`~visionbench.metrics.detection.coco.CocoEvaluator`.
         iou_threshold: one of the evaluator's ``iou_thrs``.
         area: one of its area labels.
 

@@ -158,7 +158,7 @@ class SegmentationTable(RowTable):
     """Per frame: the sparse confusion cells (ragged ``cells``: flat index, count)."""
 
     def score(self, w: np.ndarray) -> dict[str, float]:
-        from visionbench.metrics.segmentation import segmentation_scores
+        from visionbench.metrics.segmentation.semantic import segmentation_scores
 
         conf = _weighted_confusion(self.ragged["cells"], w, self.config["shape"])
         s = segmentation_scores(conf)
@@ -170,7 +170,7 @@ class CityscapesTable(RowTable):
     size, tp, category tp) and whether it came with instanceIds."""
 
     def score(self, w: np.ndarray) -> dict[str, float]:
-        from visionbench.metrics.cityscapes import CityscapesFrameStats, cityscapes_scores
+        from visionbench.metrics.segmentation.cityscapes import CityscapesFrameStats, cityscapes_scores
 
         conf = _weighted_confusion(self.ragged["cells"], w, (34, 34))
         off, inst = self.ragged["instances"]
@@ -192,7 +192,7 @@ class CaptionTable(RowTable):
     are not resampled here (CIDEr-D's document frequencies come from the whole corpus)."""
 
     def metrics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
-        from visionbench.metrics.bleu import coco_scores
+        from visionbench.metrics.captioning.bleu import coco_scores
 
         w = _check_weights(weights, self.n)
         out: dict[str, list[float]] = {}
@@ -280,7 +280,7 @@ def table_from_arrays(d: Any) -> Any:
 
     kind = str(np.asarray(d["kind"]))
     if kind == "CocoSampleTable":
-        from visionbench.metrics.coco_bootstrap import CocoSampleTable
+        from visionbench.metrics.detection.coco_bootstrap import CocoSampleTable
 
         return CocoSampleTable.from_arrays(d)
     classes = {c.__name__: c for c in (ClassificationTable, SegmentationTable, CityscapesTable,

@@ -104,7 +104,7 @@ class DemoCaptionerAdapter(ModelAdapter):
 
 def consensus_caption(candidates: Sequence[str]) -> str:
     """The candidate with the highest mean ROUGE-L against the others (first on ties)."""
-    from visionbench.metrics.rouge import rouge_l_sentence
+    from visionbench.metrics.captioning.rouge import rouge_l_sentence
 
     if len(candidates) == 1:
         return candidates[0]

@@ -3,7 +3,7 @@ class and category IoU / iIoU over the 19 evaluated classes, on labelIds.
 
 Prediction files: a folder of labelIds PNGs, one per frame, found by the frame name
 (``<city>_<seq>_<frame>*.png``, as cityscapesScripts does). ``bench eval`` decodes and
-reduces the frames in threads (:mod:`visionbench.metrics.cityscapes_files`) without building
+reduces the frames in threads (:mod:`visionbench.metrics.segmentation.cityscapes_files`) without building
 per-frame objects. ``bench export`` writes ``<frame>_labelIds.png``. Metrics are fractions.
 """
 
@@ -31,7 +31,7 @@ __all__ = ["CityscapesProtocol"]
 
 
 def _label_names() -> tuple[str, ...]:
-    from visionbench.metrics.cityscapes import CITYSCAPES_LABEL_NAMES
+    from visionbench.metrics.segmentation.cityscapes import CITYSCAPES_LABEL_NAMES
 
     return CITYSCAPES_LABEL_NAMES
 
@@ -57,7 +57,7 @@ class CityscapesProtocol(Protocol):
         )
 
     def build_evaluator(self) -> Any:
-        from visionbench.metrics.cityscapes import CityscapesEvaluator
+        from visionbench.metrics.segmentation.cityscapes import CityscapesEvaluator
 
         return CityscapesEvaluator(check_train_ids=self.opts["check_train_ids"])
 
@@ -81,8 +81,8 @@ class CityscapesProtocol(Protocol):
 
     def evaluate_file(self, path: str | Path, source: Any) -> MetricResult:
         """Threaded file evaluator when every target is a pair of gt PNG files."""
-        from visionbench.metrics.cityscapes import CityscapesEvaluator
-        from visionbench.metrics.cityscapes_files import iter_cityscapes_file_stats
+        from visionbench.metrics.segmentation.cityscapes import CityscapesEvaluator
+        from visionbench.metrics.segmentation.cityscapes_files import iter_cityscapes_file_stats
         from visionbench.metrics.errors import MetricInputError
 
         p = check_exists(path)

@@ -2,14 +2,14 @@
 ``keypoints``.
 
 Options: ``iou_type`` (bbox | segm | keypoints), ``compat`` (none | pycocotools: reproduce
-pycocotools' quirks, see :mod:`visionbench.metrics.coco`). AP/AR are fractions 0-1, NaN
+pycocotools' quirks, see :mod:`visionbench.metrics.detection.coco`). AP/AR are fractions 0-1, NaN
 where pycocotools prints -1.
 
 Prediction files are COCO results JSON (detectron2, mmdet, ultralytics write them): a list
 of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` plus ``"segmentation"``
 (RLE or polygons) for segm and ``"keypoints"`` [3k] for keypoints. When the ground truth
 is a COCO annotation file, ``bench eval`` scores the results file through the library's
-columnar path (:func:`~visionbench.metrics.coco.coco_evaluate`), exactly as ``COCO.loadRes``
+columnar path (:func:`~visionbench.metrics.detection.coco.coco_evaluate`), exactly as ``COCO.loadRes``
 + ``COCOeval``: results for images not in the ground truth are an error, results of
 categories not in it are dropped with a warning, ground-truth images without results
 count as misses.
@@ -27,7 +27,7 @@ import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError, MetricInputError
 from visionbench.metrics.base import MetricResult
-from visionbench.metrics.coco_validate import check_box, check_result_fields, check_segmentation
+from visionbench.metrics.detection.coco_segm_checks import check_box, check_result_fields, check_segmentation
 from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists, load_json, write_json
@@ -68,7 +68,7 @@ class CocoProtocol(Protocol):
         return {"masks": True} if opts.get("iou_type") == "segm" else {}
 
     def build_evaluator(self) -> Any:
-        from visionbench.metrics.coco import CocoEvaluator
+        from visionbench.metrics.detection.coco import CocoEvaluator
 
         ls = self.label_space
         return CocoEvaluator(
@@ -114,7 +114,7 @@ class CocoProtocol(Protocol):
         ann = getattr(source, "annotation_file", None)
         if ann is None or getattr(source, "problems", None):
             return super().evaluate_file(p, source)
-        from visionbench.metrics.coco import coco_evaluate
+        from visionbench.metrics.detection.coco import coco_evaluate
         from visionbench.metrics.errors import MetricInputError
 
         img_ids = getattr(source, "image_ids", None)
@@ -183,9 +183,9 @@ class CocoGroundTruthFile:
         self._header: tuple[int, Any] | None = None
 
     def ground_truth_table(self, iou_type: str, compat: bool) -> Any:
-        """The file as a :class:`~visionbench.metrics.coco_data.GroundTruthTable` (parsed
+        """The file as a :class:`~visionbench.metrics.detection.coco_columns.GroundTruthTable` (parsed
         once per iou_type / compat)."""
-        from visionbench.metrics.coco_data import load_ground_truth
+        from visionbench.metrics.detection.coco_columns import load_ground_truth
         from visionbench.metrics.errors import MetricInputError
 
         key = (iou_type, compat)

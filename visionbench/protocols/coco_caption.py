@@ -74,7 +74,7 @@ class CocoCaptionProtocol(Protocol):
     export_formats = ("coco-caption-json",)
 
     def build_evaluator(self) -> Any:
-        from visionbench.metrics.captioning import CaptionEvaluator
+        from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 
         o = self.opts
         flag = {"auto": "auto", "true": True, "false": False}

@@ -8,7 +8,7 @@ rare / common / frequent categories. The dataset gives each category's frequency
 
 ``bench eval`` reads LVIS/COCO results JSON. When the dataset is an LVIS annotation file
 (``source.annotation_file``), the file pair is scored by
-:func:`~visionbench.metrics.lvis.lvis_evaluate` directly, exactly as ``LVISResults`` +
+:func:`~visionbench.metrics.detection.lvis.lvis_evaluate` directly, exactly as ``LVISResults`` +
 ``LVISEval`` (the per-image 300 cut counts every result of the image, results of unknown
 categories included); otherwise through per-sample predictions.
 """
@@ -58,7 +58,7 @@ class LvisProtocol(Protocol):
         return [m.replace("@300", f"@{md}") for m in self.headline]
 
     def build_evaluator(self) -> Any:
-        from visionbench.metrics.lvis import LvisEvaluator
+        from visionbench.metrics.detection.lvis import LvisEvaluator
 
         freq = getattr(self.dataset, "frequency", None)
         if freq is None:
@@ -101,7 +101,7 @@ class LvisProtocol(Protocol):
         if ann is None or getattr(source, "frequency", None) is None:
             return super().evaluate_file(p, source)
         from visionbench.metrics.errors import MetricInputError
-        from visionbench.metrics.lvis import lvis_evaluate
+        from visionbench.metrics.detection.lvis import lvis_evaluate
 
         try:
             return lvis_evaluate(

@@ -46,7 +46,7 @@ class SemanticProtocol(Protocol):
     export_formats = ("png",)
 
     def build_evaluator(self) -> Any:
-        from visionbench.metrics.segmentation import SegmentationEvaluator
+        from visionbench.metrics.segmentation.semantic import SegmentationEvaluator
 
         return SegmentationEvaluator(len(self.label_space), ignore_index=self.opts["ignore_index"])
 

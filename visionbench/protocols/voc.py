@@ -40,7 +40,7 @@ import numpy as np
 from visionbench.errors import AnnotationError, ContractError
 from visionbench.label_spaces import IGNORE
 from visionbench.metrics.base import MetricResult
-from visionbench.metrics.voc import VOC_AP_METHODS, VOCEvaluator, devkit_boxes
+from visionbench.metrics.detection.voc import VOC_AP_METHODS, VOCEvaluator, devkit_boxes
 from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
 from visionbench.protocols.options import Option
 from visionbench.types import DetectionPrediction, Prediction, Target, Task

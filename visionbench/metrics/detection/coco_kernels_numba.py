@@ -3,7 +3,7 @@
 Each kernel performs the same floating-point operations, in the same order, as
 ``pycocotools`` (``maskApi.c bbIou``, ``COCOeval.evaluateImg``, ``COCOeval.accumulate``), so
 the results are bit-identical. They are the reference path: the C extension
-(``_coco_ext.c``, dispatched by :mod:`visionbench.metrics.coco_native`) ports them line by
+(``_coco_ext.c``, dispatched by :mod:`visionbench.metrics.detection.coco_kernels`) ports them line by
 line and the tests compare the two; these run when the extension is not built or
 ``VISIONBENCH_COCO_KERNELS=numba``. This module imports numba; import it lazily (only
 ``coco_native`` does, inside functions). Compiled code is cached on disk (``cache=True``).

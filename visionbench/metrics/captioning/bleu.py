@@ -9,7 +9,7 @@ BLEU-n, times ``exp(1 - 1/ratio)`` when ``ratio = (testlen+1e-15)/(reflen+1e-9) 
 smoothing. The same float operations in the same order, so the numbers are bit-identical.
 pycocoevalcap first runs the Java PTB tokenizer; here ``tokenize="ptb"`` (the default) runs
 that same tokenizer when a Java runtime is found and otherwise the pure-Python
-approximation :func:`visionbench.metrics.ptb_tokenizer.ptb_tokenize` (its docstring lists
+approximation :func:`visionbench.metrics.captioning.ptb_tokenizer.ptb_tokenize` (its docstring lists
 where it may differ); ``"ptb-java"`` / ``"ptb-py"`` choose one, and ``tokenize="none"`` takes
 captions that are already tokenised (lower-cased, punctuation removed, tokens separated by
 spaces). The signature says which ran (``tok=ptb-java`` / ``tok=ptb-py``).
@@ -20,7 +20,7 @@ spaces). The signature says which ran (``tok=ptb-java`` / ``tok=ptb-py``).
 (``nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.x.y``) is kept verbatim inside ours.
 
 Both are corpus metrics built from per-caption integer sufficient statistics that add up,
-so :class:`~visionbench.metrics.captioning.CaptionEvaluator` (which also computes METEOR,
+so :class:`~visionbench.metrics.captioning.evaluator.CaptionEvaluator` (which also computes METEOR,
 ROUGE-L, CIDEr-D and SPICE) shards and merges exactly.
 
 Argument convention everywhere here: ``references[i]`` is the list of reference captions of
@@ -77,7 +77,7 @@ def coco_bleu(
         MetricInputError: counts differ, a reference list is empty, an item is not a str,
             or the corpus is empty.
     """
-    from visionbench.metrics.captioning import CaptionEvaluator
+    from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 
     evaluator = CaptionEvaluator(tokenize=tokenize, sacrebleu=False, cider_d=False, rouge_l=False)
     evaluator.update(hypotheses, references)
@@ -138,7 +138,7 @@ def sacrebleu_corpus(
         (``sys_len, ref_len, correct_1..4, total_1..4`` per caption, sacrebleu's order);
         the signature ends with sacrebleu's own signature string.
     """
-    from visionbench.metrics.captioning import CaptionEvaluator
+    from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 
     evaluator = CaptionEvaluator(
         coco=False,
@@ -238,9 +238,9 @@ def check_caption_inputs(hypotheses: Any, references: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """``CaptionEvaluator`` moved to :mod:`visionbench.metrics.captioning`; still importable here."""
+    """``CaptionEvaluator`` moved to :mod:`visionbench.metrics.captioning.evaluator`; still importable here."""
     if name == "CaptionEvaluator":
-        from visionbench.metrics.captioning import CaptionEvaluator
+        from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 
         return CaptionEvaluator
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ in Python, and through the very jars pycocoevalcap ships where it runs Java.
 
 Tokenisation (``tokenize``): ``"ptb-java"`` is CoreNLP's tokenizer exactly as pycocoevalcap
 runs it (needs a Java runtime; one JVM for all captions, started at :meth:`compute`);
-``"ptb-py"`` the pure-Python approximation :func:`~visionbench.metrics.ptb_tokenizer.ptb_tokenize`
+``"ptb-py"`` the pure-Python approximation :func:`~visionbench.metrics.captioning.ptb_tokenizer.ptb_tokenize`
 (its docstring lists where it differs); ``"ptb"`` picks ``ptb-java`` when Java and the jar
 are found, else ``ptb-py``; ``"none"`` takes captions already tokenised. The signature names
 the tokenizer that ran (``tok=ptb-java`` / ``tok=ptb-py``), so numbers from the two never
@@ -34,13 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics import coco_caption_java as java
+from visionbench.metrics.captioning import java_tools as java
 from visionbench.metrics.base import VERSION, MetricResult
-from visionbench.metrics.bleu import ORDER, check_caption_inputs, coco_bleu_statistics, coco_scores
-from visionbench.metrics.cider import CIDER_N, CIDER_SIGMA, cider_d_from_counts, cider_ngram_counts
+from visionbench.metrics.captioning.bleu import ORDER, check_caption_inputs, coco_bleu_statistics, coco_scores
+from visionbench.metrics.captioning.cider import CIDER_N, CIDER_SIGMA, cider_d_from_counts, cider_ngram_counts
 from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
-from visionbench.metrics.ptb_tokenizer import ptb_tokenize
-from visionbench.metrics.rouge import ROUGE_BETA, rouge_l_sentence
+from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
+from visionbench.metrics.captioning.rouge import ROUGE_BETA, rouge_l_sentence
 
 __all__ = ["CaptionEvaluator", "resolve_tokenizer"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.coco_data import AnnTable, GroundTruthTable, read_json
+from visionbench.metrics.detection.coco_columns import AnnTable, GroundTruthTable, read_json
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["LvisGroundTruth", "load_lvis_ground_truth", "FREQUENCY_GROUPS"]

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from visionbench.metrics.base import MetricResult
-from visionbench.metrics.coco_core import (
+from visionbench.metrics.detection.coco_evaluation import (
     MatchState,
     accumulate,
     match_tables,
@@ -42,15 +42,15 @@ from visionbench.metrics.coco_core import (
     state_to_dict,
     summarize,
 )
-from visionbench.metrics.coco_data import (
+from visionbench.metrics.detection.coco_columns import (
     AnnTable,
     GroundTruthTable,
     load_ground_truth,
     load_results,
     member_of,
 )
-from visionbench.metrics.coco_params import CocoParams
-from visionbench.metrics.coco_update import columns_from_image
+from visionbench.metrics.detection.coco_params import CocoParams
+from visionbench.metrics.detection.coco_from_arrays import columns_from_image
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["coco_evaluate", "CocoEvaluator", "CocoParams"]
@@ -71,7 +71,7 @@ def coco_evaluate(
 
     Args:
         gt: ground truth: a path to a COCO JSON file, its bytes, the parsed dict, or a
-            :class:`~visionbench.metrics.coco_data.GroundTruthTable`.
+            :class:`~visionbench.metrics.detection.coco_columns.GroundTruthTable`.
         results: detections: a path to a results JSON file, its bytes, a list of result
             dicts (``image_id``, ``category_id``, ``score`` and ``bbox`` [x, y, w, h] px /
             ``segmentation`` / ``keypoints``), or an ``AnnTable``.
@@ -216,7 +216,7 @@ class CocoEvaluator:
         """Add many images at once from columnar tables (``bbox`` xywh).
 
         Args:
-            gt, dt: :class:`~visionbench.metrics.coco_data.AnnTable` rows of any images.
+            gt, dt: :class:`~visionbench.metrics.detection.coco_columns.AnnTable` rows of any images.
             image_ids: the images to add (rows of other images are left out).
             image_size: image id -> (height, width), for polygon segmentations.
         """

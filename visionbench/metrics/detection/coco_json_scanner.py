@@ -1,4 +1,4 @@
-"""numba byte scanners behind :mod:`visionbench.metrics.coco_json` (imported lazily).
+"""numba byte scanners behind :mod:`visionbench.metrics.detection.coco_json` (imported lazily).
 
 Status codes: 0 ok, 1 malformed or unsupported input (the caller falls back to a full
 JSON parser).

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.coco_data import AnnTable
+from visionbench.metrics.detection.coco_columns import AnnTable
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["decoded_rles", "rles_for", "segm_to_rle"]
@@ -50,7 +50,7 @@ def rles_for(
         raise MetricInputError(
             f"{what}: segm evaluation needs a 'segmentation' for every annotation"
         )
-    from visionbench.metrics.coco_data import RleColumn
+    from visionbench.metrics.detection.coco_columns import RleColumn
 
     if isinstance(table.segm, RleColumn):  # decoded by the columnar reader
         return table.segm.take(rows)
@@ -93,11 +93,11 @@ def decoded_rles(
     what: str,
 ) -> Any:
     """:func:`rles_for` for the C kernels: an ``RleColumn`` view, or the run lengths of
-    every row (:class:`~visionbench.metrics.coco_native.DecodedRles`) -- plain polygons
+    every row (:class:`~visionbench.metrics.detection.coco_kernels.DecodedRles`) -- plain polygons
     rasterised by the C port of pycocotools' ``rleFrPoly`` / ``rleMerge``, every other
     segmentation through :func:`rles_for` and decoded."""
-    from visionbench.metrics import coco_native
-    from visionbench.metrics.coco_data import RleColumn
+    from visionbench.metrics.detection import coco_kernels as coco_native
+    from visionbench.metrics.detection.coco_columns import RleColumn
 
     if table.segm is None or isinstance(table.segm, RleColumn):
         return rles_for(table, rows, image_size, what)

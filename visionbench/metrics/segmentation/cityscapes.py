@@ -499,7 +499,7 @@ def _raise_bad_pred(pred: np.ndarray, where: str) -> None:
         raise MetricInputError(
             f"pred_label_ids{where}: values {values.tolist()} look like trainIds (0..18, "
             "255 = ignore); this protocol needs labelIds 0..33. Convert with "
-            "visionbench.metrics.cityscapes.train_ids_to_label_ids(pred) "
+            "visionbench.metrics.segmentation.cityscapes.train_ids_to_label_ids(pred) "
             "(trainId t -> labelId, 255 -> 0 unlabeled)"
         )
     bad = values[(values < 0) | (values >= NUM_IDS)]
@@ -516,7 +516,7 @@ def _check_not_train_ids(conf: np.ndarray, where: str) -> None:
             f"pred_label_ids{where}: only ids 0..18 are predicted while {gt_high} evaluated gt "
             "pixels have labelIds >= 19 (vegetation, sky, person, car, ...): these look like "
             "trainIds; this protocol needs labelIds 0..33. Convert with "
-            "visionbench.metrics.cityscapes.train_ids_to_label_ids(pred), or pass "
+            "visionbench.metrics.segmentation.cityscapes.train_ids_to_label_ids(pred), or pass "
             "check_train_ids=False if these really are labelIds"
         )
 

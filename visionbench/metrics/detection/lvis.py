@@ -37,18 +37,18 @@ from typing import Any
 import numpy as np
 
 from visionbench.metrics.base import MetricResult
-from visionbench.metrics.coco_core import (
+from visionbench.metrics.detection.coco_evaluation import (
     MatchState,
     accumulate,
     match_tables,
     state_from_dict,
     state_to_dict,
 )
-from visionbench.metrics.coco_data import AnnTable, load_results
-from visionbench.metrics.coco_params import CocoParams, _grid
-from visionbench.metrics.coco_update import columns_from_image
+from visionbench.metrics.detection.coco_columns import AnnTable, load_results
+from visionbench.metrics.detection.coco_params import CocoParams, _grid
+from visionbench.metrics.detection.coco_from_arrays import columns_from_image
 from visionbench.metrics.errors import MetricInputError
-from visionbench.metrics.lvis_data import (
+from visionbench.metrics.detection.lvis_ground_truth import (
     FREQUENCY_GROUPS,
     LvisGroundTruth,
     load_lvis_ground_truth,
@@ -73,7 +73,7 @@ def lvis_evaluate(
 
     Args:
         gt: ``lvis_v1_val.json``: a path, its bytes, the parsed dict, or an
-            :class:`~visionbench.metrics.lvis_data.LvisGroundTruth`.
+            :class:`~visionbench.metrics.detection.lvis_ground_truth.LvisGroundTruth`.
         results: a results JSON file / bytes / list of dicts (``image_id``,
             ``category_id``, ``score``, ``bbox`` [x, y, w, h] px and/or
             ``segmentation`` RLE), read like ``LVISResults``; or an ``AnnTable``.

@@ -18,7 +18,7 @@ Definitions, over the pixels whose ground truth is not ``ignore_index``:
   pixels whose ground truth is ``c`` (Long et al. 2015).
 
 For the Cityscapes benchmark protocol (labelIds, void columns, iIoU, categories) use
-:mod:`visionbench.metrics.cityscapes`, which differs on purpose.
+:mod:`visionbench.metrics.segmentation.cityscapes`, which differs on purpose.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ Where it may differ from the Java tokenizer (all rare in captions):
   applied to hypotheses and references alike does not change BLEU, so this is not done.
 * Emoticons, URLs and e-mail addresses get CoreNLP's special handling there, not here.
 
-The BLEU score itself (:func:`visionbench.metrics.bleu.coco_bleu`) is exact against
+The BLEU score itself (:func:`visionbench.metrics.captioning.bleu.coco_bleu`) is exact against
 pycocoevalcap for any whitespace-tokenised input; only this tokenisation step is an
 approximation, and the signature says which tokenizer ran (``tok=ptb-py``).
 """

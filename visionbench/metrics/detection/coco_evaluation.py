@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.coco_data import AnnTable
-from visionbench.metrics.coco_params import CocoParams
+from visionbench.metrics.detection.coco_columns import AnnTable
+from visionbench.metrics.detection.coco_params import CocoParams
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["MatchState", "match_tables", "accumulate", "summarize"]
@@ -133,7 +133,7 @@ def match_tables(
         fine = kk * n_img + ii if params.use_cats else ii * n_kc + cat_pos_of_sorted[kk]
         return sel, fine.astype(np.int64)
 
-    from visionbench.metrics import coco_native as K
+    from visionbench.metrics.detection import coco_kernels as K
 
     div = 1 if params.use_cats else n_kc
     n_fine = (len(cat_sorted) if params.use_cats else n_kc) * n_img
@@ -192,7 +192,7 @@ def match_tables(
             image_size,
         )
     elif params.use_cats:
-        from visionbench.metrics.coco_keypoints import keypoint_ious
+        from visionbench.metrics.detection.coco_oks import keypoint_ious
 
         ious = keypoint_ious(
             gt, dt, go, do, gt_start, gt_end, dt_start, dt_end, iou_off, params.kpt_oks_sigmas
@@ -245,8 +245,8 @@ def _segm_ious(
     """Mask IoU matrices of every pair: one ``pycocotools.mask.iou`` call per image (all its
     dts x all its gts), sliced into the pairs' blocks (each entry depends only on its own
     dt, gt and crowd flag, so the blocks equal per-pair calls)."""
-    from visionbench.metrics import coco_native
-    from visionbench.metrics.coco_masks import decoded_rles, rles_for
+    from visionbench.metrics.detection import coco_kernels as coco_native
+    from visionbench.metrics.detection.coco_masks import decoded_rles, rles_for
 
     if coco_native.NATIVE is not None:
         g_rle = decoded_rles(gt, go, image_size, "ground truth")
@@ -300,7 +300,7 @@ def accumulate(state: MatchState, params: CocoParams, cat_ids: np.ndarray) -> di
     kd = np.minimum(kd, max(n_cat - 1, 0))
     if n_cat and not np.array_equal(cats[kd], state.dt_cat):
         raise MetricInputError("accumulate: detections of categories outside cat_ids in the state")
-    from visionbench.metrics import coco_native as K
+    from visionbench.metrics.detection import coco_kernels as K
 
     if state.sorted_by_cat_image:
         base = np.arange(len(kd))

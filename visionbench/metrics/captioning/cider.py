@@ -15,7 +15,7 @@ no reference of the corpus holds is ``log(N)``.
 The same float operations in the same order as the reference (n-gram dictionaries in
 insertion order, numpy scalars where it uses them), so the numbers are bit-identical.
 Input captions are already tokenised (tokens separated by whitespace);
-:class:`visionbench.metrics.captioning.CaptionEvaluator` tokenises raw captions first.
+:class:`visionbench.metrics.captioning.evaluator.CaptionEvaluator` tokenises raw captions first.
 
 Sufficient statistics: per caption the n-gram counts (:func:`cider_ngram_counts`) of the
 hypothesis and of each reference. The document frequencies depend on the whole corpus, so

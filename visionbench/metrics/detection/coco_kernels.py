@@ -1,9 +1,9 @@
 """The COCO kernels, from the C extension when it is built, else from numba.
 
 Every function here has the signature and the result of its namesake in
-:mod:`visionbench.metrics.coco_kernels` / :mod:`visionbench.metrics.coco_json_kernels`
+:mod:`visionbench.metrics.detection.coco_kernels_numba` / :mod:`visionbench.metrics.detection.coco_json_scanner`
 (the numba reference kernels, which the tests compare against bit for bit). The C
-extension ``visionbench.metrics._coco_ext`` (built by ``pip install -e .``; see
+extension ``visionbench.metrics.detection._coco_ext`` (built by ``pip install -e .``; see
 ``setup.py``) runs the same operations without numba's start-up (importing numba and
 loading cached kernels costs ~0.8 s of CPU per process, more than a whole COCO bbox
 evaluation from arrays). ``VISIONBENCH_COCO_KERNELS=numba`` forces the reference kernels.
@@ -39,7 +39,7 @@ def _load() -> Any:
     if os.environ.get("VISIONBENCH_COCO_KERNELS", "").lower() == "numba":
         return None
     try:
-        from visionbench.metrics import _coco_ext
+        from visionbench.metrics.detection import _coco_ext
     except ImportError:
         return None
     return _coco_ext
@@ -66,7 +66,7 @@ def group_order(
     fine_key: np.ndarray, n_fine: int, coarse_div: int, neg_score: np.ndarray, by_score: bool
 ) -> np.ndarray:
     if NATIVE is None:
-        from visionbench.metrics import coco_kernels as K
+        from visionbench.metrics.detection import coco_kernels_numba as K
 
         return K.group_order(fine_key, n_fine, coarse_div, neg_score, by_score)
     key = _i64(fine_key)
@@ -78,7 +78,7 @@ def group_order(
 
 def segment_order_desc(base: np.ndarray, seg_key: np.ndarray, score: np.ndarray) -> np.ndarray:
     if NATIVE is None:
-        from visionbench.metrics import coco_kernels as K
+        from visionbench.metrics.detection import coco_kernels_numba as K
 
         return K.segment_order_desc(base, seg_key, score)
     base = _i64(base)
@@ -92,7 +92,7 @@ def pair_box_ious(
     iou_off: np.ndarray, gt_box: np.ndarray, gt_crowd: np.ndarray, dt_box: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     if NATIVE is None:
-        from visionbench.metrics import coco_kernels as K
+        from visionbench.metrics.detection import coco_kernels_numba as K
 
         return K.pair_box_ious(
             gt_start, gt_end, dt_start, dt_end, iou_off, gt_box, gt_crowd, dt_box
@@ -112,7 +112,7 @@ def match_pairs(
     iou_thrs: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     if NATIVE is None:
-        from visionbench.metrics import coco_kernels as K
+        from visionbench.metrics.detection import coco_kernels_numba as K
 
         return K.match_pairs(
             gt_start, gt_end, dt_start, dt_end, iou_off, ious, gt_area, gt_crowd, gt_ignore,
@@ -136,7 +136,7 @@ def accumulate_ranked(
     rec_thrs: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     if NATIVE is None:
-        from visionbench.metrics import coco_kernels as K
+        from visionbench.metrics.detection import coco_kernels_numba as K
 
         return K.accumulate_ranked(
             order, cat_start, cat_end, score, rank, flags, npig, max_dets, rec_thrs
@@ -164,7 +164,7 @@ def scan_objects(
     (they are read again from the page cache if touched: the caller's fallback still
     works); the C kernel only."""
     if NATIVE is None:
-        from visionbench.metrics import coco_json_kernels as J
+        from visionbench.metrics.detection import coco_json_scanner as J
 
         return J.scan_objects(b, start, end, key_bytes, key_off, widths, col_off, n_max, pow10)
     widths, col_off = _i64(widths), _i64(col_off)
@@ -183,7 +183,7 @@ def object_spans(
     b: np.ndarray, key_bytes: np.ndarray, key_off: np.ndarray
 ) -> tuple[np.ndarray, int]:
     if NATIVE is None:
-        from visionbench.metrics import coco_json_kernels as J
+        from visionbench.metrics.detection import coco_json_scanner as J
 
         return J.object_spans(b, key_bytes, key_off)
     key_off = _i64(key_off)
@@ -230,7 +230,7 @@ class DecodedRles:
 
 def _rle_side(rles: Any) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
     """(buf, spans, mode, index, all sizes) of an RleColumn, DecodedRles or RLE dicts."""
-    from visionbench.metrics.coco_data import RleColumn
+    from visionbench.metrics.detection.coco_columns import RleColumn
 
     if isinstance(rles, DecodedRles):
         c = np.ascontiguousarray(rles.counts, np.uint32)

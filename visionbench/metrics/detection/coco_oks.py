@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from visionbench.metrics.coco_data import AnnTable
+from visionbench.metrics.detection.coco_columns import AnnTable
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["keypoint_ious", "oks"]
@@ -73,7 +73,7 @@ def keypoint_ious(
         raise MetricInputError(
             "keypoints evaluation needs 'keypoints' in the ground truth and the results"
         )
-    from visionbench.metrics import coco_native
+    from visionbench.metrics.detection import coco_kernels as coco_native
 
     k = len(sigmas)
     if iou_off[-1] > 0 and (gt.keypoints.shape[1] != 3 * k or dt.keypoints.shape[1] != 3 * k):

@@ -3,7 +3,7 @@
 The file-level counterpart of ``cityscapesscripts``' ``evalPixelLevelSemanticLabeling``
 main: pair each ``*_gtFine_labelIds.png`` with its ``*_gtFine_instanceIds.png`` and the
 prediction PNG whose name starts with ``{city}_{seq}_{frame}``, decode the three PNGs of a
-frame in a worker thread (:func:`~visionbench.metrics.label_png.read_label_png` releases
+frame in a worker thread (:func:`~visionbench.metrics.segmentation.label_png.read_label_png` releases
 the GIL), reduce the frame to its statistics there, and add the statistics in frame
 order, so the numbers do not depend on the number of threads.
 """
@@ -17,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from visionbench.metrics.base import MetricResult
-from visionbench.metrics.cityscapes import (
+from visionbench.metrics.segmentation.cityscapes import (
     CityscapesEvaluator,
     CityscapesFrameStats,
     cityscapes_frame_stats,
 )
 from visionbench.metrics.errors import MetricInputError
-from visionbench.metrics.label_png import read_label_png
+from visionbench.metrics.segmentation.label_png import read_label_png
 
 __all__ = ["evaluate_cityscapes_files", "find_cityscapes_predictions"]
 

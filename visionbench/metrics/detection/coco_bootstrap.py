@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.coco_core import MatchState
-from visionbench.metrics.coco_params import CocoParams
+from visionbench.metrics.detection.coco_evaluation import MatchState
+from visionbench.metrics.detection.coco_params import CocoParams
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["CocoSampleTable", "coco_stat_specs"]
@@ -91,7 +91,7 @@ class CocoSampleTable:
     # -- storage --------------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for ``np.savez``: the match state (flags bit-packed), params."""
-        from visionbench.metrics.coco_core import state_to_dict
+        from visionbench.metrics.detection.coco_evaluation import state_to_dict
 
         p = self.params
         out = {f"state.{k}": np.asarray(v) for k, v in state_to_dict(self.state).items()}
@@ -115,7 +115,7 @@ class CocoSampleTable:
     @classmethod
     def from_arrays(cls, d: Any) -> CocoSampleTable:
         """Inverse of :meth:`to_arrays`."""
-        from visionbench.metrics.coco_core import state_from_dict
+        from visionbench.metrics.detection.coco_evaluation import state_from_dict
 
         state = state_from_dict({k[6:]: d[k] for k in d if k.startswith("state.")})
         params = CocoParams(
@@ -150,7 +150,7 @@ class CocoSampleTable:
         prep = self._prepare()
         w = w[:, prep["perm"]]  # into sorted-image-id order
         out = {n: np.empty(len(w)) for n in self.names}
-        from visionbench.metrics import coco_bootstrap_kernels as KB
+        from visionbench.metrics.detection import coco_bootstrap_kernels as KB
 
         chunk = 32
         p = self.params

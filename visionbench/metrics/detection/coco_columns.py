@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.coco_validate import (
+from visionbench.metrics.detection.coco_segm_checks import (
     check_annotation_columns,
     check_box,
     check_result_fields,
@@ -260,7 +260,7 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
     raw = _raw_bytes(gt)
     if raw is not None:
         if iou_type == "bbox" or (iou_type == "keypoints" and _native()):
-            from visionbench.metrics.coco_json import fast_ground_truth
+            from visionbench.metrics.detection.coco_json import fast_ground_truth
 
             fast = fast_ground_truth(*raw, iou_type=iou_type)
             if fast is not None:
@@ -551,7 +551,7 @@ def load_results(
     except (TypeError, ValueError) as e:
         raise MetricInputError(f"{src}: results[{i}]: malformed value ({e})") from None
     if branch == "segm":
-        from visionbench.metrics import coco_native
+        from visionbench.metrics.detection import coco_kernels as coco_native
 
         rles = _results_rles(segm, src)
         for i, r in enumerate(rles):  # before any mask operation: sizes and run lengths
@@ -586,7 +586,7 @@ def load_results(
 
 
 def fast_results_(raw: Any, src: str, **kw: Any) -> AnnTable | None:
-    from visionbench.metrics.coco_json import fast_results
+    from visionbench.metrics.detection.coco_json import fast_results
 
     return fast_results(raw, src, **kw)
 
@@ -615,7 +615,7 @@ def _mapped(path: Any, fn: Any) -> Any:
 
 def _native() -> bool:
     """The C kernels are there (the columnar readers of segm / keypoints files need them)."""
-    from visionbench.metrics import coco_native
+    from visionbench.metrics.detection import coco_kernels as coco_native
 
     return coco_native.NATIVE is not None
 

@@ -1,4 +1,4 @@
-"""numba kernel of the COCO bootstrap (see :mod:`visionbench.metrics.coco_bootstrap`).
+"""numba kernel of the COCO bootstrap (see :mod:`visionbench.metrics.detection.coco_bootstrap`).
 
 Imports numba: import lazily. Each replicate does the arithmetic of
 ``coco_kernels.accumulate_ranked`` on the duplicated image set, with integer weights. A

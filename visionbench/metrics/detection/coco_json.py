@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.coco_data import AnnTable, GroundTruthTable
+from visionbench.metrics.detection.coco_columns import AnnTable, GroundTruthTable
 
 __all__ = ["scan_object_array", "top_level_spans", "fast_results", "fast_ground_truth"]
 
@@ -40,7 +40,7 @@ def scan_object_array(
         ``{"values": [N, sum(widths)] float64, "present": [N, len(keys)] bool}``, or None
         when the bytes are not a plain array of objects with such values.
     """
-    from visionbench.metrics import coco_native as J
+    from visionbench.metrics.detection import coco_kernels as J
 
     kb = [k.encode() for k in keys]
     key_bytes = np.frombuffer(b"".join(kb), dtype=np.uint8) if kb else np.zeros(0, np.uint8)
@@ -49,7 +49,7 @@ def scan_object_array(
     w = np.asarray(widths, dtype=np.int64)
     col_off = np.zeros(len(w) + 1, dtype=np.int64)
     np.cumsum(np.where(w == -1, 2, w), out=col_off[1:])  # -1: a byte span (start, end)
-    from visionbench.metrics import coco_native
+    from visionbench.metrics.detection import coco_kernels as coco_native
 
     # '{' bounds the object count
     if coco_native.NATIVE is not None:
@@ -72,7 +72,7 @@ def scan_object_array(
 
 def top_level_spans(buf: np.ndarray, keys: list[str]) -> dict[str, tuple[int, int]] | None:
     """Byte spans ``[start, end)`` of the values of top-level object keys (None if not an object)."""
-    from visionbench.metrics import coco_native as J
+    from visionbench.metrics.detection import coco_kernels as J
 
     kb = [k.encode() for k in keys]
     key_bytes = np.frombuffer(b"".join(kb), dtype=np.uint8)
@@ -141,8 +141,8 @@ def fast_results(
             bbox = np.stack([x0, y0, x1 - x0, y1 - y0], axis=1)
             area = (x1 - x0) * (y1 - y0)
     if iou_type == "segm":
-        from visionbench.metrics import coco_native
-        from visionbench.metrics.coco_data import RleColumn
+        from visionbench.metrics.detection import coco_kernels as coco_native
+        from visionbench.metrics.detection.coco_columns import RleColumn
 
         if not pres[:, 5].all():
             return None

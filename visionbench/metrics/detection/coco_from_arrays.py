@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.coco_data import AnnTable
+from visionbench.metrics.detection.coco_columns import AnnTable
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["columns_from_image"]
