@@ -57,10 +57,11 @@ PEERS = (
     "visionbench",
     "visionbench-arrays",
     "bench-eval",
+    "bench-eval-noci",
 )
 SLOW = ("pycocotools", "faster-coco-eval")
 THREADED = ("hotcoco", "ultrafast-pycocotools", "vernier")
-OURS = ("visionbench", "visionbench-arrays", "bench-eval")
+OURS = ("visionbench", "visionbench-arrays", "bench-eval", "bench-eval-noci")
 VERSIONS = {
     "pycocotools": "pycocotools",
     "faster-coco-eval": "faster-coco-eval",
@@ -387,9 +388,11 @@ def _work(peer: str, gt: str, res: str, iou_type: str, threads: int):
         r = coco_evaluate(gt, res, iou_type=iou_type, compat="pycocotools")
         stats = r.arrays["stats"]
         arrays = {k: r.arrays[k] for k in ("precision", "recall", "scores")}
-    elif peer == "bench-eval":
+    elif peer in ("bench-eval", "bench-eval-noci"):
         # the CLI end to end (its own process: start-up, protocol, record writing); CPU and
-        # peak RSS are the child's, reported in place of this worker's
+        # peak RSS are the child's, reported in place of this worker's. bench-eval computes
+        # the default B = 1000 bootstrap intervals; bench-eval-noci passes --bootstrap 0
+        # (the per-sample statistics are still written)
         import tempfile
 
         import numpy as np
@@ -398,6 +401,8 @@ def _work(peer: str, gt: str, res: str, iou_type: str, threads: int):
             cmd = [str(Path(sys.executable).with_name("bench")), "eval", "--gt", gt,
                    "--predictions", res, "-M", f"iou_type={iou_type}", "-M",
                    "compat=pycocotools", "--results", results]  # fmt: skip
+            if peer == "bench-eval-noci":
+                cmd += ["--bootstrap", "0"]
             p = subprocess.run(cmd, capture_output=True, text=True)
             if p.returncode != 0:
                 raise SystemExit(f"bench eval failed: {(p.stderr or p.stdout).strip()[-500:]}")

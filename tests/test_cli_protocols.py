@@ -127,7 +127,9 @@ def test_dataset_option_reaches_the_loader(tmp_path, home):
            str(root), "--predictions", str(res), "--results", str(results)], home)  # fmt: skip
     rec = json.loads(next((results / "records").glob("*.json")).read_text())
     assert rec["protocol"]["name"] == "semantic" and rec["dataset"]["label_space"] == "cityscapes19"
-    assert rec["protocol"]["options"] == {"ignore_index": 255, "reduce_zero_label": False}
+    assert rec["protocol"]["options"] == {
+        "ignore_index": 255, "reduce_zero_label": False, "prediction_labels": "reduced"
+    }
     assert rec["metrics"]["miou"]["value"] == 1.0 and rec["metrics"]["pixel_acc"]["value"] == 1.0
 
 
@@ -166,3 +168,35 @@ def test_run_takes_metric_and_model_options(tmp_path, home):
     assert rec["protocol"]["headline"] == ["top1", "top3"]
     assert "top3" in rec["metrics"] and "top5" not in rec["metrics"]
     assert rec["metrics"]["top1"]["unit"] == "percent"
+
+
+def test_eval_tag_and_bootstrap_options(tmp_path, home, coco_mini_ann):
+    """``bench eval --tag`` labels the record (its own leaderboard row); ``--bootstrap N``
+    sets the replicates recorded in every interval; ``--bootstrap 0`` gives no interval
+    but keeps the per-sample statistics for ``bench compare``; a negative count is a
+    one-line usage error."""
+    from tests.protocols.test_coco_protocol import segm_results
+
+    path = tmp_path / "dt.json"
+    path.write_text(json.dumps(segm_results(coco_mini_ann, 5)))
+    results = tmp_path / "results"
+    base = ["eval", "--gt", coco_mini_ann, "-M", "iou_type=segm", "--predictions", str(path),
+            "--results", str(results)]  # fmt: skip
+    bench([*base, "--tag", "ckpt-7", "--bootstrap", "50"], home)
+    rec = json.loads(next((results / "records").glob("*.json")).read_text())
+    assert rec["tag"] == "ckpt-7"
+    cis = [m["ci"] for m in rec["metrics"].values() if "ci" in m]
+    assert cis and all(c["B"] == 50 for c in cis)
+    assert (results / "records" / rec["samples_file"]).is_file()
+    board = bench(["leaderboard", "--results", str(results)], home).stdout
+    assert "ckpt-7" in board
+    results0 = tmp_path / "results0"
+    bench([*base[:-1], str(results0), "--bootstrap", "0", "--name", "nob"], home)
+    rec0 = json.loads(next((results0 / "records").glob("*.json")).read_text())
+    assert not any("ci" in m for m in rec0["metrics"].values())
+    assert (results0 / "records" / rec0["samples_file"]).is_file()
+    assert {k: m["value"] for k, m in rec0["metrics"].items()} == {
+        k: m["value"] for k, m in rec["metrics"].items()
+    }
+    p = bench([*base, "--bootstrap", "-1"], home, check=False)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "--bootstrap" in p.stderr

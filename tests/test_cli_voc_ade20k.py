@@ -180,6 +180,50 @@ def test_bench_eval_ade20k_prediction_pngs(data, tmp_path: Path) -> None:
     assert rec["metrics"]["pixel_acc"]["value"] == pytest.approx(ev.results()["aAcc"], rel=1e-12)
 
 
+def test_ade20k_submission_pngs_hold_dataset_ids(data, tmp_path: Path) -> None:
+    """The ADE20K challenge's PNGs hold 1..150 (class c written c + 1): written by the
+    protocol's ``png-dataset-ids`` format, read by ``-M prediction_labels=dataset`` with the
+    same numbers; a 0 in such a file is a one-line error naming the file."""
+    home, root = data["home"], data["ade20k-mini"]
+    ds = ade20k_mini(root)
+    rng = np.random.default_rng(1)
+    preds = [
+        SegmentationPrediction(
+            mask=rng.integers(0, 150, ds[i].target.mask.shape).astype(np.uint8),
+            sample_id=ds[i].sample_id,
+        )
+        for i in range(len(ds))
+    ]
+    protocol = dataset_protocol(ds)
+    expected = protocol.score(preds, [ds[i].target for i in range(len(ds))])
+    folder = protocol.write_predictions(preds, tmp_path / "submission", format="png-dataset-ids")
+    from PIL import Image
+
+    for p in preds:
+        written = np.asarray(Image.open(folder / f"{p.sample_id}.png"))
+        assert np.array_equal(written.astype(np.int64), p.mask.astype(np.int64) + 1)
+    results = tmp_path / "results"
+    base = ["eval", "--dataset", "ade20k-mini", "--data-root", str(root),
+            "--predictions", str(folder), "--results", str(results)]  # fmt: skip
+    bench([*base, "-M", "prediction_labels=dataset"], home)
+    rec = record(home, results, "submission")
+    for m in ("miou", "pixel_acc", "mean_class_acc", "fwiou"):
+        assert rec["metrics"][m]["value"] == expected.metrics[m], m
+    # read as model classes instead, 150 is out of range: a one-line error, no record
+    p = bench([*base, "--name", "as-reduced"], home, check=False)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "150" in p.stderr, p.stderr
+    assert not list((results / "records").glob("*-as-reduced-*.json"))
+    bad = folder / f"{preds[0].sample_id}.png"
+    arr = np.asarray(Image.open(bad)).copy()
+    arr[0, 0] = 0
+    Image.fromarray(arr).save(bad)
+    p = bench([*base, "-M", "prediction_labels=dataset", "--name", "bad"], home, check=False)
+    assert p.returncode != 0 and "Traceback" not in p.stderr
+    err = p.stderr.strip().splitlines()
+    assert len(err) == 1 and str(bad) in err[0] and "label 0" in err[0], p.stderr
+
+
 @pytest.mark.slow
 def test_bench_run_coco_detector_on_voc(data, tmp_path: Path) -> None:
     """demo-detector predicts coco91 ids (trained on coco-mini, where person, car and dog
@@ -199,7 +243,14 @@ def test_bench_run_coco_detector_on_voc(data, tmp_path: Path) -> None:
     # bench export writes the devkit results files; bench eval on them gives the same numbers
     out = tmp_path / "comp4"
     bench(["export", rec["run_id"], "-o", str(out), "--results", str(results)], home)
-    assert len(list(out.glob("comp4_det_*_*.txt"))) == 20
+    split = rec["dataset"]["split"]
+    assert split
+    from visionbench.label_spaces import get_label_space
+
+    names = get_label_space("voc20").names
+    assert sorted(f.name for f in out.glob("comp4_det_*_*.txt")) == sorted(
+        f"comp4_det_{split}_{c}.txt" for c in names
+    )
     bench(["eval", "--dataset", "voc-mini", "--data-root", str(root), "--predictions", str(out),
            "--name", "exported", "--results", str(results)], home)  # fmt: skip
     again = record(home, results, "exported")

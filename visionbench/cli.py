@@ -85,6 +85,12 @@ _MetricOpt = Annotated[
     typer.Option("--metric-option", "-M",
                  help="KEY=VALUE option of the dataset's protocol (repeatable; bench describe NAME)"),
 ]  # fmt: skip
+_BootstrapOpt = Annotated[
+    int | None,
+    typer.Option("--bootstrap", min=0, metavar="B",
+                 help="bootstrap replicates of the confidence intervals (default 1000, or "
+                      "$VISIONBENCH_BOOTSTRAP_B; 0: none, per-sample statistics still stored)"),
+]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------
@@ -489,6 +495,11 @@ def eval_(
     ] = False,
     dataset_option: _DatasetOpt = None,
     metric_option: _MetricOpt = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(help="label of this run (e.g. a checkpoint); its own leaderboard row"),
+    ] = None,
+    bootstrap: _BootstrapOpt = None,
 ) -> None:
     """Score predictions made elsewhere (no model is run) and write a run record."""
     from visionbench.engine.offline import evaluate_predictions
@@ -513,6 +524,8 @@ def eval_(
         metric_options=metric_opts,
         protocol=protocol,
         command=["bench", *sys.argv[1:]],
+        tag=tag,
+        bootstrap=bootstrap,
     )
     _print_metrics(record)
     _text(console, f"run record: {path}")

@@ -132,3 +132,26 @@ def test_split_without_ground_truth_writes_a_submission(tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(json.loads(Path(path).read_text()), record_schema())
     assert torch is not None
+
+
+def test_voc_export_names_files_by_the_records_split(tmp_path):
+    """The devkit's results files carry the split (comp4_det_<split>_<class>.txt): the
+    protocol rebuilt from a record writes the record's split, not a default."""
+    from visionbench.engine.export import record_protocol
+    from visionbench.types import DetectionPrediction
+
+    record = {
+        "task": "detection",
+        "dataset": {"name": "voc2012", "split": "val", "label_space": "voc20"},
+        "protocol": {"name": "voc", "options": {"ap_method": "allpoint"}},
+    }
+    proto = record_protocol(record)
+    pred = DetectionPrediction(
+        boxes=np.array([[1.0, 2.0, 30.0, 40.0]]), labels=np.array([15]),
+        scores=np.array([0.9]), sample_id="2008_000001",
+    )  # fmt: skip
+    out = proto.write_predictions([pred], tmp_path / "comp4")
+    names = sorted(f.name for f in out.glob("*.txt"))
+    assert len(names) == 20 and all(n.startswith("comp4_det_val_") for n in names)
+    person = (out / "comp4_det_val_person.txt").read_text().split()
+    assert person[:2] == ["2008_000001", "0.9"]

@@ -39,7 +39,16 @@ def record_protocol(record: dict[str, Any]) -> Any:
     entry = record.get("protocol") or {}
     name = entry.get("name") or DEFAULT_BY_TASK[record["task"]]
     space = get_label_space(record["dataset"]["label_space"])
-    return get_protocol(name, space, entry.get("options") or {})
+    # what a protocol may ask of its dataset when writing (VOC's file names carry the split)
+    ds = _RecordDataset(record["dataset"].get("name"), record["dataset"].get("split"))
+    return get_protocol(name, space, entry.get("options") or {}, dataset=ds)
+
+
+class _RecordDataset:
+    """The dataset as its record describes it: name and split, no ground truth."""
+
+    def __init__(self, name: str | None, split: str | None) -> None:
+        self.name, self.split = name, split
 
 
 def export_run(

@@ -8,9 +8,11 @@ metric the evaluator's sample table scores), and stores the per-sample statistic
 the record (``<run_id>.samples.npz``, named by ``record["samples_file"]``) so that
 ``bench compare`` can run paired tests later without the predictions.
 
-``VISIONBENCH_BOOTSTRAP_B`` sets the number of replicates (default 1000; ``0`` turns both
-off). A failure here never fails the run: the record is written without intervals and a
-warning names the reason.
+The number of replicates is ``bench run / bench eval --bootstrap N`` (the ``B`` argument),
+else ``VISIONBENCH_BOOTSTRAP_B``, else 1000. ``B = 0`` computes no intervals but still
+stores the per-sample statistics (``bench compare`` needs them; ``store_samples=False``
+skips that too). A failure here never fails the run: the record is written without
+intervals and a warning names the reason.
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ __all__ = ["attach_intervals", "load_sample_table", "bootstrap_replicates_settin
 log = logging.getLogger("visionbench")
 
 
-def bootstrap_replicates_setting() -> int:
-    """``VISIONBENCH_BOOTSTRAP_B`` (default 1000, 0 = off)."""
+def bootstrap_replicates_setting(B: int | None = None) -> int:
+    """``B`` when given, else ``VISIONBENCH_BOOTSTRAP_B`` (default 1000, 0 = off)."""
+    if B is not None:
+        if B < 0:
+            raise ValueError(f"bootstrap replicates must be >= 0, got {B}")
+        return int(B)
     raw = os.environ.get("VISIONBENCH_BOOTSTRAP_B", "1000").strip()
     try:
         b = int(raw)
@@ -50,10 +56,12 @@ def attach_intervals(
     root: Any = None,
     seed: int = 0,
     level: float = 0.95,
+    B: int | None = None,
+    store_samples: bool = True,
 ) -> None:
     """Add ``ci`` to the record's headline metrics and write its per-sample statistics."""
-    B = bootstrap_replicates_setting()
-    if B == 0:
+    B = bootstrap_replicates_setting(B)
+    if B == 0 and not store_samples:
         return
     from visionbench.metrics.bootstrap import bootstrap_intervals, sample_table
     from visionbench.metrics.errors import MetricInputError
@@ -67,7 +75,7 @@ def attach_intervals(
         warnings.warn(f"no confidence intervals for this run: {e}", stacklevel=2)
         return
     try:
-        cis = bootstrap_intervals(table, B=B, seed=seed, level=level, metrics=wanted)
+        cis = bootstrap_intervals(table, B=B, seed=seed, level=level, metrics=wanted) if B else {}
     except MetricInputError as e:
         warnings.warn(f"no confidence intervals for this run: {e}", stacklevel=2)
         cis = {}

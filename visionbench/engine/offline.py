@@ -32,6 +32,7 @@ def evaluate_predictions(
     protocol: Protocol | None = None,
     command: list[str] | None = None,
     tag: str | None = None,
+    bootstrap: int | None = None,
 ) -> tuple[RunRecord, Path]:
     """Score a predictions file / folder against ``dataset``'s ground truth; write a record.
 
@@ -44,6 +45,8 @@ def evaluate_predictions(
             the former name.
         protocol: a protocol to use instead of the dataset's.
         tag: the record's ``tag`` (its own leaderboard row).
+        bootstrap: replicates of the confidence intervals (None: ``VISIONBENCH_BOOTSTRAP_B``
+            or 1000; 0: none, the per-sample statistics are still stored).
 
     The record's weights identity (``model.weights_id``) is the sha256 of the predictions
     (the file, or every file of the folder by relative path): two different prediction
@@ -78,7 +81,7 @@ def evaluate_predictions(
         subset=_subset(dataset, source), dropped=_dropped(dataset), tag=tag,
     )  # fmt: skip
     if result.evaluator is not None:
-        attach_intervals(record, result.evaluator, root=results)
+        attach_intervals(record, result.evaluator, root=results, B=bootstrap)
     path = write_record(record, results, arrays=result.arrays)
     return record, path
 

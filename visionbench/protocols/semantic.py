@@ -7,6 +7,12 @@ the dataset's label space (C = its length). Metrics are fractions 0-1.
 
 Prediction files: a folder of single-channel PNGs of class ids, one per sample, named
 ``<sample_id>.png`` (or ``<sample_id>_*.png``). ``bench export`` writes ``<sample_id>.png``.
+
+With ``reduce_zero_label`` the model's classes are ``0..C-1`` (ADE20K: 150). The ADE20K
+challenge's submission PNGs hold the dataset's ids instead, ``1..150`` (class ``c`` is
+written ``c + 1``; 0 "other" is never a prediction): ``bench export --format
+png-dataset-ids`` writes them, and ``bench eval -M prediction_labels=dataset`` reads them
+(a 0 in such a file is an error naming the file: the confusion matrix has no "other").
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ class SemanticProtocol(Protocol):
         Option("ignore_index", "int", 255, "ground-truth value that is not evaluated"),
         Option("reduce_zero_label", "bool", False,
                "gt label 0 -> ignore_index, l -> l-1 (ADE20K convention)"),
+        Option("prediction_labels", "str", "reduced",
+               "bench eval PNGs hold model classes 0..C-1 ('reduced') or, with "
+               "reduce_zero_label, the dataset's ids 1..C ('dataset': ADE20K submissions)",
+               choices=("reduced", "dataset")),
     )  # fmt: skip
     headline = ("miou", "pixel_acc", "mean_class_acc", "fwiou")
     metrics = {
@@ -43,7 +53,7 @@ class SemanticProtocol(Protocol):
         "fwiou": MetricInfo("fraction"),
     }
     draws = Draws(per_class=(PerClass("iou", "IoU"),), confusion="confusion")
-    export_formats = ("png",)
+    export_formats = ("png", "png-dataset-ids")
 
     def build_evaluator(self) -> Any:
         from visionbench.metrics.segmentation.semantic import SegmentationEvaluator
@@ -62,17 +72,32 @@ class SemanticProtocol(Protocol):
 
     def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
         files = pair_pngs(check_exists(path), gt.sample_ids)
-        return [
-            SegmentationPrediction(mask=read_label_image(f), sample_id=s)
-            for s, f in zip(gt.sample_ids, files)
-        ]
+        shift = self.opts["reduce_zero_label"] and self.opts["prediction_labels"] == "dataset"
+        out = []
+        for s, f in zip(gt.sample_ids, files):
+            mask = read_label_image(f)
+            if shift:
+                if mask.size and mask.min() == 0:
+                    raise AnnotationError(
+                        f"sample {s}: label 0 ('other') in a prediction with "
+                        "prediction_labels=dataset (submissions predict 1..C)", path=str(f)
+                    )
+                mask = mask.astype(np.int64) - 1
+            out.append(SegmentationPrediction(mask=mask, sample_id=s))
+        return out
 
     def write_predictions(
         self, predictions: Sequence[Prediction], path: str | Path, *, gt: Any = None,
         format: str | None = None,
     ) -> Path:  # fmt: skip
-        if format not in (None, "png"):
-            raise ContractError(f"protocol semantic writes png, not {format!r}")
+        if format not in (None, "png", "png-dataset-ids"):
+            raise ContractError(f"protocol semantic writes png or png-dataset-ids, not {format!r}")
+        if format == "png-dataset-ids" and self.opts["reduce_zero_label"]:
+            predictions = [
+                SegmentationPrediction(mask=np.asarray(p.mask).astype(np.int64) + 1,
+                                       sample_id=p.sample_id)
+                for p in predictions
+            ]  # fmt: skip
         return write_label_pngs(predictions, path, suffix="")
 
 
