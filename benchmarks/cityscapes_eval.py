@@ -61,7 +61,10 @@ def main() -> int:
         np.in1d = lambda a, b, **kw: np.isin(a, b, **kw).ravel()
     from cityscapesscripts.evaluation import evalPixelLevelSemanticLabeling as ref_mod
 
-    from visionbench.metrics.segmentation.cityscapes import CITYSCAPES_CATEGORIES, CITYSCAPES_LABEL_NAMES
+    from visionbench.metrics.segmentation.cityscapes import (
+        CITYSCAPES_CATEGORIES,
+        CITYSCAPES_LABEL_NAMES,
+    )
     from visionbench.metrics.segmentation.cityscapes_files import evaluate_cityscapes_files
 
     ref_mod.args.quiet = True

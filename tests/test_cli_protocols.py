@@ -128,7 +128,9 @@ def test_dataset_option_reaches_the_loader(tmp_path, home):
     rec = json.loads(next((results / "records").glob("*.json")).read_text())
     assert rec["protocol"]["name"] == "semantic" and rec["dataset"]["label_space"] == "cityscapes19"
     assert rec["protocol"]["options"] == {
-        "ignore_index": 255, "reduce_zero_label": False, "prediction_labels": "reduced"
+        "ignore_index": 255,
+        "reduce_zero_label": False,
+        "prediction_labels": "reduced",
     }
     assert rec["metrics"]["miou"]["value"] == 1.0 and rec["metrics"]["pixel_acc"]["value"] == 1.0
 

@@ -13,8 +13,8 @@ import pytest
 
 from visionbench.errors import RunError
 from visionbench.leaderboard.compare import _test_pair, compare_runs
-from visionbench.metrics.captioning.bleu import CaptionEvaluator
 from visionbench.metrics.bootstrap import sample_table
+from visionbench.metrics.captioning.bleu import CaptionEvaluator
 
 _WORDS = ["a", "the", "dog", "cat", "runs", "sits", "on", "mat", "red", "big", "park", "."]
 

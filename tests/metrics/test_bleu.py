@@ -15,8 +15,8 @@ from visionbench.metrics.captioning.bleu import (
     sacrebleu_corpus,
     sacrebleu_sentence,
 )
-from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
+from visionbench.metrics.errors import MetricInputError
 
 sacrebleu = pytest.importorskip("sacrebleu")
 bleu_ref = pytest.importorskip("pycocoevalcap.bleu.bleu")

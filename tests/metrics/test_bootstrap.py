@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from visionbench.metrics.captioning.bleu import CaptionEvaluator
 from visionbench.metrics.bootstrap import (
     bootstrap_intervals,
     bootstrap_signature,
@@ -24,12 +23,13 @@ from visionbench.metrics.bootstrap import (
     resample_weights,
     sample_table,
 )
-from visionbench.metrics.segmentation.cityscapes import CityscapesEvaluator
+from visionbench.metrics.captioning.bleu import CaptionEvaluator
 from visionbench.metrics.classification import ClassificationEvaluator
 from visionbench.metrics.detection.coco import CocoEvaluator, coco_evaluate
 from visionbench.metrics.detection.coco_columns import load_ground_truth, load_results
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.scene_graph import SceneGraphEvaluator
+from visionbench.metrics.segmentation.cityscapes import CityscapesEvaluator
 from visionbench.metrics.segmentation.semantic import SegmentationEvaluator
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 from visionbench.metrics.captioning.cider import cider_d
+from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 from visionbench.metrics.captioning.rouge import lcs_length, rouge_l, rouge_l_sentence
 
 cider_ref = pytest.importorskip("pycocoevalcap.cider.cider")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.segmentation.cityscapes import (
     CITYSCAPES_CATEGORIES,
     CITYSCAPES_LABEL_NAMES,
@@ -23,7 +24,6 @@ from visionbench.metrics.segmentation.cityscapes_files import (
     evaluate_cityscapes_files,
     find_cityscapes_predictions,
 )
-from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.segmentation.label_png import read_label_png
 
 FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "cityscapes"

@@ -573,8 +573,8 @@ def test_tied_iou_goes_to_the_later_gt():
 def test_one_pass_accumulate_equals_direct_port():
     """accumulate_ranked (true positives only) == accumulate_sorted (pycocotools' loops)."""
     from visionbench.metrics.detection import coco_kernels_numba as K
-    from visionbench.metrics.detection.coco_evaluation import match_tables
     from visionbench.metrics.detection.coco_columns import load_ground_truth, load_results
+    from visionbench.metrics.detection.coco_evaluation import match_tables
     from visionbench.metrics.detection.coco_params import CocoParams
 
     rng = np.random.default_rng(12)

@@ -13,8 +13,8 @@ import pytest
 
 from visionbench.metrics.captioning import java_tools as java
 from visionbench.metrics.captioning.evaluator import CaptionEvaluator
-from visionbench.metrics.errors import MetricUnavailableError
 from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
+from visionbench.metrics.errors import MetricUnavailableError
 
 FIXTURE = Path(__file__).parents[1] / "data/fixtures/coco/annotations/captions_val2017_excerpt.json"
 needs_java = pytest.mark.skipif(java.java_ptb_missing() is not None, reason="no Java runtime")

@@ -275,7 +275,11 @@ def test_columnar_json_readers_identical_to_pycocotools(tmp_path, seed, iou_type
     """segm / keypoints files through the C readers (RLE decoded from the bytes, keypoint
     columns scanned) give pycocotools' arrays, with and without a bbox in the results."""
     from tests.metrics._coco_gen import pycocotools_eval
-    from visionbench.metrics.detection.coco_columns import RleColumn, load_ground_truth, load_results
+    from visionbench.metrics.detection.coco_columns import (
+        RleColumn,
+        load_ground_truth,
+        load_results,
+    )
 
     rng = np.random.default_rng(seed)
     gt, res = random_problem(rng, n_img=5, iou_type=iou_type, crowd_p=0.2)

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.metrics._coco_gen import CAT_IDS, random_problem
-from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.detection.lvis import LvisEvaluator, lvis_evaluate
 from visionbench.metrics.detection.lvis_ground_truth import load_lvis_ground_truth
+from visionbench.metrics.errors import MetricInputError
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STAT_NAMES = ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf"]

@@ -8,7 +8,6 @@ import pytest
 
 from tests.voc_reference import ref_voc_ap
 from tests.voc_reference import ref_voc_eval_in_memory as ref_voc_eval
-from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.detection.voc import (
     VOCEvaluator,
     devkit_boxes,
@@ -16,6 +15,7 @@ from visionbench.metrics.detection.voc import (
     voc_box_iou,
     voc_match_image,
 )
+from visionbench.metrics.errors import MetricInputError
 
 # ---------------------------------------------------------------------------------------
 # Random problems in both representations

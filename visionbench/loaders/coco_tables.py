@@ -320,7 +320,10 @@ def _check_instance_fields(
     """``iscrowd`` 0 or 1, ``area`` a number >= 0, and each ``segmentation`` readable by
     pycocotools at its image's size (RLE runs adding up to the size, the size equal to the
     image's, polygon coordinates near the image): before any mask operation."""
-    from visionbench.metrics.detection.coco_segm_checks import check_segmentation, polygons_look_valid
+    from visionbench.metrics.detection.coco_segm_checks import (
+        check_segmentation,
+        polygons_look_valid,
+    )
     from visionbench.metrics.errors import MetricInputError
 
     bad = [

@@ -73,8 +73,37 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         sacrebleu_corpus,
         sacrebleu_sentence,
     )
-    from visionbench.metrics.captioning.evaluator import CaptionEvaluator
     from visionbench.metrics.captioning.cider import cider_d
+    from visionbench.metrics.captioning.evaluator import CaptionEvaluator
+    from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
+    from visionbench.metrics.captioning.rouge import rouge_l
+    from visionbench.metrics.classification import (
+        ClassificationEvaluator,
+        classification_confusion_matrix,
+        per_class_accuracy,
+        precision_recall_f1,
+        real_accuracy,
+        topk_accuracy,
+    )
+    from visionbench.metrics.detection.coco import CocoEvaluator, CocoParams, coco_evaluate
+    from visionbench.metrics.detection.lvis import LvisEvaluator, lvis_evaluate
+    from visionbench.metrics.detection.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
+    from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
+    from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
+    from visionbench.metrics.pr import (
+        PRCurve,
+        average_precision,
+        best_f1,
+        class_pr_curves,
+        pr_curve,
+        prf_at_threshold,
+    )
+    from visionbench.metrics.scene_graph import (
+        SceneGraphEvaluator,
+        match_triplets,
+        relation_triplets,
+        scene_graph_recall,
+    )
     from visionbench.metrics.segmentation.cityscapes import (
         CityscapesEvaluator,
         cityscapes_frame_stats,
@@ -85,42 +114,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the eager imports
         evaluate_cityscapes_files,
         find_cityscapes_predictions,
     )
-    from visionbench.metrics.classification import (
-        ClassificationEvaluator,
-        classification_confusion_matrix,
-        per_class_accuracy,
-        precision_recall_f1,
-        real_accuracy,
-        topk_accuracy,
-    )
-    from visionbench.metrics.detection.coco import CocoEvaluator, CocoParams, coco_evaluate
-    from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
-    from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
     from visionbench.metrics.segmentation.label_png import read_label_png
-    from visionbench.metrics.detection.lvis import LvisEvaluator, lvis_evaluate
-    from visionbench.metrics.pr import (
-        PRCurve,
-        average_precision,
-        best_f1,
-        class_pr_curves,
-        pr_curve,
-        prf_at_threshold,
-    )
-    from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
-    from visionbench.metrics.captioning.rouge import rouge_l
-    from visionbench.metrics.scene_graph import (
-        SceneGraphEvaluator,
-        match_triplets,
-        relation_triplets,
-        scene_graph_recall,
-    )
     from visionbench.metrics.segmentation.semantic import (
         SegmentationEvaluator,
         miou,
         segmentation_confusion_matrix,
         segmentation_scores,
     )
-    from visionbench.metrics.detection.voc import VOCEvaluator, voc_ap, voc_box_iou, voc_match_image
 
 
 def __getattr__(name: str) -> Any:

@@ -170,7 +170,10 @@ class CityscapesTable(RowTable):
     size, tp, category tp) and whether it came with instanceIds."""
 
     def score(self, w: np.ndarray) -> dict[str, float]:
-        from visionbench.metrics.segmentation.cityscapes import CityscapesFrameStats, cityscapes_scores
+        from visionbench.metrics.segmentation.cityscapes import (
+            CityscapesFrameStats,
+            cityscapes_scores,
+        )
 
         conf = _weighted_confusion(self.ragged["cells"], w, (34, 34))
         off, inst = self.ragged["instances"]

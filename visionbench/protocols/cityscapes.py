@@ -81,9 +81,9 @@ class CityscapesProtocol(Protocol):
 
     def evaluate_file(self, path: str | Path, source: Any) -> MetricResult:
         """Threaded file evaluator when every target is a pair of gt PNG files."""
+        from visionbench.metrics.errors import MetricInputError
         from visionbench.metrics.segmentation.cityscapes import CityscapesEvaluator
         from visionbench.metrics.segmentation.cityscapes_files import iter_cityscapes_file_stats
-        from visionbench.metrics.errors import MetricInputError
 
         p = check_exists(path)
         gt = source.ground_truth()

@@ -27,7 +27,11 @@ import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError, MetricInputError
 from visionbench.metrics.base import MetricResult
-from visionbench.metrics.detection.coco_segm_checks import check_box, check_result_fields, check_segmentation
+from visionbench.metrics.detection.coco_segm_checks import (
+    check_box,
+    check_result_fields,
+    check_segmentation,
+)
 from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists, load_json, write_json

@@ -100,8 +100,8 @@ class LvisProtocol(Protocol):
         ann = getattr(source, "annotation_file", None)
         if ann is None or getattr(source, "frequency", None) is None:
             return super().evaluate_file(p, source)
-        from visionbench.metrics.errors import MetricInputError
         from visionbench.metrics.detection.lvis import lvis_evaluate
+        from visionbench.metrics.errors import MetricInputError
 
         try:
             return lvis_evaluate(

@@ -80,7 +80,8 @@ class SemanticProtocol(Protocol):
                 if mask.size and mask.min() == 0:
                     raise AnnotationError(
                         f"sample {s}: label 0 ('other') in a prediction with "
-                        "prediction_labels=dataset (submissions predict 1..C)", path=str(f)
+                        "prediction_labels=dataset (submissions predict 1..C)",
+                        path=str(f),
                     )
                 mask = mask.astype(np.int64) - 1
             out.append(SegmentationPrediction(mask=mask, sample_id=s))

@@ -34,13 +34,23 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.captioning import java_tools as java
 from visionbench.metrics.base import VERSION, MetricResult
-from visionbench.metrics.captioning.bleu import ORDER, check_caption_inputs, coco_bleu_statistics, coco_scores
-from visionbench.metrics.captioning.cider import CIDER_N, CIDER_SIGMA, cider_d_from_counts, cider_ngram_counts
-from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
+from visionbench.metrics.captioning import java_tools as java
+from visionbench.metrics.captioning.bleu import (
+    ORDER,
+    check_caption_inputs,
+    coco_bleu_statistics,
+    coco_scores,
+)
+from visionbench.metrics.captioning.cider import (
+    CIDER_N,
+    CIDER_SIGMA,
+    cider_d_from_counts,
+    cider_ngram_counts,
+)
 from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
 from visionbench.metrics.captioning.rouge import ROUGE_BETA, rouge_l_sentence
+from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
 
 __all__ = ["CaptionEvaluator", "resolve_tokenizer"]
 

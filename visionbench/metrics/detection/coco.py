@@ -34,6 +34,13 @@ from typing import Any
 import numpy as np
 
 from visionbench.metrics.base import MetricResult
+from visionbench.metrics.detection.coco_columns import (
+    AnnTable,
+    GroundTruthTable,
+    load_ground_truth,
+    load_results,
+    member_of,
+)
 from visionbench.metrics.detection.coco_evaluation import (
     MatchState,
     accumulate,
@@ -42,15 +49,8 @@ from visionbench.metrics.detection.coco_evaluation import (
     state_to_dict,
     summarize,
 )
-from visionbench.metrics.detection.coco_columns import (
-    AnnTable,
-    GroundTruthTable,
-    load_ground_truth,
-    load_results,
-    member_of,
-)
-from visionbench.metrics.detection.coco_params import CocoParams
 from visionbench.metrics.detection.coco_from_arrays import columns_from_image
+from visionbench.metrics.detection.coco_params import CocoParams
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["coco_evaluate", "CocoEvaluator", "CocoParams"]

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from visionbench.metrics.base import MetricResult
+from visionbench.metrics.detection.coco_columns import AnnTable, load_results
 from visionbench.metrics.detection.coco_evaluation import (
     MatchState,
     accumulate,
@@ -44,15 +45,14 @@ from visionbench.metrics.detection.coco_evaluation import (
     state_from_dict,
     state_to_dict,
 )
-from visionbench.metrics.detection.coco_columns import AnnTable, load_results
-from visionbench.metrics.detection.coco_params import CocoParams, _grid
 from visionbench.metrics.detection.coco_from_arrays import columns_from_image
-from visionbench.metrics.errors import MetricInputError
+from visionbench.metrics.detection.coco_params import CocoParams, _grid
 from visionbench.metrics.detection.lvis_ground_truth import (
     FREQUENCY_GROUPS,
     LvisGroundTruth,
     load_lvis_ground_truth,
 )
+from visionbench.metrics.errors import MetricInputError
 
 __all__ = ["lvis_evaluate", "LvisEvaluator", "LVIS_MAX_DETS"]
 

@@ -17,12 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from visionbench.metrics.base import MetricResult
+from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.segmentation.cityscapes import (
     CityscapesEvaluator,
     CityscapesFrameStats,
     cityscapes_frame_stats,
 )
-from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.segmentation.label_png import read_label_png
 
 __all__ = ["evaluate_cityscapes_files", "find_cityscapes_predictions"]
