@@ -81,8 +81,20 @@ def _coco_evaluator(gt: dict, res: list, compat: str | None = None) -> CocoEvalu
     return ev
 
 
+@pytest.fixture(params=["c", "numba"])
+def coco_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a COCO bootstrap test with the C kernel, then with the numba one."""
+    from visionbench.metrics.detection import coco_bootstrap as CB
+
+    if request.param == "c" and CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    if request.param == "numba":
+        monkeypatch.setattr(CB, "NATIVE", None)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(30))
-def test_coco_replicate_equals_duplicated_evaluation(seed: int) -> None:
+def test_coco_replicate_equals_duplicated_evaluation(seed: int, coco_kernel: str) -> None:
     rng = np.random.default_rng(seed)
     gt, res = random_problem(rng, n_img=int(rng.integers(3, 10)), tied_scores=seed % 2 == 0)
     if not res:
@@ -102,7 +114,7 @@ def test_coco_replicate_equals_duplicated_evaluation(seed: int) -> None:
             _assert_replicates_equal(reps, j, coco_evaluate(g2, r2, compat=compat).metrics)
 
 
-def test_coco_tied_scores_inside_an_image_replay_copy_by_copy() -> None:
+def test_coco_tied_scores_inside_an_image_replay_copy_by_copy(coco_kernel: str) -> None:
     # one image, one gt, a TP and an FP of the same score: drawn twice, pycocotools'
     # order is TP FP TP FP (not TP TP FP FP), which changes the precision envelope
     gt = {
@@ -122,6 +134,54 @@ def test_coco_tied_scores_inside_an_image_replay_copy_by_copy() -> None:
     reps = table.metrics(np.array([[2, 0], [2, 1], [1, 3]]))
     for j, counts in enumerate(({5: 2}, {5: 2, 9: 1}, {5: 1, 9: 3})):
         _assert_replicates_equal(reps, j, coco_evaluate(*_coco_duplicated(gt, res, counts)).metrics)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_coco_c_kernel_equals_numba_kernel(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # larger sets than the duplicated-set tests can afford: several 32-lane passes (one
+    # partial), draw counts up to 6 (tie groups replayed 6 times), classes missing from
+    # some replicates (lanes with different defined categories), both summaries
+    from visionbench.metrics.detection import coco_bootstrap as CB
+
+    if CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    rng = np.random.default_rng(100 + seed)
+    gt, res = random_problem(rng, n_img=int(rng.integers(15, 40)), tied_scores=True, max_dt=20)
+    compat = "pycocotools" if seed % 2 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = _coco_evaluator(gt, res, compat)
+        table = sample_table(ev)
+        n = len(table)
+        w = np.concatenate(
+            [rng.multinomial(n, np.ones(n) / n, size=60), rng.integers(0, 7, size=(10, n))]
+        ).astype(np.int64)
+        w[3] = 0
+        w[3, :2] = 1  # a replicate of two images: most classes undefined
+        c = table.metrics(w)
+        monkeypatch.setattr(CB, "NATIVE", None)
+        ref = CB.CocoSampleTable(table.state, table.params, table.cat_ids, compat=table.compat)
+        nb = ref.metrics(w)
+    assert set(c) == set(nb)
+    for k in nb:
+        assert np.array_equal(c[k], nb[k], equal_nan=True), (k, c[k], nb[k])
+
+
+def test_c_pairwise_sums_are_numpys() -> None:
+    from visionbench.metrics.detection import coco_bootstrap as CB
+
+    if CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    X, nb = CB.NATIVE, CB.NATIVE.NB
+    rng = np.random.default_rng(1)
+    for n in [*range(1, 300), 1000, 4095, 8192, 8193, 16385, 80800]:
+        a = rng.random((n, nb)) * rng.choice([1.0, 1e-3, 1e6])
+        out = np.empty(nb)
+        X.pairwise_rows(a, n, out)
+        col = np.ascontiguousarray(a[:, 3])
+        assert X.pairwise_sum(col, n) / n == np.mean(col), n
+        for b in range(nb):
+            assert out[b] / n == np.mean(a[:, b]), (n, b)
 
 
 def test_coco_intervals_identical_one_pass_or_merged_shards() -> None:

@@ -205,6 +205,13 @@ class CocoSampleTable:
                 out[n][c0 : c0 + n_here] = np.where(v > -1, v, np.nan)
         return out
 
+    def prepare(self) -> str:
+        """Build the tables of the kernel :meth:`metrics` will use, once; its name."""
+        if NATIVE is not None and self._prepare_native() is not None:
+            return "c"
+        self._prepare()
+        return "numba"
+
     # -- the C kernel -----------------------------------------------------------------
     def _metrics_native(self, w: np.ndarray, nat: dict[str, Any]) -> dict[str, np.ndarray]:
         ws = np.ascontiguousarray(w[:, nat["perm"]], dtype=np.int32)
@@ -305,20 +312,21 @@ class CocoSampleTable:
         gid = np.repeat(np.arange(len(starts)), sizes)
         gstart = starts[gid] if n_d else np.zeros(0, np.int64)
         gend = np.repeat(starts + sizes, sizes)
-        # base false positives counted from each category's start, per area
-        is_fp = (base == _FP).astype(np.int32)
-        cum = np.cumsum(is_fp, axis=0, dtype=np.int64)  # inclusive
+        # base false positives counted from each category's start, per area ([A, D]:
+        # contiguous per area, so that the running sums are fast)
+        is_fp = np.ascontiguousarray((base == _FP).T, dtype=np.int32)
+        cum = np.cumsum(is_fp, axis=1, dtype=np.int32)  # inclusive
         cat_start = np.searchsorted(kd_o, np.arange(n_cat), side="left")
-        before_cat = np.zeros((n_cat, n_a), dtype=np.int64)
+        before_cat = np.zeros((n_a, n_cat), dtype=np.int32)
         nz = cat_start > 0
-        before_cat[nz] = cum[cat_start[nz] - 1]
+        before_cat[:, nz] = cum[:, cat_start[nz] - 1]
         in_tie = (sizes > 1)[gid] if n_d else np.zeros(0, bool)
         e_tie = in_tie[ex_pos]
         gs_e, ge_e = gstart[ex_pos], gend[ex_pos]
-        # the running base false-positive count a true positive reads
-        snap_after = cum[ex_pos, ex_a] - before_cat[ex_k, ex_a]
-        at_gs = cum[gs_e, ex_a] - is_fp[gs_e, ex_a]  # before the group (inclusive count - own)
-        snap_after = np.where(e_tie, at_gs - before_cat[ex_k, ex_a], snap_after)
+        # the running base false-positive count a true positive reads (a tie group's
+        # cells: the count before the group)
+        at = np.where(e_tie, gs_e, ex_pos)
+        snap_after = cum[ex_a, at] - np.where(e_tie, is_fp[ex_a, at], 0) - before_cat[ex_a, ex_k]
         ak = ex_a * n_cat + ex_k
         tp_i = np.flatnonzero(is_tp)
         key = ak[tp_i] * (n_d + 1) + snap_after[tp_i]
@@ -333,7 +341,7 @@ class CocoSampleTable:
         lim[last] = snap_vals[snap_off[1:][last] - 1]
         bw_img, bw_len = [], np.zeros(n_cat * n_a, dtype=np.int64)
         for a in range(n_a):
-            pos = np.flatnonzero(is_fp[:, a])
+            pos = np.flatnonzero(is_fp[a])
             k_a = kd_o[pos]
             rel = np.arange(len(pos)) - np.searchsorted(k_a, k_a, side="left")
             keep = rel < lim[a * n_cat + k_a]
@@ -357,8 +365,8 @@ class CocoSampleTable:
         tie_len[rs] = np.diff(np.r_[rs, len(t_i)])
         a_t = ex_a[t_i]
         g0 = gs_e[t_i]
-        tie_gfp = (cum[ge_e[t_i] - 1, a_t] - cum[g0, a_t] + is_fp[g0, a_t]).astype(np.int32)
-        tie_pre = (cum[ex_pos[t_i], a_t] - cum[g0, a_t] + is_fp[g0, a_t]).astype(np.int32)
+        tie_gfp = (cum[a_t, ge_e[t_i] - 1] - cum[a_t, g0] + is_fp[a_t, g0]).astype(np.int32)
+        tie_pre = (cum[a_t, ex_pos[t_i]] - cum[a_t, g0] + is_fp[a_t, g0]).astype(np.int32)
         # specs
         spec_thr = []
         for _ap, thr, _a, _m in self.specs:
