@@ -370,6 +370,49 @@ def test_classification_interval_matches_a_plain_numpy_bootstrap() -> None:
     assert np.array_equal(replicates(sample_table(ev), B=300, seed=5)["top1"], ref)
 
 
+def test_basic_interval_matches_scipy_bootstrap() -> None:
+    # the same draws as scipy.stats.bootstrap's (rng.integers(0, n, (B, n)) of one
+    # default_rng), statistic top-1 accuracy = 100 x the mean of the correct flags
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    n, b = 150, 400
+    labels = rng.integers(0, 3, n)
+    scores = rng.random((n, 3))
+    ev = ClassificationEvaluator(3, topk=(1,))
+    ev.update(scores, labels)
+    correct = 100.0 * (scores.argmax(1) == labels)
+    ours = bootstrap_intervals(ev, B=b, seed=11, metrics=["top1"], method="basic")["top1"]
+    ref = stats.bootstrap(
+        (correct,), np.mean, n_resamples=b, method="basic", confidence_level=0.95,
+        rng=np.random.default_rng(11), vectorized=True,
+    ).confidence_interval  # fmt: skip
+    assert ours["method"] == "basic-bootstrap"
+    np.testing.assert_allclose([ours["low"], ours["high"]], [ref.low, ref.high], rtol=1e-12)
+    perc = bootstrap_intervals(ev, B=b, seed=11, metrics=["top1"])["top1"]
+    t = ev.compute()["top1"]
+    assert np.isclose(ours["low"], 2 * t - perc["high"]) and np.isclose(
+        ours["high"], 2 * t - perc["low"]
+    )
+    assert bootstrap_signature(method="basic") == "ci=basic-bootstrap|B=1000|seed=0|level=0.95"
+    with pytest.raises(MetricInputError, match="method"):
+        bootstrap_intervals(ev, B=10, method="bca")
+
+
+def test_coco_basic_interval_is_centred_on_the_estimate() -> None:
+    rng = np.random.default_rng(21)
+    gt, res = random_problem(rng, n_img=25, tied_scores=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = _coco_evaluator(gt, res)
+        full = ev.compute().metrics
+        perc = bootstrap_intervals(ev, B=80, seed=2)
+        basic = bootstrap_intervals(ev, B=80, seed=2, method="basic")
+    for k in ("AP", "AR100"):
+        assert basic[k]["low"] == 2 * full[k] - perc[k]["high"]
+        assert basic[k]["high"] == 2 * full[k] - perc[k]["low"]
+
+
 def test_state_without_per_sample_statistics_is_a_clear_error() -> None:
     ev = ClassificationEvaluator(3)
     ev.update(np.eye(3), np.arange(3))

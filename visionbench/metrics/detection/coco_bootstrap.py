@@ -228,7 +228,9 @@ class CocoSampleTable:
                 nat["rec_thrs"], nat["spec_ap"], nat["spec_thr"], nat["spec_area"],
                 nat["spec_m"], stats,
             )  # fmt: skip
-        return {n: np.where(stats[:, i] > -1, stats[:, i], np.nan) for i, n in enumerate(self.names)}
+        return {
+            n: np.where(stats[:, i] > -1, stats[:, i], np.nan) for i, n in enumerate(self.names)
+        }
 
     def _prepare_native(self) -> dict[str, Any] | None:
         """Tables of the C kernel (None where it does not apply: more than 9 maxDets).
@@ -377,7 +379,9 @@ class CocoSampleTable:
         pk = np.minimum(np.searchsorted(cats, s.pair_cat), max(n_cat - 1, 0))
         npig = np.ascontiguousarray(s.pair_npig, dtype=np.int64).reshape(-1, n_a)
         per_img = max(
-            int(np.bincount(det_img).max()) if n_d else 0, int(npig.sum(axis=1).max()) if len(npig) else 0, 1
+            int(np.bincount(det_img).max()) if n_d else 0,
+            int(npig.sum(axis=1).max()) if len(npig) else 0,
+            1,
         )
         i32 = lambda x: np.ascontiguousarray(x, dtype=np.int32)  # noqa: E731
         self._native = {
