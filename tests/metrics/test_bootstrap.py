@@ -158,13 +158,17 @@ def test_coco_c_kernel_equals_numba_kernel(seed: int, monkeypatch: pytest.Monkey
         ).astype(np.int64)
         w[3] = 0
         w[3, :2] = 1  # a replicate of two images: most classes undefined
-        c = table.metrics(w)
+        monkeypatch.setenv("VISIONBENCH_BOOTSTRAP_THREADS", "3")
+        c = table.metrics(w)  # three 32-lane passes, one per thread
+        monkeypatch.setenv("VISIONBENCH_BOOTSTRAP_THREADS", "1")
+        c1 = table.metrics(w)
         monkeypatch.setattr(CB, "NATIVE", None)
         ref = CB.CocoSampleTable(table.state, table.params, table.cat_ids, compat=table.compat)
         nb = ref.metrics(w)
     assert set(c) == set(nb)
     for k in nb:
         assert np.array_equal(c[k], nb[k], equal_nan=True), (k, c[k], nb[k])
+        assert np.array_equal(c[k], c1[k], equal_nan=True), k
 
 
 def test_c_pairwise_sums_are_numpys() -> None:

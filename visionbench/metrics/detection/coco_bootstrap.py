@@ -217,17 +217,35 @@ class CocoSampleTable:
         ws = np.ascontiguousarray(w[:, nat["perm"]], dtype=np.int32)
         n_b, n_i = ws.shape
         stats = np.empty((n_b, len(self.names)))
-        if n_b:
-            p = self.params
+        p = self.params
+
+        def run(b0: int, b1: int) -> None:
             NATIVE.replicate(
-                ws, n_b, n_i, nat["n_cat"], len(p.area_rng), len(p.iou_thrs), len(p.max_dets),
-                len(nat["pair_img"]), nat["pair_img"], nat["pair_k"], nat["pair_npig"],
-                nat["bw_off"], nat["bw_img"], nat["snap_off"], nat["snap_after"],
-                nat["ex_off"], nat["ex_img"], nat["ex_snap"], nat["ex_tie"], nat["ex_flag"],
-                nat["ex_mmask"], nat["tie_len"], nat["tie_gfp"], nat["tie_pre"],
-                nat["rec_thrs"], nat["spec_ap"], nat["spec_thr"], nat["spec_area"],
-                nat["spec_m"], stats,
+                ws[b0:b1], b1 - b0, n_i, nat["n_cat"], len(p.area_rng), len(p.iou_thrs),
+                len(p.max_dets), len(nat["pair_img"]), nat["pair_img"], nat["pair_k"],
+                nat["pair_npig"], nat["bw_off"], nat["bw_img"], nat["snap_off"],
+                nat["snap_after"], nat["ex_off"], nat["ex_img"], nat["ex_snap"], nat["ex_tie"],
+                nat["ex_flag"], nat["ex_mmask"], nat["tie_len"], nat["tie_gfp"],
+                nat["tie_pre"], nat["rec_thrs"], nat["spec_ap"], nat["spec_thr"],
+                nat["spec_area"], nat["spec_m"], stats[b0:b1],
             )  # fmt: skip
+
+        # the kernel releases the GIL: replicates split across threads (wall time only;
+        # each replicate's numbers do not depend on the split)
+        nb = int(NATIVE.NB)
+        n_pass = (n_b + nb - 1) // nb  # lane passes
+        n_thr = max(1, min(_threads(), n_pass))
+        if n_thr == 1:
+            if n_b:
+                run(0, n_b)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            per = (n_pass + n_thr - 1) // n_thr * nb  # whole lane passes per thread
+            spans = [(b0, min(b0 + per, n_b)) for b0 in range(0, n_b, per)]
+            with ThreadPoolExecutor(len(spans)) as pool:
+                for f in [pool.submit(run, b0, b1) for b0, b1 in spans]:
+                    f.result()
         return {
             n: np.where(stats[:, i] > -1, stats[:, i], np.nan) for i, n in enumerate(self.names)
         }
@@ -498,6 +516,15 @@ class CocoSampleTable:
             "pair_npig": np.ascontiguousarray(s.pair_npig, dtype=np.int64),
         }
         return self._prepared
+
+
+def _threads() -> int:
+    """Threads of the C kernel: ``$VISIONBENCH_BOOTSTRAP_THREADS``, else 2 (at most the
+    CPUs)."""
+    env = os.environ.get("VISIONBENCH_BOOTSTRAP_THREADS", "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _sorted_lex(*keys: np.ndarray) -> bool:
