@@ -307,7 +307,9 @@ typedef struct {
     i32 *npig;    /* [K][A][NB] */
     double *P;    /* [T][R][K][NB] precision of one area */
     double *Rc;   /* [M][T][K][NB] recall of one area */
-    double *tmp;  /* gathered rows */
+    double *tmp;  /* [NB][T R K + 1] gathered precision cells, per lane */
+    double *tmpr; /* [T][K] gathered recall cells of one lane */
+    u8 *def;      /* [NB][K] categories defined in each lane (one area) */
     Grow snap, evtp, evfp, env, ctab;
     i64 ctab_n; /* c-tables filled for n_gt < ctab_n */
     double *X;  /* [R + 1][NB] sweep scratch, -1 where unwritten */
@@ -516,86 +518,71 @@ BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 a, i64 t, const i
     return 0;
 }
 
-/* Mean of the defined cells of rows [blocks of K categories] for the lanes of one
- * group (same defined categories): stats of those lanes. rows: n_blk blocks of K rows
- * of NB values (block = one (t, r) or one t). */
-static void group_mean(Work *wk, const double *rows, i64 n_blk, i64 K, const u8 *def_k,
-                       i64 kd, const int *lanes, int n_lanes, double *res /* [NB] */) {
-    const i64 n = n_blk * kd;
-    if (n == 0) {
-        for (int i = 0; i < n_lanes; i++) res[lanes[i]] = -1.0;
-        return;
-    }
-    double sums[NB];
-    if (kd == K) {
-        pw_rows(rows, n, sums);
-        for (int i = 0; i < n_lanes; i++) res[lanes[i]] = sums[lanes[i]] / (double)n;
-    } else if (n_lanes >= NB / 4) {
-        double *tmp = wk->tmp;
-        i64 j = 0;
-        for (i64 bl = 0; bl < n_blk; bl++)
-            for (i64 k = 0; k < K; k++)
-                if (def_k[k]) memcpy(tmp + (j++) * NB, rows + (bl * K + k) * NB, NB * sizeof(double));
-        pw_rows(tmp, n, sums);
-        for (int i = 0; i < n_lanes; i++) res[lanes[i]] = sums[lanes[i]] / (double)n;
-    } else {
-        double *tmp = wk->tmp;
-        for (int i = 0; i < n_lanes; i++) {
-            const int b = lanes[i];
-            i64 j = 0;
-            for (i64 bl = 0; bl < n_blk; bl++)
-                for (i64 k = 0; k < K; k++)
-                    if (def_k[k]) tmp[j++] = rows[(bl * K + k) * NB + b];
-            res[b] = pw_sum(tmp, n) / (double)n;
-        }
-    }
-}
-
-/* Summary stats of area a for the NB lanes: out [NB][S] (only the specs of area a). */
+/* Summary stats of area a for the NB lanes: out [NB][S] (only the specs of area a).
+ *
+ * Each stat is the mean of the defined cells (categories with gts in the replicate) in
+ * summarize's order -- precision (t, r, k), recall (t, k) -- summed as numpy's pairwise
+ * sum. Lanes where every category is defined sum P's rows directly, all at once
+ * (pw_rows); the others get their defined precision cells gathered by one pass over P
+ * (t-major: a threshold's cells are a slice of the run) and sum them one lane at a time. */
 BOOT_INLINE void summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
-    const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R;
-    /* lane groups: lanes with the same defined categories */
-    int grp[NB], n_grp = 0, lead[NB];
-    u8 *def = (u8 *)malloc((size_t)(K > 0 ? K : 1) * NB);
-    for (int b = 0; b < NB; b++)
-        for (i64 k = 0; k < K; k++) def[b * K + k] = wk->npig[(k * A + a) * NB + b] > 0;
+    const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R, S = tb->S;
+    const i64 TRK = T * R * K + 1; /* a lane's run, plus a spare cell (branch-free gather) */
+    u8 *def = wk->def;
+    i64 kd[NB];
+    int part[NB], n_part = 0, n_full = 0, need_ap = 0;
     for (int b = 0; b < NB; b++) {
-        int g = -1;
-        for (int h = 0; h < n_grp; h++)
-            if (memcmp(def + lead[h] * K, def + b * K, (size_t)K) == 0) {
-                g = h;
-                break;
-            }
-        if (g < 0) {
-            g = n_grp++;
-            lead[g] = b;
+        kd[b] = 0;
+        for (i64 k = 0; k < K; k++) {
+            def[b * K + k] = wk->npig[(k * A + a) * NB + b] > 0;
+            kd[b] += def[b * K + k];
         }
-        grp[b] = g;
+        if (kd[b] == K && K > 0) n_full++;
+        else if (kd[b] > 0) part[n_part++] = b;
     }
-    for (i64 s = 0; s < tb->S; s++) {
+    for (i64 s = 0; s < S; s++) need_ap |= tb->spec_area[s] == a && tb->spec_ap[s];
+    if (n_part && need_ap) {
+        i64 fill[NB];
+        memset(fill, 0, sizeof(fill));
+        for (i64 row = 0; row < T * R; row++)
+            for (i64 k = 0; k < K; k++) {
+                const double *src = wk->P + (row * K + k) * NB;
+                for (int i = 0; i < n_part; i++) {
+                    const int b = part[i];
+                    wk->tmp[b * TRK + fill[b]] = src[b]; /* kept where defined */
+                    fill[b] += def[b * K + k];
+                }
+            }
+    }
+    for (i64 s = 0; s < S; s++) {
         if (tb->spec_area[s] != a) continue;
         i64 t0 = 0, t1 = T;
         if (tb->spec_thr[s] >= 0) {
             t0 = tb->spec_thr[s];
             t1 = t0 + 1;
         }
-        double res[NB];
-        for (int h = 0; h < n_grp; h++) {
-            int lanes[NB], nl = 0;
-            for (int b = 0; b < NB; b++)
-                if (grp[b] == h) lanes[nl++] = b;
-            const u8 *dk = def + lead[h] * K;
-            i64 kd = 0;
-            for (i64 k = 0; k < K; k++) kd += dk[k];
-            if (tb->spec_ap[s])
-                group_mean(wk, wk->P + t0 * R * K * NB, (t1 - t0) * R, K, dk, kd, lanes, nl, res);
-            else
-                group_mean(wk, wk->Rc + (tb->spec_m[s] * T + t0) * K * NB, t1 - t0, K, dk, kd,
-                           lanes, nl, res);
+        const int ap = tb->spec_ap[s];
+        const double *rows = ap ? wk->P + t0 * R * K * NB : wk->Rc + (tb->spec_m[s] * T + t0) * K * NB;
+        const i64 n_blk = ap ? (t1 - t0) * R : t1 - t0; /* blocks of K cells */
+        double sums[NB];
+        if (n_full) pw_rows(rows, n_blk * K, sums);
+        for (int b = 0; b < NB; b++) {
+            double v = -1.0;
+            const i64 n = n_blk * kd[b];
+            if (n > 0 && kd[b] == K) {
+                v = sums[b] / (double)n;
+            } else if (n > 0 && ap) {
+                v = pw_sum(wk->tmp + b * TRK + t0 * R * kd[b], n) / (double)n;
+            } else if (n > 0) {
+                i64 j = 0;
+                for (i64 bl = 0; bl < n_blk; bl++)
+                    for (i64 k = 0; k < K; k++)
+                        if (def[b * K + k]) wk->tmpr[j++] = rows[(bl * K + k) * NB + b];
+                v = pw_sum(wk->tmpr, n) / (double)n;
+            }
+            out[b * S + s] = v;
         }
-        for (int b = 0; b < NB; b++) out[b * tb->S + s] = res[b];
     }
-    free(def);
 }
 
 /* The replicates, NB at a time: returns nonzero when out of memory. Cloned for AVX2
@@ -678,15 +665,18 @@ static BOOT_CLONES int run_chunks(const Table *tb, Work *wk, const i32 *w, i64 B
     return fail;
 }
 
-/* replicate(weights i32 [B, I], <table arrays>, out f64 [B, S]) */
+/* replicate(weights i32 [B, I], <table arrays>, out f64 [B, S], work_p f64 [T R K NB + 8],
+ * work_g f64 [T R K NB + NB]): the two large work arrays come from the caller, who keeps
+ * them across calls (fresh pages of 2 x 20 MB per call cost page faults) */
 static PyObject *py_replicate(PyObject *self, PyObject *args) {
     PyObject *o_w, *o_pi, *o_pk, *o_pn, *o_bwo, *o_bwi, *o_so, *o_sa, *o_eo, *o_ei, *o_es,
-        *o_et, *o_ef, *o_em, *o_tl, *o_tg, *o_tp, *o_rt, *o_sap, *o_sth, *o_sar, *o_sm, *o_out;
+        *o_et, *o_ef, *o_em, *o_tl, *o_tg, *o_tp, *o_rt, *o_sap, *o_sth, *o_sar, *o_sm, *o_out,
+        *o_wp, *o_wg;
     Py_ssize_t B, I, K, A, T, M, P;
-    if (!PyArg_ParseTuple(args, "OnnnnnnnOOOOOOOOOOOOOOOOOOOOOO", &o_w, &B, &I, &K, &A, &T, &M,
-                          &P, &o_pi, &o_pk, &o_pn, &o_bwo, &o_bwi, &o_so, &o_sa, &o_eo, &o_ei,
+    if (!PyArg_ParseTuple(args, "OnnnnnnnOOOOOOOOOOOOOOOOOOOOOOOO", &o_w, &B, &I, &K, &A, &T,
+                          &M, &P, &o_pi, &o_pk, &o_pn, &o_bwo, &o_bwi, &o_so, &o_sa, &o_eo, &o_ei,
                           &o_es, &o_et, &o_ef, &o_em, &o_tl, &o_tg, &o_tp, &o_rt, &o_sap, &o_sth,
-                          &o_sar, &o_sm, &o_out))
+                          &o_sar, &o_sm, &o_out, &o_wp, &o_wg))
         return NULL;
     if (M < 1 || M > MMAX) {
         PyErr_SetString(PyExc_ValueError, "bootstrap: 1 to 16 maxDets values supported");
@@ -739,6 +729,25 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
         tb.spec_area = sar, tb.spec_m = sm;
     }
     BUF(out, double, o_out, 1);
+    Py_buffer wpv, wgv;
+    if (PyObject_GetBuffer(o_wp, &wpv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) {
+        release(&bufs);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(o_wg, &wgv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&wpv);
+        release(&bufs);
+        return NULL;
+    }
+    const size_t n_cells = (size_t)(T * R * K > 0 ? T * R * K : 1) * NB;
+    if ((size_t)wpv.len < (n_cells + 8) * sizeof(double) ||
+        (size_t)wgv.len < (n_cells + NB) * sizeof(double)) {
+        PyBuffer_Release(&wpv);
+        PyBuffer_Release(&wgv);
+        release(&bufs);
+        PyErr_SetString(PyExc_ValueError, "bootstrap: work arrays too small");
+        return NULL;
+    }
 
     int fail = 0;
     Work wk;
@@ -748,16 +757,18 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
     wk.wmax = (i32 *)malloc((size_t)(I > 0 ? I : 1) * sizeof(i32));
     wk.npig = (i32 *)malloc((size_t)(K * A > 0 ? K * A : 1) * NB * sizeof(i32));
     /* P 64-byte aligned (rows of NB doubles fill whole cache lines) */
-    void *P_raw = calloc((size_t)(T * R * K > 0 ? T * R * K : 1) * NB * sizeof(double) + 64, 1);
-    wk.P = P_raw ? (double *)(((uintptr_t)P_raw + 63) & ~(uintptr_t)63) : NULL;
+    wk.P = (double *)(((uintptr_t)wpv.buf + 63) & ~(uintptr_t)63);
     wk.Rc = (double *)calloc((size_t)(M * T * K > 0 ? M * T * K : 1) * NB, sizeof(double));
-    wk.tmp = (double *)malloc((size_t)(T * R * K > 0 ? T * R * K : 1) * NB * sizeof(double));
+    wk.tmp = (double *)wgv.buf;
+    wk.tmpr = (double *)malloc((size_t)(T * K > 0 ? T * K : 1) * sizeof(double));
+    wk.def = (u8 *)malloc((size_t)(K > 0 ? K : 1) * NB);
     double *stats = (double *)malloc((size_t)NB * (S > 0 ? S : 1) * sizeof(double));
     i64 max_snap = 1;
     for (i64 ak = 0; ak < K * A; ak++)
         if (tb.snap_off[ak + 1] - tb.snap_off[ak] > max_snap)
             max_snap = tb.snap_off[ak + 1] - tb.snap_off[ak];
-    if (!wk.W || !wk.wmax || !wk.npig || !wk.P || !wk.Rc || !wk.tmp || !stats ||
+    if (!wk.W || !wk.wmax || !wk.npig || !wk.P || !wk.Rc || !wk.tmp || !wk.tmpr || !wk.def ||
+        !stats ||
         grow(&wk.snap, (size_t)max_snap * NB * sizeof(i32)) ||
         grow(&wk.evtp, 256 * NB * sizeof(i32)) || grow(&wk.evfp, 256 * NB * sizeof(i32)))
         fail = 1;
@@ -770,9 +781,9 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
     free(wk.W);
     free(wk.wmax);
     free(wk.npig);
-    free(P_raw);
     free(wk.Rc);
-    free(wk.tmp);
+    free(wk.tmpr);
+    free(wk.def);
     free(stats);
     free(wk.snap.p);
     free(wk.evtp.p);
@@ -784,6 +795,8 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
         for (i64 x = 0; x < CNT_MAX_N; x++) free(wk.cnt[x]);
     free(wk.cnt);
     Py_END_ALLOW_THREADS
+    PyBuffer_Release(&wpv);
+    PyBuffer_Release(&wgv);
     release(&bufs);
     if (fail) return PyErr_NoMemory();
     Py_RETURN_NONE;

@@ -22,6 +22,7 @@ built or ``VISIONBENCH_COCO_KERNELS=numba``).
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ def _load_native() -> Any:
 
 #: the C extension module of the bootstrap, or None (numba kernels)
 NATIVE = _load_native()
+_WORK_LOCK = threading.Lock()
 
 
 class CocoSampleTable:
@@ -218,8 +220,16 @@ class CocoSampleTable:
         n_b, n_i = ws.shape
         stats = np.empty((n_b, len(self.names)))
         p = self.params
+        n_cells = len(p.iou_thrs) * len(p.rec_thrs) * nat["n_cat"] * int(NATIVE.NB)
 
         def run(b0: int, b1: int) -> None:
+            work = self._work_take(n_cells)
+            try:
+                _replicate(b0, b1, work)
+            finally:
+                self._work_give(work)
+
+        def _replicate(b0: int, b1: int, work: tuple[np.ndarray, np.ndarray]) -> None:
             NATIVE.replicate(
                 ws[b0:b1], b1 - b0, n_i, nat["n_cat"], len(p.area_rng), len(p.iou_thrs),
                 len(p.max_dets), len(nat["pair_img"]), nat["pair_img"], nat["pair_k"],
@@ -227,7 +237,7 @@ class CocoSampleTable:
                 nat["snap_after"], nat["ex_off"], nat["ex_img"], nat["ex_snap"], nat["ex_tie"],
                 nat["ex_flag"], nat["ex_mmask"], nat["tie_len"], nat["tie_gfp"],
                 nat["tie_pre"], nat["rec_thrs"], nat["spec_ap"], nat["spec_thr"],
-                nat["spec_area"], nat["spec_m"], stats[b0:b1],
+                nat["spec_area"], nat["spec_m"], stats[b0:b1], *work,
             )  # fmt: skip
 
         # the kernel releases the GIL: replicates split across threads (wall time only;
@@ -249,6 +259,21 @@ class CocoSampleTable:
         return {
             n: np.where(stats[:, i] > -1, stats[:, i], np.nan) for i, n in enumerate(self.names)
         }
+
+    def _work_take(self, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+        """A pair of work arrays of the C kernel (kept across calls: fresh pages cost)."""
+        with _WORK_LOCK:
+            pool = self.__dict__.setdefault("_work_pool", [])
+            while pool:
+                w = pool.pop()
+                if len(w[1]) >= n_cells + int(NATIVE.NB):
+                    return w
+        nb = int(NATIVE.NB)
+        return np.zeros(n_cells + 8), np.zeros(n_cells + nb)
+
+    def _work_give(self, work: tuple[np.ndarray, np.ndarray]) -> None:
+        with _WORK_LOCK:
+            self.__dict__.setdefault("_work_pool", []).append(work)
 
     def _prepare_native(self) -> dict[str, Any] | None:
         """Tables of the C kernel (None where it does not apply: more than 9 maxDets).
