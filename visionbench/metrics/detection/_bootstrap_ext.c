@@ -343,7 +343,7 @@ BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 a, i64 t, const i
     i32 tp[NB], corr[NB], tpm[MMAX][NB];
     memset(tp, 0, sizeof(tp));
     memset(corr, 0, sizeof(corr));
-    memset(tpm, 0, sizeof(tpm));
+    memset(tpm, 0, (size_t)(M > 1 ? M - 1 : 0) * sizeof(tpm[0])); /* the rows used */
     i64 q = 0;
     size_t qcap = wk->evtp.cap / (NB * sizeof(i32));
     i32 *evtp = (i32 *)wk->evtp.p, *evfp = (i32 *)wk->evfp.p;
