@@ -171,6 +171,46 @@ def test_coco_c_kernel_equals_numba_kernel(seed: int, monkeypatch: pytest.Monkey
         assert np.array_equal(c[k], c1[k], equal_nan=True), k
 
 
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"use_cats": False},
+        {"max_dets": [1, 5, 20], "rec_thrs": np.linspace(0, 1, 11)},
+        {"use_cats": False, "iou_thrs": np.array([0.5, 0.75])},
+    ],
+)
+def test_coco_c_kernel_other_params(kw: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pooled categories, other maxDets / recall / IoU thresholds: the C kernel equals
+    # the numba one, all ones equal the evaluation, a replicate the duplicated set
+    from visionbench.metrics.detection import coco_bootstrap as CB
+
+    if CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    rng = np.random.default_rng(len(kw))
+    gt, res = random_problem(rng, n_img=12, tied_scores=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gtt = load_ground_truth(gt, iou_type="bbox", compat=False)
+        dtt = load_results(res, gtt, iou_type="bbox", compat=False)
+        ev = CocoEvaluator(gtt.cat_ids, **kw)
+        ev.update_tables(gtt.anns, dtt, gtt.image_ids)
+        table = sample_table(ev)
+        n = len(table)
+        w = rng.multinomial(n, np.ones(n) / n, size=40)
+        w[0] = 1
+        c = table.metrics(w)
+        _assert_replicates_equal(c, 0, ev.compute().metrics)
+        counts = {int(i): int(x) for i, x in zip(table.sample_ids, w[1]) if x}
+        g2, r2 = _coco_duplicated(gt, res, counts)
+        if r2:
+            _assert_replicates_equal(c, 1, coco_evaluate(g2, r2, **kw).metrics)
+        monkeypatch.setattr(CB, "NATIVE", None)
+        ref = CB.CocoSampleTable(table.state, table.params, table.cat_ids, compat=table.compat)
+        nb = ref.metrics(w)
+    for k in nb:
+        assert np.array_equal(c[k], nb[k], equal_nan=True), k
+
+
 def test_c_pairwise_sums_are_numpys() -> None:
     from visionbench.metrics.detection import coco_bootstrap as CB
 
