@@ -81,8 +81,20 @@ def _coco_evaluator(gt: dict, res: list, compat: str | None = None) -> CocoEvalu
     return ev
 
 
+@pytest.fixture(params=["c", "numba"])
+def coco_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a COCO bootstrap test with the C kernel, then with the numba one."""
+    from visionbench.metrics.detection import coco_bootstrap as CB
+
+    if request.param == "c" and CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    if request.param == "numba":
+        monkeypatch.setattr(CB, "NATIVE", None)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(30))
-def test_coco_replicate_equals_duplicated_evaluation(seed: int) -> None:
+def test_coco_replicate_equals_duplicated_evaluation(seed: int, coco_kernel: str) -> None:
     rng = np.random.default_rng(seed)
     gt, res = random_problem(rng, n_img=int(rng.integers(3, 10)), tied_scores=seed % 2 == 0)
     if not res:
@@ -102,7 +114,7 @@ def test_coco_replicate_equals_duplicated_evaluation(seed: int) -> None:
             _assert_replicates_equal(reps, j, coco_evaluate(g2, r2, compat=compat).metrics)
 
 
-def test_coco_tied_scores_inside_an_image_replay_copy_by_copy() -> None:
+def test_coco_tied_scores_inside_an_image_replay_copy_by_copy(coco_kernel: str) -> None:
     # one image, one gt, a TP and an FP of the same score: drawn twice, pycocotools'
     # order is TP FP TP FP (not TP TP FP FP), which changes the precision envelope
     gt = {
@@ -122,6 +134,98 @@ def test_coco_tied_scores_inside_an_image_replay_copy_by_copy() -> None:
     reps = table.metrics(np.array([[2, 0], [2, 1], [1, 3]]))
     for j, counts in enumerate(({5: 2}, {5: 2, 9: 1}, {5: 1, 9: 3})):
         _assert_replicates_equal(reps, j, coco_evaluate(*_coco_duplicated(gt, res, counts)).metrics)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_coco_c_kernel_equals_numba_kernel(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # larger sets than the duplicated-set tests can afford: several 32-lane passes (one
+    # partial), draw counts up to 6 (tie groups replayed 6 times), classes missing from
+    # some replicates (lanes with different defined categories), both summaries
+    from visionbench.metrics.detection import coco_bootstrap as CB
+
+    if CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    rng = np.random.default_rng(100 + seed)
+    gt, res = random_problem(rng, n_img=int(rng.integers(15, 40)), tied_scores=True, max_dt=20)
+    compat = "pycocotools" if seed % 2 else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = _coco_evaluator(gt, res, compat)
+        table = sample_table(ev)
+        n = len(table)
+        w = np.concatenate(
+            [rng.multinomial(n, np.ones(n) / n, size=60), rng.integers(0, 7, size=(10, n))]
+        ).astype(np.int64)
+        w[3] = 0
+        w[3, :2] = 1  # a replicate of two images: most classes undefined
+        monkeypatch.setenv("VISIONBENCH_BOOTSTRAP_THREADS", "3")
+        c = table.metrics(w)  # three 32-lane passes, one per thread
+        monkeypatch.setenv("VISIONBENCH_BOOTSTRAP_THREADS", "1")
+        c1 = table.metrics(w)
+        monkeypatch.setattr(CB, "NATIVE", None)
+        ref = CB.CocoSampleTable(table.state, table.params, table.cat_ids, compat=table.compat)
+        nb = ref.metrics(w)
+    assert set(c) == set(nb)
+    for k in nb:
+        assert np.array_equal(c[k], nb[k], equal_nan=True), (k, c[k], nb[k])
+        assert np.array_equal(c[k], c1[k], equal_nan=True), k
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"use_cats": False},
+        {"max_dets": [1, 5, 20], "rec_thrs": np.linspace(0, 1, 11)},
+        {"use_cats": False, "iou_thrs": np.array([0.5, 0.75])},
+    ],
+)
+def test_coco_c_kernel_other_params(kw: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pooled categories, other maxDets / recall / IoU thresholds: the C kernel equals
+    # the numba one, all ones equal the evaluation, a replicate the duplicated set
+    from visionbench.metrics.detection import coco_bootstrap as CB
+
+    if CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    rng = np.random.default_rng(len(kw))
+    gt, res = random_problem(rng, n_img=12, tied_scores=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gtt = load_ground_truth(gt, iou_type="bbox", compat=False)
+        dtt = load_results(res, gtt, iou_type="bbox", compat=False)
+        ev = CocoEvaluator(gtt.cat_ids, **kw)
+        ev.update_tables(gtt.anns, dtt, gtt.image_ids)
+        table = sample_table(ev)
+        n = len(table)
+        w = rng.multinomial(n, np.ones(n) / n, size=40)
+        w[0] = 1
+        c = table.metrics(w)
+        _assert_replicates_equal(c, 0, ev.compute().metrics)
+        counts = {int(i): int(x) for i, x in zip(table.sample_ids, w[1]) if x}
+        g2, r2 = _coco_duplicated(gt, res, counts)
+        if r2:
+            _assert_replicates_equal(c, 1, coco_evaluate(g2, r2, **kw).metrics)
+        monkeypatch.setattr(CB, "NATIVE", None)
+        ref = CB.CocoSampleTable(table.state, table.params, table.cat_ids, compat=table.compat)
+        nb = ref.metrics(w)
+    for k in nb:
+        assert np.array_equal(c[k], nb[k], equal_nan=True), k
+
+
+def test_c_pairwise_sums_are_numpys() -> None:
+    from visionbench.metrics.detection import coco_bootstrap as CB
+
+    if CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    X, nb = CB.NATIVE, CB.NATIVE.NB
+    rng = np.random.default_rng(1)
+    for n in [*range(1, 300), 1000, 4095, 8192, 8193, 16385, 80800]:
+        a = rng.random((n, nb)) * rng.choice([1.0, 1e-3, 1e6])
+        out = np.empty(nb)
+        X.pairwise_rows(a, n, out)
+        col = np.ascontiguousarray(a[:, 3])
+        assert X.pairwise_sum(col, n) / n == np.mean(col), n
+        for b in range(nb):
+            assert out[b] / n == np.mean(a[:, b]), (n, b)
 
 
 def test_coco_intervals_identical_one_pass_or_merged_shards() -> None:
@@ -308,6 +412,49 @@ def test_classification_interval_matches_a_plain_numpy_bootstrap() -> None:
     assert (ci["low"], ci["high"]) == tuple(np.percentile(ref, [2.5, 97.5]))
     assert ci["method"] == "percentile-bootstrap" and ci["B"] == 300 and ci["seed"] == 5
     assert np.array_equal(replicates(sample_table(ev), B=300, seed=5)["top1"], ref)
+
+
+def test_basic_interval_matches_scipy_bootstrap() -> None:
+    # the same draws as scipy.stats.bootstrap's (rng.integers(0, n, (B, n)) of one
+    # default_rng), statistic top-1 accuracy = 100 x the mean of the correct flags
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    n, b = 150, 400
+    labels = rng.integers(0, 3, n)
+    scores = rng.random((n, 3))
+    ev = ClassificationEvaluator(3, topk=(1,))
+    ev.update(scores, labels)
+    correct = 100.0 * (scores.argmax(1) == labels)
+    ours = bootstrap_intervals(ev, B=b, seed=11, metrics=["top1"], method="basic")["top1"]
+    ref = stats.bootstrap(
+        (correct,), np.mean, n_resamples=b, method="basic", confidence_level=0.95,
+        rng=np.random.default_rng(11), vectorized=True,
+    ).confidence_interval  # fmt: skip
+    assert ours["method"] == "basic-bootstrap"
+    np.testing.assert_allclose([ours["low"], ours["high"]], [ref.low, ref.high], rtol=1e-12)
+    perc = bootstrap_intervals(ev, B=b, seed=11, metrics=["top1"])["top1"]
+    t = ev.compute()["top1"]
+    assert np.isclose(ours["low"], 2 * t - perc["high"]) and np.isclose(
+        ours["high"], 2 * t - perc["low"]
+    )
+    assert bootstrap_signature(method="basic") == "ci=basic-bootstrap|B=1000|seed=0|level=0.95"
+    with pytest.raises(MetricInputError, match="method"):
+        bootstrap_intervals(ev, B=10, method="bca")
+
+
+def test_coco_basic_interval_is_centred_on_the_estimate() -> None:
+    rng = np.random.default_rng(21)
+    gt, res = random_problem(rng, n_img=25, tied_scores=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = _coco_evaluator(gt, res)
+        full = ev.compute().metrics
+        perc = bootstrap_intervals(ev, B=80, seed=2)
+        basic = bootstrap_intervals(ev, B=80, seed=2, method="basic")
+    for k in ("AP", "AR100"):
+        assert basic[k]["low"] == 2 * full[k] - perc[k]["high"]
+        assert basic[k]["high"] == 2 * full[k] - perc[k]["low"]
 
 
 def test_state_without_per_sample_statistics_is_a_clear_error() -> None:

@@ -13,7 +13,8 @@ Importing this package imports nothing; the public entry points are re-exported 
 - ``coco_masks``: segmentations as compressed RLE (pycocotools' ``annToRLE``);
   ``coco_segm_checks``: validation of segmentations before any mask operation.
 - ``coco_oks``: object keypoint similarity; ``coco_params``: the evaluation's parameters.
-- ``coco_bootstrap`` / ``coco_bootstrap_kernels``: bootstrap replicates without re-matching.
+- ``coco_bootstrap``: bootstrap replicates without re-matching, from the C extension
+  (``_bootstrap_ext.c``) when built, else from the numba ``coco_bootstrap_kernels``.
 - ``lvis`` / ``lvis_ground_truth``: the LVIS federated protocol.
 - ``voc``: Pascal VOC devkit AP. ``confusion``: detection confusion matrix with background.
 """

@@ -12,10 +12,17 @@ positives (between true positives precision only falls, see
 ``coco_kernels.accumulate_ranked``). Ties of score inside one image are replayed copy by
 copy, as the duplicated set orders them, so the replicate equals
 ``CocoEvaluator.compute()`` on the duplicated images bit for bit.
+
+Two kernels, same numbers: the C extension ``_bootstrap_ext`` (built by ``setup.py``; its
+tables are bucketed by (category, area, IoU threshold), see ``_prepare_native``) and the
+numba kernels of ``coco_bootstrap_kernels`` (the reference, used when the extension is not
+built or ``VISIONBENCH_COCO_KERNELS=numba``).
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -24,9 +31,24 @@ from visionbench.metrics.detection.coco_evaluation import MatchState
 from visionbench.metrics.detection.coco_params import CocoParams
 from visionbench.metrics.errors import MetricInputError
 
-__all__ = ["CocoSampleTable", "coco_stat_specs"]
+__all__ = ["NATIVE", "CocoSampleTable", "coco_stat_specs"]
 
 _TP, _FP, _IG = 0, 1, 2
+
+
+def _load_native() -> Any:
+    if os.environ.get("VISIONBENCH_COCO_KERNELS", "").lower() == "numba":
+        return None
+    try:
+        from visionbench.metrics.detection import _bootstrap_ext
+    except ImportError:
+        return None
+    return _bootstrap_ext
+
+
+#: the C extension module of the bootstrap, or None (numba kernels)
+NATIVE = _load_native()
+_WORK_LOCK = threading.Lock()
 
 
 class CocoSampleTable:
@@ -55,6 +77,7 @@ class CocoSampleTable:
                     f"bootstrap: AP at maxDets={md[m]} (not the last of {md}) is not supported"
                 )
         self._prepared: dict[str, Any] | None = None
+        self._native: dict[str, Any] | None = None  # {} where the C kernel does not apply
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -147,6 +170,11 @@ class CocoSampleTable:
             raise MetricInputError(
                 f"weights: expected [B, {len(self)}] draw counts, got {list(w.shape)}"
             )
+        nat = self._prepare_native() if NATIVE is not None else None
+        if nat is not None and (
+            len(w) == 0 or int(w.sum(axis=1).max()) * nat["per_image"] < 2**31 - 1
+        ):  # int32 counts: exact
+            return self._metrics_native(w, nat)
         prep = self._prepare()
         w = w[:, prep["perm"]]  # into sorted-image-id order
         out = {n: np.empty(len(w)) for n in self.names}
@@ -179,6 +207,255 @@ class CocoSampleTable:
                 out[n][c0 : c0 + n_here] = np.where(v > -1, v, np.nan)
         return out
 
+    def prepare(self) -> str:
+        """Build the tables of the kernel :meth:`metrics` will use, once; its name."""
+        if NATIVE is not None and self._prepare_native() is not None:
+            return "c"
+        self._prepare()
+        return "numba"
+
+    # -- the C kernel -----------------------------------------------------------------
+    def _metrics_native(self, w: np.ndarray, nat: dict[str, Any]) -> dict[str, np.ndarray]:
+        ws = np.ascontiguousarray(w[:, nat["perm"]], dtype=np.int32)
+        n_b, n_i = ws.shape
+        stats = np.empty((n_b, len(self.names)))
+        p = self.params
+        n_cells = len(p.iou_thrs) * len(p.rec_thrs) * nat["n_cat"] * int(NATIVE.NB)
+
+        def run(b0: int, b1: int) -> None:
+            work = self._work_take(n_cells)
+            try:
+                _replicate(b0, b1, work)
+            finally:
+                self._work_give(work)
+
+        def _replicate(b0: int, b1: int, work: tuple[np.ndarray, np.ndarray]) -> None:
+            NATIVE.replicate(
+                ws[b0:b1], b1 - b0, n_i, nat["n_cat"], len(p.area_rng), len(p.iou_thrs),
+                len(p.max_dets), len(nat["pair_img"]), nat["pair_img"], nat["pair_k"],
+                nat["pair_npig"], nat["bw_off"], nat["bw_img"], nat["snap_off"],
+                nat["snap_after"], nat["ex_off"], nat["ex_img"], nat["ex_snap"], nat["ex_tie"],
+                nat["ex_flag"], nat["ex_mmask"], nat["tie_len"], nat["tie_gfp"],
+                nat["tie_pre"], nat["rec_thrs"], nat["spec_ap"], nat["spec_thr"],
+                nat["spec_area"], nat["spec_m"], stats[b0:b1], *work,
+            )  # fmt: skip
+
+        # the kernel releases the GIL: replicates split across threads (wall time only;
+        # each replicate's numbers do not depend on the split)
+        nb = int(NATIVE.NB)
+        n_pass = (n_b + nb - 1) // nb  # lane passes
+        n_thr = max(1, min(_threads(), n_pass))
+        if n_thr == 1:
+            if n_b:
+                run(0, n_b)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            per = (n_pass + n_thr - 1) // n_thr * nb  # whole lane passes per thread
+            spans = [(b0, min(b0 + per, n_b)) for b0 in range(0, n_b, per)]
+            with ThreadPoolExecutor(len(spans)) as pool:
+                for f in [pool.submit(run, b0, b1) for b0, b1 in spans]:
+                    f.result()
+        return {
+            n: np.where(stats[:, i] > -1, stats[:, i], np.nan) for i, n in enumerate(self.names)
+        }
+
+    def _work_take(self, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+        """A pair of work arrays of the C kernel (kept across calls: fresh pages cost)."""
+        with _WORK_LOCK:
+            pool = self.__dict__.setdefault("_work_pool", [])
+            while pool:
+                w = pool.pop()
+                if len(w[1]) >= n_cells + int(NATIVE.NB):
+                    return w
+        nb = int(NATIVE.NB)
+        return np.zeros(n_cells + 8), np.zeros(n_cells + nb)
+
+    def _work_give(self, work: tuple[np.ndarray, np.ndarray]) -> None:
+        with _WORK_LOCK:
+            self.__dict__.setdefault("_work_pool", []).append(work)
+
+    def _prepare_native(self) -> dict[str, Any] | None:
+        """Tables of the C kernel (None where it does not apply: more than 9 maxDets).
+
+        Detections in pycocotools' order; per (category, area, IoU threshold) the cells
+        that differ from the detection's base class (CSR ``ex_*``, in detection order:
+        image, flags ``1`` true positive / ``2`` a false positive of the base class that is
+        not one here / ``4`` an ignored one of the base class that is a false positive
+        here, the maxDets bits of a true positive, its snapshot); per (area, category)
+        the images of the base-class false positives (``bw_*``, up to the last snapshot)
+        and the snapshots (``snap_after``: how many of them precede it). Cells of a tie
+        group (same category, image and score, two or more detections) carry the group's
+        base false positives (``tie_gfp``), those up to theirs (``tie_pre``) and, at the
+        first of a run in a bucket, the run's length (``tie_len``); their snapshot is the
+        count before the group."""
+        if getattr(self, "_native", None) is not None:
+            return self._native or None
+        s, p = self.state, self.params
+        n_m = len(p.max_dets)
+        if n_m - 1 > 8:
+            self._native = {}
+            return None
+        from visionbench.metrics.detection import coco_kernels as CK
+
+        img_sorted = np.unique(s.image_ids)
+        if len(img_sorted) != len(self.sample_ids):
+            raise MetricInputError("bootstrap: duplicate image ids in the COCO state")
+        perm = _positions(self.sample_ids, img_sorted)
+        cats = self.cat_ids if p.use_cats else np.array([-1], dtype=np.int64)
+        n_cat, n_a, n_t = len(cats), len(p.area_rng), len(p.iou_thrs)
+        kd = np.minimum(np.searchsorted(cats, s.dt_cat), max(n_cat - 1, 0))
+        if len(kd) and not np.array_equal(cats[kd], s.dt_cat):
+            raise MetricInputError("bootstrap: detections of categories outside cat_ids")
+        img_idx = np.searchsorted(img_sorted, s.dt_image_id)
+        n_d = len(kd)
+        # pycocotools' order: by category, then -score (stable), image, rank
+        if _sorted_lex(kd, img_idx, s.dt_rank):
+            first = np.arange(n_d, dtype=np.int64)
+        else:
+            first = np.lexsort((s.dt_rank, img_idx, kd))
+        o = CK.segment_order_desc(first, kd, s.dt_score) if n_d else first
+        kd_o = kd[o].astype(np.int32)
+        det_img = img_idx[o].astype(np.int32)
+        score_o = s.dt_score[o]
+        flags = np.ascontiguousarray(s.dt_flags, dtype=np.uint8).reshape(n_d, n_a, n_t)
+        base = np.empty((n_d, n_a), dtype=np.uint8)
+        n_kat = n_cat * n_a * n_t
+        cnt = np.zeros(n_kat, dtype=np.int64)
+        o64 = np.ascontiguousarray(o, dtype=np.int64)
+        NATIVE.cells_count(o64, kd_o, flags, n_d, n_a, n_t, base, cnt)
+        ex_off = np.zeros(n_kat + 1, dtype=np.int64)
+        np.cumsum(cnt, out=ex_off[1:])
+        n_e = int(ex_off[-1])
+        ex_pos = np.empty(n_e, dtype=np.int32)
+        ex_cls = np.empty(n_e, dtype=np.uint8)
+        NATIVE.cells_fill(o64, kd_o, flags, n_d, n_a, n_t, base, ex_off[:-1].copy(), ex_pos, ex_cls)
+        bucket = np.repeat(np.arange(n_kat, dtype=np.int64), cnt)
+        ex_a = (bucket // n_t) % n_a
+        ex_k = bucket // (n_a * n_t)
+        ex_base = base[ex_pos, ex_a]
+        is_tp = ex_cls == _TP
+        ex_flag = (
+            is_tp.astype(np.uint8)
+            | (((ex_base == _FP) & (ex_cls != _FP)).astype(np.uint8) << 1)
+            | ((ex_cls == _FP).astype(np.uint8) << 2)
+        )
+        md = np.asarray(p.max_dets, dtype=np.int64)
+        rank_e = s.dt_rank[o][ex_pos]
+        ex_mmask = np.zeros(n_e, dtype=np.uint8)
+        for m in range(n_m - 1):
+            ex_mmask |= (rank_e < md[m]).astype(np.uint8) << m
+        # tie groups: adjacent detections of one category and image with the same score
+        same = np.zeros(n_d, dtype=bool)
+        if n_d > 1:
+            same[1:] = (
+                (kd_o[1:] == kd_o[:-1]) & (det_img[1:] == det_img[:-1])
+                & (score_o[1:] == score_o[:-1])
+            )  # fmt: skip
+        starts = np.flatnonzero(~same)
+        sizes = np.diff(np.r_[starts, n_d])
+        gid = np.repeat(np.arange(len(starts)), sizes)
+        gstart = starts[gid] if n_d else np.zeros(0, np.int64)
+        gend = np.repeat(starts + sizes, sizes)
+        # base false positives counted from each category's start, per area ([A, D]:
+        # contiguous per area, so that the running sums are fast)
+        is_fp = np.ascontiguousarray((base == _FP).T, dtype=np.int32)
+        cum = np.cumsum(is_fp, axis=1, dtype=np.int32)  # inclusive
+        cat_start = np.searchsorted(kd_o, np.arange(n_cat), side="left")
+        before_cat = np.zeros((n_a, n_cat), dtype=np.int32)
+        nz = cat_start > 0
+        before_cat[:, nz] = cum[:, cat_start[nz] - 1]
+        in_tie = (sizes > 1)[gid] if n_d else np.zeros(0, bool)
+        e_tie = in_tie[ex_pos]
+        gs_e, ge_e = gstart[ex_pos], gend[ex_pos]
+        # the running base false-positive count a true positive reads (a tie group's
+        # cells: the count before the group)
+        at = np.where(e_tie, gs_e, ex_pos)
+        snap_after = cum[ex_a, at] - np.where(e_tie, is_fp[ex_a, at], 0) - before_cat[ex_a, ex_k]
+        ak = ex_a * n_cat + ex_k
+        tp_i = np.flatnonzero(is_tp)
+        key = ak[tp_i] * (n_d + 1) + snap_after[tp_i]
+        ukey, inv = np.unique(key, return_inverse=True)
+        u_ak = ukey // (n_d + 1)
+        snap_off = np.searchsorted(u_ak, np.arange(n_cat * n_a + 1)).astype(np.int64)
+        ex_snap = np.full(n_e, -1, dtype=np.int32)
+        ex_snap[tp_i] = (inv.reshape(-1) - snap_off[ak[tp_i]]).astype(np.int32)
+        snap_vals = (ukey % (n_d + 1)).astype(np.int32)
+        lim = np.zeros(n_cat * n_a, dtype=np.int64)  # base false positives the walk needs
+        last = snap_off[1:] > snap_off[:-1]
+        lim[last] = snap_vals[snap_off[1:][last] - 1]
+        bw_img, bw_len = [], np.zeros(n_cat * n_a, dtype=np.int64)
+        for a in range(n_a):
+            pos = np.flatnonzero(is_fp[a])
+            k_a = kd_o[pos]
+            rel = np.arange(len(pos)) - np.searchsorted(k_a, k_a, side="left")
+            keep = rel < lim[a * n_cat + k_a]
+            bw_img.append(det_img[pos[keep]])
+            bw_len[a * n_cat : (a + 1) * n_cat] = np.bincount(k_a[keep], minlength=n_cat)
+        bw_off = np.zeros(n_cat * n_a + 1, dtype=np.int64)
+        np.cumsum(bw_len, out=bw_off[1:])
+        # tie cells: runs of one group inside one bucket
+        t_i = np.flatnonzero(e_tie)
+        ex_tie = np.full(n_e, -1, dtype=np.int32)
+        ex_tie[t_i] = np.arange(len(t_i), dtype=np.int32)
+        run_first = np.ones(len(t_i), dtype=bool)
+        if len(t_i) > 1:
+            run_first[1:] = (
+                (t_i[1:] != t_i[:-1] + 1)
+                | (bucket[t_i[1:]] != bucket[t_i[:-1]])
+                | (gid[ex_pos[t_i[1:]]] != gid[ex_pos[t_i[:-1]]])
+            )
+        rs = np.flatnonzero(run_first)
+        tie_len = np.zeros(len(t_i), dtype=np.int32)
+        tie_len[rs] = np.diff(np.r_[rs, len(t_i)])
+        a_t = ex_a[t_i]
+        g0 = gs_e[t_i]
+        tie_gfp = (cum[a_t, ge_e[t_i] - 1] - cum[a_t, g0] + is_fp[a_t, g0]).astype(np.int32)
+        tie_pre = (cum[a_t, ex_pos[t_i]] - cum[a_t, g0] + is_fp[a_t, g0]).astype(np.int32)
+        # specs
+        spec_thr = []
+        for _ap, thr, _a, _m in self.specs:
+            hit = np.flatnonzero(thr == p.iou_thrs) if thr is not None else None
+            if hit is not None and len(hit) != 1:
+                raise MetricInputError(f"bootstrap: IoU threshold {thr} is not once in iou_thrs")
+            spec_thr.append(-1 if hit is None else int(hit[0]))
+        pk = np.minimum(np.searchsorted(cats, s.pair_cat), max(n_cat - 1, 0))
+        npig = np.ascontiguousarray(s.pair_npig, dtype=np.int64).reshape(-1, n_a)
+        per_img = max(
+            int(np.bincount(det_img).max()) if n_d else 0,
+            int(npig.sum(axis=1).max()) if len(npig) else 0,
+            1,
+        )
+        i32 = lambda x: np.ascontiguousarray(x, dtype=np.int32)  # noqa: E731
+        self._native = {
+            "perm": perm,
+            "n_cat": n_cat,
+            "per_image": per_img,  # a bound of the counts per image (int32 guard)
+            "pair_img": i32(np.searchsorted(img_sorted, s.pair_image_id)),
+            "pair_k": i32(pk),
+            "pair_npig": i32(npig),
+            "bw_off": bw_off,
+            "bw_img": i32(np.concatenate(bw_img) if bw_img else np.zeros(0)),
+            "snap_off": snap_off,
+            "snap_after": snap_vals,
+            "ex_off": ex_off,
+            "ex_img": i32(det_img[ex_pos]),
+            "ex_snap": ex_snap,
+            "ex_tie": ex_tie,
+            "ex_flag": np.ascontiguousarray(ex_flag),
+            "ex_mmask": ex_mmask,
+            "tie_len": tie_len,
+            "tie_gfp": tie_gfp,
+            "tie_pre": tie_pre,
+            "rec_thrs": np.ascontiguousarray(p.rec_thrs, dtype=np.float64),
+            "spec_ap": np.array([sp[0] for sp in self.specs], dtype=np.uint8),
+            "spec_thr": np.array(spec_thr, dtype=np.int64),
+            "spec_area": np.array([sp[2] for sp in self.specs], dtype=np.int64),
+            "spec_m": np.array([sp[3] for sp in self.specs], dtype=np.int64),
+        }
+        return self._native
+
+    # -- the numba kernel --------------------------------------------------------------
     def _prepare(self) -> dict[str, Any]:
         if self._prepared is not None:
             return self._prepared
@@ -264,6 +541,29 @@ class CocoSampleTable:
             "pair_npig": np.ascontiguousarray(s.pair_npig, dtype=np.int64),
         }
         return self._prepared
+
+
+def _threads() -> int:
+    """Threads of the C kernel: ``$VISIONBENCH_BOOTSTRAP_THREADS``, else 2 (at most the
+    CPUs)."""
+    env = os.environ.get("VISIONBENCH_BOOTSTRAP_THREADS", "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _sorted_lex(*keys: np.ndarray) -> bool:
+    """Whether the rows are sorted lexicographically by ``keys`` (first key first)."""
+    n = len(keys[0])
+    if n < 2:
+        return True
+    undecided = np.ones(n - 1, dtype=bool)
+    for k in keys:
+        lt, gt = k[:-1] < k[1:], k[:-1] > k[1:]
+        if (gt & undecided).any():
+            return False
+        undecided &= ~lt
+    return True
 
 
 def _positions(order_ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:

@@ -1,0 +1,821 @@
+/* C kernel of the COCO bootstrap (optional extension; see coco_bootstrap.py).
+ *
+ * A replicate is COCOeval.accumulate + summarize of the image set in which image i is
+ * drawn w_i times (copies under new ids, adjacent, in the order of the original ids).
+ * The numba kernel of coco_bootstrap_kernels.py is the reference; this one computes the
+ * same numbers (bit for bit: same floating-point operations on the same values in the
+ * same order; compiled without FMA contraction and without fast-math) with another
+ * organisation of the integer work:
+ *
+ *   - NB replicates side by side ("lanes", the innermost index, int32 counts);
+ *   - areas outermost, then categories, then IoU thresholds: per (category, area) one
+ *     walk over the detections whose base class (the commoner of false positive /
+ *     ignored over the thresholds) is "false positive", storing the running false
+ *     positive count only where a true positive needs it (snapshots); per (category,
+ *     area, threshold) one walk over the detections that differ from their base class
+ *     there (CSR lists built once by cells_count / cells_fill);
+ *   - precision is computed only at true positives (between two true positives it only
+ *     falls), its right-to-left maximum, then the recall-threshold sweep per lane;
+ *   - the per-area precision [T][R][K][NB] is summarised right away, numpy's pairwise
+ *     summation done on all lanes at once where they share the set of defined categories.
+ *
+ * Ties of score inside one image (one category) are replayed copy by copy, as the
+ * duplicated set orders them (d1 d2 d1 d2, not d1 d1 d2 d2).
+ *
+ * Arrays come in as buffers (numpy arrays, C-contiguous, dtypes checked by the Python
+ * wrapper); outputs are allocated by the caller. No numpy C API is needed to build.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(BOOT_NO_CLONES)
+#define BOOT_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define BOOT_CLONES
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#define BOOT_INLINE static inline __attribute__((always_inline)) /* into both clones */
+#else
+#define BOOT_INLINE static inline
+#endif
+#if defined(__SSE2__) && !defined(BOOT_NO_STREAM)
+#include <emmintrin.h>
+#define BOOT_STREAM 1
+#endif
+
+#define NB 32 /* replicates per pass (lanes) */
+#define MMAX 16 /* most maxDets values */
+
+typedef int64_t i64;
+typedef int32_t i32;
+typedef uint8_t u8;
+
+static const double EPS = 2.220446049250313e-16; /* np.spacing(1) */
+#define F_TP 1
+#define F_MINUS 2 /* base class false positive, not a false positive here */
+#define F_PLUS 4  /* base class ignored, a false positive here */
+
+/* ---------------------------------------------------------------- buffer helpers */
+typedef struct {
+    Py_buffer views[40];
+    int n;
+} Bufs;
+
+static void *get_buf(Bufs *b, PyObject *obj, int writable) {
+    Py_buffer *v = &b->views[b->n];
+    int flags = PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, v, flags) != 0) return NULL;
+    b->n++;
+    return v->buf;
+}
+
+static void release(Bufs *b) {
+    for (int i = 0; i < b->n; i++) PyBuffer_Release(&b->views[i]);
+    b->n = 0;
+}
+
+#define BUF(var, type, obj, w)                              \
+    type *var = (type *)get_buf(&bufs, obj, w);             \
+    if (!var) {                                             \
+        release(&bufs);                                     \
+        return NULL;                                        \
+    }
+
+/* ------------------------------------------------------- cells (once per table) */
+/* Class of detection src at (area a, threshold t): 0 true positive, 1 false positive,
+ * 2 ignored (the flags of MatchState: bit 0 matched, bit 1 ignored). */
+static inline int cell_class(u8 f) { return (f & 2) ? 2 : ((f & 1) ? 0 : 1); }
+
+/* base [D, A] (1 false positive / 2 ignored, the commoner; ties to false positive) and
+ * the number of exception cells per (category, area, threshold) bucket. */
+static PyObject *py_cells_count(PyObject *self, PyObject *args) {
+    PyObject *o_order, *o_kd, *o_flags, *o_base, *o_cnt;
+    Py_ssize_t D, A, T;
+    if (!PyArg_ParseTuple(args, "OOOnnnOO", &o_order, &o_kd, &o_flags, &D, &A, &T, &o_base,
+                          &o_cnt))
+        return NULL;
+    Bufs bufs = {.n = 0};
+    BUF(order, i64, o_order, 0);
+    BUF(kd, i32, o_kd, 0);
+    BUF(flags, u8, o_flags, 0);
+    BUF(base, u8, o_base, 1);
+    BUF(cnt, i64, o_cnt, 1);
+    Py_BEGIN_ALLOW_THREADS
+    for (i64 d = 0; d < D; d++) {
+        const u8 *f = flags + order[d] * A * T;
+        for (i64 a = 0; a < A; a++) {
+            int n_fp = 0, n_ig = 0;
+            for (i64 t = 0; t < T; t++) {
+                int c = cell_class(f[a * T + t]);
+                n_fp += c == 1;
+                n_ig += c == 2;
+            }
+            int bc = n_ig > n_fp ? 2 : 1;
+            base[d * A + a] = (u8)bc;
+            i64 *cb = cnt + ((i64)kd[d] * A + a) * T;
+            for (i64 t = 0; t < T; t++)
+                if (cell_class(f[a * T + t]) != bc) cb[t]++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release(&bufs);
+    Py_RETURN_NONE;
+}
+
+/* The exception cells, bucketed by (category, area, threshold), each bucket in
+ * detection order: ex_pos (sorted detection position), ex_cls (class there). cursor:
+ * the buckets' start offsets (advanced in place). */
+static PyObject *py_cells_fill(PyObject *self, PyObject *args) {
+    PyObject *o_order, *o_kd, *o_flags, *o_base, *o_cur, *o_pos, *o_cls;
+    Py_ssize_t D, A, T;
+    if (!PyArg_ParseTuple(args, "OOOnnnOOOO", &o_order, &o_kd, &o_flags, &D, &A, &T, &o_base,
+                          &o_cur, &o_pos, &o_cls))
+        return NULL;
+    Bufs bufs = {.n = 0};
+    BUF(order, i64, o_order, 0);
+    BUF(kd, i32, o_kd, 0);
+    BUF(flags, u8, o_flags, 0);
+    BUF(base, u8, o_base, 0);
+    BUF(cur, i64, o_cur, 1);
+    BUF(pos, i32, o_pos, 1);
+    BUF(cls, u8, o_cls, 1);
+    Py_BEGIN_ALLOW_THREADS
+    for (i64 d = 0; d < D; d++) {
+        const u8 *f = flags + order[d] * A * T;
+        for (i64 a = 0; a < A; a++) {
+            int bc = base[d * A + a];
+            i64 *cb = cur + ((i64)kd[d] * A + a) * T;
+            for (i64 t = 0; t < T; t++) {
+                int c = cell_class(f[a * T + t]);
+                if (c != bc) {
+                    i64 e = cb[t]++;
+                    pos[e] = (i32)d;
+                    cls[e] = (u8)c;
+                }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release(&bufs);
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------- numpy's pairwise sum */
+/* numpy's pairwise_sum (loops_utils.h.src) of x[0..n): leaves of at most 128 values
+ * summed with 8 accumulators, halves rounded down to a multiple of 8. */
+static double pw_sum(const double *x, i64 n) {
+    if (n < 8) {
+        double res = 0.0;
+        for (i64 i = 0; i < n; i++) res += x[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = x[j];
+        i64 i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += x[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += x[i];
+        return res;
+    }
+    i64 n2 = n / 2;
+    n2 -= n2 % 8;
+    return pw_sum(x, n2) + pw_sum(x + n2, n - n2);
+}
+
+/* The same on NB lanes at once: x is n rows of NB values; out[b] is pw_sum of lane b. */
+static void pw_rows(const double *x, i64 n, double *out) {
+    if (n < 8) {
+        double res[NB];
+        for (int b = 0; b < NB; b++) res[b] = 0.0;
+        for (i64 i = 0; i < n; i++)
+            for (int b = 0; b < NB; b++) res[b] += x[i * NB + b];
+        memcpy(out, res, sizeof(res));
+        return;
+    }
+    if (n <= 128) {
+        double r[8][NB];
+        for (int j = 0; j < 8; j++)
+            for (int b = 0; b < NB; b++) r[j][b] = x[j * NB + b];
+        i64 i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++)
+                for (int b = 0; b < NB; b++) r[j][b] += x[(i + j) * NB + b];
+        double res[NB];
+        for (int b = 0; b < NB; b++)
+            res[b] = ((r[0][b] + r[1][b]) + (r[2][b] + r[3][b])) +
+                     ((r[4][b] + r[5][b]) + (r[6][b] + r[7][b]));
+        for (; i < n; i++)
+            for (int b = 0; b < NB; b++) res[b] += x[i * NB + b];
+        memcpy(out, res, sizeof(res));
+        return;
+    }
+    i64 n2 = n / 2;
+    n2 -= n2 % 8;
+    double lo[NB], hi[NB];
+    pw_rows(x, n2, lo);
+    pw_rows(x + n2 * NB, n - n2, hi);
+    for (int b = 0; b < NB; b++) out[b] = lo[b] + hi[b];
+}
+
+/* test hooks: numpy's mean by the two routines above */
+static PyObject *py_pairwise_sum(PyObject *self, PyObject *args) {
+    PyObject *o_x;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "On", &o_x, &n)) return NULL;
+    Bufs bufs = {.n = 0};
+    BUF(x, double, o_x, 0);
+    double s = pw_sum(x, n);
+    release(&bufs);
+    return PyFloat_FromDouble(s);
+}
+
+static PyObject *py_pairwise_rows(PyObject *self, PyObject *args) {
+    PyObject *o_x, *o_out;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OnO", &o_x, &n, &o_out)) return NULL;
+    Bufs bufs = {.n = 0};
+    BUF(x, double, o_x, 0);
+    BUF(out, double, o_out, 1);
+    pw_rows(x, n, out);
+    release(&bufs);
+    Py_RETURN_NONE;
+}
+
+/* ----------------------------------------------------------------- replicates */
+typedef struct {
+    void *p;
+    size_t cap; /* bytes */
+} Grow;
+
+static int grow(Grow *g, size_t bytes) {
+    if (bytes <= g->cap) return 0;
+    size_t c = g->cap ? g->cap : 4096;
+    while (c < bytes) c *= 2;
+    void *q = realloc(g->p, c);
+    if (!q) return -1;
+    g->p = q;
+    g->cap = c;
+    return 0;
+}
+
+/* the smallest integer c with float(c) / n_gt >= thr, per recall threshold (the test of
+ * pycocotools' searchsorted; numba twin: coco_bootstrap_kernels._fill_counts) */
+static void fill_counts(i32 *out, i64 n_gt, const double *rec_thrs, i64 R) {
+    double fn = (double)n_gt;
+    for (i64 r = 0; r < R; r++) {
+        double thr = rec_thrs[r];
+        i64 c = (i64)ceil(thr * fn);
+        if (c < 0) c = 0;
+        if (c > n_gt) c = n_gt;
+        while (c > 0 && (double)(c - 1) / fn >= thr) c--;
+        while (c < n_gt && (double)c / fn < thr) c++;
+        out[r] = (i32)c;
+    }
+}
+
+typedef struct {
+    /* sizes */
+    i64 I, K, A, T, R, M, P, S;
+    /* inputs */
+    const i32 *pair_img, *pair_k, *pair_npig;
+    const i64 *bw_off;
+    const i32 *bw_img;
+    const i64 *snap_off;
+    const i32 *snap_after;
+    const i64 *ex_off;
+    const i32 *ex_img, *ex_snap, *ex_tie;
+    const u8 *ex_flag, *ex_mmask;
+    const i32 *tie_len, *tie_gfp, *tie_pre;
+    const double *rec_thrs;
+    const u8 *spec_ap;
+    const i64 *spec_thr, *spec_area, *spec_m;
+} Table;
+
+typedef struct {
+    i32 *W;       /* [I][NB] draw counts */
+    i32 *wmax;    /* [I] */
+    i32 *npig;    /* [K][A][NB] */
+    double *P;    /* [T][R][K][NB] precision of one area */
+    double *Rc;   /* [M][T][K][NB] recall of one area */
+    double *tmp;  /* [NB][T R K + 1] gathered precision cells, per lane */
+    double *tmpr; /* [T][K] gathered recall cells of one lane */
+    u8 *def;      /* [NB][K] categories defined in each lane (one area) */
+    Grow snap, evtp, evfp, env, ctab;
+    i64 ctab_n; /* c-tables filled for n_gt < ctab_n */
+    double *X;  /* [R + 1][NB] sweep scratch, -1 where unwritten */
+    u8 **cnt;   /* [CNT_MAX_N] lazily built cnt tables (R <= 255) */
+} Work;
+
+#define CNT_MAX_N 8192
+
+/* cnt_N[tp] = the number of recall thresholds whose need is <= tp, tp = 0..N (NULL for
+ * N past CNT_MAX_N or more than 255 thresholds: the caller steps through need instead) */
+static const u8 *cnt_table(Work *wk, i32 n_gt, const i32 *need, i64 R) {
+    if (n_gt >= CNT_MAX_N || R > 255 || !wk->cnt) return NULL;
+    if (!wk->cnt[n_gt]) {
+        u8 *c = (u8 *)malloc((size_t)n_gt + 1);
+        if (!c) return NULL;
+        i64 r = 0;
+        for (i64 tp = 0; tp <= n_gt; tp++) {
+            while (r < R && need[r] <= tp) r++;
+            c[tp] = (u8)r;
+        }
+        wk->cnt[n_gt] = c;
+    }
+    return wk->cnt[n_gt];
+}
+
+/* One (category, area, threshold): events, precision rows, recall cells. */
+BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 a, i64 t, const i32 *snap) {
+    const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R, M = tb->M;
+    const i64 kat = (k * A + a) * T + t;
+    const i32 *W = wk->W;
+    i32 tp[NB], corr[NB], tpm[MMAX][NB];
+    memset(tp, 0, sizeof(tp));
+    memset(corr, 0, sizeof(corr));
+    memset(tpm, 0, (size_t)(M > 1 ? M - 1 : 0) * sizeof(tpm[0])); /* the rows used */
+    i64 q = 0;
+    size_t qcap = wk->evtp.cap / (NB * sizeof(i32));
+    i32 *evtp = (i32 *)wk->evtp.p, *evfp = (i32 *)wk->evfp.p;
+#define ENSURE_EV()                                                                   \
+    if (q >= (i64)qcap) {                                                             \
+        size_t nb_ = (size_t)(q + 1) * NB * sizeof(i32);                              \
+        if (grow(&wk->evtp, nb_) || grow(&wk->evfp, nb_)) return -1;                  \
+        qcap = wk->evtp.cap / (NB * sizeof(i32));                                     \
+        if (wk->evfp.cap / (NB * sizeof(i32)) < qcap)                                 \
+            qcap = wk->evfp.cap / (NB * sizeof(i32));                                 \
+        evtp = (i32 *)wk->evtp.p;                                                     \
+        evfp = (i32 *)wk->evfp.p;                                                     \
+    }
+    const i64 e1 = tb->ex_off[kat + 1];
+    for (i64 e = tb->ex_off[kat]; e < e1;) {
+        const i32 tie = tb->ex_tie[e];
+        if (tie < 0) {
+            const i32 *u = W + (i64)tb->ex_img[e] * NB;
+            const u8 f = tb->ex_flag[e];
+            if (f & F_TP) {
+                for (int b = 0; b < NB; b++) tp[b] += u[b];
+                const u8 mm = tb->ex_mmask[e];
+                for (i64 m = 0; m + 1 < M; m++)
+                    if ((mm >> m) & 1)
+                        for (int b = 0; b < NB; b++) tpm[m][b] += u[b];
+            }
+            if (f & F_MINUS)
+                for (int b = 0; b < NB; b++) corr[b] -= u[b];
+            else if (f & F_PLUS)
+                for (int b = 0; b < NB; b++) corr[b] += u[b];
+            if (f & F_TP) {
+                ENSURE_EV();
+                const i32 *sn = snap + (i64)tb->ex_snap[e] * NB;
+                i32 *et = evtp + q * NB, *ef = evfp + q * NB;
+                for (int b = 0; b < NB; b++) {
+                    et[b] = tp[b];
+                    ef[b] = sn[b] + corr[b];
+                }
+                q++;
+            }
+            e++;
+        } else { /* a tie group: its cells here, copy by copy */
+            const i64 L = tb->tie_len[tie];
+            const i32 *wv = W + (i64)tb->ex_img[e] * NB;
+            const i32 wg = wk->wmax[tb->ex_img[e]];
+            for (i32 c = 0; c < wg; c++) {
+                i32 uu[NB], cb[NB];
+                for (int b = 0; b < NB; b++) {
+                    uu[b] = wv[b] > c ? 1 : 0;
+                    cb[b] = wv[b] < c ? wv[b] : c;
+                }
+                for (i64 j = e; j < e + L; j++) {
+                    const u8 f = tb->ex_flag[j];
+                    if (f & F_TP) {
+                        for (int b = 0; b < NB; b++) tp[b] += uu[b];
+                        const u8 mm = tb->ex_mmask[j];
+                        for (i64 m = 0; m + 1 < M; m++)
+                            if ((mm >> m) & 1)
+                                for (int b = 0; b < NB; b++) tpm[m][b] += uu[b];
+                    }
+                    if (f & F_MINUS)
+                        for (int b = 0; b < NB; b++) corr[b] -= uu[b];
+                    else if (f & F_PLUS)
+                        for (int b = 0; b < NB; b++) corr[b] += uu[b];
+                    if (f & F_TP) {
+                        ENSURE_EV();
+                        const i32 *sn = snap + (i64)tb->ex_snap[j] * NB;
+                        const i32 g = tb->tie_gfp[tb->ex_tie[j]], pre = tb->tie_pre[tb->ex_tie[j]];
+                        i32 *et = evtp + q * NB, *ef = evfp + q * NB;
+                        for (int b = 0; b < NB; b++) {
+                            et[b] = tp[b];
+                            ef[b] = sn[b] + cb[b] * g + uu[b] * pre + corr[b];
+                        }
+                        q++;
+                    }
+                }
+            }
+            e += L;
+        }
+    }
+#undef ENSURE_EV
+    const i64 n = q;
+    const i32 *ng = wk->npig + (k * A + a) * NB;
+    /* precision at each true positive, then its maximum from the right */
+    if (grow(&wk->env, (size_t)(n > 0 ? n : 1) * NB * sizeof(double))) return -1;
+    double *env = (double *)wk->env.p;
+    {
+        double best[NB];
+        for (int b = 0; b < NB; b++) best[b] = -1.0;
+        for (i64 qq = n - 1; qq >= 0; qq--) {
+            const i32 *et = evtp + qq * NB, *ef = evfp + qq * NB;
+            double *ev = env + qq * NB;
+            for (int b = 0; b < NB; b++) {
+                double ftp = (double)et[b];
+                double pr = ftp / ((double)ef[b] + ftp + EPS);
+                best[b] = pr > best[b] ? pr : best[b];
+                ev[b] = best[b];
+            }
+        }
+    }
+    /* The recall-threshold sweep: threshold r takes env at the first event whose true
+     * positives reach need[r]. The events that reach a lane's next threshold are found
+     * for all lanes at once (a bit mask); there the lane writes X[its next threshold] =
+     * env and advances; at the end X[first unreached] = 0 (X has a spare row R). One
+     * forward fill of X over r (X holds -1 where unwritten) then gives the rows. */
+    double *X = wk->X;
+    const i32 *ctab = (const i32 *)wk->ctab.p;
+    i32 nn[NB];      /* per lane: the true positives the next threshold needs */
+    i64 prev[NB];    /* per lane: the next threshold */
+    const u8 *cnl[NB];
+    for (int b = 0; b < NB; b++) {
+        prev[b] = 0;
+        nn[b] = ng[b] > 0 ? ctab[(i64)ng[b] * R] : INT32_MAX;
+        cnl[b] = ng[b] > 0 ? cnt_table(wk, ng[b], ctab + (i64)ng[b] * R, R) : NULL;
+    }
+    for (i64 qq = 0; qq < n; qq++) {
+        const i32 *tq = evtp + qq * NB;
+        uint32_t mask = 0;
+        for (int b = 0; b < NB; b++) mask |= (uint32_t)(tq[b] >= nn[b]) << b; /* NB <= 32 */
+        while (mask) { /* the lanes where event qq reaches a new threshold */
+#if defined(__GNUC__) || defined(__clang__)
+            const int b = __builtin_ctz(mask);
+#else
+            int b = 0;
+            while (!((mask >> b) & 1)) b++;
+#endif
+            mask &= mask - 1;
+            const i32 *need = ctab + (i64)ng[b] * R;
+            i64 r = prev[b];
+            X[r * NB + b] = env[qq * NB + b];
+            const i32 t_b = tq[b];
+            if (cnl[b])
+                r = cnl[b][t_b < ng[b] ? t_b : ng[b]];
+            else
+                while (r < R && t_b >= need[r]) r++;
+            prev[b] = r;
+            nn[b] = r < R ? need[r] : INT32_MAX;
+        }
+    }
+    for (int b = 0; b < NB; b++) {
+        const i32 n_gt = ng[b];
+        if (n_gt <= 0) continue;
+        X[prev[b] * NB + b] = 0.0; /* thresholds never reached */
+        const double fn = (double)n_gt;
+        for (i64 m = 0; m + 1 < M; m++)
+            wk->Rc[((m * T + t) * K + k) * NB + b] = (double)tpm[m][b] / fn;
+        wk->Rc[(((M - 1) * T + t) * K + k) * NB + b] = (double)tp[b] / fn;
+    }
+    /* forward fill into P's rows (lanes that do not define (k, a) get zeros there: no
+     * group of theirs reads them). P's rows are written once and read once, by the
+     * summary, after the whole area: streaming stores where there are (no read for
+     * ownership of lines that are overwritten whole). */
+    {
+        double v[NB];
+        for (int b = 0; b < NB; b++) v[b] = 0.0;
+        double *restrict Pk = wk->P + (t * R * K + k) * NB;
+        for (i64 r = 0; r < R; r++) {
+            double *restrict xr = X + r * NB;
+            double *restrict pr = Pk + r * K * NB;
+            for (int b = 0; b < NB; b++) {
+                const double x = xr[b];
+                v[b] = x >= 0.0 ? x : v[b];
+                xr[b] = -1.0;
+            }
+#if defined(BOOT_STREAM)
+            for (int b = 0; b < NB; b += 2) _mm_stream_pd(pr + b, _mm_loadu_pd(v + b));
+#else
+            memcpy(pr, v, sizeof(v));
+#endif
+        }
+    }
+    return 0;
+}
+
+/* Summary stats of area a for the NB lanes: out [NB][S] (only the specs of area a).
+ *
+ * Each stat is the mean of the defined cells (categories with gts in the replicate) in
+ * summarize's order -- precision (t, r, k), recall (t, k) -- summed as numpy's pairwise
+ * sum. Lanes where every category is defined sum P's rows directly, all at once
+ * (pw_rows); the others get their defined precision cells gathered by one pass over P
+ * (t-major: a threshold's cells are a slice of the run) and sum them one lane at a time. */
+BOOT_INLINE void summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
+    const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R, S = tb->S;
+    const i64 TRK = T * R * K + 1; /* a lane's run, plus a spare cell (branch-free gather) */
+    u8 *def = wk->def;
+    i64 kd[NB];
+    int part[NB], n_part = 0, n_full = 0, need_ap = 0;
+    for (int b = 0; b < NB; b++) {
+        kd[b] = 0;
+        for (i64 k = 0; k < K; k++) {
+            def[b * K + k] = wk->npig[(k * A + a) * NB + b] > 0;
+            kd[b] += def[b * K + k];
+        }
+        if (kd[b] == K && K > 0) n_full++;
+        else if (kd[b] > 0) part[n_part++] = b;
+    }
+    for (i64 s = 0; s < S; s++) need_ap |= tb->spec_area[s] == a && tb->spec_ap[s];
+    if (n_part && need_ap) {
+        i64 fill[NB];
+        memset(fill, 0, sizeof(fill));
+        for (i64 row = 0; row < T * R; row++)
+            for (i64 k = 0; k < K; k++) {
+                const double *src = wk->P + (row * K + k) * NB;
+                for (int i = 0; i < n_part; i++) {
+                    const int b = part[i];
+                    wk->tmp[b * TRK + fill[b]] = src[b]; /* kept where defined */
+                    fill[b] += def[b * K + k];
+                }
+            }
+    }
+    for (i64 s = 0; s < S; s++) {
+        if (tb->spec_area[s] != a) continue;
+        i64 t0 = 0, t1 = T;
+        if (tb->spec_thr[s] >= 0) {
+            t0 = tb->spec_thr[s];
+            t1 = t0 + 1;
+        }
+        const int ap = tb->spec_ap[s];
+        const double *rows = ap ? wk->P + t0 * R * K * NB : wk->Rc + (tb->spec_m[s] * T + t0) * K * NB;
+        const i64 n_blk = ap ? (t1 - t0) * R : t1 - t0; /* blocks of K cells */
+        double sums[NB];
+        if (n_full) pw_rows(rows, n_blk * K, sums);
+        for (int b = 0; b < NB; b++) {
+            double v = -1.0;
+            const i64 n = n_blk * kd[b];
+            if (n > 0 && kd[b] == K) {
+                v = sums[b] / (double)n;
+            } else if (n > 0 && ap) {
+                v = pw_sum(wk->tmp + b * TRK + t0 * R * kd[b], n) / (double)n;
+            } else if (n > 0) {
+                i64 j = 0;
+                for (i64 bl = 0; bl < n_blk; bl++)
+                    for (i64 k = 0; k < K; k++)
+                        if (def[b * K + k]) wk->tmpr[j++] = rows[(bl * K + k) * NB + b];
+                v = pw_sum(wk->tmpr, n) / (double)n;
+            }
+            out[b * S + s] = v;
+        }
+    }
+}
+
+/* The replicates, NB at a time: returns nonzero when out of memory. Cloned for AVX2
+ * where the compiler and the platform support function multi-versioning (the same
+ * operations: integer adds, IEEE division and comparisons, no contraction). */
+static BOOT_CLONES int run_chunks(const Table *tb, Work *wk, const i32 *w, i64 B, double *out,
+                                  double *stats) {
+    const i64 I = tb->I, K = tb->K, A = tb->A, T = tb->T, R = tb->R, P = tb->P, S = tb->S;
+    int fail = 0;
+    for (i64 b0 = 0; b0 < B && !fail; b0 += NB) {
+        const i64 nb = B - b0 < NB ? B - b0 : NB;
+        /* lanes: transposed draw counts (lanes past B drawn nothing) */
+        for (i64 i = 0; i < I; i++) {
+            i32 *wi = wk->W + i * NB, mx = 0;
+            for (int b = 0; b < NB; b++) {
+                wi[b] = b < nb ? w[(b0 + b) * I + i] : 0;
+                mx = wi[b] > mx ? wi[b] : mx;
+            }
+            wk->wmax[i] = mx;
+        }
+        memset(wk->npig, 0, (size_t)K * A * NB * sizeof(i32));
+        i32 max_gt = 0;
+        for (i64 p = 0; p < P; p++) {
+            const i32 *u = wk->W + (i64)tb->pair_img[p] * NB;
+            for (i64 a = 0; a < A; a++) {
+                const i32 c = tb->pair_npig[p * A + a];
+                if (!c) continue;
+                i32 *dst = wk->npig + ((i64)tb->pair_k[p] * A + a) * NB;
+                for (int b = 0; b < NB; b++) dst[b] += u[b] * c;
+            }
+        }
+        for (i64 x = 0; x < K * A * NB; x++) max_gt = wk->npig[x] > max_gt ? wk->npig[x] : max_gt;
+        if (max_gt >= wk->ctab_n) {
+            if (grow(&wk->ctab, (size_t)(max_gt + 1) * R * sizeof(i32))) {
+                fail = 1;
+                break;
+            }
+            for (i64 g = wk->ctab_n; g <= max_gt; g++)
+                fill_counts((i32 *)wk->ctab.p + g * R, g, tb->rec_thrs, R);
+            wk->ctab_n = max_gt + 1;
+        }
+        for (i64 a = 0; a < A && !fail; a++) {
+            for (i64 k = 0; k < K && !fail; k++) {
+                const i64 ka = k * A + a;
+                const i32 *ng = wk->npig + ka * NB;
+                int any = 0;
+                for (int b = 0; b < NB; b++) any |= ng[b] > 0;
+                if (!any) continue; /* no lane defines this (category, area) */
+                /* running false-positive count of the base class, at the snapshots */
+                i32 cnt[NB];
+                memset(cnt, 0, sizeof(cnt));
+                i32 *snap = (i32 *)wk->snap.p;
+                const i64 ak = a * K + k; /* the walks are stored area-major */
+                const i64 bw0 = tb->bw_off[ak], s0 = tb->snap_off[ak], s1 = tb->snap_off[ak + 1];
+                i64 i = bw0;
+                for (i64 s = s0; s < s1; s++) {
+                    const i64 tgt = bw0 + tb->snap_after[s];
+                    for (; i < tgt; i++) {
+                        const i32 *u = wk->W + (i64)tb->bw_img[i] * NB;
+                        for (int b = 0; b < NB; b++) cnt[b] += u[b];
+                    }
+                    memcpy(snap + (s - s0) * NB, cnt, sizeof(cnt));
+                }
+                for (i64 t = 0; t < T; t++)
+                    if (one_cell(tb, wk, k, a, t, snap)) {
+                        fail = 1;
+                        break;
+                    }
+            }
+            if (fail) break;
+#if defined(BOOT_STREAM)
+            _mm_sfence();
+#endif
+            summarize_area(tb, wk, a, stats);
+            for (i64 b = 0; b < nb; b++)
+                for (i64 s = 0; s < S; s++)
+                    if (tb->spec_area[s] == a) out[(b0 + b) * S + s] = stats[b * S + s];
+        }
+    }
+    return fail;
+}
+
+/* replicate(weights i32 [B, I], <table arrays>, out f64 [B, S], work_p f64 [T R K NB + 8],
+ * work_g f64 [T R K NB + NB]): the two large work arrays come from the caller, who keeps
+ * them across calls (fresh pages of 2 x 20 MB per call cost page faults) */
+static PyObject *py_replicate(PyObject *self, PyObject *args) {
+    PyObject *o_w, *o_pi, *o_pk, *o_pn, *o_bwo, *o_bwi, *o_so, *o_sa, *o_eo, *o_ei, *o_es,
+        *o_et, *o_ef, *o_em, *o_tl, *o_tg, *o_tp, *o_rt, *o_sap, *o_sth, *o_sar, *o_sm, *o_out,
+        *o_wp, *o_wg;
+    Py_ssize_t B, I, K, A, T, M, P;
+    if (!PyArg_ParseTuple(args, "OnnnnnnnOOOOOOOOOOOOOOOOOOOOOOOO", &o_w, &B, &I, &K, &A, &T,
+                          &M, &P, &o_pi, &o_pk, &o_pn, &o_bwo, &o_bwi, &o_so, &o_sa, &o_eo, &o_ei,
+                          &o_es, &o_et, &o_ef, &o_em, &o_tl, &o_tg, &o_tp, &o_rt, &o_sap, &o_sth,
+                          &o_sar, &o_sm, &o_out, &o_wp, &o_wg))
+        return NULL;
+    if (M < 1 || M > MMAX) {
+        PyErr_SetString(PyExc_ValueError, "bootstrap: 1 to 16 maxDets values supported");
+        return NULL;
+    }
+    Bufs bufs = {.n = 0};
+    BUF(w, i32, o_w, 0);
+    Table tb;
+    Py_buffer rv;
+    if (PyObject_GetBuffer(o_rt, &rv, PyBUF_C_CONTIGUOUS) != 0) {
+        release(&bufs);
+        return NULL;
+    }
+    Py_ssize_t R = rv.len / (Py_ssize_t)sizeof(double);
+    PyBuffer_Release(&rv);
+    Py_buffer sv;
+    if (PyObject_GetBuffer(o_sap, &sv, PyBUF_C_CONTIGUOUS) != 0) {
+        release(&bufs);
+        return NULL;
+    }
+    Py_ssize_t S = sv.len;
+    PyBuffer_Release(&sv);
+    tb.I = I, tb.K = K, tb.A = A, tb.T = T, tb.R = R, tb.M = M, tb.P = P, tb.S = S;
+    {
+        BUF(pi, i32, o_pi, 0);
+        BUF(pk, i32, o_pk, 0);
+        BUF(pn, i32, o_pn, 0);
+        BUF(bwo, i64, o_bwo, 0);
+        BUF(bwi, i32, o_bwi, 0);
+        BUF(so, i64, o_so, 0);
+        BUF(sa, i32, o_sa, 0);
+        BUF(eo, i64, o_eo, 0);
+        BUF(ei, i32, o_ei, 0);
+        BUF(es, i32, o_es, 0);
+        BUF(et, i32, o_et, 0);
+        BUF(ef, u8, o_ef, 0);
+        BUF(em, u8, o_em, 0);
+        BUF(tl, i32, o_tl, 0);
+        BUF(tg, i32, o_tg, 0);
+        BUF(tpr, i32, o_tp, 0);
+        BUF(rt, double, o_rt, 0);
+        BUF(sap, u8, o_sap, 0);
+        BUF(sth, i64, o_sth, 0);
+        BUF(sar, i64, o_sar, 0);
+        BUF(sm, i64, o_sm, 0);
+        tb.pair_img = pi, tb.pair_k = pk, tb.pair_npig = pn, tb.bw_off = bwo, tb.bw_img = bwi;
+        tb.snap_off = so, tb.snap_after = sa, tb.ex_off = eo, tb.ex_img = ei, tb.ex_snap = es;
+        tb.ex_tie = et, tb.ex_flag = ef, tb.ex_mmask = em, tb.tie_len = tl, tb.tie_gfp = tg;
+        tb.tie_pre = tpr, tb.rec_thrs = rt, tb.spec_ap = sap, tb.spec_thr = sth;
+        tb.spec_area = sar, tb.spec_m = sm;
+    }
+    BUF(out, double, o_out, 1);
+    Py_buffer wpv, wgv;
+    if (PyObject_GetBuffer(o_wp, &wpv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) {
+        release(&bufs);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(o_wg, &wgv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) {
+        PyBuffer_Release(&wpv);
+        release(&bufs);
+        return NULL;
+    }
+    const size_t n_cells = (size_t)(T * R * K > 0 ? T * R * K : 1) * NB;
+    if ((size_t)wpv.len < (n_cells + 8) * sizeof(double) ||
+        (size_t)wgv.len < (n_cells + NB) * sizeof(double)) {
+        PyBuffer_Release(&wpv);
+        PyBuffer_Release(&wgv);
+        release(&bufs);
+        PyErr_SetString(PyExc_ValueError, "bootstrap: work arrays too small");
+        return NULL;
+    }
+
+    int fail = 0;
+    Work wk;
+    memset(&wk, 0, sizeof(wk));
+    Py_BEGIN_ALLOW_THREADS
+    wk.W = (i32 *)malloc((size_t)(I > 0 ? I : 1) * NB * sizeof(i32));
+    wk.wmax = (i32 *)malloc((size_t)(I > 0 ? I : 1) * sizeof(i32));
+    wk.npig = (i32 *)malloc((size_t)(K * A > 0 ? K * A : 1) * NB * sizeof(i32));
+    /* P 64-byte aligned (rows of NB doubles fill whole cache lines) */
+    wk.P = (double *)(((uintptr_t)wpv.buf + 63) & ~(uintptr_t)63);
+    wk.Rc = (double *)calloc((size_t)(M * T * K > 0 ? M * T * K : 1) * NB, sizeof(double));
+    wk.tmp = (double *)wgv.buf;
+    wk.tmpr = (double *)malloc((size_t)(T * K > 0 ? T * K : 1) * sizeof(double));
+    wk.def = (u8 *)malloc((size_t)(K > 0 ? K : 1) * NB);
+    double *stats = (double *)malloc((size_t)NB * (S > 0 ? S : 1) * sizeof(double));
+    i64 max_snap = 1;
+    for (i64 ak = 0; ak < K * A; ak++)
+        if (tb.snap_off[ak + 1] - tb.snap_off[ak] > max_snap)
+            max_snap = tb.snap_off[ak + 1] - tb.snap_off[ak];
+    if (!wk.W || !wk.wmax || !wk.npig || !wk.P || !wk.Rc || !wk.tmp || !wk.tmpr || !wk.def ||
+        !stats ||
+        grow(&wk.snap, (size_t)max_snap * NB * sizeof(i32)) ||
+        grow(&wk.evtp, 256 * NB * sizeof(i32)) || grow(&wk.evfp, 256 * NB * sizeof(i32)))
+        fail = 1;
+    wk.X = (double *)malloc((size_t)(R + 1) * NB * sizeof(double));
+    wk.cnt = (u8 **)calloc(CNT_MAX_N, sizeof(u8 *));
+    if (!wk.X || !wk.cnt) fail = 1;
+    else
+        for (i64 x = 0; x < (R + 1) * NB; x++) wk.X[x] = -1.0;
+    if (!fail) fail = run_chunks(&tb, &wk, w, B, out, stats);
+    free(wk.W);
+    free(wk.wmax);
+    free(wk.npig);
+    free(wk.Rc);
+    free(wk.tmpr);
+    free(wk.def);
+    free(stats);
+    free(wk.snap.p);
+    free(wk.evtp.p);
+    free(wk.evfp.p);
+    free(wk.env.p);
+    free(wk.ctab.p);
+    free(wk.X);
+    if (wk.cnt)
+        for (i64 x = 0; x < CNT_MAX_N; x++) free(wk.cnt[x]);
+    free(wk.cnt);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&wpv);
+    PyBuffer_Release(&wgv);
+    release(&bufs);
+    if (fail) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* ===================================================================== module */
+static PyMethodDef methods[] = {
+    {"cells_count", py_cells_count, METH_VARARGS, NULL},
+    {"cells_fill", py_cells_fill, METH_VARARGS, NULL},
+    {"replicate", py_replicate, METH_VARARGS, NULL},
+    {"pairwise_sum", py_pairwise_sum, METH_VARARGS, NULL},
+    {"pairwise_rows", py_pairwise_rows, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bootstrap_ext",
+                                    "C kernel of the COCO bootstrap", -1, methods};
+
+PyMODINIT_FUNC PyInit__bootstrap_ext(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m) PyModule_AddIntConstant(m, "NB", NB);
+    return m;
+}
