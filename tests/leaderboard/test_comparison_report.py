@@ -336,3 +336,16 @@ def test_absent_analysis_draws_nothing(tmp_path):
     html = render_html(load_long(tmp_path), results=tmp_path)
     for marker in ("error analysis", "class='an", "TIDE", "reliability", "per-sample"):
         assert marker not in html, marker
+
+
+def test_a_corrupt_samples_file_is_not_a_crash(tmp_path):
+    a = cls_run(tmp_path, "a", logits(0.9, 1))
+    b = cls_run(tmp_path, "b", logits(0.5, 2))
+    (tmp_path / "records" / b["samples_file"]).write_bytes(b"not a zip file")
+    df = load_long(tmp_path)
+    md = markdown(pivot(df))
+    assert "| 1 | 1 | - | a |" in md and "| 2 | - | - | b |" in md
+    html = render_html(df, results=tmp_path)
+    assert (
+        f"b: unreadable per-sample statistics in {a['samples_file']} or {b['samples_file']}" in html
+    )

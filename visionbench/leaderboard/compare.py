@@ -32,6 +32,7 @@ signatures, without stored per-sample statistics, or without common samples.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -449,7 +450,13 @@ def chain_tests(
                                             level=level)}  # fmt: skip
             except RunError as e:
                 got = {"error": str(e).removeprefix("compare: ")}
-            cache.put(key, got)
+                cache.put(key, got)
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+                # an unreadable or malformed samples file: this run is not tested (not cached)
+                got = {"error": f"unreadable per-sample statistics in {prev['samples_file']} "
+                                f"or {rec['samples_file']} ({type(e).__name__})"}  # fmt: skip
+            else:
+                cache.put(key, got)
         if got.get("error"):
             entry["error"], entry["above"] = got["error"], None
             continue

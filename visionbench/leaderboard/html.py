@@ -553,8 +553,10 @@ def paired_table(tests: dict[str, Any], label_of: dict[str, str]) -> str:
     interval (paired bootstrap, percentile), and both tests' p-values; a model that was not
     tested says why."""
     if not any(e["rows"] for e in tests["chain"]):
+        why = "; ".join(f"{label_of.get(e['run_id'], e['run_id'])}: {e['error']}"
+                        for e in tests["chain"] if e["error"])  # fmt: skip
         return ("<p class='rankby'>paired differences: not available (fewer than two runs "
-                "with per-sample statistics could be compared)</p>")  # fmt: skip
+                f"with per-sample statistics could be compared; {escape(why)})</p>")  # fmt: skip
     rows = []
     for e in tests["chain"]:
         model = escape(label_of.get(e["run_id"], e["run_id"]))
