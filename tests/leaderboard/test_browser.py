@@ -77,9 +77,10 @@ def test_loads_without_errors_or_network(page):
     assert page.evaluate("document.querySelectorAll('section.group').length") == 2
     assert page.evaluate("document.getElementById('vb-count').textContent") == "6 of 6 rows shown"
     assert page.evaluate("document.querySelectorAll('img').length") == 1  # the PR curves PNG
-    # per-run SVG charts (4 confusion + 2 AP per class) and the efficiency scatter plots:
-    # classification vs GFLOPs, latency and throughput, detection vs throughput
-    assert page.evaluate("document.querySelectorAll('svg.chart').length") == 6 + 4
+    # SVG charts: 4 confusion heatmaps, 1 AP per class (both detectors), 2 headline-metric
+    # charts (one per group) and the efficiency scatter plots: classification vs GFLOPs,
+    # latency and throughput, detection vs throughput
+    assert page.evaluate("document.querySelectorAll('svg.chart').length") == 4 + 1 + 2 + 4
     assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
 
 
@@ -201,4 +202,7 @@ def test_report_of_a_real_demo_run(browser, tmp_path):
     # columns: rank, model, weights, samples, top1 (%)
     top1 = browser.evaluate(f"document.querySelector('{CLS} td[data-v]:nth-child(5)').dataset.v")
     assert float(top1) == record["metrics"]["top1"]["value"]
-    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 1  # confusion
+    # the headline metrics with their intervals as error bars, and the confusion heatmap
+    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 2
+    errs = browser.evaluate("document.querySelectorAll('svg.chart line.err').length")
+    assert errs == sum("ci" in m for m in record["metrics"].values() if m.get("ci"))

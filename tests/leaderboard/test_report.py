@@ -105,10 +105,16 @@ def test_plots_are_valid_pngs(report):
     charts = _charts(html)
     assert sum(a.startswith("confusion matrix: ") for a in charts) == 4
     assert "confusion matrix: &lt;script&gt;alert(1)&lt;/script&gt;" in charts
-    assert {a for a in charts if a.startswith("AP per class")} == {
-        "AP per class: det-a",
-        "AP per class: det-b",
-    }
+    # per-class bars of both detectors in one chart, a bar group per class with ground truth
+    assert [a for a in charts if a.startswith("AP per class")] == ["AP per class: 2 models"]
+    per_class = re.search(r'aria-label="AP per class".*?</svg>', html, re.S).group(0)
+    assert re.findall(r'class="bargroup" data-category="([^"]*)"', per_class) == [
+        "bicycle",
+        "person",
+    ]  # fmt: skip (equal means: the later class first, as one run)
+    assert per_class.count('<rect class="bar"') == 2 * 2
+    # one headline chart per group: (%) for classification, (0-1) for detection
+    assert "headline metrics (%)" in svg_titles and "headline metrics (0-1)" in svg_titles
     # detection records have no GFLOPs or latency: no such plot, but a throughput one
     assert not any(t.startswith("AP vs GFLOPs") or t.startswith("AP vs latency")
                    for t in svg_titles)  # fmt: skip
@@ -130,7 +136,7 @@ def test_malformed_arrays_skip_plots_with_a_warning(tmp_path):
     bad = {"ap_per_category": np.array([0.1, 0.2, 0.3]), "category_ids": np.array([1, 2]),
            "precision": np.zeros((2, 2))}  # fmt: skip
     write_record(rec, tmp_path, arrays=bad)
-    with pytest.warns(UserWarning, match="skipped plots of m: IndexError"):
+    with pytest.warns(UserWarning, match="skipped plots of m: ap_per_category has 3 values for 2"):
         html = render_html(load_long(tmp_path), results=tmp_path)
     assert "AP per class" not in html and "precision-recall curves" not in html
     assert "AP vs GFLOPs" not in html  # one run: no efficiency plot of a single point

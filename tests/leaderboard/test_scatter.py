@@ -65,18 +65,24 @@ def _cls(model, top1, gflops, throughput, latency):
                        gflops=gflops, throughput=throughput, latency_ms=latency)  # fmt: skip
 
 
+def _scatter_titles(html):
+    """The efficiency scatter plots (not the headline-metrics bar charts)."""
+    titles = re.findall(r'<svg class="chart"[^>]*aria-label="([^"]*)"', html)
+    return [t for t in titles if not t.startswith("headline metrics")]
+
+
 def test_report_plots_only_quantities_two_runs_have(tmp_path):
     recs = [_cls("a", 70.0, 1.0, None, None), _cls("b", 80.0, 2.0, 50.0, None),
             _cls("c", 75.0, None, None, 3.0)]  # fmt: skip
     html = render_html(long_table(recs), records=recs, results=tmp_path)
-    titles = re.findall(r'<svg class="chart"[^>]*aria-label="([^"]*)"', html)
+    titles = _scatter_titles(html)
     assert titles == ["top1 vs GFLOPs per image, Pareto front in red"]  # only GFLOPs: a and b
-    svg = re.search(r'<svg class="chart".*?</svg>', html, flags=re.S).group(0)
+    svg = re.search(r'<svg class="chart"[^>]*aria-label="top1 vs.*?</svg>', html, re.S).group(0)
     assert svg.count("<circle") == 2 and 'class="pareto"' in svg
     one = render_html(long_table(recs[:1]), records=recs[:1], results=tmp_path)
-    assert '<svg class="chart"' not in one  # a single run: no efficiency plot at all
+    assert _scatter_titles(one) == []  # a single run: no efficiency plot at all
     # a dominated pair: the front is one point, so neither drawn nor named
     dom = [_cls("a", 80.0, 1.0, None, None), _cls("b", 70.0, 2.0, None, None)]
     html = render_html(long_table(dom), records=dom, results=tmp_path)
-    (title,) = re.findall(r'<svg class="chart"[^>]*aria-label="([^"]*)"', html)
+    (title,) = _scatter_titles(html)
     assert title == "top1 vs GFLOPs per image" and 'class="pareto"' not in html

@@ -32,6 +32,7 @@ signatures, without stored per-sample statistics, or without common samples.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,22 @@ import numpy as np
 
 from visionbench.errors import RunError
 
-__all__ = ["compare_runs", "load_run", "format_comparison", "rank_groups", "SACREBLEU_SEED"]
+__all__ = [
+    "compare_runs",
+    "load_run",
+    "format_comparison",
+    "rank_groups",
+    "chain_tests",
+    "paired_settings",
+    "PairedTestCache",
+    "SACREBLEU_SEED",
+    "TEST_NAMES",
+]
 
 SACREBLEU_SEED = 12345
+
+#: The name of each test, as the views print it.
+TEST_NAMES = {"p_randomization": "approximate randomisation", "p_bootstrap": "paired bootstrap"}
 
 
 def load_run(ref: str, results: Any = None) -> dict[str, Any]:
@@ -308,4 +322,173 @@ def rank_groups(
                 "test": "approximate randomisation" if test == "p_randomization" else "paired bootstrap",
             }
         )  # fmt: skip
+    return out
+
+
+# -- the tests the leaderboard views run ----------------------------------------------
+def paired_settings() -> dict[str, int]:
+    """Resamples and trials of the paired tests the leaderboard views run (rank groups,
+    the report's table of paired differences): ``VISIONBENCH_PAIRED_B`` (default 1000,
+    ``bench compare``'s default, so the views' p-values equal its output; 0: no tests)."""
+    import os
+
+    raw = os.environ.get("VISIONBENCH_PAIRED_B", "1000").strip()
+    try:
+        n = max(int(raw), 0)
+    except ValueError:
+        n = 1000
+    return {"B": n, "trials": n, "seed": SACREBLEU_SEED}
+
+
+class PairedTestCache:
+    """Paired-test results on disk (one JSON file), keyed by the sha256 of both runs'
+    per-sample statistics files and the test settings, so a view shown again does not
+    redo the tests; the results are a function of that key alone. A cache that cannot be
+    read or written is ignored (the tests are then run each time)."""
+
+    VERSION = 1
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path is not None else None
+        self._data: dict[str, Any] = {}
+        self._dirty = False
+        self._digests: dict[str, str | None] = {}
+        if self.path is not None and self.path.exists():
+            try:
+                data = json.loads(self.path.read_text())
+                if isinstance(data, dict) and data.get("version") == self.VERSION:
+                    self._data = dict(data.get("entries") or {})
+            except (OSError, ValueError):
+                self._data = {}
+
+    def digest(self, rec: dict[str, Any]) -> str | None:
+        """The sha256 of a record's per-sample statistics file (None: it has none)."""
+        import hashlib
+
+        name = rec.get("samples_file")
+        if not name or not rec.get("_dir"):
+            return None
+        p = Path(rec["_dir"]) / Path(name).name
+        key = str(p)
+        if key not in self._digests:
+            try:
+                self._digests[key] = hashlib.sha256(p.read_bytes()).hexdigest()
+            except OSError:
+                self._digests[key] = None
+        return self._digests[key]
+
+    def key(self, a: dict[str, Any], b: dict[str, Any], **settings: Any) -> str | None:
+        da, db = self.digest(a), self.digest(b)
+        if da is None or db is None:
+            return None
+        parts = [da, db] + [f"{k}={settings[k]}" for k in sorted(settings)]
+        return "|".join(parts)
+
+    def get(self, key: str | None) -> Any:
+        return None if key is None else self._data.get(key)
+
+    def put(self, key: str | None, value: Any) -> None:
+        if key is not None:
+            self._data[key] = value
+            self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache (atomically) when it changed; errors are ignored."""
+        if self.path is None or not self._dirty:
+            return
+        from visionbench.engine.records import atomic_write_bytes
+
+        try:
+            text = json.dumps({"version": self.VERSION, "entries": self._data}, allow_nan=True)
+            atomic_write_bytes(self.path, text.encode())
+            self._dirty = False
+        except OSError:
+            pass
+
+
+def chain_tests(
+    records: list[dict[str, Any]],
+    *,
+    B: int = 1000,
+    trials: int = 1000,
+    seed: int = SACREBLEU_SEED,
+    level: float = 0.95,
+    cache: PairedTestCache | None = None,
+) -> list[dict[str, Any]]:
+    """Each run tested against the nearest run above it (in the given order, the
+    leaderboard's) that has per-sample statistics, on the headline metrics the statistics
+    rescore (:func:`compare_runs` with that run as the baseline).
+
+    Returns:
+        one entry per record, in order: ``{"run_id", "above"`` (the run it was tested
+        against, None for the first testable one)``, "rows"`` (:func:`compare_runs` rows,
+        ``difference`` = run - above; None when not tested)``, "error"`` (why it was not
+        tested: no per-sample statistics, a refusal of :func:`compare_runs`; else None)``}``.
+        A run that could not be tested is skipped: the next is tested against the run
+        above it.
+    """
+    cache = cache if cache is not None else PairedTestCache(None)
+    out: list[dict[str, Any]] = []
+    prev: dict[str, Any] | None = None
+    for rec in records:
+        entry: dict[str, Any] = {"run_id": rec["run_id"], "above": None, "rows": None,
+                                 "error": None}  # fmt: skip
+        out.append(entry)
+        if not rec.get("samples_file") or cache.digest(rec) is None:
+            entry["error"] = "no per-sample statistics (no samples file)"
+            continue
+        if prev is None:
+            prev = rec
+            continue
+        entry["above"] = prev["run_id"]
+        key = cache.key(prev, rec, B=B, trials=trials, seed=seed, level=level,
+                        v=PairedTestCache.VERSION)  # fmt: skip
+        got = cache.get(key)
+        if got is None:
+            try:
+                got = {"rows": compare_runs([prev, rec], B=B, trials=trials, seed=seed,
+                                            level=level)}  # fmt: skip
+            except RunError as e:
+                got = {"error": str(e).removeprefix("compare: ")}
+                cache.put(key, got)
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+                # an unreadable or malformed samples file: this run is not tested (not cached)
+                got = {"error": f"unreadable per-sample statistics in {prev['samples_file']} "
+                                f"or {rec['samples_file']} ({type(e).__name__})"}  # fmt: skip
+            else:
+                cache.put(key, got)
+        if got.get("error"):
+            entry["error"], entry["above"] = got["error"], None
+            continue
+        entry["rows"] = [{**r, "baseline": prev["run_id"], "run": rec["run_id"]}
+                         for r in got["rows"]]  # fmt: skip
+        prev = rec
+    cache.save()
+    return out
+
+
+def groups_from_chain(
+    chain: list[dict[str, Any]], metric: str, *, alpha: float = 0.05, test: str = "p_randomization"
+) -> dict[str, dict[str, Any]]:
+    """Rank groups from :func:`chain_tests` on one metric: run id -> ``{"group", "p",
+    "above", "difference"}`` for every run that took part; the first is in group 1 and a
+    run starts a new group when its difference to the run above is not zero and its
+    p-value (``test``) is below ``alpha`` -- as :func:`rank_groups`."""
+    out: dict[str, dict[str, Any]] = {}
+    group = 0
+    for e in chain:
+        if e["error"]:
+            continue
+        if e["above"] is None:
+            group += 1
+            out[e["run_id"]] = {"group": group, "p": None, "above": None, "difference": None}
+            continue
+        row = next((r for r in e["rows"] if r["metric"] == metric), None)
+        if row is None:
+            continue
+        p = row[test]
+        if row["difference"] != 0 and p is not None and p < alpha:
+            group += 1
+        out[e["run_id"]] = {"group": group, "p": p, "above": e["above"],
+                            "difference": row["difference"]}  # fmt: skip
     return out

@@ -22,28 +22,40 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from visionbench.engine.records import read_records, results_dir
 from visionbench.leaderboard import plots
 from visionbench.leaderboard.html_assets import CSS, SCRIPT
-from visionbench.leaderboard.svg import scatter_svg
+from visionbench.leaderboard.svg import (
+    grouped_bars_svg,
+    histogram_svg,
+    reliability_svg,
+    scatter_svg,
+)
 from visionbench.leaderboard.table import EFFICIENCY, FULL, best_mask, pivot
-from visionbench.leaderboard.units import EFFICIENCY_COLUMNS
+from visionbench.leaderboard.units import EFFICIENCY_COLUMNS, header
 from visionbench.leaderboard.views import (
     CellView,
     cell_text,
     column_header,
     groups,
     hidden_note,
+    rank_caption,
+    with_rank_groups,
 )
 
-__all__ = ["render_html", "json_for_script"]
+__all__ = ["render_html", "json_for_script", "paired_table"]
 
 #: At most this many models per PR-curve plot (the best ranked).
 MAX_PR_MODELS = 10
-#: Per-run plots (per-class bars, confusion) for at most this many runs per group.
+#: Per-run plots (confusion, error analysis) for at most this many runs per group.
 MAX_DETAIL_RUNS = 12
+#: At most this many models (the best ranked) in one grouped chart (headline metrics, TIDE).
+MAX_SERIES = 10
+#: At most this many models in one per-class grouped chart.
+MAX_CLASS_SERIES = 6
 
 _EFF_LABELS = {k: v[0] for k, v in EFFICIENCY_COLUMNS.items()}
 
@@ -74,8 +86,8 @@ def render_html(
     run_ids = set(df_long["run_id"]) if not df_long.empty else set()
     records = [r for r in records if r.get("run_id") in run_ids]
     records_dir = results_dir(results) / "records"
-    wide = pivot(df_long, all_runs=all_runs)
-    by_run = {r["run_id"]: r for r in records}
+    wide, tests = with_rank_groups(pivot(df_long, all_runs=all_runs), results)
+    by_run = {r["run_id"]: {**r, "_dir": str(records_dir)} for r in records}
     sections, nav = [], []
     note = hidden_note(wide)
     if wide.empty:
@@ -85,7 +97,8 @@ def render_html(
         for n, g in enumerate(groups(wide, metrics="all")):
             sid = f"g{n}"
             dataset, split, task = g["key"]
-            sections.append(_section(sid, g, wide, best, by_run, records_dir))
+            sections.append(_section(sid, g, wide, best, by_run, records_dir,
+                                     tests.get(g["key"])))  # fmt: skip
             nav.append((sid, task, dataset, split))
     if note:
         sections.append(f'<p class="empty">{escape(note)}</p>')
@@ -150,9 +163,11 @@ def _section(
     best: pd.DataFrame,
     by_run: dict[str, dict[str, Any]],
     records_dir: Path,
+    tests: dict[str, Any] | None = None,
 ) -> str:
     dataset, split, task = g["key"]
     info = wide.attrs["columns"]
+    attrs = wide.attrs
     rank_by = g["rank_by"]
     part = wide.loc[g["index"]]
     wide, best = CellView(part), CellView(best.loc[g["index"]])
@@ -175,6 +190,9 @@ def _section(
             f"(<code>{escape(info[rank_by]['signature'])}</code>); subset and random-weight "
             "runs are not ranked</p>"
         )
+    groups_line = rank_caption(g["rank_tests"])
+    if groups_line:
+        out.append(f"<p class='rankby groups'>{escape(groups_line)}</p>")
     out.append('<div class="scroll"><table class="lb">')
     top = [f'<tr class="sigrow"><th colspan="{2 + len(ident)}"></th>']
     for s in sigs:
@@ -185,9 +203,10 @@ def _section(
     if eff:
         top.append(f'<th colspan="{len(eff)}" class="sig">efficiency</th>')
     out.append("<thead>" + "".join(top) + "</tr><tr>")
-    numeric_ident = {"num_samples", "runs"}
+    numeric_ident = {"num_samples", "runs", "group", "p_vs_above"}
     heads = [("rank", "rank", "0", True), ("model", "model", "", False)]
-    heads += [(c, column_header(wide, c), "1", c in numeric_ident) for c in ident]
+    heads += [(c, column_header(wide, c), "0" if c == "group" else "1", c in numeric_ident)
+              for c in ident]  # fmt: skip
     heads += [(c, column_header(wide, c), "1" if info[c]["higher_is_better"] else "0", True)
               for c in metrics]  # fmt: skip
     heads += [(c, _EFF_LABELS[c], "1" if EFFICIENCY[c] else "0", True) for c in eff]
@@ -225,7 +244,10 @@ def _section(
     out.append("</tbody></table></div>")
     recs = {str(wide.at[i, "run_id"]): by_run[wide.at[i, "run_id"]] for i in g["index"]
             if wide.at[i, "run_id"] in by_run}  # fmt: skip
-    out.append(_plots(task, dataset, part, rank_by, recs, records_dir))
+    label_of = {str(r["run_id"]): _run_label(r) for _, r in part.iterrows()}
+    out.append(_plots(task, dataset, part, rank_by, recs, records_dir, attrs, g["key"]))
+    if tests:
+        out.append(paired_table(tests, label_of))
     out.append("</section>")
     return "\n".join(out)
 
@@ -254,27 +276,39 @@ def _plots(
     rank_by: str | None,
     recs: dict[str, dict[str, Any]],
     records_dir: Path,
+    attrs: dict[str, Any] | None = None,
+    key: tuple[str, str, str] | None = None,
 ) -> str:
-    """The group's figures: efficiency scatter plots (inline SVG, one per quantity that at
-    least two runs have), PR curves, then per-run details (per-class bars, confusion)
-    for the best :data:`MAX_DETAIL_RUNS` runs."""
+    """The group's figures: the headline metrics of every model in one grouped chart per
+    unit (intervals as error bars), efficiency scatter plots (inline SVG, one per quantity
+    that at least two runs have; intervals as error bars), PR curves, per-class bars of
+    the models in one grouped chart, TIDE's breakdown and the best-F1 thresholds of the
+    models, then per-run details (confusion, error analysis) for the best
+    :data:`MAX_DETAIL_RUNS` runs."""
+    attrs = attrs or {}
+    ci = attrs.get("ci", {})
     figs: list[tuple[str | None, str]] = []
     svgs: list[str] = []
+    labels = [_run_label(r) for _, r in part.iterrows()]
+    run_ids = [str(r) for r in part["run_id"]]
+    head = (attrs.get("headline") or {}).get(key) or ([rank_by] if rank_by else [])
+    svgs += _headline_charts(part, head, attrs, labels, run_ids, _ci_level(recs))
     if rank_by is not None:
-        labels = [_run_label(r) for _, r in part.iterrows()]
         y = pd.to_numeric(part[rank_by], errors="coerce").to_numpy(dtype=float)
+        lo = [ci.get((r, rank_by), (math.nan, math.nan))[0] for r in run_ids]
+        hi = [ci.get((r, rank_by), (math.nan, math.nan))[1] for r in run_ids]
         for col, xlabel, benefit in (
             ("gflops", "GFLOPs per image", False),
             ("latency_ms", "latency (ms, batch 1)", False),
             ("throughput_img_s", "model img/s (steady state)", True),
         ):
             chart = _efficiency_svg(labels, part[col], y, xlabel=xlabel, ylabel=rank_by,
-                                    benefit=benefit)  # fmt: skip
+                                    benefit=benefit, low=lo, high=hi)  # fmt: skip
             if chart:
                 svgs.append(chart)
-    runs = [str(r) for r in part["run_id"] if str(r) in recs]
+    runs = [r for r in run_ids if r in recs]
     shown = runs[:MAX_DETAIL_RUNS]
-    label_of = {str(r["run_id"]): _run_label(r) for _, r in part.iterrows()}
+    label_of = dict(zip(run_ids, labels))
     arrays = {r: plots.load_arrays(recs[r], records_dir) for r in shown}
     pr_keys = {r: _draws(recs[r]).get("pr_curves", "precision" if task == "detection" else None)
                for r in shown}  # fmt: skip
@@ -284,9 +318,18 @@ def _plots(
                            title=f"precision-recall, {dataset}"),
                      "precision-recall curves (area all, max detections 100)"))  # fmt: skip
     extra: list[str] = []
+    extra += _per_class_charts(shown, recs, arrays, label_of)
+    analyses = {r: (recs[r].get("analysis") or {}) for r in shown}
+    analyses = {r: a for r, a in analyses.items() if isinstance(a, dict) and a}
+    tide = _safe(_tide_chart, analyses, label_of, what="the TIDE chart")
+    if tide:
+        svgs.append(tide)
+    extra.append(_safe(_threshold_table, analyses, label_of, what="the threshold table") or "")
     for r in shown:
         m = label_of[r]
         extra += _safe(_run_details, task, m, recs[r], arrays[r], what=f"plots of {m}") or []
+        if r in analyses:
+            extra.append(_safe(_analysis_details, m, analyses[r], what=f"analysis of {m}") or "")
     if len(runs) > len(shown) and extra:
         extra.append(f"<p class='rankby'>per-run plots for the best {len(shown)} of "
                      f"{len(runs)} runs</p>")  # fmt: skip
@@ -300,40 +343,288 @@ def _plots(
     return (f'<div class="plots">{body}</div>' if body else "") + "".join(extra)
 
 
+def _headline_charts(
+    part: pd.DataFrame, head: list[str], attrs: dict[str, Any], labels: list[str],
+    run_ids: list[str], level: str = "95%",
+) -> list[str]:  # fmt: skip
+    """One grouped-bar chart per unit of the headline metrics: a group per metric, a bar
+    per model (the best :data:`MAX_SERIES`), the interval (``ci``) as an error bar."""
+    info, ci = attrs.get("columns", {}), attrs.get("ci", {})
+    head = [c for c in head if c in part and part[c].notna().any()]
+    n = min(len(run_ids), MAX_SERIES)
+    out = []
+    units: dict[str | None, list[str]] = {}
+    for c in head:
+        units.setdefault(info.get(c, {}).get("unit"), []).append(c)
+    for unit, cols in units.items():
+        vals = np.array([[_float(part[c].iloc[j]) for j in range(n)] for c in cols])
+        lo = np.array([[ci.get((run_ids[j], c), (math.nan,))[0] for j in range(n)] for c in cols])
+        hi = np.array([[ci.get((run_ids[j], c), (0, math.nan))[1] for j in range(n)]
+                       for c in cols])  # fmt: skip
+        if not np.isfinite(vals).any():
+            continue
+        scale = header("", unit).strip()
+        note = f", {level} intervals" if np.isfinite(lo).any() else ""
+        more = f" (best {n} of {len(run_ids)})" if n < len(run_ids) else ""
+        out.append(grouped_bars_svg(cols, labels[:n], vals, lows=lo, highs=hi,
+                                    title=f"headline metrics {scale}{note}{more}",
+                                    xlabel=f"value {scale}"))  # fmt: skip
+    return out
+
+
+def _ci_level(recs: dict[str, dict[str, Any]]) -> str:
+    """The level the records' intervals declare (``95%``; the first one found)."""
+    for rec in recs.values():
+        for m in (rec.get("metrics") or {}).values():
+            ci = m.get("ci") if isinstance(m, dict) else None
+            if isinstance(ci, dict) and ci.get("level"):
+                return f"{float(ci['level']) * 100:g}%"
+    return "95%"
+
+
+def _float(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return f
+
+
+def _per_class_charts(
+    shown: list[str], recs: dict[str, dict[str, Any]], arrays: dict[str, dict[str, Any]],
+    label_of: dict[str, str],
+) -> list[str]:  # fmt: skip
+    """Per-class bars of several models in ONE chart per (array label, class list): the
+    runs whose per-class arrays name the same classes share a chart (the best
+    :data:`MAX_CLASS_SERIES`), classes sorted by the models' mean, best at the top."""
+    charts: dict[tuple[str, tuple[str, ...]], dict[str, np.ndarray]] = {}
+    for r in shown:
+        a, draws = arrays[r], _draws(recs[r])
+        for spec in _per_class_specs(draws, a):
+            k, label = spec["array"], spec["label"]
+            if k not in a or np.asarray(a[k]).ndim != 1:
+                continue
+            if spec.get("names") and len(spec["names"]) == len(a[k]):
+                names = list(spec["names"])
+            else:
+                ids = a.get(spec["ids"]) if spec.get("ids") else None
+                names = _safe(plots.class_names, recs[r], len(a[k]), ids,
+                              what=f"plots of {label_of[r]}")  # fmt: skip
+                if names is None:
+                    continue
+                if len(names) != len(a[k]):
+                    warnings.warn(f"report: skipped plots of {label_of[r]}: {k} has "
+                                  f"{len(a[k])} values for {len(names)} class ids",
+                                  stacklevel=2)  # fmt: skip
+                    continue
+            charts.setdefault((label, tuple(map(str, names))), {})[r] = np.asarray(a[k], float)
+    out = []
+    for (label, names), by_run in charts.items():
+        runs = list(by_run)[:MAX_CLASS_SERIES]
+        models = [label_of[r] for r in runs]
+        g = plots.per_class_grouped_plot(list(names), np.stack([by_run[r] for r in runs], 1),
+                                         models, xlabel=label,
+                                         title=f"{label} per class")  # fmt: skip
+        if g:
+            what = models[0] if len(models) == 1 else f"{len(models)} models"
+            out.append(_details(f"{label} per class: {what}", g))
+    return out
+
+
+def _tide_chart(analyses: dict[str, dict[str, Any]], label_of: dict[str, str]) -> str | None:
+    """TIDE's dAP of each error type (and the special FalsePos / FalseNeg), a bar per
+    model, in one chart."""
+    runs = [r for r, a in analyses.items() if isinstance(a.get("tide"), dict)][:MAX_SERIES]
+    if not runs:
+        return None
+    cats: list[str] = []
+    for r in runs:
+        t = analyses[r]["tide"]
+        for k in list(t.get("dAP") or {}) + [f"{s} (special)" for s in t.get("special") or {}]:
+            if k not in cats:
+                cats.append(k)
+
+    def value(t: dict[str, Any], cat: str) -> float:
+        if cat.endswith(" (special)"):
+            return _float((t.get("special") or {}).get(cat.removesuffix(" (special)")))
+        return _float((t.get("dAP") or {}).get(cat))
+
+    vals = np.array([[value(analyses[r]["tide"], c) for r in runs] for c in cats])
+    if not np.isfinite(vals).any():
+        return None
+    return grouped_bars_svg(cats, [label_of[r] for r in runs], vals,
+                            title="TIDE: AP lost to each error type (dAP)",
+                            xlabel="dAP (AP gained by fixing that error type)")  # fmt: skip
+
+
+def _threshold_table(analyses: dict[str, dict[str, Any]], label_of: dict[str, str]) -> str:
+    """The best-F1 score threshold of each model (overall; per class in a collapsed
+    table)."""
+    rows = []
+    for r, a in analyses.items():
+        sweep = a.get("threshold_sweep")
+        if not isinstance(sweep, dict):
+            continue
+        per = sweep.get("per_class") or []
+        per_html = ""
+        if per:
+            body = "".join(
+                f"<tr><td>{escape(str(p.get('class')))}</td>{_ncell(p.get('best_f1'))}"
+                f"{_ncell(p.get('best_threshold'))}</tr>"
+                for p in per
+            )
+            per_html = (f"<details><summary>{len(per)} classes</summary><table class='an'>"
+                        "<thead><tr><th>class</th><th>best F1</th><th>at score &ge;</th></tr>"
+                        f"</thead><tbody>{body}</tbody></table></details>")  # fmt: skip
+        rows.append(f"<tr><td class='model'>{escape(label_of[r])}</td>"
+                    f"{_ncell(sweep.get('best_f1'))}{_ncell(sweep.get('best_threshold'))}"
+                    f"<td>{per_html}</td></tr>")  # fmt: skip
+    if not rows:
+        return ""
+    return ("<div class='scroll'><table class='an thresholds'><caption>best F1 over the score "
+            "threshold (precision / recall / F1 of the detections scoring at least the "
+            "threshold)</caption><thead><tr><th>model</th><th>best F1</th><th>at score &ge;"
+            "</th><th>per class</th></tr></thead><tbody>" + "".join(rows)
+            + "</tbody></table></div>")  # fmt: skip
+
+
+def _ncell(v: Any, digits: int = 4) -> str:
+    f = _float(v)
+    if not math.isfinite(f):
+        return '<td class="num">-</td>'
+    return f'<td class="num" data-v="{f!r}">{f:.{digits}g}</td>'
+
+
+def _analysis_details(model: str, a: dict[str, Any]) -> str:
+    """One run's error analysis, collapsed: the k worst samples, the most-confused class
+    pairs, the reliability diagram (calibration), the per-sample distribution."""
+    parts = []
+    worst = a.get("worst")
+    if isinstance(worst, dict) and worst.get("samples"):
+        by, direction = str(worst.get("by", "score")), str(worst.get("direction", "higher"))
+        body = "".join(
+            f"<tr><td class='num'>{n}</td><td class='id'>{escape(str(s.get('id')))}</td>"
+            f"{_ncell(s.get('score'))}</tr>"
+            for n, s in enumerate(worst["samples"], start=1)
+        )
+        parts.append(
+            f"<table class='an worst'><caption>the {len(worst['samples'])} worst samples by "
+            f"{escape(by)} ({escape(direction)} is better)</caption><thead><tr><th>#</th>"
+            f"<th>sample id</th><th>{escape(by)}</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+    pairs = a.get("confused_pairs")
+    if isinstance(pairs, list) and pairs:
+        body = "".join(
+            f"<tr><td>{escape(str(p.get('true')))}</td><td>{escape(str(p.get('pred')))}</td>"
+            f"{_ncell(p.get('count'), 12)}{_ncell(p.get('fraction'))}</tr>"
+            for p in pairs
+        )
+        parts.append(
+            "<table class='an pairs'><caption>most-confused class pairs (fraction: of the "
+            "true class's samples)</caption><thead><tr><th>true</th><th>predicted</th>"
+            f"<th>count</th><th>fraction</th></tr></thead><tbody>{body}</tbody></table>"
+        )
+    cal = a.get("calibration")
+    if isinstance(cal, dict) and isinstance(cal.get("bins"), dict):
+        b = cal["bins"]
+        title = (f"reliability: {model} (ECE {_float(cal.get('ece')):.4f}, "
+                 f"MCE {_float(cal.get('mce')):.4f}, {len(b.get('count') or [])} bins)")  # fmt: skip
+        parts.append(
+            f"<figure>{reliability_svg(b['confidence'], b['accuracy'], b['count'], title=title)}</figure>"
+        )
+    dist = a.get("per_sample")
+    if isinstance(dist, dict) and isinstance(dist.get("histogram"), dict):
+        h, q = dist["histogram"], dist.get("quantiles") or {}
+        metric = str(dist.get("metric", "score"))
+        qtext = ", ".join(f"{k} {_float(v):.3g}" for k, v in q.items())
+        parts.append("<figure>" + histogram_svg(
+            h["edges"], h["counts"], title=f"per-sample {metric}: {model}",
+            xlabel=f"{metric} per sample" + (f" ({qtext})" if qtext else ""),
+            marks={k: _float(v) for k, v in q.items()}) + "</figure>")  # fmt: skip
+    if not parts:
+        return ""
+    return (f"<details class='analysis'><summary>error analysis: {escape(model)}</summary>"
+            + "".join(parts) + "</details>")  # fmt: skip
+
+
+def paired_table(tests: dict[str, Any], label_of: dict[str, str]) -> str:
+    """The paired differences of each model to the model ranked above it (the tests behind
+    the rank groups): per headline metric the difference (this model - the one above), its
+    interval (paired bootstrap, percentile), and both tests' p-values; a model that was not
+    tested says why."""
+    if not any(e["rows"] for e in tests["chain"]):
+        why = "; ".join(f"{label_of.get(e['run_id'], e['run_id'])}: {e['error']}"
+                        for e in tests["chain"] if e["error"])  # fmt: skip
+        return ("<p class='rankby'>paired differences: not available (fewer than two runs "
+                f"with per-sample statistics could be compared; {escape(why)})</p>")  # fmt: skip
+    rows = []
+    for e in tests["chain"]:
+        model = escape(label_of.get(e["run_id"], e["run_id"]))
+        if e["error"]:
+            rows.append(f"<tr><td class='model'>{model}</td><td colspan='7' class='missing'>"
+                        f"not tested: {escape(e['error'])}</td></tr>")  # fmt: skip
+            continue
+        if e["above"] is None:
+            continue
+        above = escape(label_of.get(e["above"], e["above"]))
+        ordered = sorted(e["rows"], key=lambda r: r["metric"] != tests["metric"])
+        for r in ordered:
+            level = f"{r.get('level', 0.95) * 100:g}%"
+            rows.append(
+                f"<tr><td class='model'>{model}</td><td class='model'>{above}</td>"
+                f"<td>{escape(r['metric'])}</td>{_ncell(r['difference'])}"
+                f"<td class='num'>{_interval(r['ci_low'], r['ci_high'])} ({level})</td>"
+                f"{_ncell(r['p_bootstrap'], 3)}{_ncell(r['p_randomization'], 3)}"
+                f"<td class='num'>{int(r['samples'])}</td></tr>"
+            )
+    if not rows:
+        return ""
+    cap = (f"paired differences to the model ranked above, on the samples both scored: "
+           f"paired bootstrap ({tests['B']} resamples; the interval) and approximate "
+           f"randomisation ({tests['trials']} trials), seed {tests['seed']} "
+           f"(bench compare's tests)")  # fmt: skip
+    head = "".join(f"<th>{h}</th>" for h in (
+        "model", "vs (above)", "metric", "difference", "interval", "p (paired bootstrap)",
+        "p (approximate randomisation)", "samples"))  # fmt: skip
+    return (
+        f"<div class='scroll'><table class='an paired'><caption>{escape(cap)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>" + "".join(rows) + "</tbody></table></div>"
+    )
+
+
+def _interval(lo: Any, hi: Any) -> str:
+    a, b = _float(lo), _float(hi)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return "-"
+    return f"[{a:.4g}, {b:.4g}]"
+
+
 def _efficiency_svg(
-    labels: list[str], cost: Any, value: Any, *, xlabel: str, ylabel: str, benefit: bool
-) -> str | None:
+    labels: list[str], cost: Any, value: Any, *, xlabel: str, ylabel: str, benefit: bool,
+    low: Any = None, high: Any = None,
+) -> str | None:  # fmt: skip
     """Accuracy vs a cost (or a benefit such as throughput): only the runs that have both
     numbers, and only when at least two do; the Pareto front is drawn (and named) only
-    when it has two points or more."""
+    when it has two points or more; the accuracy's interval (``low``, ``high``) as error
+    bars."""
     c = pd.to_numeric(pd.Series(list(cost)), errors="coerce").to_numpy(dtype=float)
     v = pd.Series(list(value), dtype=float).to_numpy()
     ok = [i for i in range(len(c)) if math.isfinite(c[i]) and math.isfinite(v[i]) and c[i] > 0]
     if len(ok) < 2:
         return None
     xs, ys, names = c[ok], v[ok], [labels[i] for i in ok]
+    lo = None if low is None else np.asarray(low, dtype=float)[ok]
+    hi = None if high is None else np.asarray(high, dtype=float)[ok]
     front = plots.pareto_front(-xs if benefit else xs, ys)
     title = f"{ylabel} vs {xlabel}" + (", Pareto front in red" if len(front) >= 2 else "")
     return scatter_svg(names, xs, ys, xlabel=xlabel, ylabel=ylabel, title=title, front=front,
-                       front_where="pre" if benefit else "post")  # fmt: skip
+                       front_where="pre" if benefit else "post", y_low=lo, y_high=hi)  # fmt: skip
 
 
 def _run_details(task: str, model: str, rec: dict[str, Any], a: dict[str, Any]) -> list[str]:
-    """Collapsible per-class bars and confusion heatmap of one run."""
+    """Collapsible confusion heatmap of one run (per-class bars: :func:`_per_class_charts`)."""
     out = []
     draws = _draws(rec)
-    for spec in _per_class_specs(draws, a):
-        key, label = spec["array"], spec["label"]
-        if key not in a:
-            continue
-        if spec.get("names") and len(spec["names"]) == len(a[key]):
-            names = list(spec["names"])
-        else:
-            ids = a.get(spec["ids"]) if spec.get("ids") else None
-            names = plots.class_names(rec, len(a[key]), ids)
-        g = plots.per_class_plot(names, a[key], xlabel=label, title=f"{label}: {model}")
-        if g:
-            out.append(_details(f"{label} per class: {model}", g))
     conf = (
         draws.get("confusion")
         if draws

@@ -115,7 +115,7 @@ SCRIPT = r"""
       var on = (!task.value || s.getAttribute("data-task") === task.value) &&
                (!dataset.value || s.getAttribute("data-dataset") === dataset.value);
       s.hidden = !on;
-      s.querySelectorAll("tbody tr").forEach(function (tr) {
+      s.querySelectorAll("table.lb tbody tr").forEach(function (tr) {
         var hit = tr.getAttribute("data-model").toLowerCase().indexOf(q) >= 0;
         tr.hidden = !hit;
         total += 1;

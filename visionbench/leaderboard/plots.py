@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.leaderboard.svg import bars_svg, heatmap_svg
+from visionbench.leaderboard.svg import bars_svg, grouped_bars_svg, heatmap_svg
 
 __all__ = [
     "pareto_front",
@@ -31,6 +31,7 @@ __all__ = [
     "pr_curve_plot",
     "pr_curve_points",
     "per_class_plot",
+    "per_class_grouped_plot",
     "confusion_plot",
     "confusion_classes",
     "load_arrays",
@@ -169,6 +170,31 @@ def per_class_plot(
         keep = keep[:MAX_BARS]
     keep = keep[::-1]  # best at the top
     return bars_svg([str(names[i]) for i in keep], v[keep], title=title + note, xlabel=xlabel)
+
+
+def per_class_grouped_plot(
+    names: Sequence[str], values: np.ndarray, models: Sequence[str], *, xlabel: str,
+    title: str,
+) -> str | None:  # fmt: skip
+    """Inline SVG grouped bars: a group per class, a bar per model (``values`` [classes,
+    models]); classes where no model has a finite value left out, the others sorted by
+    the models' mean (best at the top; at most :data:`MAX_BARS`, the lowest means, when
+    there are more). None when no value is finite."""
+    v = np.asarray(values, dtype=float).reshape(len(names), len(models))
+    keep = np.flatnonzero(np.isfinite(v).any(axis=1))
+    if keep.size == 0:
+        return None
+    mean = np.array([np.nanmean(v[i]) for i in keep])
+    keep = keep[np.argsort(mean, kind="stable")]
+    note = ""
+    if keep.size > MAX_BARS:
+        note = f" (lowest {MAX_BARS} of {keep.size} by the mean over models)"
+        keep = keep[:MAX_BARS]
+    keep = keep[::-1]
+    if len(models) == 1:
+        title += f": {models[0]}"
+    return grouped_bars_svg([str(names[i]) for i in keep], list(models), v[keep],
+                            title=title + note, xlabel=xlabel)  # fmt: skip
 
 
 def confusion_plot(confusion: np.ndarray, names: Sequence[str], *, title: str) -> str | None:

@@ -14,13 +14,27 @@ from html import escape
 
 import numpy as np
 
-__all__ = ["bars_svg", "heatmap_svg", "scatter_svg", "label_boxes", "viridis"]
+__all__ = [
+    "bars_svg",
+    "grouped_bars_svg",
+    "bar_scale",
+    "heatmap_svg",
+    "scatter_svg",
+    "reliability_svg",
+    "histogram_svg",
+    "label_boxes",
+    "viridis",
+    "PALETTE",
+]
 
 #: viridis at 0, 0.1, ..., 1 (matplotlib's colormap), interpolated linearly in between.
 _VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c", "#22a884",
             "#44bf70", "#7ad151", "#bddf26", "#fde725"]  # fmt: skip
 _FONT = 'font-family="system-ui,sans-serif" font-size="10"'
 BAR_AREA = 340  # px for a full-scale bar
+#: Series colours of the grouped charts (matplotlib's tab10).
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]  # fmt: skip
 
 
 def viridis(x: float) -> str:
@@ -62,6 +76,209 @@ def bars_svg(labels: Sequence[str], values: Sequence[float], *, title: str, xlab
             'fill="#3b6ea8"/>' + _text(left + w + 3, y + 10, f"{value:.3g}") + "</g>"
         )
     out.append(_text(left + BAR_AREA / 2, height - 4, xlabel, anchor="middle"))
+    return "".join(out) + "</svg>"
+
+
+def bar_scale(vmax: float) -> float:
+    """The full scale of a bar chart whose largest value (interval ends included) is
+    ``vmax``: 1 when it is <= 1, 100 when <= 100, else ``vmax`` itself."""
+    return 1.0 if vmax <= 1 else 100.0 if vmax <= 100 else float(vmax)
+
+
+def grouped_bars_svg(
+    categories: Sequence[str],
+    series: Sequence[str],
+    values: np.ndarray,
+    *,
+    title: str,
+    xlabel: str,
+    lows: np.ndarray | None = None,
+    highs: np.ndarray | None = None,
+) -> str:
+    """Horizontal grouped bars: one group per category (top to bottom), one bar per series
+    in each group (the series in :data:`PALETTE` order, with a legend), and, where
+    ``lows``/``highs`` are finite, an error bar from low to high across the bar.
+
+    Args:
+        categories: the group labels (classes, metrics), escaped here.
+        series: the series labels (models), escaped here.
+        values: ``[len(categories), len(series)]``; NaN draws no bar.
+        lows, highs: the same shape (the interval of each value) or None.
+        title, xlabel: text above and below the chart.
+
+    A value v is a bar ``BAR_AREA * max(v, 0) / scale`` px long from x = 170, with
+    ``scale = bar_scale(max of the values and highs)``; an error bar runs from
+    ``170 + BAR_AREA * low / scale`` to ``170 + BAR_AREA * high / scale`` (class ``err``,
+    its ``data-low`` / ``data-high`` the interval).
+    """
+    v = np.asarray(values, dtype=float).reshape(len(categories), len(series))
+    lo = None if lows is None else np.asarray(lows, dtype=float).reshape(v.shape)
+    hi = None if highs is None else np.asarray(highs, dtype=float).reshape(v.shape)
+    finite = [x[np.isfinite(x)] for x in (v, hi) if x is not None]
+    vmax = bar_scale(max((float(f.max()) for f in finite if f.size), default=0.0))
+    left, bar = 170, 6 if len(series) > 1 else 11
+    group_h = bar * len(series) + 6
+    legend_rows = (len(series) + 2) // 3 if len(series) > 1 else 0
+    top = 26 + 14 * legend_rows
+    width = left + BAR_AREA + 60
+    height = top + group_h * len(categories) + 34
+    out = [_open(width, height, title), _text(width / 2, 15, title, anchor="middle", bold=True)]
+    for k, name in enumerate(series if len(series) > 1 else []):  # legend
+        lx, ly = 10 + (k % 3) * (width - 20) / 3, 22 + 14 * (k // 3)
+        out.append(f'<rect class="legend" x="{lx:.1f}" y="{ly}" width="10" height="10" '
+                   f'fill="{PALETTE[k % len(PALETTE)]}"/>')  # fmt: skip
+        out.append(_text(lx + 14, ly + 9, _short(name, 34)))
+    y1 = top + group_h * len(categories)
+    for k in range(5):  # grid and ticks
+        x = left + BAR_AREA * k / 4
+        out.append(f'<line x1="{x:.1f}" y1="{top - 2}" x2="{x:.1f}" y2="{y1}" stroke="#ddd"/>')
+        out.append(_text(x, y1 + 12, f"{vmax * k / 4:g}", anchor="middle"))
+
+    def px(x: float) -> float:
+        return left + BAR_AREA * x / vmax
+
+    for i, cat in enumerate(categories):
+        y = top + group_h * i
+        out.append(f'<g class="bargroup" data-category="{escape(str(cat))}">'
+                   + _text(left - 4, y + group_h / 2 + 3, _short(cat, 28), anchor="end"))  # fmt: skip
+        for j, name in enumerate(series):
+            value = v[i, j]
+            if not np.isfinite(value):
+                continue
+            by = y + 3 + bar * j
+            w = px(max(0.0, value)) - left
+            tip = f"{cat}, {name}: {value:.4g}"
+            err = ""
+            if (
+                lo is not None
+                and hi is not None
+                and np.isfinite(lo[i, j])
+                and np.isfinite(hi[i, j])
+            ):
+                a, b = px(max(0.0, lo[i, j])), px(max(0.0, hi[i, j]))
+                cy = by + (bar - 1) / 2
+                tip += f" [{lo[i, j]:.4g}, {hi[i, j]:.4g}]"
+                err = (
+                    f'<line class="err" x1="{a:.2f}" y1="{cy:.2f}" x2="{b:.2f}" y2="{cy:.2f}" '
+                    f'data-low="{float(lo[i, j])!r}" data-high="{float(hi[i, j])!r}" stroke="#000" '
+                    f'stroke-width="1"/>'
+                    f'<line x1="{a:.2f}" y1="{by:.2f}" x2="{a:.2f}" y2="{by + bar - 1:.2f}" '
+                    f'stroke="#000"/>'
+                    f'<line x1="{b:.2f}" y1="{by:.2f}" x2="{b:.2f}" y2="{by + bar - 1:.2f}" '
+                    f'stroke="#000"/>'
+                )
+            out.append(
+                f'<g><title>{escape(tip)}</title><rect class="bar" data-series="{j}" '
+                f'x="{left}" y="{by:.1f}" width="{w:.2f}" height="{bar - 1}" '
+                f'fill="{PALETTE[j % len(PALETTE)]}"/>{err}</g>'
+            )
+        if len(series) == 1 and np.isfinite(v[i, 0]):
+            end = px(max(0.0, v[i, 0], hi[i, 0] if hi is not None and np.isfinite(hi[i, 0]) else 0))
+            out.append(_text(end + 3, y + group_h / 2 + 3, f"{v[i, 0]:.3g}"))
+        out.append("</g>")
+    out.append(_text(left + BAR_AREA / 2, height - 4, xlabel, anchor="middle"))
+    return "".join(out) + "</svg>"
+
+
+def reliability_svg(
+    confidence: Sequence[float],
+    accuracy: Sequence[float],
+    count: Sequence[float],
+    *,
+    title: str,
+) -> str:
+    """A reliability diagram: per confidence bin (equal width over [0, 1], ``n`` =
+    ``len(count)`` bins) a bar of the bin's accuracy, the bin's mean confidence as a red
+    tick, and the diagonal (perfect calibration). Empty bins (count 0) draw no bar.
+
+    Bin ``b`` spans x = 50 + 300 * b / n to 50 + 300 * (b + 1) / n; an accuracy ``a``
+    is a bar of height 240 * a from y = 270 (class ``bin``, ``data-accuracy``,
+    ``data-confidence``, ``data-count``).
+    """
+    conf = np.asarray(confidence, dtype=float)
+    acc = np.asarray(accuracy, dtype=float)
+    cnt = np.asarray(count, dtype=float)
+    n = len(cnt)
+    left, top, pw, ph = 50, 30, 300, 240
+    width, height = left + pw + 20, top + ph + 40
+    out = [_open(width, height, title), _text(width / 2, 16, title, anchor="middle", bold=True)]
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    for k in range(6):
+        t = k / 5
+        out.append(_text(left + pw * t, top + ph + 13, f"{t:g}", anchor="middle"))
+        out.append(_text(left - 4, top + ph * (1 - t) + 3, f"{t:g}", anchor="end"))
+    for b in range(n):
+        if cnt[b] <= 0 or not np.isfinite(acc[b]):
+            continue
+        x0 = left + pw * b / n
+        h = ph * min(max(acc[b], 0.0), 1.0)
+        tip = f"confidence {conf[b]:.3f}, accuracy {acc[b]:.3f}, {int(cnt[b])} samples"
+        out.append(
+            f'<g><title>{escape(tip)}</title><rect class="bin" x="{x0:.2f}" '
+            f'y="{top + ph - h:.2f}" width="{pw / n:.2f}" height="{h:.2f}" fill="#3b6ea8" '
+            f'stroke="#fff" data-accuracy="{float(acc[b])!r}" data-confidence="{float(conf[b])!r}" '
+            f'data-count="{int(cnt[b])}"/>'
+        )
+        if np.isfinite(conf[b]):
+            cy = top + ph * (1 - min(max(conf[b], 0.0), 1.0))
+            out.append(f'<line class="conf" x1="{x0:.2f}" y1="{cy:.2f}" '
+                       f'x2="{x0 + pw / n:.2f}" y2="{cy:.2f}" stroke="#d9534f" '
+                       'stroke-width="2"/>')  # fmt: skip
+        out.append("</g>")
+    out.append(f'<line class="diagonal" x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top}" '
+               'stroke="#999" stroke-dasharray="4 3"/>')  # fmt: skip
+    out.append(_text(left + pw / 2, height - 6, "confidence (bars: accuracy; red: mean "
+                     "confidence)", anchor="middle"))  # fmt: skip
+    out.append(f'<text transform="translate(14,{top + ph / 2}) rotate(-90)" '
+               f'text-anchor="middle" {_FONT}>accuracy</text>')  # fmt: skip
+    return "".join(out) + "</svg>"
+
+
+def histogram_svg(
+    edges: Sequence[float],
+    counts: Sequence[float],
+    *,
+    title: str,
+    xlabel: str,
+    marks: dict[str, float] | None = None,
+) -> str:
+    """A histogram: one bar per bin (``len(edges) == len(counts) + 1``), x from the first
+    edge to the last, y from 0 to the largest count; ``marks`` (name -> x, e.g. the
+    quantiles) as dashed vertical lines. Bin ``b`` spans x = 50 + 360 * (e_b - e_0) /
+    (e_n - e_0) to the same of e_(b+1), its height 200 * count / max count from y = 230
+    (class ``hbin``, ``data-count``)."""
+    e = np.asarray(edges, dtype=float)
+    c = np.asarray(counts, dtype=float)
+    left, top, pw, ph = 50, 30, 360, 200
+    width, height = left + pw + 30, top + ph + 40
+    span = (e[-1] - e[0]) or 1.0
+    cmax = float(c.max(initial=0)) or 1.0
+
+    def px(x: float) -> float:
+        return left + pw * (x - e[0]) / span
+
+    out = [_open(width, height, title), _text(width / 2, 16, title, anchor="middle", bold=True)]
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    for t in (e[0], e[0] + span / 2, e[-1]):
+        out.append(_text(px(t), top + ph + 13, f"{t:.3g}", anchor="middle"))
+    out.append(_text(left - 4, top + 8, f"{cmax:g}", anchor="end"))
+    out.append(_text(left - 4, top + ph, "0", anchor="end"))
+    for b in range(len(c)):
+        h = ph * c[b] / cmax
+        x0, x1 = px(e[b]), px(e[b + 1])
+        out.append(
+            f'<rect class="hbin" x="{x0:.2f}" y="{top + ph - h:.2f}" width="{x1 - x0:.2f}" '
+            f'height="{h:.2f}" fill="#3b6ea8" stroke="#fff" data-count="{c[b]:g}">'
+            f"<title>{e[b]:.4g} to {e[b + 1]:.4g}: {c[b]:g}</title></rect>"
+        )
+    for k, (name, x) in enumerate((marks or {}).items()):
+        if not np.isfinite(x):
+            continue
+        out.append(f'<line class="mark" x1="{px(x):.2f}" y1="{top}" x2="{px(x):.2f}" '
+                   f'y2="{top + ph}" stroke="#d9534f" stroke-dasharray="3 2">'
+                   f"<title>{escape(name)} {x:.4g}</title></line>")  # fmt: skip
+        out.append(_text(px(x) + 2, top + 10 + 10 * (k % 3), name, fill="#d9534f", size=8))
+    out.append(_text(left + pw / 2, height - 6, xlabel, anchor="middle"))
     return "".join(out) + "</svg>"
 
 
@@ -132,6 +349,8 @@ def scatter_svg(
     front: Sequence[int] = (),
     log_x: bool = True,
     front_where: str = "post",
+    y_low: Sequence[float] | None = None,
+    y_high: Sequence[float] | None = None,
 ) -> str:
     """A scatter plot as inline SVG: one point per run with a ``<title>`` tooltip (label,
     x, y), labels placed so that no two overlap (a label that finds no free place is left
@@ -144,15 +363,21 @@ def scatter_svg(
         front: indices of the Pareto-front points.
         log_x: logarithmic x axis.
         front_where: ``"post"`` (cost: lower is better) or ``"pre"`` (a benefit).
+        y_low, y_high: the interval of each y (NaN: none), drawn as a vertical error bar
+            (class ``err``, ``data-low`` / ``data-high``); the y axis spans them.
     """
     xs = np.asarray(x, dtype=float)
     ys = np.asarray(y, dtype=float)
+    ylo = np.full(len(ys), np.nan) if y_low is None else np.asarray(y_low, dtype=float)
+    yhi = np.full(len(ys), np.nan) if y_high is None else np.asarray(y_high, dtype=float)
+    has_err = np.isfinite(ylo) & np.isfinite(yhi)
+    span_y = np.concatenate([ys, ylo[has_err], yhi[has_err]])
     left, top, pw, ph = 64, 30, 420, 250
     width, height = left + pw + 150, top + ph + 46
     fx = np.log10 if log_x else (lambda v: v)
     gx = fx(xs)
     x0, x1 = _padded(float(gx.min()), float(gx.max()))
-    y0, y1 = _padded(float(ys.min()), float(ys.max()))
+    y0, y1 = _padded(float(span_y.min()), float(span_y.max()))
 
     def px(v: float) -> float:
         return left + pw * (fx(v) - x0) / (x1 - x0)
@@ -195,6 +420,16 @@ def scatter_svg(
     points = [(px(a), py(b)) for a, b in zip(xs, ys)]
     for i, (cx, cy) in enumerate(points):
         tip = f"{labels[i]}: {xlabel} {xs[i]:.4g}, {ylabel} {ys[i]:.4g}"
+        if has_err[i]:
+            tip += f" [{ylo[i]:.4g}, {yhi[i]:.4g}]"
+            a, b = py(ylo[i]), py(yhi[i])
+            out.append(
+                f'<line class="err" x1="{cx:.2f}" y1="{a:.2f}" x2="{cx:.2f}" y2="{b:.2f}" '
+                f'data-low="{float(ylo[i])!r}" data-high="{float(yhi[i])!r}" stroke="#3b6ea8"/>'
+                f'<line x1="{cx - 3:.2f}" y1="{a:.2f}" x2="{cx + 3:.2f}" y2="{a:.2f}" '
+                f'stroke="#3b6ea8"/><line x1="{cx - 3:.2f}" y1="{b:.2f}" x2="{cx + 3:.2f}" '
+                f'y2="{b:.2f}" stroke="#3b6ea8"/>'
+            )
         out.append(f'<circle class="pt" cx="{cx:.1f}" cy="{cy:.1f}" r="3.5" fill="#3b6ea8">'
                    f"<title>{escape(tip)}</title></circle>")  # fmt: skip
     for i, box in _place_labels([str(v) for v in labels], points, (0, 0, width, height)):

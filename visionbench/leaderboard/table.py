@@ -222,8 +222,12 @@ def load_long(
     task: str | None = None,
     model: str | None = None,
 ) -> pd.DataFrame:
-    """The long table of every record under ``results``, filtered (:func:`filter_long`)."""
-    return filter_long(long_table(read_records(results)), dataset=dataset, task=task, model=model)
+    """The long table of every record under ``results``, filtered (:func:`filter_long`);
+    ``attrs["results"]`` notes the results directory (where the views find the per-sample
+    statistics behind the rank groups)."""
+    df = filter_long(long_table(read_records(results)), dataset=dataset, task=task, model=model)
+    df.attrs["results"] = None if results is None else str(results)
+    return df
 
 
 def filter_long(
@@ -296,8 +300,11 @@ def pivot(df: pd.DataFrame, *, all_runs: bool = False) -> pd.DataFrame:
     (:func:`metric_columns`), ``ci`` ((run_id, column) -> (low, high)), ``hidden`` (how
     many identities were left out because they are not full runs).
     """
+    root = df.attrs.get("results")
     if df.empty:
-        return pd.DataFrame()
+        out = pd.DataFrame()
+        out.attrs["results"] = root
+        return out
     df = df.assign(split=df["split"].fillna("")).sort_values("date", kind="stable")
     latest = df.drop_duplicates(IDENTITY, keep="last")[[*IDENTITY, "run_id"]]
     runs = df.drop_duplicates([*IDENTITY, "run_id"]).groupby(IDENTITY, sort=False).size()
@@ -306,7 +313,7 @@ def pivot(df: pd.DataFrame, *, all_runs: bool = False) -> pd.DataFrame:
     df = _visible(df[df["run_id"].isin(latest["run_id"])], all_runs)
     if df.empty:
         out = pd.DataFrame()
-        out.attrs["hidden"] = hidden
+        out.attrs.update(hidden=hidden, results=root)
         return out
     info = metric_columns(df)
     name_of = {(v["metric"], v["signature"]): k for k, v in info.items()}
@@ -349,7 +356,8 @@ def pivot(df: pd.DataFrame, *, all_runs: bool = False) -> pd.DataFrame:
         ["task", "dataset", "split", "_unranked", "rank", "_key", "model"],
         na_position="last", kind="stable",
     ).drop(columns=["_key", "_unranked"]).reset_index(drop=True)  # fmt: skip
-    wide.attrs.update(rank_by=rank_by, headline=head_of, columns=info, ci=ci, hidden=hidden)
+    wide.attrs.update(rank_by=rank_by, headline=head_of, columns=info, ci=ci, hidden=hidden,
+                      results=root)  # fmt: skip
     return wide
 
 
@@ -405,8 +413,11 @@ def export(
     """
     from visionbench.leaderboard import views
 
+    if results is not None:
+        df = df.copy()
+        df.attrs["results"] = str(results)
     if fmt == "csv":
-        return _visible(df, all_runs).to_csv(index=False)
+        return views.long_csv(df, all_runs=all_runs)
     if fmt == "wide-csv":
         return views.wide_csv(pivot(df, all_runs=all_runs))
     if fmt == "json":

@@ -31,7 +31,10 @@ __all__ = [
     "hidden_note",
     "rich_tables",
     "rich_table",
+    "with_rank_groups",
+    "rank_caption",
     "markdown",
+    "long_csv",
     "wide_csv",
     "leaderboard_json",
 ]
@@ -43,8 +46,10 @@ def groups(wide: pd.DataFrame, *, metrics: str = "headline") -> list[dict[str, A
     Each: ``key``, ``index`` (rows), ``rank_by``, ``metrics`` (the headline metric columns
     when ``metrics="headline"``, falling back to the ranking column; every non-empty one
     when ``"all"``), ``efficiency`` (the non-empty efficiency columns) and ``identity``
-    (the identity columns worth showing: ``tag`` when a row has one, ``status`` when a row
-    is not a full run, ``runs`` when an identity has repeated runs).
+    (the identity columns worth showing: ``group`` and ``p_vs_above`` when the group has
+    rank groups (:func:`with_rank_groups`), ``tag`` when a row has one, ``status`` when a
+    row is not a full run, ``runs`` when an identity has repeated runs), ``rank_tests``
+    (what the rank groups used, :func:`with_rank_groups`; None without).
     """
     if wide.empty:
         return []
@@ -60,13 +65,17 @@ def groups(wide: pd.DataFrame, *, metrics: str = "headline") -> list[dict[str, A
         else:
             shown = [c for c in wide.attrs["headline"].get(gkey, []) if c in present]
             shown = shown or ([rank_by] if rank_by else present[:4])
-        ident = ["rank", "model"]
+        ident = ["rank"]
+        if "group" in part and part["group"].notna().any():
+            ident += ["group", "p_vs_above"]
+        ident += ["model"]
         ident += ["tag"] if (part["tag"] != "").any() else []
         ident += ["weights_id", "num_samples"]
         ident += ["status"] if (part["status"] != FULL).any() else []
         ident += ["runs"] if (part["runs"] > 1).any() else []
         out.append({
             "key": gkey, "index": list(idx), "rank_by": rank_by, "metrics": shown,
+            "rank_tests": wide.attrs.get("rank_tests", {}).get(gkey),
             "efficiency": [c for c in EFFICIENCY if part[c].notna().any()], "identity": ident,
         })  # fmt: skip
     return out
@@ -81,7 +90,55 @@ IDENTITY_HEADERS = {
     "num_samples": "samples",
     "status": "mark",
     "runs": "runs (count)",
+    "group": "group",
+    "p_vs_above": "p vs above",
 }
+
+
+def with_rank_groups(wide: pd.DataFrame, results: Any = None) -> tuple[pd.DataFrame, dict]:
+    """The pivot with the rank-group columns ``group`` (Int64; NA: not tested) and
+    ``p_vs_above`` (the p-value of the test against the run above) when any display group
+    has rank groups (:func:`~visionbench.leaderboard.significance.rank_group_info`), and
+    ``attrs["rank_tests"]``: (dataset, split, task) -> ``{"column", "metric", "test",
+    "trials", "B", "seed", "alpha", "missing"}``. Also returns the full information
+    (with the tests' rows, for the report's table of paired differences)."""
+    from visionbench.leaderboard.significance import rank_group_info
+
+    info = rank_group_info(wide, results)
+    if not any(g["rows"] for g in info.values()):
+        return wide, info
+    rows = {r: v for g in info.values() for r, v in g["rows"].items()}
+    wide = wide.copy()
+    ids = wide["run_id"].astype(str)
+    wide["group"] = pd.array([rows[r]["group"] if r in rows else pd.NA for r in ids], "Int64")
+    wide["p_vs_above"] = [
+        float("nan") if r not in rows or rows[r]["p"] is None else float(rows[r]["p"]) for r in ids
+    ]
+    wide.attrs["rank_tests"] = {
+        k: {
+            n: g[n] for n in ("column", "metric", "test", "trials", "B", "seed", "alpha", "missing")
+        }  # fmt: skip
+        for k, g in info.items()
+        if g["rows"]
+    }
+    return wide, info
+
+
+def rank_caption(tests: dict[str, Any] | None, *, with_p: bool = True) -> str | None:
+    """The line under a table with rank groups, naming the test (None: no groups);
+    ``with_p``: the table also has the ``p vs above`` column."""
+    if not tests:
+        return None
+    text = (
+        f"group: a model keeps the group of the model above when their {tests['metric']} "
+        f"difference is not significant ({tests['test']}, {tests['trials']} trials, seed "
+        f"{tests['seed']}, p >= {tests['alpha']:g})"
+    )
+    if with_p:
+        text += "; p vs above: that test's p-value"
+    if tests["missing"]:
+        text += "; -: no per-sample statistics"
+    return text
 
 
 def column_header(wide: pd.DataFrame, col: str) -> str:
@@ -116,8 +173,10 @@ def cell_text(wide: pd.DataFrame | CellView, i: Any, col: str) -> str:
     """The text of one cell in a human view: one number of decimals per column,
     thousands separators, the confidence interval when the record has one."""
     v = wide.at[i, col]
-    if col == "rank":
+    if col in ("rank", "group"):
         return "-" if pd.isna(v) else str(int(v))
+    if col == "p_vs_above":
+        return "-" if pd.isna(v) else f"{float(v):.3g}"
     if col in ("num_samples", "runs"):
         text = format_number(v, 0)
         total = wide.at[i, "total_samples"]
@@ -180,7 +239,7 @@ def rich_tables(df: pd.DataFrame, *, all_runs: bool = False, width: int | None =
         from rich.console import Console
 
         width = Console().width
-    wide = pivot(df, all_runs=all_runs)
+    wide, _ = with_rank_groups(pivot(df, all_runs=all_runs))
     out: list[Any] = []
     if wide.empty:
         table = Table(title="visionbench leaderboard")
@@ -191,17 +250,21 @@ def rich_tables(df: pd.DataFrame, *, all_runs: bool = False, width: int | None =
     for g in groups(wide):
         dataset, split, task = g["key"]
         title = f"{dataset} ({split}) · {task}" if split else f"{dataset} · {task}"
-        cols = [*g["identity"], *g["metrics"], *g["efficiency"]]
-        numeric = set(g["metrics"]) | set(g["efficiency"]) | {"rank", "num_samples", "runs"}
+        ident = [c for c in g["identity"] if c != "p_vs_above"]  # p: Markdown, HTML, CSV
+        cols = [*ident, *g["metrics"], *g["efficiency"]]
+        numeric = set(g["metrics"]) | set(g["efficiency"]) | _NUMERIC_IDENTITY
         texts = {c: [cell_text(view, i, c) for i in g["index"]] for c in cols}
         need = {c: _min_width(c, texts[c], column_header(wide, c), c in numeric) for c in cols}
-        chunks = _fit(cols, need, keys=["rank", "model"], width=width)
+        chunks = _fit(cols, need, keys=["rank", "group", "model"], width=width)
         natural = {c: max(len(column_header(wide, c)), *(len(t) for t in texts[c])) for c in cols}
         for n, chunk in enumerate(chunks):
             fixed = _widths(chunk, need, natural, width)
             cont = f" (continued, {n + 1}/{len(chunks)})" if len(chunks) > 1 and n else ""
             last = n == len(chunks) - 1
             cap = f"ranked by {g['rank_by']}" if g["rank_by"] and last else None
+            groups_line = rank_caption(g["rank_tests"], with_p=False)
+            if cap and groups_line:
+                cap += "\n" + groups_line
             table = Table(title=title + cont, caption=cap, title_justify="left",
                           caption_justify="left")  # fmt: skip
             for c in chunk:
@@ -233,6 +296,9 @@ def _weights_legend(wide: CellView, index: list[Any]) -> str:
             seen.setdefault(short_weights(full), full)
     return "\n".join(f"weights {k} = sha256 {v}" for k, v in seen.items())
 
+
+#: Identity columns holding numbers (right-aligned).
+_NUMERIC_IDENTITY = {"rank", "group", "p_vs_above", "num_samples", "runs"}
 
 #: Identifiers fold onto further lines beyond this many characters.
 _FOLD_AT = {"model": 24, "tag": 16, "weights_id": 12, "status": 14}
@@ -299,6 +365,7 @@ def markdown(wide: pd.DataFrame) -> str:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
         return f"**{text}**" if bold and text not in ("", "-") else text
 
+    wide, _ = with_rank_groups(wide)
     best = CellView(best_mask(wide))
     view = CellView(wide)
     lines: list[str] = []
@@ -308,8 +375,11 @@ def markdown(wide: pd.DataFrame) -> str:
         if g["rank_by"]:
             sig = wide.attrs["columns"][g["rank_by"]]["signature"]
             lines.append(f"ranked by {cell(g['rank_by'])} (`{sig}`)\n")
+        groups_line = rank_caption(g["rank_tests"])
+        if groups_line:
+            lines.append(cell(groups_line) + "\n")
         cols = [*g["identity"], *g["metrics"], *g["efficiency"]]
-        numeric = set(g["metrics"]) | set(g["efficiency"]) | {"rank", "num_samples", "runs"}
+        numeric = set(g["metrics"]) | set(g["efficiency"]) | _NUMERIC_IDENTITY
         lines.append("| " + " | ".join(cell(column_header(wide, c)) for c in cols) + " |")
         lines.append("| " + " | ".join("---:" if c in numeric else ":---" for c in cols) + " |")
         for i in g["index"]:
@@ -325,17 +395,73 @@ def markdown(wide: pd.DataFrame) -> str:
 
 def wide_csv(wide: pd.DataFrame) -> str:
     """The pivot as CSV: raw numbers, metric headers carrying their unit (``top1 (%)``),
-    efficiency columns by their keys (``params`` a count, ``gflops``, ``latency_ms``,
-    ``throughput_img_s``)."""
+    each metric followed by its interval (``top1 ci_low (%)``, ``top1 ci_high (%)``;
+    empty without one), efficiency columns by their keys (``params`` a count, ``gflops``,
+    ``latency_ms``, ``throughput_img_s``); after ``rank`` the rank groups: ``rank_group``,
+    ``p_vs_above`` and ``rank_group_test`` (the test, its settings and the metric; empty
+    where a run was not tested)."""
     if wide.empty:
         return ""
+    wide, _ = with_rank_groups(wide)
     info = wide.attrs["columns"]
-    ident = ["rank", "model", "tag", "weights_id", "dataset", "split", "task", "num_samples",
+    ident = ["model", "tag", "weights_id", "dataset", "split", "task", "num_samples",
              "total_samples", "subset", "status", "runs", "run_id", "date", "protocol"]  # fmt: skip
     metrics = [c for c in info if c in wide]
     eff = list(EFFICIENCY)  # their names carry their units: count, GFLOPs, ms, img/s
-    out = wide[ident + metrics + eff].copy()
-    out.columns = ident + [header(c, info[c]["unit"]) for c in metrics] + eff
+    out = pd.DataFrame({"rank": wide["rank"]})
+    groups_of = _rank_group_columns(wide)
+    for c in ("rank_group", "p_vs_above", "rank_group_test"):
+        out[c] = groups_of[c]
+    for c in ident:
+        out[c] = wide[c]
+    ci = wide.attrs.get("ci", {})
+    ids = wide["run_id"].tolist()
+    for c in metrics:
+        h = header(c, info[c]["unit"])
+        out[h] = wide[c]
+        low, high = header(f"{c} ci_low", info[c]["unit"]), header(f"{c} ci_high", info[c]["unit"])
+        out[low] = [ci[(r, c)][0] if (r, c) in ci else None for r in ids]
+        out[high] = [ci[(r, c)][1] if (r, c) in ci else None for r in ids]
+    for c in eff:
+        out[c] = wide[c]
+    return out.to_csv(index=False)
+
+
+def test_label(tests: dict[str, Any]) -> str:
+    """``approximate randomisation on AP, 1000 trials, seed 12345, alpha 0.05``."""
+    return (f"{tests['test']} on {tests['metric']}, {tests['trials']} trials, "
+            f"seed {tests['seed']}, alpha {tests['alpha']:g}")  # fmt: skip
+
+
+def _rank_group_columns(wide: pd.DataFrame) -> pd.DataFrame:
+    """``rank_group``, ``p_vs_above``, ``rank_group_test`` of each row of a pivot that went
+    through :func:`with_rank_groups` (empty where a run was not tested)."""
+    tests = wide.attrs.get("rank_tests", {})
+    out = pd.DataFrame(index=wide.index)
+    has = "group" in wide
+    out["rank_group"] = wide["group"] if has else pd.array([pd.NA] * len(wide), "Int64")
+    out["p_vs_above"] = wide["p_vs_above"] if has else float("nan")
+    label = []
+    for i in wide.index:
+        t = tests.get((wide.at[i, "dataset"], wide.at[i, "split"], wide.at[i, "task"]))
+        label.append(test_label(t) if t and has and not pd.isna(wide.at[i, "group"]) else "")
+    out["rank_group_test"] = label
+    return out
+
+
+def long_csv(df: pd.DataFrame, *, all_runs: bool = False) -> str:
+    """The long table as CSV (one row per run and metric; the interval in ``ci_low``,
+    ``ci_high``), with the run's rank group in ``rank_group``, ``p_vs_above`` and
+    ``rank_group_test`` (see :func:`wide_csv`; empty for runs not on the leaderboard)."""
+    visible = df if all_runs or df.empty else df[df["status"] == FULL]
+    out = visible.copy()
+    wide = pivot(df, all_runs=all_runs)
+    cols = pd.DataFrame(columns=["rank_group", "p_vs_above", "rank_group_test"])
+    if not wide.empty:
+        wide, _ = with_rank_groups(wide)
+        cols = _rank_group_columns(wide).set_index(wide["run_id"].to_numpy())
+    for c in ("rank_group", "p_vs_above", "rank_group_test"):
+        out[c] = out["run_id"].map(cols[c]) if len(cols) else None
     return out.to_csv(index=False)
 
 
@@ -343,9 +469,11 @@ def leaderboard_json(df: pd.DataFrame, *, all_runs: bool = False) -> str:
     """The leaderboard for scripts: ``{"groups": [{dataset, split, task, rank_by,
     columns: [{name, metric, signature, unit, higher_is_better}], rows: [{rank, model, tag,
     weights_id, num_samples, total_samples, subset, status, runs, run_id, date,
-    metrics: {column: {value, ci?}}, params, gflops, latency_ms, throughput_img_s}]}],
-    "hidden": N}``; raw numbers, ``null`` for missing values."""
-    wide = pivot(df, all_runs=all_runs)
+    metrics: {column: {value, ci?}}, params, gflops, latency_ms, throughput_img_s,
+    group?, p_vs_above?}], rank_groups?: {column, metric, test, trials, B, seed, alpha}}],
+    "hidden": N}``; raw numbers, ``null`` for missing values; ``group`` / ``p_vs_above``
+    only in groups with rank groups (:func:`with_rank_groups`)."""
+    wide, _ = with_rank_groups(pivot(df, all_runs=all_runs))
     out: dict[str, Any] = {"groups": [], "hidden": int(wide.attrs.get("hidden", 0))}
     full_frame, wide = wide, CellView(wide)
     for g in groups(full_frame, metrics="all"):
@@ -365,11 +493,17 @@ def leaderboard_json(df: pd.DataFrame, *, all_runs: bool = False) -> str:
                 mets[c] = entry
             row["metrics"] = mets
             row |= {c: _py(wide.at[i, c]) for c in EFFICIENCY}
+            if g["rank_tests"]:
+                row |= {"group": _py(wide.at[i, "group"]),
+                        "p_vs_above": _py(wide.at[i, "p_vs_above"])}  # fmt: skip
             rows.append(row)
-        out["groups"].append({
+        entry = {
             "dataset": dataset, "split": split, "task": task, "rank_by": g["rank_by"],
             "columns": [{"name": c, **info[c]} for c in g["metrics"]], "rows": rows,
-        })  # fmt: skip
+        }  # fmt: skip
+        if g["rank_tests"]:
+            entry["rank_groups"] = {k: v for k, v in g["rank_tests"].items() if k != "missing"}
+        out["groups"].append(entry)
     return json.dumps(out, indent=1, allow_nan=False) + "\n"
 
 
