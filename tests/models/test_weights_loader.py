@@ -222,7 +222,7 @@ def test_yolov3_errors_are_one_line_and_name_the_file(tiny_file, tmp_path):
 # -- the other families ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["mobile_former_26m", "tv:squeezenet1_1"])
+@pytest.mark.parametrize("name", ["demo-cnn", "mobile_former_26m", "tv:squeezenet1_1"])
 def test_state_dict_families_take_cache_names_and_digests(name, cache):
     torch.manual_seed(2)
     ref = build_model(name, weights="random")
