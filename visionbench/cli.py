@@ -433,7 +433,9 @@ def _print_metrics(record: dict[str, Any]) -> None:
             if total
             else "subset of the samples (ranked apart on the leaderboard)"
         )
-    if record["model"].get("weights_id") == "random":
+    from visionbench.types import RANDOM_WEIGHTS
+
+    if record["model"].get("weights_id") == RANDOM_WEIGHTS:
         notes.append("random weights (ranked apart on the leaderboard)")
     for note in notes:
         console.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
@@ -605,6 +607,7 @@ def profile(
     from visionbench.engine.run import select_device
     from visionbench.errors import WeightsError
     from visionbench.models.profiling import profile_model
+    from visionbench.types import RANDOM_WEIGHTS
 
     try:
         mdl = _build_model(model, weights)
@@ -616,7 +619,7 @@ def profile(
             Text(f"note: {model} has no default weights here; profiling a random init"),
             soft_wrap=True,
         )
-        mdl = _build_model(model, "random")
+        mdl = _build_model(model, RANDOM_WEIGHTS)
     dev = select_device(device)
     prof = profile_model(mdl, batch_size=batch_size, device=str(dev), warmup=warmup, iters=iters)
     table = Table(title=_plain(f"profile: {mdl.name} on {dev}"))

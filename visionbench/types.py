@@ -23,6 +23,7 @@ import numpy as np
 from visionbench.errors import ContractError
 
 __all__ = [
+    "RANDOM_WEIGHTS",
     "Task",
     "ImageRef",
     "Sample",
@@ -39,6 +40,11 @@ __all__ = [
     "Target",
     "Prediction",
 ]
+
+
+#: ``--weights random``: a random init (structure checks, profiling, smoke tests). Also the
+#: run record's ``model.weights_id`` of such a model, which the leaderboard ranks apart.
+RANDOM_WEIGHTS = "random"
 
 
 class Task(str, Enum):

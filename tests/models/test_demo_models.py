@@ -19,7 +19,9 @@ from visionbench.engine.run import RunOptions, run
 from visionbench.errors import WeightsError
 from visionbench.models import demo_detection as dd
 from visionbench.models.demo_detection import CATEGORY_IDS, build_demo_detector
-from visionbench.models.demo_segmentation import build_demo_segnet, train_demo_segnet
+from visionbench.models.demo_segmentation import build_demo_segnet
+from visionbench.models.demo_training.detection import centernet_targets, train_demo_detector
+from visionbench.models.demo_training.segmentation import train_demo_segnet
 from visionbench.registry import datasets, models
 from visionbench.tasks import Batch
 from visionbench.types import DetectionPrediction, SegmentationPrediction
@@ -131,7 +133,7 @@ def test_decode_inverts_the_training_targets():
     exactly those boxes and labels."""
     boxes = torch.tensor([[20.0, 30.0, 60.0, 110.0], [100.0, 40.0, 180.0, 80.0]])
     labels = torch.tensor([0, 5])
-    heat, reg, centre = dd._targets(boxes, labels, len(CATEGORY_IDS))
+    heat, reg, centre = centernet_targets(boxes, labels, len(CATEGORY_IDS))
     assert int(centre.sum()) == 2 and heat.max() == 1.0
     logits = torch.logit(heat.clamp(1e-6, 1 - 1e-6))
     out = torch.cat([logits, reg])[None]
@@ -169,7 +171,7 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     "train",
     [
         lambda: train_demo_segnet(epochs=2),
-        lambda: dd.train_demo_detector(epochs=1),
+        lambda: train_demo_detector(epochs=1),
     ],
     ids=["segnet", "detector"],
 )

@@ -58,7 +58,7 @@ def test_demo_freq_predcls_beats_random_predicates(tmp_path):
 
 def test_demo_freq_statistics_come_from_train_only_and_are_reproducible():
     from visionbench.loaders.visual_genome import vg_mini, vg_mini_split_ids
-    from visionbench.models.demo_scene_graph import fit_demo_freq
+    from visionbench.models.demo_training.scene_graph import fit_demo_freq
 
     root = vg_mini().root
     train, test = vg_mini_split_ids(root, "train"), vg_mini_split_ids(root, "test")
@@ -95,7 +95,7 @@ def record_tokenizer(record) -> str:
 
 
 def test_demo_captioner_training_set_is_reproducible():
-    from visionbench.models.demo_captioning import fit_demo_captioner
+    from visionbench.models.demo_training.captioning import fit_demo_captioner
 
     shipped = models.get("demo-captioner")()
     feats, caps, _ = fit_demo_captioner()

@@ -18,22 +18,17 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from visionbench.errors import RunError, WeightsError
-from visionbench.models.darknet_cfg import (
-    Darknet,
-    DarknetCfgError,
-    RouteLayer,
-    ShortcutLayer,
-    decode_yolo,
-    packaged_cfg,
-    parse_cfg,
-)
-from visionbench.models.darknet_weights import (
+from visionbench.models.darknet.cfg import DarknetCfgError, packaged_cfg, parse_cfg
+from visionbench.models.darknet.layers import RouteLayer, ShortcutLayer
+from visionbench.models.darknet.network import Darknet
+from visionbench.models.darknet.weights import (
     darknet_float_count,
     expected_weights_size,
     load_darknet_weights,
     read_darknet_header,
     save_darknet_weights,
 )
+from visionbench.models.darknet.yolo_head import decode_yolo
 from visionbench.models.yolov3 import (
     YOLOv3Adapter,
     build_darknet_yolo,
@@ -502,7 +497,10 @@ def test_torch_state_dict_weights(tmp_path):
     assert b.weights["format"] == "torch"
     bad = {k: v for k, v in a.module.state_dict().items() if not k.startswith("layers.0.")}
     torch.save(bad, tmp_path / "bad.pt")
-    with pytest.raises(WeightsError, match=r"missing keys \['layers.0.conv.weight'"):
+    with pytest.raises(
+        WeightsError,
+        match=r"bad\.pt does not fit Darknet: \d+ missing keys: layers\.0\.conv\.weight",
+    ):
         build_yolov3_tiny(tmp_path / "bad.pt")
 
 

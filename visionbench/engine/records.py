@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from visionbench.errors import RunError
+from visionbench.types import RANDOM_WEIGHTS
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -38,7 +39,6 @@ __all__ = [
     "record_schema",
     "weights_identity",
     "subset_fingerprint",
-    "RANDOM_WEIGHTS",
     "build_record",
 ]
 
@@ -107,10 +107,6 @@ class RunRecord(TypedDict, total=False):
     protocol: ProtocolInfo
     no_ground_truth: bool
     submission: str
-
-
-#: ``model.weights_id`` of a randomly initialised model.
-RANDOM_WEIGHTS = "random"
 
 
 def weights_identity(weights: dict[str, Any] | None) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from visionbench.engine.records import RANDOM_WEIGHTS, read_records
+from visionbench.engine.records import read_records
 from visionbench.errors import VisionbenchError
 from visionbench.leaderboard.units import (
     EFFICIENCY_COLUMNS,
@@ -34,6 +34,7 @@ from visionbench.leaderboard.units import (
     metric_higher_is_better,
     metric_unit,
 )
+from visionbench.types import RANDOM_WEIGHTS
 
 __all__ = [
     "LONG_COLUMNS",

@@ -29,13 +29,7 @@ from visionbench.errors import RegistryError
 from visionbench.label_spaces import get_label_space, label_map
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.task_adapters import SegmentationAdapter
-from visionbench.models.weights import (
-    find_default_weights,
-    load_into,
-    load_state_dict_file,
-    resolve_weights,
-    sha256_file,
-)
+from visionbench.models.weights import default_weights, load_weights
 
 __all__ = [
     "DeepLabV3Plus",
@@ -148,7 +142,8 @@ def build_deeplabv3plus(
 
     Args:
         backbone: ``"mobilenetv2"``, ``"resnet50"`` or ``"resnet101"``.
-        weights: ``"random"`` (random init) or a path/URL of a state dict; ``None``:
+        weights: ``"random"`` (random init) or a path / cache name / URL (``#sha256=``
+            checks it) of a state dict; ``None``:
             ``deeplabv3plus_<backbone>.pt`` (or ``.pth``) in the weights cache directory,
             else a :class:`WeightsError` saying where it looked.
         label_space: ``"cityscapes19"`` (predict trainIds) or ``"cityscapes34"`` (predict
@@ -160,15 +155,10 @@ def build_deeplabv3plus(
             f"DeepLabV3+ predicts Cityscapes classes; label_space must be cityscapes19 or "
             f"cityscapes34, got {label_space!r}"
         )
-    if weights is None:
-        name = f"deeplabv3plus_{backbone}"
-        weights = str(find_default_weights(name, [f"{name}.pt", f"{name}.pth"]))
+    name = f"deeplabv3plus_{backbone}"
+    spec = default_weights(name, weights, [f"{name}.pt", f"{name}.pth"])
     module = DeepLabV3Plus(backbone, 19, output_stride)
-    info: dict[str, Any] = {"name": "random", "source": "random-init"}
-    if weights.lower() != "random":
-        path = resolve_weights(weights)
-        load_into(module, load_state_dict_file(path), source=f"weights file {path}")
-        info = {"name": weights, "path": str(path), "sha256": sha256_file(path)}
+    info = load_weights(module, spec)
     train_ids = list(get_label_space("cityscapes19").ids)
     class_ids = (
         train_ids

@@ -7,17 +7,15 @@ its pixels resized to 16x16 (RGB, centred on mid-grey, L2-normalised, 768 number
 the highest mean ROUGE-L against the other pooled captions (the consensus caption) is the
 prediction. Nothing is learned beyond storing the training set: the "weights"
 (``models/weights/demo_captioner_coco_mini.npz``) are the 160 feature vectors and 800
-captions of coco-mini ``train2017``, written by :func:`fit_demo_captioner`
-(``python -m visionbench.models.demo_captioning --out PATH``). A demo of the pipeline, not
-a COCO model.
+captions of coco-mini ``train2017``, written by
+:mod:`visionbench.models.demo_training.captioning`
+(``python -m visionbench.models.demo_training demo-captioner --out PATH``). A demo of the
+pipeline, not a COCO model.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,7 +34,7 @@ __all__ = [
     "TinyImageFeatures",
     "DemoCaptionerAdapter",
     "build_demo_captioner",
-    "fit_demo_captioner",
+    "FILE_FORMAT",
     "consensus_caption",
 ]
 
@@ -50,7 +48,8 @@ DEMO_CAP_PREPROCESS = Preprocess(
     std=(1.0, 1.0, 1.0),
 )
 _WEIGHTS = "demo_captioner_coco_mini.npz"
-_FORMAT = 1
+#: Version of the ``.npz`` layout (``features``, ``captions``, ``image_ids``, ``format``).
+FILE_FORMAT = 1
 
 
 class TinyImageFeatures(nn.Module):
@@ -119,25 +118,25 @@ def consensus_caption(candidates: Sequence[str]) -> str:
 
 
 def build_demo_captioner(weights: str | None = None) -> DemoCaptionerAdapter:
-    """The demo captioner with its shipped training set, or ``weights`` (an ``.npz`` from
-    :func:`fit_demo_captioner`).
+    """The demo captioner with its shipped training set, or ``weights`` (an ``.npz`` written
+    by :mod:`visionbench.models.demo_training.captioning`: path, cache name or URL).
 
     Raises:
-        WeightsError: missing or unreadable file, missing arrays, inconsistent shapes.
+        WeightsError: ``random`` (nothing to initialise), a missing or unreadable file,
+            missing arrays, inconsistent shapes.
     """
-    from visionbench.models.weights import sha256_file
+    from visionbench.models.weights import is_random, resolve_weights, sha256_file, shipped_weights
 
-    if weights == "random":
+    if is_random(weights):
         raise WeightsError("demo-captioner has no random initialisation (it is a retrieval model)")
-    if weights is None:
-        path = Path(str(resources.files("visionbench.models").joinpath("weights", _WEIGHTS)))
-    else:
-        path = Path(weights)
-    if not path.is_file():
-        raise WeightsError(
-            f"demo-captioner training set not found: {path} (make it with "
-            "`python -m visionbench.models.demo_captioning --out PATH`)"
+    path = resolve_weights(
+        shipped_weights(
+            "demo-captioner",
+            weights,
+            _WEIGHTS,
+            maker="python -m visionbench.models.demo_training demo-captioner --out PATH",
         )
+    )
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
@@ -159,41 +158,3 @@ def build_demo_captioner(weights: str | None = None) -> DemoCaptionerAdapter:
         )
     info = {"path": str(path), "sha256": sha256_file(path)}
     return DemoCaptionerAdapter(feats, caps, weights=info)
-
-
-def fit_demo_captioner(root: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Features and captions of coco-mini ``train2017`` (deterministic).
-
-    Returns:
-        ``(features [160, 768] float64, captions [160, 5] str, image_ids [160] int64)`` in
-        the order of the annotation file's ``images``.
-    """
-    from visionbench.loaders.mini import coco_mini_captions
-
-    ds = coco_mini_captions(root, "train2017")
-    module = TinyImageFeatures()
-    feats, caps, ids = [], [], []
-    for i in range(len(ds)):
-        s = ds[i]
-        x, _ = DEMO_CAP_PREPROCESS(s.image.load())
-        feats.append(module(x[None])[0].numpy())
-        caps.append(list(s.target.captions)[:5])
-        ids.append(int(s.sample_id))
-    width = min(len(c) for c in caps)
-    return np.stack(feats), np.array([c[:width] for c in caps]), np.array(ids, dtype=np.int64)
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description="store the demo captioner's training set")
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    feats, caps, ids = fit_demo_captioner()
-    out = Path(args.out)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez_compressed(tmp, features=feats, captions=caps, image_ids=ids, format=np.array(_FORMAT))
-    tmp.replace(out)
-    print(f"wrote {out} ({len(ids)} training images)")
-
-
-if __name__ == "__main__":
-    main()

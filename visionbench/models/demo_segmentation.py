@@ -5,31 +5,28 @@ to the dataset's labelIds through the explicit ``cityscapes19 -> cityscapes34`` 
 at the original image resolution. It was trained only on the 40 drawn street scenes of
 cityscapes-mini train, so it is a demo of the pipeline, not a Cityscapes model. Weights
 ship with the package (``models/weights/demo_segnet_cityscapes_mini.pt``); they are made by
-:func:`train_demo_segnet` (``python -m visionbench.models.demo_segmentation --out PATH``).
+:mod:`visionbench.models.demo_training.segmentation`
+(``python -m visionbench.models.demo_training demo-segnet --out PATH``).
 """
 
 from __future__ import annotations
-
-import argparse
-import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from visionbench.label_spaces import IGNORE, get_label_space
-from visionbench.models.demo import load_demo_weights
+from visionbench.label_spaces import get_label_space
+from visionbench.models.demo import DEMO_RANDOM_NOTE
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.task_adapters import SegmentationAdapter
+from visionbench.models.weights import load_weights, shipped_weights
 
-__all__ = ["DemoSegNet", "build_demo_segnet", "train_demo_segnet", "DEMO_SEG_PREPROCESS"]
+__all__ = ["DemoSegNet", "build_demo_segnet", "DEMO_SEG_PREPROCESS", "NUM_CLASSES"]
 
 #: Full resolution (no resize): logits are upsampled to the input, which is the original.
 DEMO_SEG_PREPROCESS = Preprocess(mode="none")
 NUM_CLASSES = 19
 _WEIGHTS = "demo_segnet_cityscapes_mini.pt"
-_CROP = 128  # training crop width (px); the full frame height is kept
 
 
 def _cbr(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -62,11 +59,16 @@ class DemoSegNet(nn.Module):
 
 
 def build_demo_segnet(weights: str | None = None) -> SegmentationAdapter:
-    """The demo segmenter with its shipped weights (or ``weights``: a state-dict file)."""
-    module = DemoSegNet()
-    info = load_demo_weights(
-        module, weights, _WEIGHTS, trainer="visionbench.models.demo_segmentation"
+    """The demo segmenter with its shipped weights (or ``weights``: a state dict, or
+    ``"random"``)."""
+    spec = shipped_weights(
+        "demo-segnet",
+        weights,
+        _WEIGHTS,
+        maker="python -m visionbench.models.demo_training demo-segnet --out PATH",
     )
+    module = DemoSegNet()
+    info = load_weights(module, spec, random_info={"note": DEMO_RANDOM_NOTE})
     return SegmentationAdapter(
         "demo-segnet",
         get_label_space("cityscapes19"),
@@ -74,80 +76,3 @@ def build_demo_segnet(weights: str | None = None) -> SegmentationAdapter:
         DEMO_SEG_PREPROCESS,
         weights=info,
     )
-
-
-def _class_weights(y: torch.Tensor) -> torch.Tensor:
-    """Inverse square-root pixel frequency of each trainId (absent classes weigh 0 and
-    never appear in the loss anyway), normalised to mean 1 over the present classes."""
-    valid = y[y != IGNORE].long()
-    counts = torch.bincount(valid, minlength=NUM_CLASSES).double()
-    w = torch.where(counts > 0, counts.clamp(min=1).rsqrt(), torch.zeros_like(counts))
-    return (w / w[counts > 0].mean()).float()
-
-
-def train_demo_segnet(
-    root: str | Path | None = None, *, epochs: int = 100, seed: int = 0, batch_size: int = 8
-) -> DemoSegNet:
-    """Train on cityscapes-mini ``train`` (trainIds, 255 ignored) with random 128 px wide crops and
-    horizontal flips.
-
-    Args:
-        root: the dataset root (None: the built-in cityscapes-mini).
-        epochs: passes over the 40 frames.
-        seed: torch seed (the result is deterministic for a given torch build and thread
-            count).
-        batch_size: frames per step.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # faster on a shared CPU, and the same sums on every machine
-    try:
-        return _train(root, epochs=epochs, seed=seed, batch_size=batch_size)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _train(root: str | Path | None, *, epochs: int, seed: int, batch_size: int) -> DemoSegNet:
-    from visionbench.loaders.mini import cityscapes_mini
-
-    torch.manual_seed(seed)
-    ds = cityscapes_mini(root, "train", label_space="cityscapes19")
-    xs, ys = [], []
-    for i in range(len(ds)):
-        s = ds[i]
-        xs.append(DEMO_SEG_PREPROCESS(s.image.load())[0])
-        ys.append(torch.from_numpy(s.target.mask.astype("int64")))
-    x_all, y_all = torch.stack(xs), torch.stack(ys)
-    weight = _class_weights(y_all)
-    model = DemoSegNet()
-    steps = epochs * ((len(ys) + batch_size - 1) // batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-3, total_steps=steps)
-    for _ in range(epochs):
-        model.train()
-        for b in torch.randperm(len(ys)).split(batch_size):
-            x0 = int(torch.randint(0, x_all.shape[-1] - _CROP + 1, ()))
-            xb, yb = x_all[b, :, :, x0 : x0 + _CROP], y_all[b, :, x0 : x0 + _CROP]
-            if torch.rand(()) < 0.5:
-                xb, yb = xb.flip(3), yb.flip(2)
-            logits = F.interpolate(model(xb), size=yb.shape[-2:], mode="bilinear")
-            loss = F.cross_entropy(logits, yb, weight=weight, ignore_index=IGNORE)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    return model.eval()
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description="train the demo segmenter on cityscapes-mini")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--epochs", type=int, default=100)
-    args = ap.parse_args()
-    t0 = time.perf_counter()
-    model = train_demo_segnet(epochs=args.epochs)
-    torch.save(model.state_dict(), args.out)
-    print(f"wrote {args.out} ({time.perf_counter() - t0:.1f} s)")
-
-
-if __name__ == "__main__":
-    main()

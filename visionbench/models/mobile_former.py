@@ -34,13 +34,7 @@ from visionbench.errors import RegistryError
 from visionbench.label_spaces import get_label_space
 from visionbench.models.base import ClassifierAdapter
 from visionbench.models.preprocess import Preprocess
-from visionbench.models.weights import (
-    find_default_weights,
-    load_into,
-    load_state_dict_file,
-    resolve_weights,
-    sha256_file,
-)
+from visionbench.models.weights import default_weights, load_weights
 
 __all__ = ["MobileFormer", "MobileFormerConfig", "CONFIGS", "PUBLISHED", "build_mobile_former"]
 
@@ -208,21 +202,17 @@ def build_mobile_former(size: str, weights: str | None = None) -> ClassifierAdap
 
     Args:
         size: a key of :data:`CONFIGS`.
-        weights: ``"random"``, or a path/URL of a state dict of this module; ``None``:
+        weights: ``"random"``, or a path / cache name / URL (``#sha256=`` checks it) of a
+            state dict of this module; ``None``:
             ``mobile_former_<size>.pt`` (or ``.pth``) in the weights cache directory, else a
             :class:`WeightsError` saying where it looked.
     """
     if size not in CONFIGS:
         raise RegistryError(f"unknown Mobile-Former size {size!r}; choose from {list(CONFIGS)}")
-    if weights is None:
-        name = f"mobile_former_{size}"
-        weights = str(find_default_weights(name, [f"{name}.pt", f"{name}.pth"]))
+    name = f"mobile_former_{size}"
+    spec = default_weights(name, weights, [f"{name}.pt", f"{name}.pth"])
     module = MobileFormer(CONFIGS[size])
-    info: dict[str, Any] = {"name": "random", "source": "random-init"}
-    if weights.lower() != "random":
-        path = resolve_weights(weights)
-        load_into(module, load_state_dict_file(path), source=f"weights file {path}")
-        info = {"name": weights, "path": str(path), "sha256": sha256_file(path)}
+    info = load_weights(module, spec)
     # the authors' eval: resize 256 (crop_pct 0.875), center crop 224, bilinear, ImageNet mean/std
     return ClassifierAdapter(
         f"mobile_former_{size}",

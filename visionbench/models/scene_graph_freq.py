@@ -305,7 +305,8 @@ def build_freq(
     """FREQ (``overlap=False``) or FREQ+OVERLAP from a statistics ``.npz``.
 
     Args:
-        weights: path of statistics saved by :meth:`FreqStatistics.save`, or ``"random"``
+        weights: statistics saved by :meth:`FreqStatistics.save` (a path, cache name or
+            URL, see :func:`~visionbench.models.weights.resolve_weights`), or ``"random"``
             for empty statistics (every pair predicts background; smoke tests only).
         overlap: FREQ+OVERLAP.
         detector: a vg150 detector for SGDet.
@@ -320,14 +321,20 @@ def build_freq(
             f"visionbench.models.scene_graph_freq.compute_freq_statistics(...).save('stats.npz') "
             f"and pass --weights stats.npz (or --weights random for empty statistics)"
         )
-    if weights.lower() in ("random", "none"):
-        stats = FreqStatistics(np.zeros((151, 151, 51), np.int64), np.zeros((151, 151), np.int64))
-        info: dict[str, Any] = {"name": "random", "source": "random-init"}
-    else:
-        stats = FreqStatistics.load(weights)
-        from visionbench.models.weights import sha256_file
+    from visionbench.models.weights import (
+        is_random,
+        random_init_info,
+        resolve_weights,
+        sha256_file,
+    )
 
-        info = {"name": weights, "path": str(Path(weights)), "sha256": sha256_file(weights)}
+    if is_random(weights):
+        stats = FreqStatistics(np.zeros((151, 151, 51), np.int64), np.zeros((151, 151), np.int64))
+        info = random_init_info()
+    else:
+        path = resolve_weights(weights)
+        stats = FreqStatistics.load(path)
+        info = {"name": weights, "path": str(path), "sha256": sha256_file(path)}
     return FreqAdapter(name, FreqPredictor(stats, overlap=overlap), detector=detector, weights=info)
 
 

@@ -12,8 +12,10 @@ Weights are never downloaded at run time:
   already in the local Hugging Face cache (``$HF_HOME/hub``, the ``hf_hub_id`` of the
   model's pretrained config) or in the torch hub cache (its ``url``); otherwise a
   one-line :class:`~visionbench.errors.WeightsError` says which file is missing;
-* a path: a state dict / checkpoint file, loaded by timm (``pretrained_cfg_overlay``
-  with ``file=``; timm's checkpoint filters apply);
+* a path, a name in the weights cache or a URL (``#sha256=<hex>`` checks it; found by
+  :func:`~visionbench.models.weights.resolve_weights`): a state dict / checkpoint file,
+  loaded by timm (``pretrained_cfg_overlay`` with ``file=``; timm's checkpoint filters
+  apply, which is why timm, not :func:`~visionbench.models.weights.load_weights`, loads it);
 * ``"random"``: a random init (structure checks, profiling).
 
 Label space: ``imagenet1k`` for 1000-class models (timm's class order is the sorted
@@ -31,10 +33,9 @@ import torch
 from visionbench.errors import RegistryError, WeightsError
 from visionbench.label_spaces import LabelSpace, get_label_space
 from visionbench.models.base import ClassifierAdapter
+from visionbench.models.weights import is_random, random_init_info, resolve_weights, sha256_file
 
 __all__ = ["build_timm", "list_timm_models", "TimmPreprocess", "cached_weights_file"]
-
-_RANDOM = ("random", "none")
 
 
 def list_timm_models(pattern: str = "*", *, pretrained: bool = False) -> list[str]:
@@ -51,7 +52,8 @@ def build_timm(name: str, weights: str | None = None) -> ClassifierAdapter:
     Args:
         name: a timm model name (``resnet50``, ``resnet50.a1_in1k``), with or without
             the ``timm:`` prefix.
-        weights: None (the cached pretrained weights), ``"random"``, or a file path.
+        weights: None (the cached pretrained weights), ``"random"``, or a file path /
+            cache name / URL.
 
     Raises:
         RegistryError: timm missing, or an unknown model name (with suggestions).
@@ -67,18 +69,11 @@ def build_timm(name: str, weights: str | None = None) -> ClassifierAdapter:
         hint = f"; did you mean {', '.join('timm:' + c for c in close)}?" if close else ""
         raise RegistryError(f"unknown timm model 'timm:{name}'{hint}")
     info: dict[str, Any]
-    if weights is not None and weights.lower() in _RANDOM:
+    if is_random(weights):
         module = _create(timm, name, pretrained=False)
-        info = {"name": "random"}
+        info = random_init_info()
     else:
-        if weights is None:
-            path = cached_weights_file(name)
-        else:
-            path = Path(weights).expanduser()
-            if not path.is_file():
-                raise WeightsError(f"weights file not found: {path}")
-        from visionbench.models.weights import sha256_file
-
+        path = cached_weights_file(name) if weights is None else resolve_weights(weights)
         try:
             module = _create(
                 timm, name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}

@@ -40,7 +40,8 @@ from visionbench.label_spaces import LabelSpace, get_label_space
 from visionbench.models.base import ClassifierAdapter, ModelAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.task_adapters import DetectionAdapter, SegmentationAdapter
-from visionbench.models.weights import load_into, load_state_dict_file, resolve_weights, sha256_file
+from visionbench.models.weights import is_random, load_weights, split_sha256
+from visionbench.types import RANDOM_WEIGHTS
 
 __all__ = [
     "build_torchvision",
@@ -82,8 +83,6 @@ VOC21 = LabelSpace(
         "tvmonitor",
     ),
 )
-
-_RANDOM = ("random", "none")
 
 #: Builder options that the pretrained builds set themselves; a random init mirrors them so
 #: that it has the same structure and parameter count as the published weights.
@@ -167,11 +166,7 @@ def build_torchvision(
         module = builder(**kwargs)
         if family == "detection":
             _freeze_backbone_norms_like_pretrained(name, module, meta_w)
-        info = {"name": "random", "source": "random-init"}
-        if file_spec is not None:
-            path = resolve_weights(file_spec)
-            load_into(module, load_state_dict_file(path), source=f"weights file {path}")
-            info = {"name": file_spec, "path": str(path), "sha256": sha256_file(path)}
+        info = load_weights(module, RANDOM_WEIGHTS if file_spec is None else file_spec)
 
     full_name = f"tv:{name}"
     if attention is not None:
@@ -253,23 +248,24 @@ def ssdlite320_mobilenet_v3_large(weights: str | None = "DEFAULT", **kw: Any) ->
 
 def _parse_weights(enum: Any, weights: str | None) -> tuple[Any | None, str | None]:
     """(enum member or None, file spec or None)."""
-    if weights is None or weights.lower() in _RANDOM:
+    if weights is None or is_random(weights):
         return None, None
     member_name = weights.split(".", 1)[1] if weights.startswith(enum.__name__ + ".") else weights
     if member_name == "DEFAULT":
         return enum.DEFAULT, None
     if member_name in enum.__members__:
         return enum[member_name], None
+    target = split_sha256(weights)[0]
     if (
-        "/" in weights
-        or "\\" in weights
-        or weights.endswith((".pt", ".pth", ".bin"))
-        or (urlparse(weights).scheme in ("http", "https", "file"))
+        "/" in target
+        or "\\" in target
+        or target.endswith((".pt", ".pth", ".bin"))
+        or (urlparse(target).scheme in ("http", "https", "file"))
     ):
         return None, weights
     raise WeightsError(
         f"unknown weights {weights!r} for {enum.__name__}; choose one of "
-        f"{['DEFAULT', *enum.__members__]}, 'random', or a path/URL of a state dict"
+        f"{['DEFAULT', *enum.__members__]}, 'random', or a path/URL of a state dict (optionally #sha256=<hex>)"
     )
 
 

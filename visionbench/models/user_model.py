@@ -80,12 +80,12 @@ def load_user_model(spec: str, **options: Any) -> ModelAdapter:
 
 def _describe_weights(spec: str) -> dict[str, Any]:
     """The record's description of a ``--weights`` value the factory did not describe."""
-    if spec.lower() == "random":
-        return {"name": "random", "source": "random-init"}
+    from visionbench.models.weights import is_random, random_init_info, sha256_file
+
+    if is_random(spec):
+        return random_init_info()
     p = Path(spec).expanduser()
     if p.is_file():
-        from visionbench.models.weights import sha256_file
-
         return {"name": spec, "path": str(p.resolve()), "sha256": sha256_file(p)}
     return {"name": spec}
 

@@ -1,14 +1,23 @@
-"""Finding, downloading, verifying and loading weight files.
+"""The one weights loader of every model family: finding, downloading, verifying, loading.
 
-``--weights`` takes a local path, a file name in the weights cache directory, or an
-``http(s)://`` URL. URLs are downloaded into the cache with a progress bar, resumed with an
-HTTP ``Range`` request when a previous download was interrupted (the partial file is kept
-as ``<name>.part``), and checked against a sha256 when one is given. Files are loaded with
-``torch.load(weights_only=True)`` only: a checkpoint that needs arbitrary pickled objects
-is refused.
+``--weights`` takes ``random`` (:data:`~visionbench.types.RANDOM_WEIGHTS`: a random init),
+a local path, a file name in the weights cache directory, or an ``http(s)://`` /
+``file://`` URL, optionally followed by ``#sha256=<hex>`` (the full digest or a prefix of
+at least 8 characters; pip's spelling). URLs are downloaded into the cache with a progress
+bar, resumed with an HTTP ``Range`` request when a previous download was interrupted (the
+partial file is kept as ``<name>.part``), and every kind of file is checked against the
+sha256 when one is given.
+
+:func:`load_weights` loads the file into a module, dispatching on its format: a PyTorch
+state dict (``torch.load(weights_only=True)`` only: a checkpoint that needs arbitrary
+pickled objects is refused; keys and shapes are checked before anything is copied) or,
+for the families that accept it, a darknet ``.weights`` file
+(:mod:`visionbench.models.darknet.weights`). It returns the run record's description of
+the weights. :func:`default_weights` supplies a family's default file from the cache when
+no ``--weights`` is given, or stops: no model runs on random weights without being asked.
 
 Cache directory: ``cache_dir`` argument, else ``$VISIONBENCH_WEIGHTS``, else
-``~/.cache/visionbench/weights``.
+``$VISIONBENCH_HOME/weights``, else ``~/.cache/visionbench/weights``.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ import os
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -28,10 +38,21 @@ import torch
 from torch import nn
 
 from visionbench.errors import WeightsError
+from visionbench.types import RANDOM_WEIGHTS
 
 __all__ = [
+    "RANDOM_INIT_SOURCE",
+    "TORCH",
+    "DARKNET",
     "default_cache_dir",
+    "is_random",
+    "random_init_info",
+    "split_sha256",
     "resolve_weights",
+    "weights_format",
+    "load_weights",
+    "default_weights",
+    "shipped_weights",
     "sha256_file",
     "load_state_dict_file",
     "load_into",
@@ -42,11 +63,48 @@ __all__ = [
 _CHUNK = 1 << 20
 _CONTAINER_KEYS = ("state_dict", "model_state", "model_state_dict", "model", "ema")
 
+#: ``model.weights.source`` of a randomly initialised model in the run record.
+RANDOM_INIT_SOURCE = "random-init"
+#: Spellings of ``--weights`` that ask for a random init (compared case-insensitively).
+_RANDOM_SPELLINGS = (RANDOM_WEIGHTS, "none")
+
+#: Weight file formats :func:`load_weights` reads.
+TORCH = "torch"
+DARKNET = "darknet"
+
+_SHA_MARK = "#sha256="
+
 
 def default_cache_dir() -> Path:
-    """``$VISIONBENCH_WEIGHTS`` or ``~/.cache/visionbench/weights``."""
+    """``$VISIONBENCH_WEIGHTS``, else ``$VISIONBENCH_HOME/weights``, else
+    ``~/.cache/visionbench/weights``."""
     env = os.environ.get("VISIONBENCH_WEIGHTS")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "visionbench" / "weights"
+    return Path(env).expanduser() if env else _home() / "weights"
+
+
+def _home() -> Path:
+    """visionbench's home folder: ``$VISIONBENCH_HOME`` or ``~/.cache/visionbench``.
+
+    (A local copy until the package's one paths module lands; then ``paths.weights_dir()``.)
+    """
+    env = os.environ.get("VISIONBENCH_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "visionbench"
+
+
+def is_random(spec: str | Path | None) -> bool:
+    """Whether ``spec`` asks for a random init (``random`` or ``none``, any case)."""
+    return spec is not None and str(spec).strip().lower() in _RANDOM_SPELLINGS
+
+
+def random_init_info(**extra: Any) -> dict[str, Any]:
+    """The run record's description of a random init (plus ``extra`` fields: a seed, a note)."""
+    return {"name": RANDOM_WEIGHTS, "source": RANDOM_INIT_SOURCE, **extra}
+
+
+def split_sha256(spec: str) -> tuple[str, str | None]:
+    """``"URL-or-path#sha256=HEX"`` -> ``("URL-or-path", "HEX")``; no digest: ``(spec, None)``."""
+    head, mark, digest = spec.rpartition(_SHA_MARK)
+    return (head, digest) if mark else (spec, None)
 
 
 def resolve_weights(
@@ -60,9 +118,10 @@ def resolve_weights(
     """The local file that ``spec`` names, downloading it if it is a URL.
 
     Args:
-        spec: a path, a file name inside ``cache_dir``, or an ``http(s)://`` / ``file://`` URL.
+        spec: a path, a file name inside ``cache_dir``, or an ``http(s)://`` / ``file://`` URL,
+            optionally ending in ``#sha256=<hex>``.
         sha256: expected hex digest (the full 64 characters, or a prefix of at least 8);
-            checked for every kind of ``spec``.
+            checked for every kind of ``spec``. Overrides a digest in ``spec``.
         cache_dir: where URLs are downloaded to and bare names are looked up.
         progress: show a rich progress bar while downloading.
         timeout: socket timeout in seconds.
@@ -74,12 +133,26 @@ def resolve_weights(
         WeightsError: missing file, interrupted or truncated download (run again to resume),
             HTTP error, or checksum mismatch.
     """
+    return _resolve(spec, sha256, cache_dir, progress, timeout)[0]
+
+
+def _resolve(
+    spec: str,
+    sha256: str | None,
+    cache_dir: str | Path | None,
+    progress: bool,
+    timeout: float,
+) -> tuple[Path, str | None]:
+    """:func:`resolve_weights`, also returning the file's sha256 when it was computed."""
+    spec, digest = split_sha256(str(spec))
+    sha256 = sha256 if sha256 is not None else digest
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     if sha256 is not None and (
         len(sha256) < 8 or any(c not in "0123456789abcdef" for c in sha256.lower())
     ):
         raise WeightsError(
-            f"sha256 {sha256!r} is not a hex digest (or a prefix of >= 8 characters)"
+            f"sha256 {sha256!r} of weights {spec!r} is not a hex digest (or a prefix of >= 8 "
+            "characters)"
         )
     parsed = urlparse(spec)
     if parsed.scheme in ("http", "https"):
@@ -87,23 +160,121 @@ def resolve_weights(
         dest = cache / name
         if not dest.exists():
             _download(spec, dest, progress=progress, timeout=timeout)
+            part = dest.with_name(dest.name + ".part")
             try:
-                _check_sha256(dest.with_name(dest.name + ".part"), sha256, spec)
+                got = _check_sha256(part, sha256, spec)
             except WeightsError:
-                dest.with_name(dest.name + ".part").unlink(missing_ok=True)
+                part.unlink(missing_ok=True)
                 raise
-            os.replace(dest.with_name(dest.name + ".part"), dest)
-            return dest
-        _check_sha256(dest, sha256, spec)
-        return dest
+            os.replace(part, dest)
+            return dest, got
+        return dest, _check_sha256(dest, sha256, spec)
     path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(spec).expanduser()
     candidates = [path] if path.is_absolute() or parsed.scheme == "file" else [path, cache / path]
     for p in candidates:
         if p.is_file():
-            _check_sha256(p, sha256, spec)
-            return p
+            return p, _check_sha256(p, sha256, spec)
     looked = ", ".join(str(p.resolve()) for p in candidates)
-    raise WeightsError(f"weights file {spec!r} not found (looked at: {looked})")
+    raise WeightsError(
+        f"weights file {spec!r} not found (looked at: {looked}); {no_weights_hint()}"
+    )
+
+
+def weights_format(path: str | Path, formats: Sequence[str] = (TORCH,)) -> str:
+    """The format of a weights file among those a family accepts.
+
+    A ``torch.save`` file (a zip archive, or a legacy pickle stream) or a ``.pt``/``.pth``
+    name is :data:`TORCH`; any other file is :data:`DARKNET` when the family accepts it
+    (darknet's ``.weights`` carry no magic number), else :data:`TORCH` (whose reader then
+    says why the file cannot be read).
+    """
+    p = Path(path)
+    if DARKNET in formats and p.suffix.lower() not in (".pt", ".pth"):
+        with open(p, "rb") as f:
+            head = f.read(4)
+        if not (head.startswith(b"PK\x03\x04") or _is_pickle_head(head)):
+            return DARKNET
+    return TORCH
+
+
+def load_weights(
+    module: nn.Module,
+    spec: str | Path,
+    *,
+    formats: Sequence[str] = (TORCH,),
+    sha256: str | None = None,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    random_info: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Load the weights ``spec`` names into ``module`` in place; the run record's description.
+
+    Args:
+        module: the freshly built network.
+        spec: ``random`` (keep the module's initialisation), or a path / cache name / URL,
+            optionally ``#sha256=<hex>`` (see :func:`resolve_weights`).
+        formats: the formats this family reads (:data:`TORCH`, :data:`DARKNET`).
+        sha256: expected digest (instead of one in ``spec``).
+        cache_dir: the weights cache (default :func:`default_cache_dir`).
+        progress: show a progress bar while downloading.
+        random_info: extra fields of the description of a random init (a seed, a note).
+
+    Returns:
+        ``random_init_info(...)`` for a random init, else ``{"name": spec, "path",
+        "sha256", "format"}`` (darknet files add their ``version`` and ``seen``).
+
+    Raises:
+        WeightsError: one line naming the file: not found, checksum mismatch, unreadable,
+            keys or shapes that do not fit the module, a darknet file of the wrong size.
+    """
+    spec = str(spec)
+    if is_random(spec):
+        return random_init_info(**(random_info or {}))
+    name, digest = split_sha256(spec)
+    path, got = _resolve(name, sha256 if sha256 is not None else digest, cache_dir, progress, 30.0)
+    fmt = weights_format(path, formats)
+    info: dict[str, Any] = {"name": name, "path": str(path)}
+    if fmt == DARKNET:
+        from visionbench.models.darknet.weights import load_darknet_weights
+
+        header = load_darknet_weights(module, path)
+        extra: dict[str, Any] = {"version": header.version, "seen": header.seen}
+    else:
+        load_into(module, load_state_dict_file(path), source=f"weights file {path}")
+        extra = {}
+    return {**info, "sha256": got or sha256_file(path), "format": fmt, **extra}
+
+
+def default_weights(model: str, weights: str | Path | None, filenames: Sequence[str]) -> str:
+    """``weights`` as given, or (``None``) the first of ``filenames`` found in the weights
+    cache; call it before building the network, so that a refusal costs nothing.
+
+    Raises:
+        WeightsError: ``weights`` is None and no default file is there
+            (:func:`find_default_weights`).
+    """
+    if weights is not None:
+        return str(weights)
+    return str(find_default_weights(model, list(filenames)))
+
+
+def shipped_weights(model: str, weights: str | Path | None, filename: str, *, maker: str) -> str:
+    """``weights`` as given, or (``None``) ``filename`` shipped in
+    ``visionbench/models/weights/`` (the demo models' files).
+
+    Raises:
+        WeightsError: ``weights`` is None and the shipped file is missing; the message says
+            how to make it (``maker``, a command line).
+    """
+    if weights is not None:
+        return str(weights)
+    path = Path(str(resources.files("visionbench.models").joinpath("weights", filename)))
+    if not path.is_file():
+        raise WeightsError(
+            f"{model}: its shipped weights {path} are missing (make them with `{maker}`); "
+            f"{no_weights_hint()}"
+        )
+    return str(path)
 
 
 def find_default_weights(model: str, filenames: list[str]) -> Path:
@@ -122,7 +293,8 @@ def find_default_weights(model: str, filenames: list[str]) -> Path:
             return p
     raise WeightsError(
         f"{model}: no weights given and no default weights found (looked at: "
-        f"{', '.join(str(p) for p in looked)}; $VISIONBENCH_WEIGHTS moves that folder); "
+        f"{', '.join(str(p) for p in looked)}; $VISIONBENCH_WEIGHTS or $VISIONBENCH_HOME "
+        "moves that folder); "
         f"{no_weights_hint()}"
     )
 
@@ -189,8 +361,11 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 def _is_plain_pickle(p: Path) -> bool:
     """A pickle stream (protocol 2+ starts with 0x80) rather than torch.save's zip archive."""
     with open(p, "rb") as f:
-        head = f.read(2)
-    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+        return _is_pickle_head(f.read(2))
+
+
+def _is_pickle_head(head: bytes) -> bool:
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def load_into(
@@ -288,14 +463,16 @@ def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     return sd
 
 
-def _check_sha256(path: Path, expected: str | None, spec: str) -> None:
+def _check_sha256(path: Path, expected: str | None, spec: str) -> str | None:
+    """The file's sha256 when ``expected`` is given (and matches), else None."""
     if expected is None:
-        return
+        return None
     got = sha256_file(path)
     if not got.startswith(expected.lower()):
         raise WeightsError(
             f"sha256 mismatch for weights {spec!r} ({path}): expected {expected.lower()}, got {got}"
         )
+    return got
 
 
 def _download(url: str, dest: Path, *, progress: bool, timeout: float) -> None:

@@ -1,8 +1,9 @@
 """YOLOv3 and YOLOv3-tiny (Redmon & Farhadi, 2018) from darknet cfg and weights.
 
 The network is built from the packaged cfgs (``visionbench/models/cfg/``) by
-:mod:`visionbench.models.darknet_cfg`; weights are darknet ``.weights`` files
-(:mod:`visionbench.models.darknet_weights`) or a PyTorch state dict of the same module.
+:mod:`visionbench.models.darknet`; weights are darknet ``.weights`` files or a PyTorch
+state dict of the same module, loaded by :func:`visionbench.models.weights.load_weights`
+(a path, a cache name or a URL, optionally with ``#sha256=``).
 
 Evaluation pipeline, as darknet's ``validate_detector`` does it:
 
@@ -23,7 +24,6 @@ for YOLOv3; 8,852,366 parameters and 5.56 BFLOPs for YOLOv3-tiny. Darknet's BFLO
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,10 @@ from torchvision.ops import batched_nms
 from visionbench.errors import RunError, WeightsError
 from visionbench.label_spaces import get_label_space, label_map
 from visionbench.models.base import ModelAdapter
-from visionbench.models.darknet_cfg import Darknet, packaged_cfg
-from visionbench.models.darknet_weights import load_darknet_weights
+from visionbench.models.darknet.cfg import packaged_cfg
+from visionbench.models.darknet.network import Darknet
 from visionbench.models.preprocess import Preprocess
-from visionbench.models.weights import find_default_weights, resolve_weights
+from visionbench.models.weights import DARKNET, TORCH, default_weights, load_weights
 from visionbench.tasks import Batch
 from visionbench.types import DetectionPrediction, Task
 
@@ -209,29 +209,25 @@ def build_darknet_yolo(
     Args:
         name: the adapter's name.
         cfg: ``"yolov3"``/``"yolov3-tiny"`` (packaged) or a path to a ``.cfg``.
-        weights: ``.weights`` (darknet) or ``.pt``/``.pth`` (state dict); ``"random"`` for
-            a random init seeded with :data:`RANDOM_INIT_SEED`; ``None``: ``<cfg>.weights``
-            (or ``.pt``/``.pth``) in the weights cache directory, else a
+        weights: a darknet ``.weights`` file or a ``.pt``/``.pth`` state dict, as a path,
+            a name in the weights cache or a URL (``#sha256=<hex>`` checks it); ``"random"``
+            for a random init seeded with :data:`RANDOM_INIT_SEED`; ``None``:
+            ``<cfg>.weights`` (or ``.pt``/``.pth``) in the weights cache directory, else a
             :class:`WeightsError` saying where it looked.
         **kwargs: ``img_size``, ``conf_thresh``, ``nms_iou``, ``max_det``, ``max_candidates``.
     """
     cfg_path = Path(cfg) if str(cfg).endswith(".cfg") else packaged_cfg(str(cfg))
-    if weights is None:
-        stem = cfg_path.stem
-        weights = find_default_weights(name, [f"{stem}.weights", f"{stem}.pt", f"{stem}.pth"])
+    stem = cfg_path.stem
+    spec = default_weights(name, weights, [f"{stem}.weights", f"{stem}.pt", f"{stem}.pth"])
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_INIT_SEED)
         module = Darknet.from_cfg(cfg_path)
-    info: dict[str, Any] = {"cfg": cfg_path.name}
-    if str(weights) == "random":
-        info.update(
-            source="random-init",
-            seed=RANDOM_INIT_SEED,
-            note="--weights random: randomly initialised, detections are meaningless",
-        )
-    else:
-        info.update(_load_weights(module, resolve_weights(str(weights))))
-    return YOLOv3Adapter(name, module.eval(), weights=info, **kwargs)
+    random_info = {
+        "seed": RANDOM_INIT_SEED,
+        "note": "--weights random: randomly initialised, detections are meaningless",
+    }
+    info = load_weights(module, spec, formats=(DARKNET, TORCH), random_info=random_info)
+    return YOLOv3Adapter(name, module.eval(), weights={"cfg": cfg_path.name, **info}, **kwargs)
 
 
 def letterbox_preprocess(img_size: int) -> Preprocess:
@@ -280,35 +276,3 @@ def to_original_pixels(boxes: torch.Tensor, meta: dict[str, Any]) -> torch.Tenso
 def _check_img_size(img_size: int) -> None:
     if img_size <= 0 or img_size % 32:
         raise RunError(f"YOLOv3 img_size must be a positive multiple of 32, got {img_size}")
-
-
-def _load_weights(module: Darknet, path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
-    info: dict[str, Any] = {"path": str(path), "sha256": _sha256(path)}
-    if path.suffix in (".pt", ".pth"):
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-        try:
-            result = module.load_state_dict(state, strict=False)
-        except RuntimeError as e:  # shape mismatches
-            raise WeightsError(f"{path}: state dict does not fit {module.source}: {e}") from None
-        if result.missing_keys or result.unexpected_keys:
-            raise WeightsError(
-                f"{path}: state dict does not fit {module.source}: missing keys "
-                f"{result.missing_keys[:10]}, unexpected keys {result.unexpected_keys[:10]}"
-            )
-        info["format"] = "torch"
-    else:
-        header = load_darknet_weights(module, path)
-        info.update(format="darknet", version=header.version, seen=header.seen)
-    return info
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

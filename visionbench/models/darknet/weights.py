@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from visionbench.errors import WeightsError
-from visionbench.models.darknet_cfg import ConvLayer, Darknet
+from visionbench.models.darknet.layers import ConvLayer
+from visionbench.models.darknet.network import Darknet
 
 __all__ = [
     "DarknetHeader",
@@ -118,7 +119,7 @@ def load_darknet_weights(
     The file size is checked against the cfg before any tensor is touched.
 
     Args:
-        module: a :class:`~visionbench.models.darknet_cfg.Darknet` built from the cfg
+        module: a :class:`~visionbench.models.darknet.network.Darknet` built from the cfg
             the weights belong to.
         path: the ``.weights`` file.
         upto: load only the conv layers with layer index < ``upto`` (a backbone file such
