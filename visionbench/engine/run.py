@@ -34,6 +34,7 @@ from visionbench.engine.distributed import (
     dist_info,
     gather_to_rank0,
 )
+from visionbench.engine.analysis import attach_analysis
 from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.records import (
     RunRecord,
@@ -309,6 +310,7 @@ def run(
             record["submission"] = str(_write_submission(protocol, cache, workdir))
         else:
             attach_intervals(record, scorer.evaluator, root=opt.results)
+            attach_analysis(record, result, protocol)
         path = write_record(record, opt.results, arrays=None if result is None else result.arrays)
         log.info("record %s", path)
         _mark_complete(workdir, record["run_id"])
