@@ -57,3 +57,25 @@ def test_sweep_equals_best_f1_per_class_and_pooled(seed, use_cats, thr):
             assert np.isnan(f1)
         else:
             assert f1 == pytest.approx(2 * tp / (tp + fp + g), abs=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sweep_on_an_lvis_evaluator_equals_its_class_curves(seed):
+    from tests.metrics.test_lvis import lvis_problem
+    from visionbench.metrics.detection.coco_columns import load_results
+    from visionbench.metrics.detection.lvis import LvisEvaluator
+    from visionbench.metrics.detection.lvis_ground_truth import load_lvis_ground_truth
+
+    gt, res = lvis_problem(np.random.default_rng(seed), n_img=6)
+    if not res:
+        return
+    g = load_lvis_ground_truth(gt, iou_type="bbox")  # as lvis_evaluate builds its evaluator
+    ev = LvisEvaluator(g.table.cat_ids, g.frequency, iou_type="bbox")
+    ev._add(g.table.anns, g.ignore, load_results(res, g.table, iou_type="bbox"),
+            np.unique(g.table.image_ids), (g.neg_image_id, g.neg_cat_id),
+            (g.nel_image_id, g.nel_cat_id), image_size=None)  # fmt: skip
+    sweep = detection_threshold_sweep(ev, iou_threshold=0.5)
+    curves = class_pr_curves(ev, iou_threshold=0.5)
+    for row, c in zip(sweep["per_class"], curves.values()):
+        ref = best_f1(c.thresholds, _tp_flags(c), c.num_gt)
+        np.testing.assert_equal([row["best_f1"], row["best_threshold"]], [ref["f1"], ref["threshold"]])

@@ -41,13 +41,21 @@ N_BINS = 15  # calibration bins (torchmetrics' default)
 _QUANTILES = {"p05": 5, "p25": 25, "p50": 50, "p75": 75, "p95": 95}
 
 
-def attach_analysis(record: dict[str, Any], result: Any, protocol: Any, *, k: int = K_WORST) -> None:
-    """Fill ``record["analysis"]`` (see the module docstring); never raises."""
+def attach_analysis(
+    record: dict[str, Any], result: Any, protocol: Any, *, k: int = K_WORST, evaluator: Any = None
+) -> None:
+    """Fill ``record["analysis"]`` (see the module docstring); never raises.
+
+    ``evaluator``: the scorer's evaluator, for results that do not carry theirs (LVIS)."""
     if result is None or protocol is None:
         return
     if os.environ.get("VISIONBENCH_ANALYSIS", "1").strip() in ("0", "false", "no", "off"):
         return
     try:
+        if getattr(result, "evaluator", None) is None and evaluator is not None:
+            import dataclasses
+
+            result = dataclasses.replace(result, evaluator=evaluator)
         analysis = build_analysis(result, protocol, k=k)
     except Exception as e:  # noqa: BLE001 - the analysis must never fail a run
         warnings.warn(f"no error analysis for this run: {type(e).__name__}: {e}", stacklevel=2)

@@ -33,12 +33,56 @@ from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists, load_json, write_json
 from visionbench.types import DetectionPrediction, Prediction, Target, Task
 
-__all__ = ["CocoProtocol", "CocoGroundTruthFile", "coco_results_rows"]
+__all__ = ["CocoProtocol", "CocoGroundTruthFile", "DetectionSweep", "coco_results_rows"]
 
 _AP = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 
 
-class CocoProtocol(Protocol):
+class DetectionSweep:
+    """Per-sample score and threshold sweep of protocols whose evaluator keeps COCO match
+    state (COCO, LVIS): :func:`~visionbench.metrics.pr.detection_threshold_sweep`."""
+
+    per_sample = PerSample(
+        "F1@0.5", True, "the image's F1 at IoU 0.5 at the run's best-F1 score threshold"
+    )
+    analyses: tuple[str, ...] = ("threshold_sweep",)
+    label_space: Any
+
+    def per_sample_scores(self, result: MetricResult) -> Any:
+        sweep = self._sweep(result)
+        if sweep is None:
+            return None
+        return self.per_sample, sweep["image_ids"], sweep["image_f1"]
+
+    def threshold_sweep(self, result: MetricResult) -> dict[str, Any] | None:
+        """``record["analysis"]["threshold_sweep"]``: best F1 at IoU 0.5, overall and per class."""
+        sweep = self._sweep(result)
+        if sweep is None:
+            return None
+        names = dict(zip(self.label_space.ids, self.label_space.names))
+        return {
+            "best_f1": sweep["best_f1"], "best_threshold": sweep["best_threshold"],
+            "precision": sweep["precision"], "recall": sweep["recall"], "iou_threshold": 0.5,
+            "per_class": [
+                {"class": str(names.get(r["category_id"], r["category_id"])),
+                 "best_f1": r["best_f1"], "best_threshold": r["best_threshold"]}
+                for r in sweep["per_class"]
+            ],
+        }  # fmt: skip
+
+    def _sweep(self, result: MetricResult) -> dict[str, Any] | None:
+        if result.evaluator is None:  # numbers without match state (LvisEvaluator.compute)
+            return None
+        memo = getattr(self, "_sweep_memo", None)
+        if memo is None or memo[0] is not result:
+            from visionbench.metrics.pr import detection_threshold_sweep
+
+            memo = (result, detection_threshold_sweep(result.evaluator, iou_threshold=0.5))
+            self._sweep_memo = memo
+        return memo[1]
+
+
+class CocoProtocol(DetectionSweep, Protocol):
     name = "coco"
     task = Task.DETECTION
     description = "COCO AP/AR (pycocotools COCOeval), bbox, segm or keypoints"
@@ -56,10 +100,6 @@ class CocoProtocol(Protocol):
         per_class=(PerClass("ap_per_category", "AP", ids="category_ids"),), pr_curves="precision"
     )
     export_formats = ("coco-json",)
-    per_sample = PerSample(
-        "F1@0.5", True, "the image's F1 at IoU 0.5 at the run's best-F1 score threshold"
-    )
-    analyses = ("threshold_sweep",)
 
     def setup(self) -> None:
         if self.opts["tide"] and self.iou_type != "bbox":
@@ -70,38 +110,11 @@ class CocoProtocol(Protocol):
     def analyses_for(self) -> tuple[str, ...]:
         return self.analyses + (("tide",) if self.opts["tide"] else ())
 
-    def per_sample_scores(self, result: MetricResult) -> Any:
-        sweep = self._sweep(result)
-        return self.per_sample, sweep["image_ids"], sweep["image_f1"]
-
-    def threshold_sweep(self, result: MetricResult) -> dict[str, Any]:
-        """``record["analysis"]["threshold_sweep"]``: best F1 at IoU 0.5, overall and per class."""
-        sweep = self._sweep(result)
-        names = dict(zip(self.label_space.ids, self.label_space.names))
-        return {
-            "best_f1": sweep["best_f1"], "best_threshold": sweep["best_threshold"],
-            "precision": sweep["precision"], "recall": sweep["recall"], "iou_threshold": 0.5,
-            "per_class": [
-                {"class": str(names.get(r["category_id"], r["category_id"])),
-                 "best_f1": r["best_f1"], "best_threshold": r["best_threshold"]}
-                for r in sweep["per_class"]
-            ],
-        }  # fmt: skip
-
     def tide(self, result: MetricResult) -> dict[str, Any]:
         """``record["analysis"]["tide"]`` (needs ``-M tide=true``: the evaluator keeps boxes)."""
         from visionbench.metrics.detection.tide import tide_from_evaluator
 
         return tide_from_evaluator(result.evaluator)
-
-    def _sweep(self, result: MetricResult) -> dict[str, Any]:
-        memo = getattr(self, "_sweep_memo", None)
-        if memo is None or memo[0] is not result:
-            from visionbench.metrics.pr import detection_threshold_sweep
-
-            memo = (result, detection_threshold_sweep(result.evaluator, iou_threshold=0.5))
-            self._sweep_memo = memo
-        return memo[1]
 
     @property
     def iou_type(self) -> str:
