@@ -58,9 +58,10 @@ def main() -> None:
     med = lambda xs: float(np.median(xs))  # noqa: E731
     for tide in (False, True):
         proto = CocoProtocol(src.label_space, {"tide": tide})
-        r, w, c = timed(lambda: proto.evaluate_file(res_p, src))
+        r, w, c = timed(lambda proto=proto: proto.evaluate_file(res_p, src))
         print(f"tide={tide}: evaluate_file {w:.3f} s wall, {c:.3f} s CPU")
-        def analysis():
+
+        def analysis(proto=proto, r=r):
             proto._sweep_memo = None  # the sweep is memoised per result: measure it each time
             return build_analysis(r, proto)
 

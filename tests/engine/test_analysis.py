@@ -376,7 +376,11 @@ def test_engine_run_scene_graph_worst_images_equal_per_image_evaluations(tmp_pat
     SceneGraphEvaluator fed that image alone."""
     from visionbench.engine.run import RunOptions, run
     from visionbench.metrics.scene_graph import SceneGraphEvaluator
-    from visionbench.models.scene_graph_freq import FreqPredictor, build_freq, compute_freq_statistics
+    from visionbench.models.scene_graph_freq import (
+        FreqPredictor,
+        build_freq,
+        compute_freq_statistics,
+    )
 
     vg = datasets.get("vg-mini")(root=None, split="all")
     gt = vg.ground_truth()

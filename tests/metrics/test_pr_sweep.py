@@ -43,7 +43,9 @@ def test_sweep_equals_best_f1_per_class_and_pooled(seed, use_cats, thr):
     s = np.concatenate([c.thresholds for c in curves.values()])
     t = np.concatenate([_tp_flags(c) for c in curves.values()])
     ref = best_f1(s, t, sum(c.num_gt for c in curves.values()))
-    np.testing.assert_equal([sweep["best_f1"], sweep["best_threshold"]], [ref["f1"], ref["threshold"]])
+    np.testing.assert_equal(
+        [sweep["best_f1"], sweep["best_threshold"]], [ref["f1"], ref["threshold"]]
+    )
     # per image: tp / fp of the kept detections at the threshold, gts that count
     st = ev._state()
     a, ti = 0, int(np.flatnonzero(np.isclose(ev.params.iou_thrs, thr))[0])
@@ -78,4 +80,6 @@ def test_sweep_on_an_lvis_evaluator_equals_its_class_curves(seed):
     curves = class_pr_curves(ev, iou_threshold=0.5)
     for row, c in zip(sweep["per_class"], curves.values()):
         ref = best_f1(c.thresholds, _tp_flags(c), c.num_gt)
-        np.testing.assert_equal([row["best_f1"], row["best_threshold"]], [ref["f1"], ref["threshold"]])
+        np.testing.assert_equal(
+            [row["best_f1"], row["best_threshold"]], [ref["f1"], ref["threshold"]]
+        )

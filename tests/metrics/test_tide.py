@@ -136,11 +136,13 @@ def test_classes_without_ground_truth_tidecv_bug_corrected():
         ours = _ours(G, D, imgs)
         _assert_equal(ours, ref_fixed)
         assert ours["definition"] == "corrected"
-        shown.append((ref_bug["ap"], ours["ap"] * 100, ref_bug["dAP"]["Bkg"], ours["dAP"]["Bkg"] * 100))
+        shown.append(
+            (ref_bug["ap"], ours["ap"] * 100, ref_bug["dAP"]["Bkg"], ours["dAP"]["Bkg"] * 100)
+        )
         assert ours["ap"] * 100 > ref_bug["ap"] + 1  # the phantom classes pulled tidecv down
     print("\n tidecv AP | ours AP | tidecv dAP Bkg | ours dAP Bkg")
     for row in shown:
-        print(" %8.3f | %7.3f | %14.3f | %12.3f" % row)
+        print(" {:8.3f} | {:7.3f} | {:14.3f} | {:12.3f}".format(*row))
 
 
 def test_hand_made_errors_known_values():

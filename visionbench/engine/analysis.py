@@ -111,8 +111,9 @@ def _worst(what: Any, ids: Any, scores: Any, *, k: int) -> dict[str, Any]:
         "by": what.name,
         "direction": "higher" if what.higher_is_better else "lower",
         "k": int(k),
-        "samples": [{"id": ids[int(r["sample_id"])], "score": float(s[int(r["sample_id"])])}
-                    for r in rows],  # fmt: skip
+        "samples": [
+            {"id": ids[int(r["sample_id"])], "score": float(s[int(r["sample_id"])])} for r in rows
+        ],  # fmt: skip
     }
 
 

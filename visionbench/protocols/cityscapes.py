@@ -15,7 +15,14 @@ from typing import Any
 
 from visionbench.errors import AnnotationError, ContractError
 from visionbench.metrics.base import MetricResult
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, PerSample, Protocol, result_sample_ids
+from visionbench.protocols.base import (
+    Draws,
+    MetricInfo,
+    PerClass,
+    PerSample,
+    Protocol,
+    result_sample_ids,
+)
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists
 from visionbench.protocols.semantic import (

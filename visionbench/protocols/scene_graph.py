@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, PerSample, Protocol, result_sample_ids
+from visionbench.protocols.base import (
+    Draws,
+    MetricInfo,
+    PerClass,
+    PerSample,
+    Protocol,
+    result_sample_ids,
+)
 from visionbench.protocols.options import Option, OptionError
 from visionbench.protocols.prediction_files import check_exists, load_json, write_json
 from visionbench.types import Prediction, SceneGraphPrediction, Target, Task

@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, PerSample, Protocol, result_sample_ids
+from visionbench.protocols.base import (
+    Draws,
+    MetricInfo,
+    PerClass,
+    PerSample,
+    Protocol,
+    result_sample_ids,
+)
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists
 from visionbench.types import Prediction, SegmentationPrediction, Target, Task

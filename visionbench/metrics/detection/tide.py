@@ -203,7 +203,6 @@ def _breakdown(
     idx = np.arange(n_d, dtype=np.int64)
     is_tp = state == _TP
     is_fp = state == _FP
-    has_err = err != _NONE  # every FP / ignored detection has one
     missed = ~g_used & ~g_usable
     unmatched = ~g_used
     classes = np.unique(np.concatenate([gcls, dcls[is_tp | is_fp]]))

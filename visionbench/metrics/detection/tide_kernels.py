@@ -20,6 +20,7 @@ def box_iou(a, b, crowd):  # pycocotools' bbIou, same operations
     u = da if crowd else da + b[2] * b[3] - i
     return i / u
 
+
 @nb.njit(cache=True, nogil=True)
 def image_pass(gs, ds, cs, gbox, gcls, dbox, dcls, dsc, cbox, ccls, pos, bg):
     nd = len(dcls)
@@ -113,6 +114,7 @@ def image_pass(gs, ds, cs, gbox, gcls, dbox, dcls, dsc, cbox, ccls, pos, bg):
                         g_best[gg] = k
     return state, err, target, g_used, g_usable, g_best
 
+
 @nb.njit(cache=True, nogil=True)
 def class_ap(order, cls, sel, tp, n_gt, nc):
     """tidecv's APDataObject.get_ap (fraction) per class of the selected detections
@@ -160,4 +162,3 @@ def class_ap(order, cls, sel, tp, n_gt, nc):
                 s += prec[j]
         out[c] = s / 101
     return out, n_pts
-
