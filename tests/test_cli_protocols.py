@@ -68,7 +68,7 @@ def test_segm_from_the_cli_equals_pycocotools(tmp_path, home, coco_mini_ann):
     [
         (["-M", "iou_tpe=segm"],
          "error: metric option of 'coco': unknown key 'iou_tpe'; did you mean 'iou_type'? valid: "
-         "compat, iou_type"),
+         "compat, iou_type, tide"),
         (["-D", "mask=true"],
          "error: dataset option of 'coco-mini': unknown key 'mask'; did you mean 'masks'? valid: masks"),
         (["-D", "masks=maybe"],

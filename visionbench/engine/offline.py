@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from visionbench.engine.analysis import attach_analysis
 from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.records import RunRecord, build_record, write_record
 from visionbench.protocols import Protocol, dataset_protocol
@@ -82,6 +83,7 @@ def evaluate_predictions(
     )  # fmt: skip
     if result.evaluator is not None:
         attach_intervals(record, result.evaluator, root=results, B=bootstrap)
+        attach_analysis(record, result, proto)
     path = write_record(record, results, arrays=result.arrays)
     return record, path
 

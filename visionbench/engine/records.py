@@ -107,6 +107,7 @@ class RunRecord(TypedDict, total=False):
     protocol: ProtocolInfo
     no_ground_truth: bool
     submission: str
+    analysis: dict[str, Any]  # error analysis (engine/analysis.py), every key optional
 
 
 def weights_identity(weights: dict[str, Any] | None) -> str | None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from visionbench.engine.analysis import attach_analysis
 from visionbench.engine.cache import PredictionCache
 from visionbench.engine.data import EvalItems, make_loader
 from visionbench.engine.distributed import (
@@ -309,6 +310,7 @@ def run(
             record["submission"] = str(_write_submission(protocol, cache, workdir))
         else:
             attach_intervals(record, scorer.evaluator, root=opt.results)
+            attach_analysis(record, result, protocol, evaluator=scorer.evaluator)
         path = write_record(record, opt.results, arrays=None if result is None else result.arrays)
         log.info("record %s", path)
         _mark_complete(workdir, record["run_id"])

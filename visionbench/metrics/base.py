@@ -32,6 +32,8 @@ class MetricResult:
         evaluator: the evaluator that computed the result (its per-sample statistics give
             bootstrap intervals, see :mod:`visionbench.metrics.bootstrap`); None when the
             numbers came otherwise. Not compared, not serialised.
+        sample_ids: the ids of the evaluated samples in the order the evaluator keeps
+            them (set by the protocols' scorer; None when unknown). Not compared.
     """
 
     metrics: dict[str, float]
@@ -39,6 +41,7 @@ class MetricResult:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     higher_is_better: dict[str, bool] = field(default_factory=dict)
     evaluator: Any = field(default=None, compare=False, repr=False)
+    sample_ids: Any = field(default=None, compare=False, repr=False)
 
     def __getitem__(self, name: str) -> float:
         return self.metrics[name]

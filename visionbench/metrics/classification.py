@@ -259,6 +259,11 @@ class ClassificationEvaluator:
         self._sample_label: list[np.ndarray] = []
         self._sample_top1: list[np.ndarray] = []
         self._sample_real_rank: list[np.ndarray] = []
+        # per sample, score inputs only: top-1 probability, probability of the label
+        # (softmax first when a batch has a score outside [0, 1], as torchmetrics)
+        self._sample_conf: list[np.ndarray] = []
+        self._sample_true_prob: list[np.ndarray] = []
+        self._sample_prob_top1: list[np.ndarray] = []
 
     def update(
         self,
@@ -291,6 +296,11 @@ class ClassificationEvaluator:
         self._sample_rank.append(np.minimum(rank, cap).astype(np.int32))
         self._sample_label.append(labels.astype(np.int32))
         self._sample_top1.append(np.asarray(top1).astype(np.int32))
+        if preds.dtype.kind == "f":
+            prob = _probabilities(preds)
+            self._sample_conf.append(prob.max(axis=1))
+            self._sample_prob_top1.append(prob.argmax(axis=1).astype(np.int32))
+            self._sample_true_prob.append(prob[np.arange(len(labels)), labels])
         if real_labels is not None:
             self._real_used = True
             correct, kept, real_rank = _real_correct(
@@ -320,6 +330,9 @@ class ClassificationEvaluator:
         self._sample_label.extend(other._sample_label)
         self._sample_top1.extend(other._sample_top1)
         self._sample_real_rank.extend(other._sample_real_rank)
+        self._sample_conf.extend(other._sample_conf)
+        self._sample_true_prob.extend(other._sample_true_prob)
+        self._sample_prob_top1.extend(other._sample_prob_top1)
 
     def compute(self) -> MetricResult:
         """Turn the statistics into a :class:`MetricResult` (percent; NaN when empty)."""
@@ -374,6 +387,24 @@ class ClassificationEvaluator:
             "sample_label": _cat32(self._sample_label),
             "sample_top1": _cat32(self._sample_top1),
             "sample_real_rank": _cat32(self._sample_real_rank),
+            "sample_conf": _catf32(self._sample_conf),
+            "sample_true_prob": _catf32(self._sample_true_prob),
+            "sample_prob_top1": _cat32(self._sample_prob_top1),
+        }
+
+    def probabilities(self) -> dict[str, np.ndarray] | None:
+        """Per sample in arrival order: ``confidence`` (top-1 probability, float32) and
+        ``true_prob`` (probability of the label), ``correct`` (the top-1 of the
+        probabilities is the label), as calibration needs them
+        (:mod:`visionbench.metrics.calibration`); None unless every batch came as scores."""
+        conf = _catf32(self._sample_conf)
+        if self._n == 0 or len(conf) != self._n:
+            return None
+        correct = _cat32(self._sample_prob_top1) == _cat32(self._sample_label)
+        return {
+            "confidence": conf,
+            "true_prob": _catf32(self._sample_true_prob),
+            "correct": correct,
         }
 
     def samples(self) -> dict[str, np.ndarray] | None:
@@ -397,14 +428,33 @@ class ClassificationEvaluator:
         self._real_used = bool(state["real_used"])
         self._real_n = int(state["real_n"])
         self._real_correct = np.asarray(state["real_correct"], np.int64).copy()
-        for key in ("rank", "label", "top1", "real_rank"):
+        for key in ("rank", "label", "top1", "real_rank", "prob_top1"):
             arr = state.get(f"sample_{key}")
             if arr is not None and len(arr):
                 getattr(self, f"_sample_{key}").append(np.asarray(arr, np.int32))
+        for key in ("conf", "true_prob"):
+            arr = state.get(f"sample_{key}")
+            if arr is not None and len(arr):
+                getattr(self, f"_sample_{key}").append(np.asarray(arr, np.float32))
 
 
 def _cat32(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
+
+
+def _catf32(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+def _probabilities(preds: np.ndarray) -> np.ndarray:
+    """float32 probabilities of a batch: the scores, or their softmax when any lies
+    outside [0, 1] (torchmetrics' ``normalize_logits_if_needed``; as
+    :func:`visionbench.metrics.calibration.top1_confidence`)."""
+    s = preds.astype(np.float32)
+    if ((s < 0) | (s > 1)).any():
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        s = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return s
 
 
 def _safe_pct(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ __all__ = [
     "prf_at_threshold",
     "best_f1",
     "class_pr_curves",
+    "detection_threshold_sweep",
 ]
 
 AP_METHODS = ("coco101", "voc11", "all")
@@ -207,6 +208,132 @@ def class_pr_curves(
         o = np.lexsort((s.dt_rank[sel], s.dt_image_id[sel]))
         n_gt = int(s.pair_npig[s.pair_cat == c, a].sum())
         out[c] = pr_curve(s.dt_score[sel][o], s.dt_matched[sel, a, t[0]][o], n_gt)
+    return out
+
+
+def detection_threshold_sweep(
+    evaluator: CocoEvaluator,
+    *,
+    iou_threshold: float = 0.5,
+    area: str = "all",
+    max_dets: int | None = None,
+) -> dict[str, Any]:
+    """P / R / F1 against the score threshold, overall and per class, from a COCO
+    evaluator's matches (the detections of :func:`class_pr_curves`), in one pass.
+
+    Overall pools every class's detections and ground truths. Each best F1 is
+    :func:`best_f1`'s (thresholds at the detection scores, the highest on ties).
+
+    Returns:
+        ``best_f1``, ``best_threshold``, ``precision``, ``recall`` (overall, at that
+        threshold); ``per_class``: rows ``{"category_id", "best_f1", "best_threshold",
+        "precision", "recall", "num_gt"}`` in the evaluator's category order;
+        ``image_ids`` [I] and ``image_f1`` [I]: each image's F1 at the overall best
+        threshold (``2 tp / (tp + fp + gt)``; NaN for an image with neither a ground
+        truth nor a detection kept).
+    """
+    p = evaluator.params
+    t = np.flatnonzero(np.isclose(p.iou_thrs, iou_threshold, rtol=0, atol=1e-12))
+    if len(t) == 0:
+        raise MetricInputError(
+            f"iou_threshold: {iou_threshold} is not one of the evaluator's iou_thrs {p.iou_thrs}"
+        )
+    if area not in p.area_lbl:
+        raise MetricInputError(f"area: expected one of {p.area_lbl}, got {area!r}")
+    a = p.area_lbl.index(area)
+    md = p.max_dets[-1] if max_dets is None else int(max_dets)
+    s = evaluator._state()
+    cats = evaluator.cat_ids if p.use_cats else np.array([-1], dtype=np.int64)
+    sel = (s.dt_rank < md) & ~s.dt_ignored[:, a, t[0]]
+    score = s.dt_score[sel].astype(np.float64)
+    tp = s.dt_matched[sel, a, t[0]].astype(bool)
+    cat = np.searchsorted(cats, s.dt_cat[sel]) if p.use_cats else np.zeros(len(score), np.int64)
+    n_gt_cat = np.bincount(
+        np.searchsorted(cats, s.pair_cat) if p.use_cats else np.zeros(len(s.pair_cat), np.int64),
+        weights=s.pair_npig[:, a], minlength=len(cats),
+    ).astype(np.int64)  # fmt: skip
+    # one stable sort by score serves both: overall, and per class (a stable radix sort
+    # of that order by class keeps descending scores within each class)
+    by_score = np.argsort(-score, kind="stable")
+    overall = _best_f1_sorted(score[by_score], tp[by_score], int(n_gt_cat.sum()))
+    thr = overall["threshold"]
+
+    # per class: F1 at the last detection of each distinct score (best_f1's points)
+    ck = cat[by_score].astype(np.int16 if len(cats) < 2**15 else np.int64)
+    o = by_score[np.argsort(ck, kind="stable")]
+    c_o, s_o, t_o = cat[o], score[o], tp[o]
+    start = np.searchsorted(c_o, np.arange(len(cats) + 1))
+    lens = np.diff(start)
+    ctp = np.cumsum(t_o)
+    before = np.concatenate([[0], ctp])[start[:-1]]  # tps of earlier classes
+    k_tp = ctp - np.repeat(before, lens)
+    k_n = np.arange(len(o)) + 1 - np.repeat(start[:-1], lens)
+    last = np.ones(len(o), bool)
+    if len(o):
+        last[:-1] = (c_o[1:] != c_o[:-1]) | (s_o[1:] != s_o[:-1])
+    gts = n_gt_cat[c_o]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(last & (gts > 0), 2 * k_tp / (k_n + gts), -1.0)
+    best = np.full(len(cats), -1, np.int64)
+    has = np.flatnonzero(lens > 0)
+    if len(has):  # per class: the first position of the highest F1 (highest threshold)
+        seg_max = np.maximum.reduceat(f1, start[has])
+        top = np.flatnonzero(f1 == np.repeat(_spread(seg_max, has, len(cats)), lens))
+        first = np.r_[True, c_o[top][1:] != c_o[top][:-1]]
+        best[c_o[top][first]] = top[first]
+    per_class = []
+    for c in range(len(cats)):
+        n_det = int(start[c + 1] - start[c])
+        j = best[c]
+        if n_det == 0 or n_gt_cat[c] == 0 or j < 0:
+            row = _prf(0, n_det, int(n_gt_cat[c]))
+            row["threshold"] = float("nan")
+        else:
+            row = _prf(int(k_tp[j]), int(k_n[j] - k_tp[j]), int(n_gt_cat[c]))
+            row["threshold"] = float(s_o[j])
+        per_class.append({
+            "category_id": int(cats[c]), "best_f1": row["f1"], "best_threshold": row["threshold"],
+            "precision": row["precision"], "recall": row["recall"], "num_gt": int(n_gt_cat[c]),
+        })  # fmt: skip
+
+    # per image at the overall best threshold
+    imgs = np.asarray(s.image_ids, np.int64)
+    i_idx = np.searchsorted(imgs, s.dt_image_id[sel])
+    keep = score >= thr if np.isfinite(thr) else np.zeros(len(score), bool)
+    i_tp = np.bincount(i_idx, weights=tp & keep, minlength=len(imgs))
+    i_fp = np.bincount(i_idx, weights=~tp & keep, minlength=len(imgs))
+    i_gt = np.bincount(
+        np.searchsorted(imgs, s.pair_image_id), weights=s.pair_npig[:, a], minlength=len(imgs)
+    )
+    den = i_tp + i_fp + i_gt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        image_f1 = np.where(den > 0, 2 * i_tp / den, np.nan)
+    return {
+        "best_f1": overall["f1"], "best_threshold": thr,
+        "precision": overall["precision"], "recall": overall["recall"],
+        "per_class": per_class, "image_ids": imgs, "image_f1": image_f1,
+    }  # fmt: skip
+
+
+def _spread(values: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    out = np.full(n, np.nan)
+    out[at] = values
+    return out
+
+
+def _best_f1_sorted(s_o: np.ndarray, t_o: np.ndarray, num_gt: int) -> dict[str, float]:
+    """:func:`best_f1` of detections already in its order (stable, descending score)."""
+    if len(s_o) == 0 or num_gt == 0:
+        out = _prf(0, len(s_o), int(num_gt))
+        out["threshold"] = float("nan")
+        return out
+    tp = np.cumsum(t_o)
+    fp = np.cumsum(~t_o)
+    last = np.flatnonzero(np.r_[s_o[1:] != s_o[:-1], True])
+    f1 = 2 * tp[last] / (tp[last] + fp[last] + num_gt)
+    j = last[int(np.argmax(f1))]
+    out = _prf(int(tp[j]), int(fp[j]), int(num_gt))
+    out["threshold"] = float(s_o[j])
     return out
 
 

@@ -213,6 +213,7 @@ class SceneGraphEvaluator:
         self._gc_rank: list[np.ndarray] = []
         self._ng_rank: list[np.ndarray] = []
         self._zero_shot: list[np.ndarray] = []
+        self._image_ids: list[Any] = []  # the ``image_id`` of each image kept
 
     @property
     def signature(self) -> str:
@@ -322,6 +323,7 @@ class SceneGraphEvaluator:
             seen = np.column_stack((gt_triplets[:, 0], gt_triplets[:, 2], gt_triplets[:, 1]))
             zero_shot = ~np.isin(_keys(seen), self._train_keys)
         self._n_rels.append(int(gt_rels.shape[0]))
+        self._image_ids.append(image_id)
         self._predicate.append(gt_rels[:, 2].astype(np.int64))
         self._gc_rank.append(gc_rank)
         self._ng_rank.append(ng_rank)
@@ -335,6 +337,7 @@ class SceneGraphEvaluator:
                 f"{getattr(other, 'signature', type(other).__name__)}"
             )
         self._n_rels.extend(other._n_rels)
+        self._image_ids.extend(other._image_ids)
         self._predicate.extend(other._predicate)
         self._gc_rank.extend(other._gc_rank)
         self._ng_rank.extend(other._ng_rank)
@@ -407,7 +410,7 @@ class SceneGraphEvaluator:
             "gc_rank": cat(self._gc_rank, np.int64),
             "ng_rank": cat(self._ng_rank, np.int64),
             "zero_shot": cat(self._zero_shot, bool),
-        }
+        } | ({"image_ids": np.asarray(self.image_ids())} if self.image_ids() else {})
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Replace the statistics with ``state`` (from :meth:`state_dict`, same signature)."""
@@ -425,6 +428,19 @@ class SceneGraphEvaluator:
         self._gc_rank = np.split(np.asarray(state["gc_rank"], np.int64), bounds)
         self._ng_rank = np.split(np.asarray(state["ng_rank"], np.int64), bounds)
         self._zero_shot = np.split(np.asarray(state["zero_shot"], bool), bounds)
+        ids = state.get("image_ids")
+        if ids is not None and len(ids) == len(n_rels):
+            self._image_ids = np.asarray(ids).tolist()
+        else:
+            self._image_ids = [None] * len(n_rels)
+
+    def image_ids(self) -> list[Any] | None:
+        """The ``image_id`` of each image in the statistics (images without gt relations
+        are not kept), in order; None when some were not given."""
+        ids = self._image_ids
+        if len(ids) != len(self._n_rels) or any(i is None for i in ids):
+            return None
+        return list(ids)
 
     # ------------------------------------------------------------------ helpers
 

@@ -13,6 +13,11 @@ declares, as class attributes:
   (unit and ``higher_is_better``), written into every run record;
 - ``draws``: what the report can draw from the result's arrays (:class:`Draws`);
 - ``export_formats``: the official submission formats ``write_predictions`` writes;
+- ``per_sample``: the per-sample score samples are ranked by (:class:`PerSample`: the
+  k worst samples of ``record["analysis"]``), computed by ``per_sample_scores(result)``;
+- ``analyses``: which error analyses ``record["analysis"]`` carries beyond the worst
+  samples (``"confused_pairs"``, ``"calibration"``, ``"per_sample"`` distribution,
+  ``"threshold_sweep"``, ``"tide"``; see :mod:`visionbench.engine.analysis`);
 
 and implements:
 
@@ -78,7 +83,19 @@ from visionbench.metrics.base import MetricResult
 from visionbench.protocols.options import Option, validate_options
 from visionbench.types import Prediction, Target, Task
 
-__all__ = ["UNITS", "MetricInfo", "PerClass", "Draws", "Protocol", "Scorer"]
+__all__ = [
+    "UNITS",
+    "ANALYSES",
+    "MetricInfo",
+    "PerClass",
+    "PerSample",
+    "Draws",
+    "Protocol",
+    "Scorer",
+]
+
+#: the error analyses a protocol may declare (``Protocol.analyses``)
+ANALYSES = ("confused_pairs", "calibration", "per_sample", "threshold_sweep", "tide")
 
 #: The units a metric may carry in a run record.
 #: score: 0-100 (sacreBLEU); unbounded: a non-negative score with no fixed top (CIDEr-D)
@@ -95,6 +112,21 @@ class MetricInfo:
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
             raise ValueError(f"unit must be one of {UNITS}, got {self.unit!r}")
+
+
+@dataclass(frozen=True)
+class PerSample:
+    """The per-sample score of a protocol (what ``record["analysis"]["worst"]`` ranks by).
+
+    Attributes:
+        name: the score's name in the record (``"F1@0.5"``, ``"miou"``, ``"cider_d"``).
+        higher_is_better: the worst samples are the lowest (True) or the highest.
+        description: one line for the report.
+    """
+
+    name: str
+    higher_is_better: bool = True
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,6 +198,8 @@ class Protocol:
     metrics: ClassVar[Mapping[str, MetricInfo]] = {}
     draws: ClassVar[Draws] = Draws()
     export_formats: ClassVar[tuple[str, ...]] = ()
+    per_sample: ClassVar[PerSample | None] = None
+    analyses: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -223,6 +257,17 @@ class Protocol:
         """Dataset options these (validated) protocol options need, e.g. ``{"masks": True}``
         for COCO segm; applied when the dataset is built, where it declares them."""
         return {}
+
+    def per_sample_scores(self, result: MetricResult) -> tuple[PerSample, Any, Any] | None:
+        """``(what, sample ids [n], scores [n])`` of the evaluated samples (NaN: undefined
+        for that sample), from the result's evaluator state (no re-inference); None when
+        the state has no per-sample statistics. Default: none."""
+        return None
+
+    def analyses_for(self) -> tuple[str, ...]:
+        """The analyses of this run (default :attr:`analyses`; override when options
+        change them)."""
+        return self.analyses
 
     def headline_metrics(self) -> list[str]:
         """Headline metric names in display order (default :attr:`headline`)."""
@@ -302,9 +347,13 @@ class Scorer:
     ``merge``, ``compute``, ``reset``, ``state_dict`` / ``load_state_dict``. Holds only the
     evaluator's sufficient statistics, so shards and ranks merge exactly."""
 
+    #: key of the sample ids (arrival order) in :meth:`state_dict`
+    IDS_KEY = "scorer_sample_ids"
+
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol
         self.evaluator = protocol.build_evaluator()
+        self.sample_ids: list[Any] = []  # arrival order, as the evaluators keep samples
 
     def update(self, predictions: Sequence[Prediction], targets: Sequence[Target]) -> None:
         if len(predictions) != len(targets):
@@ -312,21 +361,38 @@ class Scorer:
                 f"{len(predictions)} predictions but {len(targets)} targets in one update"
             )
         self.protocol.update(self.evaluator, list(predictions), list(targets))
+        self.sample_ids.extend(getattr(p, "sample_id", None) for p in predictions)
 
     def merge(self, other: Scorer) -> None:
         self.evaluator.merge(other.evaluator)
+        self.sample_ids.extend(other.sample_ids)
 
     def compute(self) -> MetricResult:
-        return self.evaluator.compute()
+        result = self.evaluator.compute()
+        if result.sample_ids is None:
+            result.sample_ids = list(self.sample_ids)
+        return result
 
     def reset(self) -> None:
         self.evaluator.reset()
+        self.sample_ids = []
 
     def state_dict(self) -> dict[str, Any]:
-        return self.evaluator.state_dict()
+        return {**self.evaluator.state_dict(), self.IDS_KEY: list(self.sample_ids)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        self.sample_ids = list(state.pop(self.IDS_KEY, None) or [])
         self.evaluator.load_state_dict(state)
+
+
+def result_sample_ids(result: MetricResult, n: int) -> list[Any]:
+    """The ids of a result's ``n`` samples in the evaluator's order (``result.sample_ids``,
+    set by :class:`Scorer`), else their positions 0..n-1."""
+    ids = getattr(result, "sample_ids", None)
+    if ids is not None and len(ids) == n and all(i is not None for i in ids):
+        return list(ids)
+    return list(range(n))
 
 
 def _jsonable(v: Any) -> Any:

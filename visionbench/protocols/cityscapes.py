@@ -15,7 +15,14 @@ from typing import Any
 
 from visionbench.errors import AnnotationError, ContractError
 from visionbench.metrics.base import MetricResult
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
+from visionbench.protocols.base import (
+    Draws,
+    MetricInfo,
+    PerClass,
+    PerSample,
+    Protocol,
+    result_sample_ids,
+)
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists
 from visionbench.protocols.semantic import (
@@ -47,6 +54,29 @@ class CityscapesProtocol(Protocol):
     headline = ("miou", "iiou", "miou_category", "iiou_category")
     metrics = {k: MetricInfo("fraction") for k in headline}
     export_formats = ("cityscapes-png",)
+    per_sample = PerSample("miou", True, "the frame's own mIoU over the 19 classes in it")
+    analyses = ("confused_pairs", "per_sample")
+
+    def per_sample_scores(self, result: MetricResult) -> Any:
+        import numpy as np
+
+        from visionbench.metrics.segmentation.cityscapes import (
+            CityscapesFrameStats,
+            cityscapes_scores,
+        )
+
+        ev = result.evaluator
+        f = ev.frames() if ev is not None and hasattr(ev, "frames") else None
+        if f is None:
+            return None
+        off, idx, cnt = f["offsets"], f["cell_index"], f["cell_count"]
+        z = np.zeros(0, np.int64)
+        scores = np.empty(len(off) - 1)
+        for i in range(len(off) - 1):
+            conf = np.bincount(idx[off[i] : off[i + 1]], weights=cnt[off[i] : off[i + 1]],
+                               minlength=34 * 34).astype(np.int64).reshape(34, 34)  # fmt: skip
+            scores[i] = cityscapes_scores(CityscapesFrameStats(conf, z, z, z, z))["miou"]
+        return self.per_sample, result_sample_ids(result, len(scores)), scores
 
     def draws_for(self) -> Draws:
         names = _label_names()
@@ -103,7 +133,9 @@ class CityscapesProtocol(Protocol):
                 ev.add_stats(stats)
         except MetricInputError as e:
             raise AnnotationError(str(e), path=str(p)) from None
-        return ev.compute()
+        result = ev.compute()
+        result.sample_ids = list(gt.sample_ids)  # the frames, in order (for the analysis)
+        return result
 
     def write_predictions(
         self, predictions: Sequence[Prediction], path: str | Path, *, gt: Any = None,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from visionbench.errors import AnnotationError, ContractError
-from visionbench.protocols.base import MetricInfo, Protocol
+from visionbench.protocols.base import MetricInfo, PerSample, Protocol, result_sample_ids
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists, load_json, write_json
 from visionbench.types import CaptionPrediction, Prediction, Target, Task
@@ -72,6 +72,18 @@ class CocoCaptionProtocol(Protocol):
         "spice": MetricInfo("fraction"),
     }
     export_formats = ("coco-caption-json",)
+    per_sample = PerSample(
+        "cider_d", True, "the caption's CIDEr-D (pycocoevalcap's per-image score)"
+    )
+
+    def per_sample_scores(self, result: Any) -> Any:
+        for name in ("cider_d", "bleu4"):
+            scores = result.arrays.get(f"{name}_per_caption")
+            if scores is not None:
+                what = self.per_sample if name == "cider_d" else PerSample(
+                    "bleu4", True, "the caption's BLEU-4 (COCO-caption convention)")  # fmt: skip
+                return what, result_sample_ids(result, len(scores)), scores
+        return None
 
     def build_evaluator(self) -> Any:
         from visionbench.metrics.captioning.evaluator import CaptionEvaluator

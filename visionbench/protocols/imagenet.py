@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError
-from visionbench.protocols.base import Draws, MetricInfo, Protocol
+from visionbench.protocols.base import Draws, MetricInfo, PerSample, Protocol
+from visionbench.protocols.base import result_sample_ids as _ids
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists, load_json
 from visionbench.types import ClassificationPrediction, Prediction, Target, Task
@@ -43,6 +44,22 @@ class ImageNetProtocol(Protocol):
     metrics = {"*": MetricInfo("percent")}
     # per-class accuracy is in the arrays too; 1,000 bars are not a useful picture
     draws = Draws(confusion="confusion")
+    per_sample = PerSample(
+        "true_class_prob", True, "probability of the true class (softmax of the scores)"
+    )
+    analyses = ("confused_pairs", "calibration")
+
+    def per_sample_scores(self, result: Any) -> Any:
+        ev = result.evaluator
+        prob = ev.probabilities() if ev is not None else None
+        if prob is not None:
+            return self.per_sample, _ids(result, len(prob["true_prob"])), prob["true_prob"]
+        s = ev.samples() if ev is not None else None
+        if s is None:
+            return None
+        what = PerSample("top1_correct", True, "1 when the top-1 class is the label, else 0")
+        return what, _ids(result, len(s["rank"])), (s["rank"] == 0).astype(np.float64)
+
     export_formats = ("topk-csv",)
 
     def setup(self) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 from visionbench.errors import AnnotationError, ContractError
 from visionbench.metrics.base import MetricResult
 from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
-from visionbench.protocols.coco import _coco_results, _image_id, coco_results_rows
+from visionbench.protocols.coco import DetectionSweep, _coco_results, _image_id, coco_results_rows
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists, write_json
 from visionbench.types import Prediction, Target, Task
@@ -30,7 +30,7 @@ from visionbench.types import Prediction, Target, Task
 __all__ = ["LvisProtocol"]
 
 
-class LvisProtocol(Protocol):
+class LvisProtocol(DetectionSweep, Protocol):
     name = "lvis"
     task = Task.DETECTION
     description = "LVIS v1 federated AP/AR, APr/APc/APf (lvis-api LVISEval), bbox or segm"

@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
+from visionbench.protocols.base import (
+    Draws,
+    MetricInfo,
+    PerClass,
+    PerSample,
+    Protocol,
+    result_sample_ids,
+)
 from visionbench.protocols.options import Option, OptionError
 from visionbench.protocols.prediction_files import check_exists, load_json, write_json
 from visionbench.types import Prediction, SceneGraphPrediction, Target, Task
@@ -46,6 +53,22 @@ class SceneGraphProtocol(Protocol):
     )  # fmt: skip
     metrics = {"*R@*": MetricInfo("fraction"), "R@*": MetricInfo("fraction")}
     export_formats = ("scene-graph-json",)
+    per_sample = PerSample("R@K", True, "the image's recall of its gt relations at the largest K")
+
+    def per_sample_scores(self, result: Any) -> Any:
+        ev = result.evaluator
+        if ev is None:
+            return None
+        st = ev.state_dict()
+        n_rels = np.asarray(st["num_gt_relations"], np.int64)
+        k = max(self.opts["ks"]) if self.opts["ks"] else 100
+        image_of = np.repeat(np.arange(len(n_rels)), n_rels)
+        hits = np.bincount(image_of, weights=np.asarray(st["gc_rank"]) < k, minlength=len(n_rels))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scores = np.where(n_rels > 0, hits / np.maximum(n_rels, 1), np.nan)
+        what = PerSample(f"R@{k}", True, self.per_sample.description)
+        ids = ev.image_ids() if hasattr(ev, "image_ids") else None
+        return what, ids or result_sample_ids(result, len(scores)), scores
 
     def setup(self) -> None:
         n = self.opts["num_predicates"]

@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
+from visionbench.protocols.base import (
+    Draws,
+    MetricInfo,
+    PerClass,
+    PerSample,
+    Protocol,
+    result_sample_ids,
+)
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists
 from visionbench.types import Prediction, SegmentationPrediction, Target, Task
@@ -54,6 +61,19 @@ class SemanticProtocol(Protocol):
     }
     draws = Draws(per_class=(PerClass("iou", "IoU"),), confusion="confusion")
     export_formats = ("png", "png-dataset-ids")
+    per_sample = PerSample("miou", True, "the frame's own mIoU (classes present in it)")
+    analyses = ("confused_pairs", "per_sample")
+
+    def per_sample_scores(self, result: Any) -> Any:
+        from visionbench.metrics.bootstrap import sample_table
+        from visionbench.metrics.error_analysis import per_frame_miou
+        from visionbench.metrics.errors import MetricInputError
+
+        try:
+            scores = per_frame_miou(sample_table(result.evaluator))
+        except MetricInputError:
+            return None
+        return self.per_sample, result_sample_ids(result, len(scores)), scores
 
     def build_evaluator(self) -> Any:
         from visionbench.metrics.segmentation.semantic import SegmentationEvaluator

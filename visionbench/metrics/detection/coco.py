@@ -65,6 +65,7 @@ def coco_evaluate(
     iou_type: str = "bbox",
     compat: str | None = None,
     params: CocoParams | None = None,
+    keep_boxes: bool = False,
     **param_kw: Any,
 ) -> MetricResult:
     """Evaluate COCO results against a COCO ground truth.
@@ -80,6 +81,8 @@ def coco_evaluate(
         params: a :class:`CocoParams`; or give its fields as keywords (``iou_thrs``,
             ``rec_thrs``, ``max_dets``, ``area_rng``, ``area_lbl``, ``use_cats``,
             ``img_ids``, ``cat_ids``, ``kpt_oks_sigmas``).
+        keep_boxes: keep the boxes in the result's evaluator (for TIDE, see
+            :meth:`CocoEvaluator.kept_boxes`).
 
     Returns:
         MetricResult: ``metrics`` (stats by name, in [0, 1]), ``arrays`` (``precision``,
@@ -105,6 +108,7 @@ def coco_evaluate(
         params=params,
         compat=compat,
         cat_names=dict(zip(gtt.cat_ids.tolist(), gtt.cat_names)),
+        keep_boxes=keep_boxes,
     )
     img_ids = np.unique(
         np.asarray(gtt.image_ids if params.img_ids is None else params.img_ids, dtype=np.int64)
@@ -130,6 +134,9 @@ class CocoEvaluator:
         params: :class:`CocoParams` (its ``img_ids`` / ``cat_ids`` are ignored here), or
             its fields as keywords.
         cat_names: optional category id -> name, for per-category metric names.
+        keep_boxes: also keep every image's boxes, classes, scores and crowd flags (what
+            TIDE needs, :mod:`visionbench.metrics.detection.tide`); they merge and travel in
+            ``state_dict`` like the match flags. Not part of the signature.
     """
 
     def __init__(
@@ -140,9 +147,11 @@ class CocoEvaluator:
         compat: str | None = None,
         params: CocoParams | None = None,
         cat_names: dict[int, str] | None = None,
+        keep_boxes: bool = False,
         **param_kw: Any,
     ) -> None:
         _check_compat(compat)
+        self.keep_boxes = bool(keep_boxes)
         self.params = params if params is not None else CocoParams(iou_type=iou_type, **param_kw)
         self.compat = compat
         order = np.asarray(list(cat_ids), dtype=np.int64)
@@ -160,6 +169,7 @@ class CocoEvaluator:
         self._states: list[MatchState] = []
         self._pending: list[tuple[AnnTable, AnnTable, int]] = []
         self._seen: set[int] = set()
+        self._kept: list[tuple[AnnTable, AnnTable]] = []
 
     # -- feeding --------------------------------------------------------------------
     def update(
@@ -256,6 +266,8 @@ class CocoEvaluator:
                 )
         state = match_tables(gt, dt, self.params, self.cat_ids, img_ids, image_size=image_size)
         self._states.append(state)
+        if self.keep_boxes:
+            self._kept.append(_box_rows(gt, dt, img_ids, self.cat_ids))
         if record:
             self._seen.update(img_ids.tolist())
 
@@ -278,12 +290,21 @@ class CocoEvaluator:
         other._flush()
         self._states.extend(other._states)
         self._seen |= other._seen
+        if self.keep_boxes:
+            if not other.keep_boxes:
+                raise MetricInputError("merge: the other evaluator kept no boxes (keep_boxes)")
+            self._kept.extend(other._kept)
 
     def state_dict(self) -> dict[str, Any]:
         """Sufficient statistics as plain arrays (match flags bit-packed)."""
         d = state_to_dict(self._state())
         d["signature"] = self.signature
         d["cat_ids"] = self.cat_ids.copy()
+        kept = self.kept_boxes()
+        if kept is not None:
+            for side, t in (("gt", kept[0]), ("dt", kept[1])):
+                for f in _KEPT_FIELDS[side]:
+                    d[f"kept_{side}_{f}"] = getattr(t, f)
         return d
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -298,6 +319,37 @@ class CocoEvaluator:
         self._states = [s]
         self._pending = []
         self._seen = set(s.image_ids.tolist())
+        self._kept = []
+        if self.keep_boxes and "kept_gt_bbox" in state:
+            tables = []
+            for side in ("gt", "dt"):
+                cols = {f: np.asarray(state[f"kept_{side}_{f}"]) for f in _KEPT_FIELDS[side]}
+                n = len(cols["image_id"])
+                cols.setdefault("iscrowd", np.zeros(n, bool))
+                tables.append(AnnTable(
+                    cols["image_id"], cols["category_id"], cols["bbox"].reshape(n, 4),
+                    np.zeros(n), cols["iscrowd"], np.zeros(n, np.int64), cols.get("score"),
+                ))  # fmt: skip
+            self._kept = [(tables[0], tables[1])]
+
+    def kept_boxes(self) -> tuple[AnnTable, AnnTable, np.ndarray] | None:
+        """``(gt, dt, image_ids)``: the boxes of every image added (``image_id``,
+        ``category_id``, ``bbox`` xywh, ``iscrowd``; detections with ``score``, only those
+        of known categories), and the sorted ids of the images evaluated; None unless
+        built with ``keep_boxes=True`` (or when the state came without them)."""
+        if not self.keep_boxes:
+            return None
+        self._flush()
+        ids = self._state().image_ids
+        if not self._kept:
+            if len(ids):
+                return None
+            e = _box_rows(None, None, ids, self.cat_ids)
+            return e[0], e[1], ids
+        gt = AnnTable.concat([k[0] for k in self._kept])
+        dt = AnnTable.concat([k[1] for k in self._kept])
+        self._kept = [(gt, dt)]
+        return gt, dt, np.unique(ids)
 
     def _state(self) -> MatchState:
         self._flush()
@@ -342,6 +394,34 @@ class CocoEvaluator:
             higher_is_better={n: True for n in metrics},
             evaluator=self,
         )
+
+
+_KEPT_FIELDS = {
+    "gt": ("image_id", "category_id", "bbox", "iscrowd"),
+    "dt": ("image_id", "category_id", "bbox", "score"),
+}
+
+
+def _box_rows(
+    gt: AnnTable | None, dt: AnnTable | None, img_ids: np.ndarray, cat_ids: np.ndarray
+) -> tuple[AnnTable, AnnTable]:
+    """The rows TIDE needs of the images ``img_ids`` (detections: known categories)."""
+
+    def light(t: AnnTable | None, keep: Any, with_score: bool) -> AnnTable:
+        if t is None:
+            z = np.zeros(0, np.int64)
+            return AnnTable(z, z, np.zeros((0, 4)), np.zeros(0), np.zeros(0, bool), z,
+                            np.zeros(0) if with_score else None)  # fmt: skip
+        i = np.flatnonzero(keep)
+        return AnnTable(
+            t.image_id[i], t.category_id[i], np.asarray(t.bbox, np.float64).reshape(-1, 4)[i],
+            np.zeros(len(i)), np.asarray(t.iscrowd, bool)[i], np.zeros(len(i), np.int64),
+            np.asarray(t.score, np.float64)[i] if with_score else None,
+        )  # fmt: skip
+
+    g = None if gt is None else member_of(gt.image_id, img_ids)
+    d = None if dt is None else member_of(dt.image_id, img_ids) & member_of(dt.category_id, cat_ids)
+    return light(gt, g, False), light(dt, d, True)
 
 
 def _check_compat(compat: str | None) -> None:
