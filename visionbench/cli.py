@@ -251,7 +251,7 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     )
     names = list(dict.fromkeys(_DEMO_SYNTH.get(d, d) for _, d, _, _ in DEMO_SUITE))
     for name in names:
-        target = synth.synth_home() / "synth" / f"{name}-v{synth.SYNTH_VERSION}"
+        target = synth.cached_path(name)
         if target.is_dir() and any(target.iterdir()):
             say(
                 f"[dim]data: {name} (cached) {escape(str(target))}[/]",

@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from visionbench.errors import RunError
+from visionbench.paths import results_dir
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -145,18 +146,6 @@ def record_schema() -> dict[str, Any]:
     """The JSON Schema of a run record."""
     text = resources.files("visionbench.engine").joinpath("run_record.schema.json").read_text()
     return json.loads(text)
-
-
-def results_dir(path: str | Path | None = None) -> Path:
-    """``path``, or ``$VISIONBENCH_RESULTS``, or ``$VISIONBENCH_HOME/results``
-    (``~/.cache/visionbench/results``)."""
-    if path is not None:
-        return Path(path).expanduser()
-    env = os.environ.get("VISIONBENCH_RESULTS")
-    if env:
-        return Path(env).expanduser()
-    home = os.environ.get("VISIONBENCH_HOME") or str(Path.home() / ".cache" / "visionbench")
-    return Path(home).expanduser() / "results"
 
 
 def new_run_id(model: str, dataset: str) -> str:

@@ -38,13 +38,13 @@ from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.records import (
     RunRecord,
     build_record,
-    results_dir,
     subset_fingerprint,
     weights_identity,
     write_record,
 )
 from visionbench.errors import LabelSpaceError, RunError, RunInterrupted
 from visionbench.label_spaces import LabelMap, label_map
+from visionbench.paths import work_dir
 from visionbench.protocols import Protocol, dataset_protocol
 from visionbench.tasks import Batch, Dataset, Model
 from visionbench.types import DetectionPrediction, SegmentationPrediction, Task
@@ -165,7 +165,7 @@ def run(
 
     config = _config(model, dataset, opt, n_total, protocol)
     key = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    workdir = results_dir(opt.results) / "work" / key
+    workdir = work_dir(opt.results) / key
     pred_dir = workdir / "predictions"
     if info.is_main:
         _prepare_workdir(workdir, pred_dir, config, opt)
