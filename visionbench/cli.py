@@ -241,7 +241,7 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     import time
 
     from visionbench import synth
-    from visionbench.engine.records import results_dir
+    from visionbench.paths import records_dir, results_dir
 
     say = (lambda *a, **k: None) if quiet else err_console.print
     t0 = time.perf_counter()
@@ -289,7 +289,7 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     _text(
         console,
         f"leaderboard: bench leaderboard{f' --results {results}' if results else ''}  "
-        f"(records in {results_dir(results) / 'records'})",
+        f"(records in {records_dir(results)})",
     )
     _text(console, f"report: {report}")
     say(f"[dim]demo done in {time.perf_counter() - t0:.1f} s[/]")
@@ -843,7 +843,7 @@ def leaderboard(
     if output is None:
         sys.stdout.write(text)
     else:
-        from visionbench.engine.records import atomic_write_bytes
+        from visionbench.records import atomic_write_bytes
 
         atomic_write_bytes(output, text.encode())
         console.print(Text(f"wrote {output}"), soft_wrap=True)

@@ -113,8 +113,8 @@ def test_cache_reads_with_plain_pandas(tmp_path):
 
 def test_split_without_ground_truth_writes_a_submission(tmp_path):
     """COCO test-dev: an image-info JSON without annotations."""
-    from visionbench.engine.records import record_schema
     from visionbench.loaders.coco import COCODetection
+    from visionbench.records import record_schema
 
     src = datasets.get("coco-mini")(root=None)
     info = json.loads(Path(src.annotation_file).read_text())

@@ -5,8 +5,8 @@ import multiprocessing as mp
 
 import pytest
 
-from visionbench.engine.records import SCHEMA_VERSION, new_run_id, read_records, write_record
 from visionbench.errors import RunError
+from visionbench.records import SCHEMA_VERSION, new_run_id, read_records, write_record
 
 
 def _record(i: int) -> dict:

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from visionbench.engine.distributed import contiguous_shard
-from visionbench.engine.records import read_records, record_schema
 from visionbench.engine.run import RunOptions, run
 from visionbench.errors import LabelSpaceError, RunError
 from visionbench.loaders.mini import imagenet_mini
 from visionbench.models.demo import build_demo_cnn
+from visionbench.records import read_records, record_schema
 
 
 @pytest.fixture(scope="module")

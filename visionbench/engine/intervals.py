@@ -15,7 +15,6 @@ warning names the reason.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import warnings
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.engine.records import RunRecord, atomic_write_bytes, results_dir
+from visionbench.records import RunRecord, read_samples, write_samples
 
 __all__ = ["attach_intervals", "load_sample_table", "bootstrap_replicates_setting"]
 
@@ -75,27 +74,12 @@ def attach_intervals(
         if metrics[name].get("value") is None or not np.isfinite(ci["low"]):
             continue
         metrics[name]["ci"] = ci
-    _write_samples(record, table, root)
-
-
-def _write_samples(record: RunRecord, table: Any, root: Any) -> None:
-    folder = results_dir(root) / "records"
-    name = f"{record['run_id']}.samples.npz"
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **table.to_arrays())
-    atomic_write_bytes(folder / name, buf.getvalue())
-    record["samples_file"] = name
+    write_samples(record, table.to_arrays(), root)
 
 
 def load_sample_table(record: RunRecord, root: Any = None) -> Any:
     """The per-sample statistics stored with ``record`` as a sample table, or None."""
     from visionbench.metrics.sample_tables import table_from_arrays
 
-    name = record.get("samples_file")
-    if not name:
-        return None
-    path = results_dir(root) / "records" / name
-    if not path.exists():
-        return None
-    with np.load(path, allow_pickle=False) as d:
-        return table_from_arrays({k: d[k] for k in d.files})
+    arrays = read_samples(record, root)
+    return None if arrays is None else table_from_arrays(arrays)

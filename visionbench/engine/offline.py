@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from visionbench.engine.intervals import attach_intervals
-from visionbench.engine.records import RunRecord, build_record, write_record
+from visionbench.engine.record_assembly import build_record
 from visionbench.protocols import Protocol, dataset_protocol
+from visionbench.records import RunRecord, write_record
 from visionbench.tasks import Dataset
 
 __all__ = ["evaluate_predictions"]
@@ -109,7 +110,7 @@ def _subset(dataset: Any, source: Any) -> str | None:
     the evaluated set a subset of the split."""
     if not _dropped(dataset):
         return None
-    from visionbench.engine.records import subset_fingerprint
+    from visionbench.records import subset_fingerprint
 
     return subset_fingerprint(list(source.ground_truth().sample_ids))
 

@@ -35,17 +35,12 @@ from visionbench.engine.distributed import (
     gather_to_rank0,
 )
 from visionbench.engine.intervals import attach_intervals
-from visionbench.engine.records import (
-    RunRecord,
-    build_record,
-    subset_fingerprint,
-    weights_identity,
-    write_record,
-)
+from visionbench.engine.record_assembly import build_record
 from visionbench.errors import LabelSpaceError, RunError, RunInterrupted
 from visionbench.label_spaces import LabelMap, label_map
 from visionbench.paths import work_dir
 from visionbench.protocols import Protocol, dataset_protocol
+from visionbench.records import RunRecord, subset_fingerprint, weights_identity, write_record
 from visionbench.tasks import Batch, Dataset, Model
 from visionbench.types import DetectionPrediction, SegmentationPrediction, Task
 

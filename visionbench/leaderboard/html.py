@@ -24,7 +24,6 @@ from typing import Any
 
 import pandas as pd
 
-from visionbench.engine.records import read_records, results_dir
 from visionbench.leaderboard import plots
 from visionbench.leaderboard.html_assets import CSS, SCRIPT
 from visionbench.leaderboard.svg import scatter_svg
@@ -37,6 +36,8 @@ from visionbench.leaderboard.views import (
     groups,
     hidden_note,
 )
+from visionbench.paths import records_dir
+from visionbench.records import read_records
 
 __all__ = ["render_html", "json_for_script"]
 
@@ -73,7 +74,7 @@ def render_html(
         records = read_records(results)
     run_ids = set(df_long["run_id"]) if not df_long.empty else set()
     records = [r for r in records if r.get("run_id") in run_ids]
-    records_dir = results_dir(results) / "records"
+    folder = records_dir(results)
     wide = pivot(df_long, all_runs=all_runs)
     by_run = {r["run_id"]: r for r in records}
     sections, nav = [], []
@@ -85,7 +86,7 @@ def render_html(
         for n, g in enumerate(groups(wide, metrics="all")):
             sid = f"g{n}"
             dataset, split, task = g["key"]
-            sections.append(_section(sid, g, wide, best, by_run, records_dir))
+            sections.append(_section(sid, g, wide, best, by_run, folder))
             nav.append((sid, task, dataset, split))
     if note:
         sections.append(f'<p class="empty">{escape(note)}</p>')

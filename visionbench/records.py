@@ -1,17 +1,22 @@
-"""Run records: one JSON file per run, written atomically, never edited.
+"""The run record: the contract between the engine (which writes records) and the
+leaderboard (which reads them). One JSON file per run, written atomically, never edited.
 
-The schema is :class:`RunRecord` (a ``TypedDict``) and ``run_record.schema.json`` beside this
-file (JSON Schema, draft 2020-12). Arrays behind the numbers (PR curves, confusion
-matrices, per-class values) go into ``<run_id>.arrays.npz`` beside the record.
+The schema is :class:`RunRecord` (a ``TypedDict``) and ``run_record.schema.json`` beside
+this file (JSON Schema, draft 2020-12; :func:`record_schema`). Arrays behind the numbers
+(PR curves, confusion matrices, per-class values) go into ``<run_id>.arrays.npz`` beside
+the record, per-sample statistics for paired tests into ``<run_id>.samples.npz``.
+
+A contract: imports numpy and the standard library only (no torch, no metrics, no
+pandas), so ``bench leaderboard`` and ``bench eval`` can read and write records cheaply.
+The engine assembles records (:mod:`visionbench.engine.record_assembly`).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import platform
 import secrets
-import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -22,25 +27,25 @@ from typing import Any, TypedDict
 import numpy as np
 
 from visionbench.errors import RunError
-from visionbench.paths import results_dir
+from visionbench.paths import records_dir
 
 __all__ = [
     "SCHEMA_VERSION",
     "RunRecord",
     "MetricEntry",
-    "results_dir",
-    "new_run_id",
-    "write_record",
-    "read_records",
-    "software_versions",
-    "hardware_info",
-    "git_commit",
-    "atomic_write_bytes",
+    "ModelInfo",
+    "DatasetInfo",
+    "ProtocolInfo",
+    "RANDOM_WEIGHTS",
     "record_schema",
+    "new_run_id",
     "weights_identity",
     "subset_fingerprint",
-    "RANDOM_WEIGHTS",
-    "build_record",
+    "atomic_write_bytes",
+    "write_record",
+    "read_records",
+    "write_samples",
+    "read_samples",
 ]
 
 SCHEMA_VERSION = 1
@@ -144,7 +149,7 @@ def subset_fingerprint(sample_ids: list[Any]) -> str:
 
 def record_schema() -> dict[str, Any]:
     """The JSON Schema of a run record."""
-    text = resources.files("visionbench.engine").joinpath("run_record.schema.json").read_text()
+    text = resources.files("visionbench").joinpath("run_record.schema.json").read_text()
     return json.loads(text)
 
 
@@ -181,7 +186,7 @@ def write_record(
     record: RunRecord, root: str | Path | None = None, arrays: dict[str, np.ndarray] | None = None
 ) -> Path:
     """Write ``record`` (and its arrays) under ``<root>/records/``; never overwrites."""
-    folder = results_dir(root) / "records"
+    folder = records_dir(root)
     path = folder / f"{record['run_id']}.json"
     if path.exists():
         raise RunError(f"run record {path} exists already; records are never overwritten")
@@ -198,7 +203,6 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """An ``.npz`` (``np.load`` reads it) deflated at level 1: COCO's precision / scores
     arrays (~8 MB each) compress almost as well as at ``savez_compressed``'s level and
     several times faster, which matters for ``bench eval``'s wall time."""
-    import io
     import zipfile
 
     buf = io.BytesIO()
@@ -218,7 +222,7 @@ def read_records(root: str | Path | None = None) -> list[RunRecord]:
             raise RunError(f"results directory {given} does not exist (--results)")
         if not given.is_dir():
             raise RunError(f"results directory {given} is a file, not a directory (--results)")
-    folder = results_dir(root) / "records"
+    folder = records_dir(root)
     out: list[RunRecord] = []
     if not folder.is_dir():
         return out
@@ -254,142 +258,26 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def software_versions() -> dict[str, str]:
-    """Versions of Python and the packages that change numbers."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in (
-        "visionbench",
-        "numpy",
-        "torch",
-        "torchvision",
-        "pycocotools",
-        "sacrebleu",
-        "numba",
-    ):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
+def write_samples(
+    record: RunRecord, arrays: dict[str, np.ndarray], root: str | Path | None = None
+) -> None:
+    """Store a run's per-sample statistics beside its record (``<run_id>.samples.npz``,
+    named by ``record["samples_file"]``), before :func:`write_record` writes the record."""
+    name = f"{record['run_id']}.samples.npz"
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    atomic_write_bytes(records_dir(root) / name, buf.getvalue())
+    record["samples_file"] = name
 
 
-def hardware_info(device: str | None = None) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "device": device,
-    }
-    torch = sys.modules.get("torch")  # only when a model ran: `bench eval` imports no torch
-    try:
-        if torch is not None and torch.cuda.is_available():
-            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-            info["cuda"] = torch.version.cuda
-    except Exception:  # pragma: no cover - torch missing or broken CUDA
-        pass
-    return info
-
-
-def git_commit() -> str | None:
-    """The commit of the visionbench checkout, when it is one (else None)."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.TimeoutExpired):
+def read_samples(record: RunRecord, root: str | Path | None = None) -> dict[str, np.ndarray] | None:
+    """The per-sample statistics stored with ``record`` (arrays by name), or None when the
+    record has none or the file is gone."""
+    name = record.get("samples_file")
+    if not name:
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def build_record(
-    model_info: dict[str, Any],
-    dataset: Any,
-    gt: Any,
-    result: Any,
-    *,
-    timings: dict[str, Any],
-    device: str,
-    config: dict[str, Any],
-    n: int,
-    seed: int,
-    command: list[str],
-    protocol: Any = None,
-    fingerprint: str | None = None,
-    total: int | None = None,
-    subset: str | None = None,
-    dropped: int = 0,
-    tag: str | None = None,
-) -> RunRecord:
-    """A complete run record from a model description, a dataset and a metric result.
-
-    Run identity (what keeps leaderboard rows apart): ``model.weights_id`` (from
-    ``model_info``, else :func:`weights_identity` of its ``weights``),
-    ``dataset.num_samples`` (``n``) of ``dataset.total_samples`` (``total``, default
-    ``n``), ``dataset.subset`` (None = every sample, else :func:`subset_fingerprint` of
-    the evaluated ids), ``dataset.dropped`` (samples / annotations dropped by
-    ``--lenient``) and ``tag``.
-
-    ``protocol`` adds ``record["protocol"]`` (name, headline, options, what the report
-    draws) and each metric's ``unit`` / ``higher_is_better`` as the protocol declares them;
-    ``result=None`` is a split without ground truth (no metrics, ``no_ground_truth``).
-    """
-    metrics: dict[str, Any] = {}
-    if result is not None:
-        hib = result.higher_is_better
-        meta = protocol.metric_metadata(result) if protocol is not None else {}
-        for k, v in result.metrics.items():
-            entry: dict[str, Any] = {
-                "value": (None if v is None or not np.isfinite(v) else float(v)),
-                "signature": result.signature,
-                "higher_is_better": bool(hib.get(k, True)),
-            }
-            entry.update(meta.get(k, {}))
-            metrics[k] = entry
-    rec = RunRecord(
-        schema_version=SCHEMA_VERSION,
-        run_id=new_run_id(model_info["name"], dataset.name),
-        status="complete",
-        task=dataset.task.value,
-        model={
-            "name": model_info["name"],
-            "task": model_info.get("task", dataset.task.value),
-            "label_space": model_info.get("label_space", dataset.label_space.name),
-            "params": model_info.get("params"),
-            "gflops": model_info.get("gflops"),
-            "weights": model_info.get("weights") or {},
-            "weights_id": model_info.get("weights_id", weights_identity(model_info.get("weights"))),
-            "preprocess": model_info.get("preprocess"),
-            "profile": model_info.get("profile"),
-        },
-        dataset={
-            "name": dataset.name,
-            "split": dataset.split,
-            "root": str(getattr(dataset, "root", "") or ""),
-            "num_samples": n,
-            "total_samples": n if total is None else total,
-            "subset": subset,
-            **({"dropped": dropped} if dropped else {}),
-            "label_space": dataset.label_space.name,
-            "fingerprint": fingerprint if fingerprint is not None else gt.fingerprint(),
-        },
-        metrics=metrics,
-        arrays_file=None,
-        timings=timings,
-        hardware=hardware_info(device),
-        software=software_versions(),
-        seed=seed,
-        git_commit=git_commit(),
-        command=list(command),
-        date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        config=config,
-        tag=tag,
-    )
-    if protocol is not None:
-        rec["protocol"] = protocol.record_entry(result)
-    if result is None:
-        rec["no_ground_truth"] = True
-    return rec
+    path = records_dir(root) / name
+    if not path.exists():
+        return None
+    with np.load(path, allow_pickle=False) as d:
+        return {k: d[k] for k in d.files}
