@@ -332,9 +332,13 @@ def _build_dataset(
 
 
 def _build_model(name: str, weights: str | None, options: dict[str, str] | None = None) -> Any:
+    """The model ``name`` (registered, ``tv:`` / ``timm:``, or ``pkg.module:factory``),
+    checked against the :class:`~visionbench.tasks.Model` protocol."""
+    from visionbench import registry
     from visionbench.models.resolve import build_model
 
-    return build_model(name, weights=weights, **_model_kwargs(name, options or {}))
+    built = build_model(name, weights=weights, **_model_kwargs(name, options or {}))
+    return registry.models.check(built, name)
 
 
 def _model_kwargs(name: str, given: dict[str, str]) -> dict[str, Any]:

@@ -36,11 +36,12 @@ from visionbench.engine.distributed import (
 )
 from visionbench.engine.intervals import attach_intervals
 from visionbench.engine.record_assembly import build_record
-from visionbench.errors import LabelSpaceError, RunError, RunInterrupted
+from visionbench.errors import ContractError, LabelSpaceError, RunError, RunInterrupted
 from visionbench.label_spaces import LabelMap, label_map
 from visionbench.paths import work_dir
 from visionbench.protocols import Protocol, dataset_protocol
-from visionbench.records import RunRecord, subset_fingerprint, weights_identity, write_record
+from visionbench.records import RunRecord, subset_fingerprint, write_record
+from visionbench.registry import check_protocol
 from visionbench.tasks import Batch, Dataset, Model
 from visionbench.types import DetectionPrediction, SegmentationPrediction, Task
 
@@ -145,6 +146,8 @@ def run(
 ) -> tuple[RunRecord, Path | None]:
     """Score ``model`` on ``dataset``; return the run record and its path (None off rank 0)."""
     opt = options or RunOptions()
+    check_protocol(model, Model, what="the model given to run()", error=ContractError)
+    check_protocol(dataset, Dataset, what="the dataset given to run()", error=ContractError)
     protocol = _protocol(dataset, opt)
     mapping = _check_compatible(model, dataset)
     device = select_device(opt.device)
@@ -290,8 +293,8 @@ def run(
                 other.load_state_dict(s)
                 scorer.merge(other)
             result = scorer.compute()
-        describe = getattr(model, "describe", lambda: {"name": model.name})()
-        describe.setdefault("weights_id", _weights_id(model, describe.get("weights")))
+        describe = model.describe()
+        describe.setdefault("weights_id", model.weights_id())
         record = build_record(
             describe, dataset, gt, result,
             timings=_merge_timings(all_timings) | {"world_size": info.world_size, "batch_size": opt.batch_size},
@@ -351,20 +354,6 @@ def _subset_of(dataset: Dataset, gt: Any, n: int) -> tuple[str | None, int]:
     if n < len(gt) or dropped:
         return subset_fingerprint(list(gt.sample_ids[:n])), dropped
     return None, dropped
-
-
-def _weights_id(model: Model, weights: dict[str, Any] | None) -> str | None:
-    """:func:`weights_identity` of the model's weights description; for a model that
-    describes none (a user model), ``state:<sha256 of its state dict, 16 hex>``."""
-    wid = weights_identity(weights)
-    module = getattr(model, "module", None)
-    if wid is not None or not isinstance(module, torch.nn.Module):
-        return wid
-    h = hashlib.sha256()
-    for k, v in module.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return "state:" + h.hexdigest()[:16]
 
 
 class _ProgressLines:
@@ -505,15 +494,14 @@ def _protocol(dataset: Dataset, opt: RunOptions) -> Protocol:
 def _config(
     model: Model, dataset: Dataset, opt: RunOptions, n: int, protocol: Protocol
 ) -> dict[str, Any]:
-    describe = getattr(model, "describe", lambda: {"name": model.name})
-    d = describe()
+    d = model.describe()
     return {
         "model": d.get("name"),
         "weights": d.get("weights"),
         "preprocess": d.get("preprocess"),
         "dataset": dataset.name,
         "split": dataset.split,
-        "root": str(getattr(dataset, "root", "")),
+        "root": str(dataset.root),
         "num_samples": n,
         "amp": opt.amp,
         "protocol": protocol.name,
@@ -544,9 +532,7 @@ def _mark_complete(workdir: Path, run_id: str) -> None:
 
 
 def _place_model(model: Model, device: torch.device, opt: RunOptions) -> torch.device:
-    to = getattr(model, "to", None)
-    if to is not None:
-        to(device, channels_last=opt.channels_last)
+    model.to(device, channels_last=opt.channels_last)
     return device
 
 
@@ -572,8 +558,6 @@ def _predict_once(
     model: Model, images: Any, metas: list[dict[str, Any]], device: torch.device, opt: RunOptions
 ) -> tuple[list[Any], float, float]:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    forward = getattr(model, "forward", None)
-    postprocess = getattr(model, "postprocess", None)
     autocast = torch.autocast(device.type, enabled=opt.amp and device.type == "cuda")
     if isinstance(images, list):  # different sizes: one at a time
         out: list[Any] = []
@@ -591,15 +575,10 @@ def _predict_once(
     with torch.inference_mode(), autocast:
         sync()
         t0 = time.perf_counter()
-        if forward is not None and postprocess is not None:
-            outputs = forward(x)
-            sync()
-            t1 = time.perf_counter()
-            preds = list(postprocess(outputs, batch))
-        else:
-            preds = list(model.predict(batch))
-            sync()
-            t1 = time.perf_counter()
+        outputs = model.forward(x)
+        sync()
+        t1 = time.perf_counter()
+        preds = list(model.postprocess(outputs, batch))
     t2 = time.perf_counter()
     if len(preds) != len(metas):
         raise RunError(
