@@ -185,7 +185,10 @@ def _umask() -> int:
 def write_record(
     record: RunRecord, root: str | Path | None = None, arrays: dict[str, np.ndarray] | None = None
 ) -> Path:
-    """Write ``record`` (and its arrays) under ``<root>/records/``; never overwrites."""
+    """Write ``record`` (and its arrays) under ``<root>/records/``; never overwrites.
+
+    NaN and infinities anywhere in the record (Python or numpy floats) are written as
+    ``null``: JSON has no NaN."""
     folder = records_dir(root)
     path = folder / f"{record['run_id']}.json"
     if path.exists():
@@ -194,7 +197,9 @@ def write_record(
         buf = _npz_bytes(arrays)
         atomic_write_bytes(folder / f"{record['run_id']}.arrays.npz", buf)
         record["arrays_file"] = f"{record['run_id']}.arrays.npz"
-    data = json.dumps(record, indent=1, sort_keys=False, default=_json_default, allow_nan=False)
+    data = json.dumps(
+        _finite(record), indent=1, sort_keys=False, default=_json_default, allow_nan=False
+    )
     atomic_write_bytes(path, data.encode())
     return path
 
@@ -244,6 +249,21 @@ def read_records(root: str | Path | None = None) -> list[RunRecord]:
             continue
         out.append(rec)
     return out
+
+
+def _finite(o: Any) -> Any:
+    """``o`` with every non-finite float (``float`` and its subclass ``np.float64``, which
+    ``json`` encodes itself, bypassing ``default``) replaced by None."""
+    if isinstance(o, float):
+        return o if o == o and o not in (_INF, -_INF) else None
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    return o
+
+
+_INF = float("inf")
 
 
 def _json_default(o: Any) -> Any:
