@@ -184,7 +184,8 @@ def _run_one(
 ) -> dict[str, Any] | None:
     """Run one model on one dataset; print its metrics (``summary="full"``), one line
     (``"line"``) or nothing (``"none"``); return the record (None off rank 0)."""
-    from visionbench.engine.run import RunOptions, select_device
+    from visionbench.engine.devices import select_device
+    from visionbench.engine.run import RunOptions
     from visionbench.engine.run import run as run_engine
 
     select_device(options["device"])  # a device this machine lacks: one line, before any work
@@ -593,7 +594,7 @@ def profile(
     warmup: Annotated[int, typer.Option(min=0)] = 3,
 ) -> None:
     """Parameters, GFLOPs, latency at batch 1 and throughput at batch N, peak memory."""
-    from visionbench.engine.run import select_device
+    from visionbench.engine.devices import select_device
     from visionbench.errors import WeightsError
     from visionbench.models.profiling import profile_model
 

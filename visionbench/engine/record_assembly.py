@@ -23,11 +23,14 @@ from visionbench.records import (
     SCHEMA_VERSION,
     RunRecord,
     new_run_id,
+    subset_fingerprint,
     weights_identity,
 )
 
 __all__ = [
     "build_record",
+    "mark_skipped",
+    "subset_of",
     "software_versions",
     "hardware_info",
     "git_commit",
@@ -122,6 +125,32 @@ def build_record(
     if result is None:
         rec["no_ground_truth"] = True
     return rec
+
+
+def mark_skipped(record: RunRecord, skipped: list[dict[str, Any]]) -> None:
+    """Samples left out by ``--lenient``: counted and listed in the record; ``num_samples``
+    is then the number scored."""
+    if not skipped:
+        return
+    ds = record["dataset"]
+    ds["num_samples"] = max(0, int(ds["num_samples"]) - len(skipped))
+    ds["skipped"] = {  # type: ignore[typeddict-unknown-key]
+        "count": len(skipped),
+        "sample_ids": [f["sample_id"] for f in skipped[:1000]],
+        "first_error": skipped[0]["error"],
+    }
+
+
+def subset_of(dataset: Any, gt: Any, n: int) -> tuple[str | None, int]:
+    """``(subset, dropped)``: the fingerprint of the evaluated sample ids when they are not
+    the whole split (``--limit``, or samples / annotations dropped by ``--lenient``), else
+    None; and how many problems the loader dropped."""
+    dropped = sum(
+        "dropped" in str(getattr(p, "message", "")) for p in getattr(dataset, "problems", [])
+    )
+    if n < len(gt) or dropped:
+        return subset_fingerprint(list(gt.sample_ids[:n])), dropped
+    return None, dropped
 
 
 def software_versions() -> dict[str, str]:
