@@ -31,6 +31,7 @@ __all__ = [
     "build_record",
     "mark_skipped",
     "subset_of",
+    "dropped_count",
     "software_versions",
     "hardware_info",
     "git_commit",
@@ -145,12 +146,18 @@ def subset_of(dataset: Any, gt: Any, n: int) -> tuple[str | None, int]:
     """``(subset, dropped)``: the fingerprint of the evaluated sample ids when they are not
     the whole split (``--limit``, or samples / annotations dropped by ``--lenient``), else
     None; and how many problems the loader dropped."""
-    dropped = sum(
-        "dropped" in str(getattr(p, "message", "")) for p in getattr(dataset, "problems", [])
-    )
+    dropped = dropped_count(dataset)
     if n < len(gt) or dropped:
         return subset_fingerprint(list(gt.sample_ids[:n])), dropped
     return None, dropped
+
+
+def dropped_count(dataset: Any) -> int:
+    """How many problems a ``--lenient`` loader resolved by dropping samples or
+    annotations (its ``problems`` whose message says "dropped"; 0 without ``problems``)."""
+    return sum(
+        "dropped" in str(getattr(p, "message", "")) for p in getattr(dataset, "problems", [])
+    )
 
 
 def software_versions() -> dict[str, str]:
