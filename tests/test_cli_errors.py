@@ -126,3 +126,42 @@ def test_ctrl_c_during_a_run_says_what_was_saved_and_resumes(tmp_path):
     )
     assert again.returncode == 0, again.stderr
     assert len(list((results / "records").glob("*.json"))) == 1
+
+
+@pytest.fixture
+def wrong_factories(tmp_path):
+    """A user package whose model and dataset factories return something else."""
+    pkg = tmp_path / "pkg" / "vbwrong"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "factories.py").write_text(
+        "def model(**kw):\n    return ['not', 'a', 'model']\n"
+        "def dataset(root=None, split='val'):\n    return {'root': root, 'split': split}\n"
+    )
+    path = os.pathsep.join([str(tmp_path / "pkg"), os.environ.get("PYTHONPATH", "")])
+    return dict(os.environ, PYTHONPATH=path, VISIONBENCH_HOME=str(tmp_path / "home"), COLUMNS="300")
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["run", "--model", "vbwrong.factories:model", "--dataset", "imagenet-mini"],
+         "error: user model factory 'vbwrong.factories:model' returned list; expected a "
+         "ModelAdapter, a tuple (module, task, label_space[, preprocess]) or a dict with those "
+         "keys (factory name 'model')"),
+        (["run", "--model", "demo-cnn", "--dataset", "vbwrong.factories:dataset"],
+         "error: dataset 'vbwrong.factories:dataset' is a dict, not a visionbench Dataset "
+         "(missing: name, task, label_space, split, root, ground_truth; see "
+         "visionbench.tasks.Dataset)"),
+        (["eval", "--dataset", "vbwrong.factories:dataset", "--predictions", "p.json"],
+         "error: dataset 'vbwrong.factories:dataset' is a dict, not a visionbench Dataset "
+         "(missing: name, task, label_space, split, root, ground_truth; see "
+         "visionbench.tasks.Dataset)"),
+    ],
+)  # fmt: skip
+def test_a_user_factory_returning_a_wrong_object_is_one_line(wrong_factories, tmp_path, args, line):
+    (tmp_path / "p.json").write_text("[]")
+    p = subprocess.run(_bench() + args, env=wrong_factories, cwd=tmp_path, capture_output=True,
+                       text=True, timeout=600)  # fmt: skip
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.splitlines() == [line]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from visionbench.errors import RegistryError
@@ -69,3 +71,101 @@ def test_every_builtin_entry_resolves():
     for reg in (metrics, datasets, models):
         for e in reg:
             assert callable(reg.get(e.name)), e.name
+
+
+# -- base protocols ----------------------------------------------------------------------
+
+
+def test_protocol_members_are_what_the_engine_uses():
+    from visionbench.registry import protocol_members
+    from visionbench.tasks import Dataset, Model
+
+    assert protocol_members(Model) == (
+        "name", "task", "label_space", "profile_info", "preprocess", "forward",
+        "postprocess", "predict", "to", "describe", "weights_id",
+    )  # fmt: skip
+    assert protocol_members(Dataset) == (
+        "name", "task", "label_space", "split", "root", "__len__", "__getitem__",
+        "ground_truth",
+    )  # fmt: skip
+
+
+class _Half:
+    """Has the data members of a Model and one method; ``forward`` is not callable."""
+
+    name, task, label_space, profile_info = "half", None, None, None
+    forward = 3
+
+    def preprocess(self, image):
+        return image, {}
+
+
+def test_missing_members_lists_absent_and_uncallable_ones_in_order():
+    from visionbench.registry import missing_members
+    from visionbench.tasks import Model
+
+    assert missing_members(_Half(), Model) == [
+        "forward", "postprocess", "predict", "to", "describe", "weights_id",
+    ]  # fmt: skip
+
+
+def _table_registry(tmp_path, monkeypatch, base):
+    mod = tmp_path / "vb_reg_targets.py"
+    mod.write_text(
+        "def good(**kw):\n"
+        "    from visionbench.models.demo import build_demo_cnn\n"
+        "    return build_demo_cnn(weights='random')\n"
+        "def wrong(**kw):\n"
+        "    return ['not', 'a', 'model']\n"
+        "def half(**kw):\n"
+        "    return Half()\n"
+        "TABLE = {n: (f'vb_reg_targets:{n}', {}) for n in ('good', 'wrong', 'half')}\n"
+        + inspect.getsource(_Half).replace("class _Half", "class Half")
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return Registry("model", builtin="vb_reg_targets:TABLE", base=base)
+
+
+def test_build_checks_what_the_factory_returns(tmp_path, monkeypatch):
+    from visionbench.tasks import Model
+
+    reg = _table_registry(tmp_path, monkeypatch, "visionbench.tasks:Model")
+    assert isinstance(reg.build("good"), Model)
+    with pytest.raises(RegistryError) as e:
+        reg.build("wrong")
+    assert str(e.value) == (
+        "model 'wrong' (factory vb_reg_targets:wrong) is a list, not a visionbench Model "
+        "(missing: name, task, label_space, profile_info, preprocess, forward, postprocess, "
+        "predict, to, describe, weights_id; see visionbench.tasks.Model)"
+    )
+    with pytest.raises(
+        RegistryError, match=r"is a Half, not a visionbench Model \(missing: forward, postprocess,"
+    ):
+        reg.build("half")  # fmt: skip
+    # without a base protocol nothing is checked
+    assert reg.build("good") is not None
+    assert _table_registry(tmp_path, monkeypatch, None).build("wrong") == ["not", "a", "model"]
+
+
+def test_every_demo_model_satisfies_the_model_protocol():
+    """Each shipped model (trained demo weights, no download) builds to a Model: through
+    the registry check, and with no member missing."""
+    from visionbench.registry import missing_members
+    from visionbench.tasks import Model
+
+    for name in ("demo-cnn", "demo-detector", "demo-segnet", "demo-freq", "demo-captioner"):
+        m = models.build(name)
+        assert missing_members(m, Model) == [], name
+        assert m.profile_info is None and m.weights_id(), name
+
+
+def test_every_mini_dataset_satisfies_the_dataset_protocol():
+    from visionbench.loaders.build import build_dataset
+    from visionbench.registry import datasets, missing_members
+    from visionbench.tasks import Dataset
+
+    minis = [e.name for e in datasets if e.name.endswith(("-mini", "-mini-captions"))]
+    assert len(minis) >= 6, minis
+    for name in minis:
+        ds = build_dataset(name)
+        assert missing_members(ds, Dataset) == [], name

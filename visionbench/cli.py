@@ -149,6 +149,7 @@ def run(
         str | None,
         typer.Option(help="label of this run (e.g. a checkpoint); its own leaderboard row"),
     ] = None,
+    bootstrap: _BootstrapOpt = None,
 ) -> None:
     """Score a model on a dataset and write a run record.
 
@@ -159,7 +160,7 @@ def run(
     options = dict(
         batch_size=batch_size, device=device, workers=workers, limit=limit, results=results,
         resume=resume, fresh=fresh, amp=amp, channels_last=channels_last, seed=seed,
-        tag=tag,
+        tag=tag, bootstrap=bootstrap,
     )  # fmt: skip
     metric_opts = _metric_options(metric_option, sg_mode=sg_mode)
     if model is None and dataset is None:
@@ -190,7 +191,8 @@ def _run_one(
 ) -> dict[str, Any] | None:
     """Run one model on one dataset; print its metrics (``summary="full"``), one line
     (``"line"``) or nothing (``"none"``); return the record (None off rank 0)."""
-    from visionbench.engine.run import RunOptions, select_device
+    from visionbench.engine.devices import select_device
+    from visionbench.engine.run import RunOptions
     from visionbench.engine.run import run as run_engine
 
     select_device(options["device"])  # a device this machine lacks: one line, before any work
@@ -247,7 +249,7 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     import time
 
     from visionbench import synth
-    from visionbench.engine.records import results_dir
+    from visionbench.paths import records_dir, results_dir
 
     say = (lambda *a, **k: None) if quiet else err_console.print
     t0 = time.perf_counter()
@@ -257,7 +259,7 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     )
     names = list(dict.fromkeys(_DEMO_SYNTH.get(d, d) for _, d, _, _ in DEMO_SUITE))
     for name in names:
-        target = synth.synth_home() / "synth" / f"{name}-v{synth.SYNTH_VERSION}"
+        target = synth.cached_path(name)
         if target.is_dir() and any(target.iterdir()):
             say(
                 f"[dim]data: {name} (cached) {escape(str(target))}[/]",
@@ -295,7 +297,7 @@ def _run_demo(*, quiet: bool, profile: bool, options: dict[str, Any], results: P
     _text(
         console,
         f"leaderboard: bench leaderboard{f' --results {results}' if results else ''}  "
-        f"(records in {results_dir(results) / 'records'})",
+        f"(records in {records_dir(results)})",
     )
     _text(console, f"report: {report}")
     say(f"[dim]demo done in {time.perf_counter() - t0:.1f} s[/]")
@@ -338,9 +340,13 @@ def _build_dataset(
 
 
 def _build_model(name: str, weights: str | None, options: dict[str, str] | None = None) -> Any:
+    """The model ``name`` (registered, ``tv:`` / ``timm:``, or ``pkg.module:factory``),
+    checked against the :class:`~visionbench.tasks.Model` protocol."""
+    from visionbench import registry
     from visionbench.models.resolve import build_model
 
-    return build_model(name, weights=weights, **_model_kwargs(name, options or {}))
+    built = build_model(name, weights=weights, **_model_kwargs(name, options or {}))
+    return registry.models.check(built, name)
 
 
 def _model_kwargs(name: str, given: dict[str, str]) -> dict[str, Any]:
@@ -604,7 +610,7 @@ def profile(
     warmup: Annotated[int, typer.Option(min=0)] = 3,
 ) -> None:
     """Parameters, GFLOPs, latency at batch 1 and throughput at batch N, peak memory."""
-    from visionbench.engine.run import select_device
+    from visionbench.engine.devices import select_device
     from visionbench.errors import WeightsError
     from visionbench.models.profiling import profile_model
     from visionbench.types import RANDOM_WEIGHTS
@@ -859,7 +865,7 @@ def leaderboard(
     if output is None:
         sys.stdout.write(text)
     else:
-        from visionbench.engine.records import atomic_write_bytes
+        from visionbench.records import atomic_write_bytes
 
         atomic_write_bytes(output, text.encode())
         console.print(Text(f"wrote {output}"), soft_wrap=True)

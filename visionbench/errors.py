@@ -4,11 +4,19 @@ Every error a user can cause (bad data, bad arguments, missing files) is a
 :class:`VisionbenchError` or a :class:`~visionbench.metrics.errors.MetricInputError`; the
 CLI prints them as one line and exits with code 2 (``--debug`` shows the traceback).
 Messages name the file, the field, the id and what was expected.
+
+``MetricInputError`` is defined by the metrics core (which imports nothing of the rest of
+the package) and re-exported here on first access, together with :data:`USER_ERRORS`:
+importing a contract (this module, ``types``, ``tasks``, ...) does not import the metrics
+package.
 """
 
 from __future__ import annotations
 
-from visionbench.metrics.errors import MetricInputError
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from visionbench.metrics.errors import MetricInputError
 
 __all__ = [
     "VisionbenchError",
@@ -85,5 +93,16 @@ class RunInterrupted(KeyboardInterrupt):
         self.saved, self.where = saved, where
 
 
-#: What the CLI reports as a one-line message rather than a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (VisionbenchError, MetricInputError)
+#: What the CLI reports as a one-line message rather than a traceback:
+#: ``(VisionbenchError, MetricInputError)`` (resolved on first access, see the module doc).
+USER_ERRORS: tuple[type[BaseException], ...]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("MetricInputError", "USER_ERRORS"):
+        from visionbench.metrics.errors import MetricInputError
+
+        globals()["MetricInputError"] = MetricInputError
+        globals()["USER_ERRORS"] = (VisionbenchError, MetricInputError)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

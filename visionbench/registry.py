@@ -10,7 +10,10 @@ an import side effect. Third-party packages add entries through the entry-point 
     my_net = "mypkg.models:build_my_net"
 
 Unknown names raise :class:`~visionbench.errors.RegistryError` that suggests the closest
-names and lists what exists; registering a name twice is an error.
+names and lists what exists; registering a name twice is an error. What an entry builds is
+checked against the kind's base protocol (models: :class:`visionbench.tasks.Model`,
+datasets: :class:`visionbench.tasks.Dataset`) by :meth:`Registry.build`, so a factory that
+returns something else stops with one line naming the entry and the missing members.
 """
 
 from __future__ import annotations
@@ -24,7 +27,17 @@ from typing import Any
 
 from visionbench.errors import RegistryError
 
-__all__ = ["Entry", "Registry", "import_object", "models", "datasets", "metrics"]
+__all__ = [
+    "Entry",
+    "Registry",
+    "import_object",
+    "protocol_members",
+    "missing_members",
+    "check_protocol",
+    "models",
+    "datasets",
+    "metrics",
+]
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,56 @@ def import_object(target: str, *, what: str = "object") -> Any:
     return obj
 
 
+#: Special methods a protocol may declare (other underscore names are typing's own).
+_PROTOCOL_DUNDERS = ("__len__", "__getitem__", "__iter__", "__contains__", "__call__")
+
+
+def protocol_members(protocol: type) -> tuple[str, ...]:
+    """The attributes and methods ``protocol`` (a ``typing.Protocol``) declares, in
+    declaration order, bases first."""
+    names: dict[str, None] = {}
+    for klass in reversed(protocol.__mro__):
+        if klass is object or not getattr(klass, "_is_protocol", False):
+            continue
+        if klass.__module__ == "typing":
+            continue
+        for n in getattr(klass, "__annotations__", {}):
+            names.setdefault(n)
+        for n, v in vars(klass).items():
+            if callable(v) and (not n.startswith("_") or n in _PROTOCOL_DUNDERS):
+                names.setdefault(n)
+    return tuple(names)
+
+
+def missing_members(obj: Any, protocol: type) -> list[str]:
+    """The members of ``protocol`` that ``obj`` lacks (a declared method that ``obj`` has
+    but cannot call counts as missing)."""
+    out = []
+    for n in protocol_members(protocol):
+        is_method = callable(getattr(protocol, n, None))
+        if not hasattr(obj, n) or (is_method and not callable(getattr(obj, n, None))):
+            out.append(n)
+    return out
+
+
+def check_protocol(
+    obj: Any, protocol: type, *, what: str, error: type[Exception] = RegistryError
+) -> Any:
+    """``obj`` when it has every member of ``protocol``; else a one-line ``error``:
+    ``<what> is a <type>, not a visionbench <Protocol> (missing: ...; see <protocol>)``."""
+    missing = missing_members(obj, protocol)
+    if missing:
+        raise error(
+            f"{what} is {_a(type(obj).__name__)}, not a visionbench {protocol.__name__} "
+            f"(missing: {', '.join(missing)}; see {protocol.__module__}.{protocol.__qualname__})"
+        )
+    return obj
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 class Registry:
     """Named lazy entries of one kind (models, datasets, metrics)."""
 
@@ -70,6 +133,7 @@ class Registry:
         group: str | None = None,
         prefixes: str | None = None,
         user_targets: bool = False,
+        base: str | None = None,
     ) -> None:
         """Args:
         kind: what the entries are, for messages ("model", "dataset").
@@ -80,12 +144,15 @@ class Registry:
             (``hf:PATH`` -> ``hf_dataset("PATH", ...)``).
         user_targets: a name ``pkg.module:attr`` that is neither registered nor prefixed
             resolves to that object (a user's dataset factory).
+        base: ``"module:Protocol"`` that what an entry builds must satisfy
+            (:meth:`build`, :meth:`check`); imported on first check.
         """
         self._user_targets = user_targets
         self.kind = kind
         self._builtin = builtin
         self._group = group
         self._prefix_table = prefixes
+        self._base = base
         self._prefixes: dict[str, tuple[str, dict[str, Any]]] | None = None
         self._entries: dict[str, Entry] | None = None
 
@@ -145,6 +212,24 @@ class Registry:
             return functools.partial(obj, name[len(pre) :])
         return obj
 
+    def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Resolve ``name``, call its factory with ``args`` / ``kwargs`` and :meth:`check`
+        what it returns."""
+        return self.check(self.get(name)(*args, **kwargs), name)
+
+    def check(self, obj: Any, name: str) -> Any:
+        """``obj`` (what entry ``name`` built) when it satisfies the base protocol (or there
+        is none), else a one-line :class:`RegistryError` naming the entry and its target."""
+        if self._base is None:
+            return obj
+        protocol = import_object(self._base, what=f"{self.kind} base protocol")
+        try:
+            target = self.entry(name).target
+        except RegistryError:
+            target = name
+        where = f" (factory {target})" if target != name else ""
+        return check_protocol(obj, protocol, what=f"{self.kind} {name!r}{where}")
+
     def _prefix(self, name: str) -> str | None:
         """The registered prefix ``name`` starts with (and has more after), or None."""
         if self._prefixes is None:
@@ -183,12 +268,18 @@ class Registry:
         return entries
 
 
-models = Registry("model", builtin="visionbench.models.catalog:MODELS", group="visionbench.models")
+models = Registry(
+    "model",
+    builtin="visionbench.models.catalog:MODELS",
+    group="visionbench.models",
+    base="visionbench.tasks:Model",
+)
 datasets = Registry(
     "dataset",
     builtin="visionbench.loaders.catalog:DATASETS",
     group="visionbench.datasets",
     prefixes="visionbench.loaders.catalog:PREFIXES",
     user_targets=True,
+    base="visionbench.tasks:Dataset",
 )
 metrics = Registry("metric", builtin="visionbench.metrics.catalog:METRICS")

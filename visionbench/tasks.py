@@ -182,16 +182,59 @@ class Batch:
 
 @runtime_checkable
 class Model(Protocol):
-    """A model adapter (models/): declares task, label space and preprocessing."""
+    """A model adapter (models/): everything the engine asks of a model, and nothing more.
+
+    :class:`visionbench.models.base.ModelAdapter` implements all of it around an
+    ``nn.Module`` (subclasses write ``postprocess``); any other object with these members
+    works too. The engine calls, in order: :meth:`to` once, :meth:`preprocess` per sample
+    (in DataLoader workers), :meth:`forward` then :meth:`postprocess` per batch (timed
+    apart, under ``torch.inference_mode``), then :meth:`describe` and :meth:`weights_id`
+    for the run record. :meth:`predict` is the two steps in one, for callers outside the
+    engine. Registry entries and the engine check objects against this protocol
+    (:func:`visionbench.registry.check_protocol`).
+
+    Attributes:
+        name: registry name (``"yolov3"``, ``"tv:resnet50"``, ``"mypkg.mod:build"``).
+        task: the task its predictions are for.
+        label_space: the label space of its outputs.
+        profile_info: what ``bench run --profile`` measured (GFLOPs, latency), else None;
+            :meth:`describe` reports it.
+    """
 
     name: str
     task: Task
     label_space: LabelSpace
+    profile_info: dict[str, Any] | None
 
     def preprocess(self, image: Any) -> tuple[Any, dict[str, Any]]:
         """uint8 [3, H, W] -> (float tensor [3, h, w], meta for postprocessing)."""
         ...
 
+    def forward(self, images: Any) -> Any:
+        """The network on a batch of preprocessed images [B, 3, h, w] on the model's
+        device; returns raw outputs for :meth:`postprocess`."""
+        ...
+
+    def postprocess(self, outputs: Any, batch: Batch) -> Sequence[Prediction]:
+        """Raw outputs -> one contract prediction per sample, in original-image pixels."""
+        ...
+
     def predict(self, batch: Batch) -> Sequence[Prediction]:
-        """One prediction per sample, in original-image pixels."""
+        """``postprocess(forward(batch.images), batch)``."""
+        ...
+
+    def to(self, device: Any, *, channels_last: bool = False) -> Model:
+        """Move the model to a torch device (optionally NHWC memory format); returns self."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """What the run record says about the model: ``name``, ``task``, ``label_space``,
+        ``params``, ``gflops``, ``preprocess``, ``weights`` (path / name / sha256),
+        ``profile``."""
+        ...
+
+    def weights_id(self) -> str | None:
+        """The weights identity of the run record (``model.weights_id``): the weights
+        file's sha256, ``"random"``, an enum name, or a hash of the parameters; None
+        when unknown."""
         ...

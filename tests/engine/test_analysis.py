@@ -18,8 +18,8 @@ import pytest
 
 from visionbench.engine.analysis import attach_analysis, build_analysis
 from visionbench.engine.offline import evaluate_predictions
-from visionbench.engine.records import record_schema
 from visionbench.label_spaces import LabelSpace
+from visionbench.records import record_schema
 from visionbench.registry import datasets
 from visionbench.types import (
     ClassificationPrediction,

@@ -17,6 +17,8 @@ from visionbench.engine.export import export_run
 from visionbench.engine.offline import evaluate_predictions
 from visionbench.engine.run import RunOptions, run
 from visionbench.label_spaces import get_label_space
+from visionbench.models.base import ModelAdapter
+from visionbench.models.preprocess import Preprocess
 from visionbench.models.resolve import build_model
 from visionbench.registry import datasets
 from visionbench.types import CaptionPrediction, Task
@@ -28,19 +30,19 @@ def _opts(tmp_path, **kw):
     )
 
 
-class _CaptionModel:
+class _CaptionModel(ModelAdapter):
     """A deterministic captioner: describes the mean colour of the image."""
 
-    name = "test-captioner"
-    task = Task.CAPTIONING
-    label_space = get_label_space("text")
+    def __init__(self):
+        super().__init__("test-captioner", Task.CAPTIONING, get_label_space("text"),
+                         torch.nn.Identity(), Preprocess(mode="none"))  # fmt: skip
 
     def preprocess(self, image):
         return image.float().mean(dim=(1, 2)), {}
 
-    def predict(self, batch):
+    def postprocess(self, outputs, batch):
         out = []
-        for x, m in zip(batch.images, batch.metas):
+        for x, m in zip(outputs, batch.metas):
             r, g, b = (int(v) for v in x)
             colour = ["red", "green", "blue"][int(np.argmax([r, g, b]))]
             out.append(CaptionPrediction(f"a {colour} picture of shapes", sample_id=m["sample_id"]))
@@ -113,8 +115,8 @@ def test_cache_reads_with_plain_pandas(tmp_path):
 
 def test_split_without_ground_truth_writes_a_submission(tmp_path):
     """COCO test-dev: an image-info JSON without annotations."""
-    from visionbench.engine.records import record_schema
     from visionbench.loaders.coco import COCODetection
+    from visionbench.records import record_schema
 
     src = datasets.get("coco-mini")(root=None)
     info = json.loads(Path(src.annotation_file).read_text())

@@ -3,10 +3,11 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 
+import numpy as np
 import pytest
 
-from visionbench.engine.records import SCHEMA_VERSION, new_run_id, read_records, write_record
 from visionbench.errors import RunError
+from visionbench.records import SCHEMA_VERSION, new_run_id, read_records, write_record
 
 
 def _record(i: int) -> dict:
@@ -49,10 +50,31 @@ def test_eight_concurrent_writers_lose_nothing(tmp_path):
 
 def test_records_are_never_overwritten_and_nan_becomes_null(tmp_path):
     rec = _record(1)
+    rec["metrics"]["top1"]["value"] = float("nan")
+    rec["metrics"]["top5"] = {
+        "value": np.float64("nan"),
+        "signature": "s",
+        "higher_is_better": True,
+    }
+    rec["metrics"]["ece"] = {
+        "value": np.float32("nan"),
+        "signature": "s",
+        "higher_is_better": False,
+    }
+    rec["timings"] = {"throughput_img_s": float("inf"), "per_rank": [{"wall_s": -np.inf}, 2.5]}
     path = write_record(rec, tmp_path)
     with pytest.raises(RunError, match="never overwritten"):
         write_record(rec, tmp_path)
-    assert json.loads(path.read_text())["metrics"]["top1"]["value"] == 1.0
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    on_disk = json.loads(text)
+    assert {k: m["value"] for k, m in on_disk["metrics"].items()} == {
+        "top1": None, "top5": None, "ece": None,
+    }  # fmt: skip
+    assert on_disk["timings"] == {"throughput_img_s": None, "per_rank": [{"wall_s": None}, 2.5]}
+    (back,) = read_records(tmp_path)
+    assert back["metrics"]["top1"]["value"] is None and back["run_id"] == rec["run_id"]
+    assert rec["metrics"]["top1"]["value"] != rec["metrics"]["top1"]["value"]  # not mutated
 
 
 def test_unreadable_records_are_skipped_with_a_warning(tmp_path, capsys):

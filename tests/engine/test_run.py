@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from visionbench.engine.distributed import contiguous_shard
-from visionbench.engine.records import read_records, record_schema
 from visionbench.engine.run import RunOptions, run
-from visionbench.errors import LabelSpaceError, RunError
+from visionbench.errors import ContractError, LabelSpaceError, RunError
 from visionbench.loaders.mini import imagenet_mini
 from visionbench.models.demo import build_demo_cnn
+from visionbench.records import read_records, record_schema
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +150,65 @@ def test_out_of_memory_halves_the_batch_and_gives_the_same_numbers(tmp_path, dat
     assert {k: v["value"] for k, v in record["metrics"].items()} == {
         k: v["value"] for k, v in reference["metrics"].items()
     }
+
+
+class _PlainModel:
+    """The Model protocol written out by hand, without ModelAdapter, around the demo CNN;
+    it records which members the engine calls."""
+
+    def __init__(self):
+        self.inner = build_demo_cnn()
+        self.name, self.task, self.label_space = "plain", self.inner.task, self.inner.label_space
+        self.profile_info = None
+        self.calls: list[str] = []
+
+    def preprocess(self, image):
+        return self.inner.preprocess(image)
+
+    def forward(self, images):
+        self.calls.append("forward")
+        return self.inner.forward(images)
+
+    def postprocess(self, outputs, batch):
+        self.calls.append("postprocess")
+        return self.inner.postprocess(outputs, batch)
+
+    def predict(self, batch):
+        raise AssertionError("the engine times forward and postprocess apart")
+
+    def to(self, device, *, channels_last=False):
+        self.calls.append("to")
+        self.inner.to(device, channels_last=channels_last)
+        return self
+
+    def describe(self):
+        return {**self.inner.describe(), "name": self.name}
+
+    def weights_id(self):
+        self.calls.append("weights_id")
+        return "plain-weights"
+
+
+def test_any_object_with_the_model_protocol_runs_with_the_same_numbers(tmp_path, dataset):
+    reference, _ = run(build_demo_cnn(), dataset, _opts(tmp_path / "ref", batch_size=16))
+    model = _PlainModel()
+    record, _ = run(model, dataset, _opts(tmp_path / "plain", batch_size=16))
+    n_batches = -(-len(dataset) // 16)
+    assert model.calls == ["to"] + ["forward", "postprocess"] * n_batches + ["weights_id"]
+    assert record["model"]["name"] == "plain" and record["model"]["weights_id"] == "plain-weights"
+    assert {k: v["value"] for k, v in record["metrics"].items()} == {
+        k: v["value"] for k, v in reference["metrics"].items()
+    }
+
+
+def test_an_object_that_is_not_a_model_is_refused_before_any_work(tmp_path, dataset):
+    model = _PlainModel()
+    del model.profile_info
+    model.forward = None
+    with pytest.raises(ContractError) as e:
+        run(model, dataset, _opts(tmp_path))
+    assert str(e.value) == (
+        "the model given to run() is a _PlainModel, not a visionbench Model (missing: "
+        "profile_info, forward; see visionbench.tasks.Model)"
+    )
+    assert model.calls == [] and not (tmp_path / "work").exists()

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from visionbench.engine.records import record_schema, subset_fingerprint
 from visionbench.engine.run import RunOptions, run
 from visionbench.loaders.mini import imagenet_mini
 from visionbench.models.demo import build_demo_cnn
 from visionbench.models.weights import sha256_file
+from visionbench.records import record_schema, subset_fingerprint
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.engine.records import SCHEMA_VERSION, write_record
+from visionbench.records import SCHEMA_VERSION, write_record
 
 CLS_SIG = "cls|topk=1,5|ties=index|v0.1.0"
 CLS_SIG_OTHER = "cls|topk=1,5|ties=random|v0.1.0"

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from _leaderboard_records import make_record
 
-from visionbench.engine.records import atomic_write_bytes, write_record
 from visionbench.metrics import ClassificationEvaluator
 from visionbench.metrics.bootstrap import bootstrap_intervals, sample_table
+from visionbench.records import atomic_write_bytes, write_record
 
 N, C = 300, 10
 

@@ -91,7 +91,7 @@ def test_refusals_are_one_line() -> None:
 
 
 def _caption_record(tmp_path: Path, run_id: str, hyps, refs) -> dict:
-    from visionbench.engine.records import atomic_write_bytes
+    from visionbench.records import atomic_write_bytes
 
     ev = CaptionEvaluator(coco=False, cider_d=False, rouge_l=False)
     ev.update(hyps, refs)

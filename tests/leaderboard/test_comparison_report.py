@@ -14,12 +14,12 @@ import pytest
 from _leaderboard_records import CLS_SIG, COCO_SIG, coco_arrays, make_record
 from _sample_records import cls_run, logits
 
-from visionbench.engine.records import write_record
 from visionbench.leaderboard.compare import compare_runs, load_run, rank_groups
 from visionbench.leaderboard.html import render_html
 from visionbench.leaderboard.svg import BAR_AREA, grouped_bars_svg
 from visionbench.leaderboard.table import export, load_long, pivot
 from visionbench.leaderboard.views import markdown, rich_tables
+from visionbench.records import write_record
 
 TRIALS = 300
 

@@ -16,11 +16,11 @@ import pytest
 from _leaderboard_records import XSS, confusion, make_record, write_results
 from PIL import Image
 
-from visionbench.engine.records import write_record
 from visionbench.errors import VisionbenchError
 from visionbench.leaderboard.html import json_for_script, render_html
 from visionbench.leaderboard.report import REPORT_FORMATS, write_report
 from visionbench.leaderboard.table import load_long, long_table
+from visionbench.records import write_record
 
 
 @pytest.fixture(scope="module")

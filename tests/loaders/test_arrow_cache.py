@@ -9,7 +9,6 @@ import pyarrow as pa
 import pytest
 
 from visionbench.loaders.arrow_cache import (
-    arrow_cache_dir,
     cache_key,
     cached_tables,
     source_identity,
@@ -113,13 +112,13 @@ def test_disabled_writes_nothing(src: Path, tmp_path: Path) -> None:
     assert not cache.exists()
 
 
-def test_cache_dir_follows_visionbench_home(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_default_cache_dir_follows_visionbench_home(
+    src: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("VISIONBENCH_HOME", str(tmp_path / "home"))
-    assert arrow_cache_dir() == tmp_path / "home" / "arrow"
-    monkeypatch.delenv("VISIONBENCH_HOME")
-    assert arrow_cache_dir() == Path.home() / ".cache" / "visionbench" / "arrow"
+    cached_tables(src, Builder(src), kind="t", version="1")
+    (entry,) = (tmp_path / "home" / "arrow").iterdir()
+    assert entry.name.startswith("t-") and (entry / "_complete.json").is_file()
 
 
 def test_source_identity_hashes_both_ends(tmp_path: Path) -> None:

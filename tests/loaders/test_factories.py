@@ -9,7 +9,8 @@ import pytest
 from tests.loaders._loader_fixtures import CITYSCAPES
 from visionbench.errors import DatasetNotFoundError
 from visionbench.loaders.catalog import DATASETS
-from visionbench.loaders.factories import cityscapes, config_paths, find_root
+from visionbench.loaders.factories import cityscapes, find_root
+from visionbench.paths import config_files
 from visionbench.registry import import_object
 
 
@@ -40,7 +41,7 @@ def test_config_file_in_visionbench_home(tmp_path):
     cfg = tmp_path / "home" / "config.toml"
     cfg.parent.mkdir()
     cfg.write_text(f'[data]\ncityscapes = "{CITYSCAPES}"\nimagenet = "rel/imagenet"\n')
-    assert config_paths()[0] == cfg
+    assert config_files()[0] == cfg
     assert cityscapes().frames == ["frankfurt_000000_000294"]
     (tmp_path / "home" / "rel" / "imagenet").mkdir(parents=True)
     assert find_root("imagenet") == tmp_path / "home" / "rel" / "imagenet"  # relative to the file

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from visionbench.engine.records import weights_identity
 from visionbench.errors import WeightsError
 from visionbench.models.catalog import MODELS
 from visionbench.models.resolve import build_model
 from visionbench.models.weights import sha256_file
+from visionbench.records import weights_identity
 
 SHIPPED = {"demo-cnn", "demo-segnet", "demo-detector", "demo-freq", "demo-captioner"}
 

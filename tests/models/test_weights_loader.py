@@ -22,7 +22,6 @@ import pytest
 import torch
 from torch import nn
 
-from visionbench.engine.records import weights_identity
 from visionbench.errors import WeightsError
 from visionbench.models.darknet.cfg import packaged_cfg
 from visionbench.models.darknet.network import Darknet
@@ -40,6 +39,7 @@ from visionbench.models.weights import (
     weights_format,
 )
 from visionbench.models.yolov3 import build_yolov3_tiny
+from visionbench.records import weights_identity
 from visionbench.types import RANDOM_WEIGHTS
 
 TINY_BYTES = 35_434_956

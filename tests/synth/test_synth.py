@@ -34,11 +34,15 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-def test_synth_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cached_path_follows_visionbench_home(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("VISIONBENCH_HOME", str(tmp_path))
-    assert synth.synth_home() == tmp_path
+    assert (
+        synth.cached_path("coco-mini") == tmp_path / "synth" / f"coco-mini-v{synth.SYNTH_VERSION}"
+    )
     monkeypatch.delenv("VISIONBENCH_HOME")
-    assert synth.synth_home() == Path.home() / ".cache" / "visionbench"
+    assert synth.cached_path("coco-mini").parent == Path.home() / ".cache" / "visionbench" / "synth"
 
 
 def test_ensure_caches_and_leaves_no_temp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

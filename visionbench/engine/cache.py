@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from visionbench.engine.records import atomic_write_bytes
 from visionbench.errors import RunError
+from visionbench.records import atomic_write_bytes
 from visionbench.tasks import TASKS
 from visionbench.types import Prediction, Task
 

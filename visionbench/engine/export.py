@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from visionbench.engine.cache import PredictionCache
-from visionbench.engine.records import results_dir
 from visionbench.errors import RunError
+from visionbench.paths import records_dir
 from visionbench.types import Task
 
 __all__ = ["export_run", "find_record", "record_protocol"]
@@ -21,7 +21,7 @@ __all__ = ["export_run", "find_record", "record_protocol"]
 
 def find_record(run_id: str, results: str | Path | None = None) -> dict[str, Any]:
     """The record of ``run_id`` (a unique prefix is enough)."""
-    folder = results_dir(results) / "records"
+    folder = records_dir(results)
     exact = folder / f"{run_id}.json"
     hits = [exact] if exact.is_file() else sorted(folder.glob(f"{run_id}*.json"))
     if len(hits) != 1:

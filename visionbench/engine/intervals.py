@@ -17,7 +17,6 @@ intervals and a warning names the reason.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import warnings
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.engine.records import RunRecord, atomic_write_bytes, results_dir
+from visionbench.records import RunRecord, read_samples, write_samples
 
 __all__ = ["attach_intervals", "load_sample_table", "bootstrap_replicates_setting"]
 
@@ -83,64 +82,12 @@ def attach_intervals(
         if metrics[name].get("value") is None or not np.isfinite(ci["low"]):
             continue
         metrics[name]["ci"] = ci
-    _write_samples(record, table, root)
-
-
-def _write_samples(record: RunRecord, table: Any, root: Any) -> None:
-    folder = results_dir(root) / "records"
-    name = f"{record['run_id']}.samples.npz"
-    atomic_write_bytes(folder / name, _stored_npz(_narrowed(table.to_arrays())))
-    record["samples_file"] = name
-
-
-_NARROWED = "__narrowed_int64__"
-
-
-def _narrowed(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """int64 arrays stored in the smallest integer type holding their values (listed under
-    ``__narrowed_int64__`` and widened back on load): the 500k-detection COCO state is
-    27 MB as int64 and ~12 MB narrowed, so it can be stored without deflating it."""
-    out: dict[str, np.ndarray] = {}
-    narrowed = []
-    for k, v in arrays.items():
-        v = np.asarray(v)
-        if v.dtype == np.int64 and v.size:
-            lo, hi = int(v.min()), int(v.max())
-            for dt in (np.int8, np.int16, np.int32):
-                info = np.iinfo(dt)
-                if info.min <= lo and hi <= info.max:
-                    v = v.astype(dt)
-                    narrowed.append(k)
-                    break
-        out[k] = v
-    out[_NARROWED] = np.array(narrowed, dtype=str)
-    return out
-
-
-def _stored_npz(arrays: dict[str, np.ndarray]) -> bytes:
-    """An uncompressed ``.npz``: deflating ~12 MB costs ~0.1 s CPU per ``bench eval``."""
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
-        for key, value in arrays.items():
-            with z.open(f"{key}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
-    return buf.getvalue()
+    write_samples(record, table.to_arrays(), root)
 
 
 def load_sample_table(record: RunRecord, root: Any = None) -> Any:
     """The per-sample statistics stored with ``record`` as a sample table, or None."""
     from visionbench.metrics.sample_tables import table_from_arrays
 
-    name = record.get("samples_file")
-    if not name:
-        return None
-    path = results_dir(root) / "records" / name
-    if not path.exists():
-        return None
-    with np.load(path, allow_pickle=False) as d:
-        arrays = {k: d[k] for k in d.files}
-    for k in arrays.pop(_NARROWED, np.array([], dtype=str)).tolist():
-        arrays[k] = arrays[k].astype(np.int64)
-    return table_from_arrays(arrays)
+    arrays = read_samples(record, root)
+    return None if arrays is None else table_from_arrays(arrays)

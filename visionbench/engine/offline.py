@@ -15,8 +15,9 @@ from typing import Any
 
 from visionbench.engine.analysis import attach_analysis
 from visionbench.engine.intervals import attach_intervals
-from visionbench.engine.records import RunRecord, build_record, write_record
+from visionbench.engine.record_assembly import build_record, dropped_count
 from visionbench.protocols import Protocol, dataset_protocol
+from visionbench.records import RunRecord, write_record
 from visionbench.tasks import Dataset
 
 __all__ = ["evaluate_predictions"]
@@ -79,7 +80,7 @@ def evaluate_predictions(
         device="none", config={"predictions": str(predictions), "protocol": proto.name},
         n=n, seed=0, command=command if command is not None else list(sys.argv),
         protocol=proto, fingerprint=fingerprint,
-        subset=_subset(dataset, source), dropped=_dropped(dataset), tag=tag,
+        subset=_subset(dataset, source), dropped=dropped_count(dataset), tag=tag,
     )  # fmt: skip
     if result.evaluator is not None:
         attach_intervals(record, result.evaluator, root=results, B=bootstrap)
@@ -103,18 +104,12 @@ def _predictions_sha256(p: Path) -> str:
     return h.hexdigest()
 
 
-def _dropped(dataset: Any) -> int:
-    return sum(
-        "dropped" in str(getattr(p, "message", "")) for p in getattr(dataset, "problems", [])
-    )
-
-
 def _subset(dataset: Any, source: Any) -> str | None:
     """Every sample is scored; only samples / annotations dropped by ``--lenient`` make
     the evaluated set a subset of the split."""
-    if not _dropped(dataset):
+    if not dropped_count(dataset):
         return None
-    from visionbench.engine.records import subset_fingerprint
+    from visionbench.records import subset_fingerprint
 
     return subset_fingerprint(list(source.ground_truth().sample_ids))
 

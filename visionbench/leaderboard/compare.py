@@ -60,11 +60,11 @@ TEST_NAMES = {"p_randomization": "approximate randomisation", "p_bootstrap": "pa
 
 def load_run(ref: str, results: Any = None) -> dict[str, Any]:
     """A run record by run id (under ``<results>/records``) or by the path of its JSON."""
-    from visionbench.engine.records import results_dir
+    from visionbench.paths import records_dir
 
     p = Path(ref)
     if p.suffix != ".json" or not p.exists():
-        p = results_dir(results) / "records" / f"{ref}.json"
+        p = records_dir(results) / f"{ref}.json"
     if not p.exists():
         raise RunError(f"compare: no run record {ref!r} (looked for {p})")
     try:
@@ -159,16 +159,17 @@ def _headline(rec: dict[str, Any]) -> list[str]:
 
 
 def _table(rec: dict[str, Any]) -> Any:
-    from visionbench.engine.intervals import load_sample_table
+    from visionbench.metrics.sample_tables import table_from_arrays
+    from visionbench.records import read_samples
 
-    t = load_sample_table(rec, Path(rec["_dir"]).parent) if rec.get("_dir") else None
-    if t is None:
+    arrays = read_samples(rec, Path(rec["_dir"]).parent) if rec.get("_dir") else None
+    if arrays is None:
         raise RunError(
             f"compare: run {rec['run_id']} has no stored per-sample statistics "
             "(records written before per-sample statistics, or with VISIONBENCH_BOOTSTRAP_B=0); "
             "re-score it with bench eval / bench run"
         )
-    return t
+    return table_from_arrays(arrays)
 
 
 def _aligned(a: dict, ta: Any, b: dict, tb: Any) -> tuple[Any, Any]:
@@ -396,7 +397,7 @@ class PairedTestCache:
         """Write the cache (atomically) when it changed; errors are ignored."""
         if self.path is None or not self._dirty:
             return
-        from visionbench.engine.records import atomic_write_bytes
+        from visionbench.records import atomic_write_bytes
 
         try:
             text = json.dumps({"version": self.VERSION, "entries": self._data}, allow_nan=True)

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from visionbench.engine.records import read_records, results_dir
 from visionbench.leaderboard import plots
 from visionbench.leaderboard.html_assets import CSS, SCRIPT
 from visionbench.leaderboard.svg import (
@@ -45,6 +44,8 @@ from visionbench.leaderboard.views import (
     rank_caption,
     with_rank_groups,
 )
+from visionbench.paths import records_dir
+from visionbench.records import read_records
 
 __all__ = ["render_html", "json_for_script", "paired_table"]
 
@@ -85,9 +86,9 @@ def render_html(
         records = read_records(results)
     run_ids = set(df_long["run_id"]) if not df_long.empty else set()
     records = [r for r in records if r.get("run_id") in run_ids]
-    records_dir = results_dir(results) / "records"
+    folder = records_dir(results)
     wide, tests = with_rank_groups(pivot(df_long, all_runs=all_runs), results)
-    by_run = {r["run_id"]: {**r, "_dir": str(records_dir)} for r in records}
+    by_run = {r["run_id"]: {**r, "_dir": str(folder)} for r in records}
     sections, nav = [], []
     note = hidden_note(wide)
     if wide.empty:
@@ -97,7 +98,7 @@ def render_html(
         for n, g in enumerate(groups(wide, metrics="all")):
             sid = f"g{n}"
             dataset, split, task = g["key"]
-            sections.append(_section(sid, g, wide, best, by_run, records_dir,
+            sections.append(_section(sid, g, wide, best, by_run, folder,
                                      tests.get(g["key"])))  # fmt: skip
             nav.append((sid, task, dataset, split))
     if note:

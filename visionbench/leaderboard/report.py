@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from visionbench.engine.records import atomic_write_bytes, read_records, results_dir
 from visionbench.errors import VisionbenchError
 from visionbench.leaderboard.table import export, filter_long, long_table
+from visionbench.paths import results_dir
+from visionbench.records import atomic_write_bytes, read_records
 
 __all__ = ["REPORT_FORMATS", "write_report"]
 
@@ -43,7 +44,7 @@ def write_report(
         output: the file to write (its folder is created; an existing file is replaced
             only once the new one is complete); None: :data:`DEFAULT_NAMES` in the
             results directory.
-        results: the results directory (default: :func:`~visionbench.engine.records.results_dir`).
+        results: the results directory (default: :func:`~visionbench.paths.results_dir`).
         dataset, task: keep only this dataset / task.
         model: keep only models matching this glob (``fnmatch``, case-sensitive).
         all_runs: also show subset and random-weight runs (unranked, marked).

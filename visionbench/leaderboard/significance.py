@@ -41,7 +41,7 @@ CACHE_NAME = "paired-tests.cache.json"
 def records_dir_of(frame: pd.DataFrame, results: Any = None) -> Path:
     """The records folder behind a leaderboard table: ``results`` when given, else the one
     :func:`~visionbench.leaderboard.table.load_long` noted in ``attrs``, else the default."""
-    from visionbench.engine.records import results_dir
+    from visionbench.paths import results_dir
 
     root = results if results is not None else frame.attrs.get("results")
     return results_dir(root) / "records"

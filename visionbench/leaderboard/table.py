@@ -26,7 +26,6 @@ from typing import Any
 
 import pandas as pd
 
-from visionbench.engine.records import read_records
 from visionbench.errors import VisionbenchError
 from visionbench.leaderboard.units import (
     EFFICIENCY_COLUMNS,
@@ -34,6 +33,7 @@ from visionbench.leaderboard.units import (
     metric_higher_is_better,
     metric_unit,
 )
+from visionbench.records import read_records
 from visionbench.types import RANDOM_WEIGHTS
 
 __all__ = [
@@ -184,7 +184,7 @@ def long_table(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def _identity(r: dict[str, Any]) -> dict[str, Any]:
     """The identity and status columns of a record (old records: inferred)."""
-    from visionbench.engine.records import weights_identity
+    from visionbench.records import weights_identity
 
     model, ds = r.get("model") or {}, r.get("dataset") or {}
     wid = model.get("weights_id")

@@ -56,7 +56,7 @@ def timm_rows(df: pd.DataFrame, records: list[dict[str, Any]] | None = None) -> 
             "choose one with --dataset"
         )
     if records is None:
-        from visionbench.engine.records import read_records
+        from visionbench.records import read_records
 
         records = read_records()
     by_id = {r["run_id"]: r for r in records}

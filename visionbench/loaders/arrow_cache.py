@@ -31,8 +31,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from visionbench import paths
+
 __all__ = [
-    "arrow_cache_dir",
     "source_identity",
     "cache_key",
     "cached_tables",
@@ -42,13 +43,6 @@ __all__ = [
 
 _EDGE = 1 << 20  # bytes hashed at each end of the source (1 MiB)
 _DONE = "_complete.json"
-
-
-def arrow_cache_dir() -> Path:
-    """``$VISIONBENCH_HOME/arrow``, default ``~/.cache/visionbench/arrow``."""
-    env = os.environ.get("VISIONBENCH_HOME")
-    home = Path(env).expanduser() if env else Path.home() / ".cache" / "visionbench"
-    return home / "arrow"
 
 
 def source_identity(path: str | Path) -> dict[str, Any]:
@@ -107,7 +101,7 @@ def cached_tables(
         kind: a short name for what is built (``"vg-objects"``); part of the directory name.
         version: the builder's output version; bump it when the builder changes.
         options: anything else that changes the output (JSON-serialisable).
-        cache_dir: default :func:`arrow_cache_dir`.
+        cache_dir: default :func:`visionbench.paths.cache_dir` (``$VISIONBENCH_HOME/arrow``).
         enabled: False builds in memory and writes nothing.
 
     Returns:
@@ -116,7 +110,7 @@ def cached_tables(
     srcs = [sources] if isinstance(sources, (str, Path)) else list(sources)
     if not enabled:
         return dict(build())
-    root = Path(cache_dir) if cache_dir is not None else arrow_cache_dir()
+    root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
     key = cache_key(srcs, kind=kind, version=version, options=options)
     target = root / f"{kind}-{key}"
     if (target / _DONE).is_file():

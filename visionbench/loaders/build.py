@@ -63,7 +63,8 @@ def build_dataset(
         if k in names:
             kw.setdefault(k, v)
     default_split = datasets.entry(name).info.get("split", "val")
-    return factory(root=None if root is None else str(root), split=split or default_split, **kw)
+    built = factory(root=None if root is None else str(root), split=split or default_split, **kw)
+    return datasets.check(built, name)
 
 
 def signature_options(factory: Any) -> tuple[Option, ...]:

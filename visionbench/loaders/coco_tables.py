@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from visionbench import paths
 from visionbench.errors import AnnotationError
-from visionbench.loaders.arrow_cache import arrow_cache_dir, cache_key, cached_tables
+from visionbench.loaders.arrow_cache import cache_key, cached_tables
 from visionbench.loaders.coco_format import (
     _check_images,
     _column,
@@ -95,7 +96,7 @@ def coco_tables(
         if built or not cache or not Path(path).is_file():
             raise  # the file itself is bad (nothing was cached), or it is gone
     # An unreadable entry (truncated, deleted table, foreign schema): drop it, build again.
-    root = Path(cache_dir) if cache_dir is not None else arrow_cache_dir()
+    root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
     shutil.rmtree(root / f"{args['kind']}-{cache_key([path], **args)}", ignore_errors=True)
     tables = cached_tables(path, build, cache_dir=cache_dir, **args)
     _check_schema(tables, kind)

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from visionbench import paths
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.loaders.ade20k import ADE20KSceneParsing
 from visionbench.loaders.cityscapes import CityscapesSemantic
@@ -45,7 +46,6 @@ from visionbench.loaders.voc import VOCDetection
 
 __all__ = [
     "find_root",
-    "config_paths",
     "read_config_data",
     "coco",
     "coco_captions",
@@ -140,7 +140,7 @@ def find_root(name: str, root: str | Path | None = None) -> Path:
                 looked.append(f"$VISIONBENCH_DATA/{name} = {p}")
         else:
             looked.append("$VISIONBENCH_DATA (unset)")
-        for cfg in config_paths():
+        for cfg in paths.config_files():
             if not cfg.is_file():
                 looked.append(f"{cfg} (no such file)")
                 continue
@@ -155,19 +155,6 @@ def find_root(name: str, root: str | Path | None = None) -> Path:
                 return p
             looked.append(f"{cfg} [data] {name} = {p} (does not exist)")
     raise DatasetNotFoundError(_not_found(name, looked))
-
-
-def config_paths() -> list[Path]:
-    """The config files consulted, in order."""
-    out = []
-    home = os.environ.get("VISIONBENCH_HOME")
-    if home:
-        out.append(Path(home).expanduser() / "config.toml")
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    out.append(
-        (Path(xdg).expanduser() if xdg else Path.home() / ".config") / "visionbench" / "config.toml"
-    )
-    return out
 
 
 def read_config_data(path: Path) -> dict[str, Any]:
@@ -303,6 +290,6 @@ def _not_found(name: str, looked: list[str]) -> str:
     return (
         f"dataset {name!r} not found. Looked in: {'; '.join(looked)}. Pass --data-root DIR, set "
         f'VISIONBENCH_DATA to a folder containing {name}/, or add `{name} = "/path"` under [data] '
-        f"in {config_paths()[-1]}. Expected layout: {layout}. The official files are published at "
+        f"in {paths.config_files()[-1]}. Expected layout: {layout}. The official files are published at "
         f"{url} (download them by hand; visionbench never downloads data)."
     )

@@ -1,12 +1,16 @@
 """The model adapter: an ``nn.Module`` plus what it needs to be evaluated reproducibly.
 
 Every reference model, torchvision adapter and user model is wrapped in a
-:class:`ModelAdapter`: its task, its output label space, its preprocessing, and
-``predict`` returning one contract prediction per sample in original-image pixels.
+:class:`ModelAdapter`, which implements the whole :class:`visionbench.tasks.Model`
+protocol (the surface the engine uses): its task, its output label space, its
+preprocessing, ``forward`` / ``postprocess`` (``predict`` is both) returning one contract
+prediction per sample in original-image pixels, ``to``, ``describe`` and ``weights_id``
+for the run record. A subclass writes ``postprocess`` and overrides what differs.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +19,7 @@ from torch import nn
 
 from visionbench.label_spaces import LabelSpace
 from visionbench.models.preprocess import Preprocess
+from visionbench.records import weights_identity
 from visionbench.tasks import Batch
 from visionbench.types import ClassificationPrediction, Prediction, Task
 
@@ -31,7 +36,11 @@ class ModelAdapter:
         module: the torch module.
         preprocess_config: the :class:`Preprocess` its weights need.
         weights: a description of the weights (path or name, sha256) for the run record.
+        profile_info: what ``bench run --profile`` measured
+            (:func:`visionbench.models.profiling.profile_model`), else None.
     """
+
+    profile_info: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -65,7 +74,9 @@ class ModelAdapter:
         return self.module(images)
 
     def postprocess(self, outputs: Any, batch: Batch) -> Sequence[Prediction]:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} ({self.name!r}) does not implement postprocess()"
+        )
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -85,7 +96,7 @@ class ModelAdapter:
 
     def describe(self) -> dict[str, Any]:
         """What the run record says about this model."""
-        profile = getattr(self, "profile_info", None)
+        profile = self.profile_info
         return {
             "name": self.name,
             "task": self.task.value,
@@ -96,6 +107,18 @@ class ModelAdapter:
             "weights": self.weights,
             "profile": profile,
         }
+
+    def weights_id(self) -> str | None:
+        """:func:`~visionbench.records.weights_identity` of :attr:`weights`; for weights
+        described by nothing (a user model), ``state:<sha256 of the state dict, 16 hex>``."""
+        wid = weights_identity(self.weights)
+        if wid is not None:
+            return wid
+        h = hashlib.sha256()
+        for k, v in self.module.state_dict().items():
+            h.update(k.encode())
+            h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        return "state:" + h.hexdigest()[:16]
 
 
 class ClassifierAdapter(ModelAdapter):

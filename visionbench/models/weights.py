@@ -77,18 +77,10 @@ _SHA_MARK = "#sha256="
 
 def default_cache_dir() -> Path:
     """``$VISIONBENCH_WEIGHTS``, else ``$VISIONBENCH_HOME/weights``, else
-    ``~/.cache/visionbench/weights``."""
-    env = os.environ.get("VISIONBENCH_WEIGHTS")
-    return Path(env).expanduser() if env else _home() / "weights"
+    ``~/.cache/visionbench/weights`` (:func:`visionbench.paths.weights_dir`)."""
+    from visionbench.paths import weights_dir
 
-
-def _home() -> Path:
-    """visionbench's home folder: ``$VISIONBENCH_HOME`` or ``~/.cache/visionbench``.
-
-    (A local copy until the package's one paths module lands; then ``paths.weights_dir()``.)
-    """
-    env = os.environ.get("VISIONBENCH_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "visionbench"
+    return weights_dir()
 
 
 def is_random(spec: str | Path | None) -> bool:

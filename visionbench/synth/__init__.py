@@ -7,7 +7,7 @@ captions and region descriptions from templates that describe what is drawn.
 Example::
 
     from visionbench import synth
-    root = synth.ensure("imagenet-mini")      # cached under synth_home()/synth/
+    root = synth.ensure("imagenet-mini")      # cached under paths.synth_dir()
     synth.generate("coco-mini", "/tmp/coco")  # anywhere, seeded, byte-reproducible
 
 A generation writes into a temporary directory beside its target and renames it into
@@ -26,9 +26,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from visionbench import paths
 from visionbench.errors import RegistryError, RunError
 
-__all__ = ["SYNTH_NAMES", "SYNTH_VERSION", "generate", "ensure", "synth_home"]
+__all__ = ["SYNTH_NAMES", "SYNTH_VERSION", "generate", "ensure", "cached_path"]
 
 #: Names of the synthetic datasets, in the order ``bench list`` shows them.
 SYNTH_NAMES = (
@@ -51,12 +52,6 @@ _WRITERS = {
     "voc-mini": "visionbench.synth.voc:write_voc_mini",
     "ade20k-mini": "visionbench.synth.ade20k:write_ade20k_mini",
 }
-
-
-def synth_home() -> Path:
-    """visionbench's cache root: ``$VISIONBENCH_HOME`` or ``~/.cache/visionbench``."""
-    env = os.environ.get("VISIONBENCH_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "visionbench"
 
 
 def generate(name: str, out_dir: str | Path, *, seed: int = 0) -> Path:
@@ -91,7 +86,7 @@ def generate(name: str, out_dir: str | Path, *, seed: int = 0) -> Path:
 def ensure(name: str) -> Path:
     """The cached copy of ``name`` (seed 0), generated on first use.
 
-    Lives in ``synth_home()/synth/<name>-v<SYNTH_VERSION>``. Safe when several processes
+    Lives in :func:`cached_path` (``$VISIONBENCH_HOME/synth/<name>-v<SYNTH_VERSION>``). Safe when several processes
     call it at once: each writes a private temporary copy, the first rename wins, the
     others discard theirs and use the winner's.
 
@@ -99,12 +94,17 @@ def ensure(name: str) -> Path:
         RegistryError: ``name`` is not a synthetic dataset.
     """
     writer = _writer(name)
-    out = synth_home() / "synth" / f"{name}-v{SYNTH_VERSION}"
+    out = cached_path(name)
     if out.is_dir() and not _is_empty_dir(out):
         return out
     _remove_stale_temps(out)
     _write_atomically(writer, out, 0)
     return out
+
+
+def cached_path(name: str) -> Path:
+    """Where :func:`ensure` keeps ``name``: ``paths.synth_dir()/<name>-v<SYNTH_VERSION>``."""
+    return paths.synth_dir() / f"{name}-v{SYNTH_VERSION}"
 
 
 def _writer(name: str) -> Callable[[Path, int], None]:
