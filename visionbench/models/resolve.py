@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from visionbench import registry
-from visionbench.errors import RegistryError
 from visionbench.models.base import ModelAdapter
 
 __all__ = ["build_model", "RANDOM"]
@@ -49,17 +48,11 @@ def build_model(name: str, *, weights: str | None = None, **options: Any) -> Mod
 
         return build_torchvision(name, **kw)
     if name in registry.models:
-        adapter = registry.models.get(name)(**kw)
-    elif ":" in name:
+        # the registry checks what the factory returns against the Model protocol
+        return registry.models.build(name, **kw)
+    if ":" in name:
         from visionbench.models.user_model import load_user_model
 
         return load_user_model(name, **kw)
-    else:
-        registry.models.entry(name)  # raises with suggestions
-        raise AssertionError("unreachable")
-    if not isinstance(adapter, ModelAdapter):
-        raise RegistryError(
-            f"model {name!r}: factory {registry.models.entry(name).target} returned "
-            f"{type(adapter).__name__}, not a ModelAdapter"
-        )
-    return adapter
+    registry.models.entry(name)  # raises with suggestions
+    raise AssertionError("unreachable")
