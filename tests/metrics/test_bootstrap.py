@@ -222,7 +222,7 @@ def _sentence(rng: np.random.Generator) -> str:
     return " ".join(rng.choice(_WORDS, int(rng.integers(1, 9))))
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(8))
 def test_caption_replicate_equals_resampled_evaluation(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 15))
@@ -230,12 +230,107 @@ def test_caption_replicate_equals_resampled_evaluation(seed: int) -> None:
     refs = [[_sentence(rng) for _ in range(int(rng.integers(1, 4)))] for _ in range(n)]
     opts = {
         "tokenize": "none",
-        "smooth_method": ["exp", "floor", "add-k", "none"][seed],
-        "cider_d": False,  # CIDEr-D / ROUGE-L are not resampled (corpus document frequencies)
-        "rouge_l": False,
+        "smooth_method": ["exp", "floor", "add-k", "none"][seed % 4],
     }
     ev = CaptionEvaluator(**opts)
     ev.update(hyps, refs)
+    w = _weights(rng, n)
+    reps = sample_table(ev).metrics(w)
+    for j in range(len(w)):
+        idx = np.repeat(np.arange(n), w[j])
+        ref = CaptionEvaluator(**opts)
+        ref.update([hyps[i] for i in idx], [refs[i] for i in idx])
+        full = ref.compute().metrics
+        # CIDEr-D: document frequencies and log N of the weighted reference corpus, summed
+        # in another order than the reference's loops (equal to rounding)
+        np.testing.assert_allclose(reps["cider_d"][j], full.pop("cider_d"), rtol=1e-13, atol=1e-15)
+        _assert_replicates_equal(reps, j, full)  # BLEU, sacreBLEU, ROUGE-L: bit for bit
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cider_d_replicate_equals_pycocoevalcap_on_the_duplicated_set(seed: int) -> None:
+    """Against pycocoevalcap's own ``Cider`` on the resampled set under new image ids,
+    with empty captions, repeated n-grams and n-grams only some copies' references hold."""
+    cider = pytest.importorskip("pycocoevalcap.cider.cider")
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 25))
+    hyps = [_sentence(rng) if rng.random() > 0.1 else "" for _ in range(n)]
+    refs = [[_sentence(rng) for _ in range(int(rng.integers(1, 6)))] for _ in range(n)]
+    ev = CaptionEvaluator(tokenize="none", coco=False, rouge_l=False, sacrebleu=False)
+    ev.update(hyps, refs)
+    table = sample_table(ev)
+    w = _weights(rng, n, b=6)
+    reps = table.metrics(w)["cider_d"]
+    for j in range(len(w)):
+        idx = np.repeat(np.arange(n), w[j])
+        gts = {k: refs[i] for k, i in enumerate(idx)}
+        res = {k: [hyps[i]] for k, i in enumerate(idx)}
+        expected, _ = cider.Cider().compute_score(gts, res)
+        np.testing.assert_allclose(reps[j], expected, rtol=1e-13, atol=1e-15)
+
+
+def test_caption_tables_take_stack_and_round_trip() -> None:
+    """Pairing subsets, two runs stacked (their n-gram vocabularies merged) and the
+    ``.npz`` round trip score as the evaluator of the same captions."""
+    from visionbench.metrics.sample_tables import table_from_arrays
+
+    rng = np.random.default_rng(7)
+    n = 9
+    refs = [[_sentence(rng) for _ in range(3)] for _ in range(n)]
+    hyps_a = [_sentence(rng) for _ in range(n)]
+    hyps_b = [_sentence(rng) + " zebra" for _ in range(n)]  # n-grams run A never saw
+    opts = {"tokenize": "none"}
+    tabs = []
+    for hyps in (hyps_a, hyps_b):
+        ev = CaptionEvaluator(**opts)
+        ev.update(hyps, refs)
+        tabs.append(sample_table(ev))
+    ta, tb = tabs
+    # a randomisation draw: for each image, run A's caption or run B's
+    pick = rng.integers(0, 2, n)
+    w = np.concatenate([(pick == 0), (pick == 1)]).astype(np.int64)[None, :]
+    got = ta.stacked(tb).metrics(w)
+    # stacked order: A's chosen images then B's: compare with that order
+    order = [i for i in range(n) if pick[i] == 0] + [i for i in range(n) if pick[i] == 1]
+    ref = CaptionEvaluator(**opts)
+    ref.update([(hyps_a, hyps_b)[pick[i]][i] for i in order], [refs[i] for i in order])
+    full = ref.compute().metrics
+    np.testing.assert_allclose(got["cider_d"][0], full.pop("cider_d"), rtol=1e-13)
+    _assert_replicates_equal(got, 0, full)
+    sub = ta.take(np.array([4, 1, 1, 7]))
+    back = table_from_arrays(sub.to_arrays())
+    ref = CaptionEvaluator(**opts)
+    ref.update([hyps_a[i] for i in (4, 1, 1, 7)], [refs[i] for i in (4, 1, 1, 7)])
+    full = ref.compute().metrics
+    for t in (sub, back):
+        m = t.metrics(np.ones((1, 4), np.int64))
+        np.testing.assert_allclose(m["cider_d"][0], full["cider_d"], rtol=1e-13)
+        assert m["rouge_l"][0] == full["rouge_l"] and m["bleu4"][0] == full["bleu4"]
+
+
+def test_spice_replicate_is_the_mean_of_the_duplicated_set(monkeypatch) -> None:
+    """SPICE is a mean of per-caption F-scores: the evaluator's own compute on the
+    duplicated set (SPICE itself replaced by a deterministic per-caption score, as the
+    CoreNLP 3.6.0 models are not shipped) equals the replicate, bit for bit, NaN included."""
+    from visionbench.metrics.captioning import java_tools as java
+
+    def fake_spice(hyps, refs):
+        per = np.array([np.nan if h == "" else (len(h) * 7919 % 101) / 101 + len(r) / 1000
+                        for h, r in zip(hyps, refs)])  # fmt: skip
+        return float(np.mean(per)), per
+
+    monkeypatch.setattr(java, "spice_missing", lambda: None)
+    monkeypatch.setattr(java, "spice_scores", fake_spice)
+    rng = np.random.default_rng(3)
+    n = 11
+    hyps = [_sentence(rng) for _ in range(n)]
+    hyps[2] = ""  # SPICE gives no score: NaN, as the corpus mean is then
+    refs = [[_sentence(rng) for _ in range(int(rng.integers(1, 4)))] for _ in range(n)]
+    opts = {"tokenize": "none", "spice": True, "coco": False, "cider_d": False,
+            "rouge_l": False, "sacrebleu": False}  # fmt: skip
+    ev = CaptionEvaluator(**opts)
+    ev.update(hyps, refs)
+    ev.compute()
     w = _weights(rng, n)
     reps = sample_table(ev).metrics(w)
     for j in range(len(w)):
