@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.base import VERSION, MetricResult
+from visionbench.metrics.base import VERSION, MetricResult, check_mergeable, extend_lists
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = [
@@ -329,16 +329,8 @@ class SceneGraphEvaluator:
 
     def merge(self, other: SceneGraphEvaluator) -> None:
         """Append another evaluator's images (same signature required)."""
-        if not isinstance(other, SceneGraphEvaluator) or other.signature != self.signature:
-            raise MetricInputError(
-                f"merge: expected a SceneGraphEvaluator with signature {self.signature}, got "
-                f"{getattr(other, 'signature', type(other).__name__)}"
-            )
-        self._n_rels.extend(other._n_rels)
-        self._predicate.extend(other._predicate)
-        self._gc_rank.extend(other._gc_rank)
-        self._ng_rank.extend(other._ng_rank)
-        self._zero_shot.extend(other._zero_shot)
+        check_mergeable(self, other, "signature")
+        extend_lists(self, other, ("_n_rels", "_predicate", "_gc_rank", "_ng_rank", "_zero_shot"))
 
     def compute(self) -> MetricResult:
         """R@K, ngR@K, mR@K (and zsR@K with ``train_triplets``), each 0-1.

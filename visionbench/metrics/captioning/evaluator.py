@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from visionbench.metrics.captioning import java_tools as java
-from visionbench.metrics.base import VERSION, MetricResult
+from visionbench.metrics.base import VERSION, MetricResult, check_mergeable, extend_lists
 from visionbench.metrics.captioning.bleu import ORDER, check_caption_inputs, coco_bleu_statistics, coco_scores
 from visionbench.metrics.captioning.cider import CIDER_N, CIDER_SIGMA, cider_d_from_counts, cider_ngram_counts
 from visionbench.metrics.errors import MetricInputError, MetricUnavailableError
@@ -266,27 +266,18 @@ class CaptionEvaluator:
 
     def merge(self, other: CaptionEvaluator) -> None:
         """Append another evaluator's statistics (same configuration required)."""
-        if not isinstance(other, CaptionEvaluator) or other.config != self.config:
-            raise MetricInputError(
-                f"merge: expected a CaptionEvaluator with config {self.config}, got "
-                f"{getattr(other, 'config', type(other).__name__)}"
-            )
-        self._sacre.extend(other._sacre)
-        self._nrefs.extend(other._nrefs)
+        check_mergeable(self, other, "config")
+        extend_lists(self, other, ("_sacre", "_nrefs"))
         self._clear_java()
         if self.config["tokenize"] == "ptb-java":
             # tokens of either side came from a call without the other's captions:
             # tokenise the merged corpus again at compute()
-            self._raw_hyps.extend(other._raw_hyps)
-            self._raw_refs.extend(other._raw_refs)
+            extend_lists(self, other, ("_raw_hyps", "_raw_refs"))
             self._clear_tokenized()
             return
-        self._hyp_tok.extend(other._hyp_tok)
-        self._ref_tok.extend(other._ref_tok)
-        self._coco.extend(other._coco)
-        self._cider_hyp.extend(other._cider_hyp)
-        self._cider_ref.extend(other._cider_ref)
-        self._rouge.extend(other._rouge)
+        extend_lists(
+            self, other, ("_hyp_tok", "_ref_tok", "_coco", "_cider_hyp", "_cider_ref", "_rouge")
+        )
 
     # ------------------------------------------------------------------ compute
 

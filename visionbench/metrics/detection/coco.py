@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.base import MetricResult
+from visionbench.metrics.base import MetricResult, check_mergeable
 from visionbench.metrics.detection.coco_evaluation import (
     MatchState,
     accumulate,
@@ -262,11 +262,7 @@ class CocoEvaluator:
     # -- mergeable state ------------------------------------------------------------
     def merge(self, other: CocoEvaluator) -> None:
         """Add another evaluator's images (same parameters, disjoint images)."""
-        if not isinstance(other, CocoEvaluator) or other.signature != self.signature:
-            raise MetricInputError(
-                f"merge: expected a CocoEvaluator with signature {self.signature!r}, got "
-                f"{getattr(other, 'signature', type(other).__name__)!r}"
-            )
+        check_mergeable(self, other, "signature", quote=True)
         if not np.array_equal(other.cat_ids, self.cat_ids):
             raise MetricInputError("merge: the evaluators have different cat_ids")
         both = self._seen & other._seen

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.base import MetricResult
+from visionbench.metrics.base import MetricResult, check_mergeable
 from visionbench.metrics.detection.coco_evaluation import (
     MatchState,
     accumulate,
@@ -246,11 +246,7 @@ class LvisEvaluator:
     # -- mergeable state ------------------------------------------------------------
     def merge(self, other: LvisEvaluator) -> None:
         """Add another evaluator's images (same parameters and categories, disjoint images)."""
-        if not isinstance(other, LvisEvaluator) or other.signature != self.signature:
-            raise MetricInputError(
-                f"merge: expected an LvisEvaluator with signature {self.signature!r}, got "
-                f"{getattr(other, 'signature', type(other).__name__)!r}"
-            )
+        check_mergeable(self, other, "signature", quote=True, article="an")
         if not np.array_equal(other.cat_ids, self.cat_ids) or other.frequency != self.frequency:
             raise MetricInputError("merge: the evaluators have different categories")
         both = self._seen & other._seen
