@@ -158,15 +158,19 @@ def test_classification_replicate_equals_resampled_evaluation(seed: int) -> None
     ev = ClassificationEvaluator(
         c, topk=(1, min(3, c)), ties="pessimistic" if seed % 2 else "index"
     )
-    ev.update(scores[: n // 2], labels[: n // 2], real_labels=real[: n // 2])
-    ev.update(scores[n // 2 :], labels[n // 2 :], real_labels=real[n // 2 :])
+    ev.update(predictions=scores[: n // 2], targets=labels[: n // 2], real_labels=real[: n // 2])
+    ev.update(predictions=scores[n // 2 :], targets=labels[n // 2 :], real_labels=real[n // 2 :])
     table = sample_table(ev)
     w = _weights(rng, n)
     reps = table.metrics(w)
     for j in range(len(w)):
         idx = np.repeat(np.arange(n), w[j])
         ref = ClassificationEvaluator(c, topk=ev.topk, ties=ev.ties)
-        ref.update(scores[idx], labels[idx], real_labels=[real[i] for i in idx])
+        ref.update(
+            predictions=scores[idx],
+            targets=labels[idx],
+            real_labels=[real[i] for i in idx],
+        )
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
@@ -181,9 +185,9 @@ def test_segmentation_replicate_equals_resampled_evaluation(seed: int) -> None:
     preds = np.where(rng.random(gts.shape) < 0.3, rng.integers(0, c, gts.shape), gts)
     preds[preds == 255] = 0
     ev = SegmentationEvaluator(c)
-    ev.update(gts[:2], preds[:2])
+    ev.update(targets=gts[:2], predictions=preds[:2])
     for g, p in zip(gts[2:], preds[2:]):
-        ev.update(g, p)
+        ev.update(targets=g, predictions=p)
     restored = SegmentationEvaluator(c)
     restored.load_state_dict(ev.state_dict())
     w = _weights(rng, n)
@@ -191,7 +195,7 @@ def test_segmentation_replicate_equals_resampled_evaluation(seed: int) -> None:
     for j in range(len(w)):
         ref = SegmentationEvaluator(c)
         idx = np.repeat(np.arange(n), w[j])
-        ref.update(gts[idx], preds[idx])
+        ref.update(targets=gts[idx], predictions=preds[idx])
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
@@ -201,7 +205,7 @@ def test_cityscapes_replicate_equals_resampled_evaluation(seed: int) -> None:
     frames = [_random_frame(rng) for _ in range(int(rng.integers(3, 7)))]
     ev = CityscapesEvaluator()
     for gt, inst, pred in frames:
-        ev.update(gt, pred, inst)
+        ev.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst)
     restored = CityscapesEvaluator()
     restored.load_state_dict(ev.state_dict())
     w = _weights(rng, len(frames))
@@ -210,7 +214,7 @@ def test_cityscapes_replicate_equals_resampled_evaluation(seed: int) -> None:
         ref = CityscapesEvaluator()
         for i in np.repeat(np.arange(len(frames)), w[j]):
             gt, inst, pred = frames[i]
-            ref.update(gt, pred, inst)
+            ref.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst)
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
@@ -233,13 +237,13 @@ def test_caption_replicate_equals_resampled_evaluation(seed: int) -> None:
         "smooth_method": ["exp", "floor", "add-k", "none"][seed % 4],
     }
     ev = CaptionEvaluator(**opts)
-    ev.update(hyps, refs)
+    ev.update(predictions=hyps, targets=refs)
     w = _weights(rng, n)
     reps = sample_table(ev).metrics(w)
     for j in range(len(w)):
         idx = np.repeat(np.arange(n), w[j])
         ref = CaptionEvaluator(**opts)
-        ref.update([hyps[i] for i in idx], [refs[i] for i in idx])
+        ref.update(predictions=[hyps[i] for i in idx], targets=[refs[i] for i in idx])
         full = ref.compute().metrics
         # CIDEr-D: document frequencies and log N of the weighted reference corpus, summed
         # in another order than the reference's loops (equal to rounding)
@@ -257,7 +261,7 @@ def test_cider_d_replicate_equals_pycocoevalcap_on_the_duplicated_set(seed: int)
     hyps = [_sentence(rng) if rng.random() > 0.1 else "" for _ in range(n)]
     refs = [[_sentence(rng) for _ in range(int(rng.integers(1, 6)))] for _ in range(n)]
     ev = CaptionEvaluator(tokenize="none", coco=False, rouge_l=False, sacrebleu=False)
-    ev.update(hyps, refs)
+    ev.update(predictions=hyps, targets=refs)
     table = sample_table(ev)
     w = _weights(rng, n, b=6)
     reps = table.metrics(w)["cider_d"]
@@ -283,7 +287,7 @@ def test_caption_tables_take_stack_and_round_trip() -> None:
     tabs = []
     for hyps in (hyps_a, hyps_b):
         ev = CaptionEvaluator(**opts)
-        ev.update(hyps, refs)
+        ev.update(predictions=hyps, targets=refs)
         tabs.append(sample_table(ev))
     ta, tb = tabs
     # a randomisation draw: for each image, run A's caption or run B's
@@ -293,14 +297,20 @@ def test_caption_tables_take_stack_and_round_trip() -> None:
     # stacked order: A's chosen images then B's: compare with that order
     order = [i for i in range(n) if pick[i] == 0] + [i for i in range(n) if pick[i] == 1]
     ref = CaptionEvaluator(**opts)
-    ref.update([(hyps_a, hyps_b)[pick[i]][i] for i in order], [refs[i] for i in order])
+    ref.update(
+        predictions=[(hyps_a, hyps_b)[pick[i]][i] for i in order],
+        targets=[refs[i] for i in order],
+    )
     full = ref.compute().metrics
     np.testing.assert_allclose(got["cider_d"][0], full.pop("cider_d"), rtol=1e-13)
     _assert_replicates_equal(got, 0, full)
     sub = ta.take(np.array([4, 1, 1, 7]))
     back = table_from_arrays(sub.to_arrays())
     ref = CaptionEvaluator(**opts)
-    ref.update([hyps_a[i] for i in (4, 1, 1, 7)], [refs[i] for i in (4, 1, 1, 7)])
+    ref.update(
+        predictions=[hyps_a[i] for i in (4, 1, 1, 7)],
+        targets=[refs[i] for i in (4, 1, 1, 7)],
+    )
     full = ref.compute().metrics
     for t in (sub, back):
         m = t.metrics(np.ones((1, 4), np.int64))
@@ -329,14 +339,14 @@ def test_spice_replicate_is_the_mean_of_the_duplicated_set(monkeypatch) -> None:
     opts = {"tokenize": "none", "spice": True, "coco": False, "cider_d": False,
             "rouge_l": False, "sacrebleu": False}  # fmt: skip
     ev = CaptionEvaluator(**opts)
-    ev.update(hyps, refs)
+    ev.update(predictions=hyps, targets=refs)
     ev.compute()
     w = _weights(rng, n)
     reps = sample_table(ev).metrics(w)
     for j in range(len(w)):
         idx = np.repeat(np.arange(n), w[j])
         ref = CaptionEvaluator(**opts)
-        ref.update([hyps[i] for i in idx], [refs[i] for i in idx])
+        ref.update(predictions=[hyps[i] for i in idx], targets=[refs[i] for i in idx])
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
@@ -395,7 +405,7 @@ def test_classification_interval_matches_a_plain_numpy_bootstrap() -> None:
     labels = rng.integers(0, 4, n)
     scores = rng.random((n, 4))
     ev = ClassificationEvaluator(4, topk=(1,))
-    ev.update(scores, labels)
+    ev.update(predictions=scores, targets=labels)
     correct = scores.argmax(1) == labels
     idx = np.random.default_rng(5).choice(n, size=(300, n), replace=True)
     ref = 100.0 * correct[idx].sum(1) / n
@@ -407,7 +417,7 @@ def test_classification_interval_matches_a_plain_numpy_bootstrap() -> None:
 
 def test_state_without_per_sample_statistics_is_a_clear_error() -> None:
     ev = ClassificationEvaluator(3)
-    ev.update(np.eye(3), np.arange(3))
+    ev.update(predictions=np.eye(3), targets=np.arange(3))
     old = {k: v for k, v in ev.state_dict().items() if not k.startswith("sample_")}
     ev2 = ClassificationEvaluator(3)
     ev2.load_state_dict(old)

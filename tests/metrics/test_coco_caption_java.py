@@ -92,8 +92,8 @@ def test_evaluator_with_java_ptb_equals_pycocoevalcap_pipeline():
 
     ev = CaptionEvaluator(tokenize="ptb-java")
     half = len(hyps) // 2
-    ev.update(hyps[:half], refs[:half])  # two updates: one JVM at compute
-    ev.update(hyps[half:], refs[half:])
+    ev.update(predictions=hyps[:half], targets=refs[:half])  # two updates: one JVM at compute
+    ev.update(predictions=hyps[half:], targets=refs[half:])
     got = ev.compute()
     assert [got[f"bleu{k}"] for k in range(1, 5)] == bleu
     assert got["rouge_l"] == rouge
@@ -106,10 +106,10 @@ def test_evaluator_with_java_ptb_equals_pycocoevalcap_pipeline():
 def test_java_ptb_state_dict_and_merge_equal_one_pass():
     hyps, refs = _raw_corpus(11, 30)
     whole = CaptionEvaluator(tokenize="ptb-java")
-    whole.update(hyps, refs)
+    whole.update(predictions=hyps, targets=refs)
     a, b = CaptionEvaluator(tokenize="ptb-java"), CaptionEvaluator(tokenize="ptb-java")
-    a.update(hyps[:7], refs[:7])
-    b.update(hyps[7:], refs[7:])
+    a.update(predictions=hyps[:7], targets=refs[:7])
+    b.update(predictions=hyps[7:], targets=refs[7:])
     restored = CaptionEvaluator(tokenize="ptb-java")
     restored.load_state_dict(b.state_dict())  # tokenises b's captions
     a.merge(restored)
@@ -120,7 +120,7 @@ def test_java_ptb_state_dict_and_merge_equal_one_pass():
 def test_ptb_auto_picks_java_and_says_so():
     ev = CaptionEvaluator()
     assert ev.config["tokenize"] == "ptb-java"
-    ev.update(["A dog."], [["A dog."]])
+    ev.update(predictions=["A dog."], targets=[["A dog."]])
     assert "tok=ptb-java" in ev.compute().signature
     assert "tok=ptb-py" in CaptionEvaluator(tokenize="ptb-py").signature
 
@@ -143,7 +143,7 @@ def test_meteor_equals_pycocoevalcap():
     expected, expected_per = Meteor().compute_score(gts, res)
 
     ev = CaptionEvaluator(tokenize="ptb-java", meteor=True)
-    ev.update(hyps, refs)
+    ev.update(predictions=hyps, targets=refs)
     got = ev.compute()
     assert got["meteor"] == expected
     np.testing.assert_array_equal(got.arrays["meteor_per_caption"], np.array(expected_per))
@@ -165,7 +165,7 @@ def test_without_java_ptb_falls_back_to_python(no_java):
     ev = CaptionEvaluator(meteor="auto", spice="auto")
     assert ev.config["tokenize"] == "ptb-py"
     assert not ev.config["meteor"] and not ev.config["spice"]
-    ev.update(["A (big) dog."], [["A big dog."]])
+    ev.update(predictions=["A (big) dog."], targets=[["A big dog."]])
     got = ev.compute()
     assert "tok=ptb-py" in got.signature
     assert "meteor" not in got.metrics
@@ -226,11 +226,11 @@ def test_java_tokens_depend_on_the_next_line_so_shards_keep_raw_captions():
     hyps = ["a photo by j.", "A dog", "a cat"]
     refs = [["a photo by j", "a photo"], ["a dog"], ["a cat", "A cat."]]
     whole = CaptionEvaluator(tokenize="ptb-java", sacrebleu=False)
-    whole.update(hyps, refs)
+    whole.update(predictions=hyps, targets=refs)
     a = CaptionEvaluator(tokenize="ptb-java", sacrebleu=False)
     b = CaptionEvaluator(tokenize="ptb-java", sacrebleu=False)
-    a.update(hyps[:1], refs[:1])  # the shard boundary right after "j."
-    b.update(hyps[1:], refs[1:])
+    a.update(predictions=hyps[:1], targets=refs[:1])  # the shard boundary right after "j."
+    b.update(predictions=hyps[1:], targets=refs[1:])
     a.compute()  # shards may be computed on their own first
     b.compute()
     a.merge(b)
@@ -283,7 +283,7 @@ def test_meteor_replicates_equal_pycocoevalcap_on_the_duplicated_sets():
     opts = dict(tokenize="none", meteor=True, coco=False, cider_d=False, rouge_l=False,
                 sacrebleu=False)  # fmt: skip
     ev = CaptionEvaluator(**opts)
-    ev.update(hyps, refs)
+    ev.update(predictions=hyps, targets=refs)
     corpus = ev.compute()["meteor"]
     table = sample_table(ev, metrics=["meteor"])
     w = rng.multinomial(n, np.ones(n) / n, size=8)

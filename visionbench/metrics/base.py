@@ -46,11 +46,18 @@ class MetricResult:
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """Stateful metric: ``update`` / ``merge`` / ``compute`` / ``state_dict`` / ``reset``."""
+    """Stateful metric: ``update`` / ``merge`` / ``compute`` / ``state_dict`` / ``reset``.
+
+    ``update`` takes keyword arguments only, predictions before targets in its signature:
+    ``update(predictions=..., targets=...)`` where a sample is one array each
+    (classification, semantic segmentation, captions), else named fields, ``dt_*`` /
+    ``pred_*`` then ``gt_*`` (COCO, LVIS, VOC, Cityscapes, scene graphs). A positional call
+    is a ``TypeError``, so arguments in the wrong order cannot be scored silently.
+    """
 
     signature: str
 
-    def update(self, *args: Any, **kwargs: Any) -> None: ...
+    def update(self, **kwargs: Any) -> None: ...
 
     def reset(self) -> None: ...
 

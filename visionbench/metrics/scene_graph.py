@@ -233,24 +233,21 @@ class SceneGraphEvaluator:
 
     def update(
         self,
-        gt_boxes: np.ndarray,
-        gt_labels: np.ndarray,
-        gt_relations: np.ndarray,
+        *,
         pred_boxes: np.ndarray | None = None,
         pred_labels: np.ndarray | None = None,
         pred_scores: np.ndarray | None = None,
         rel_pairs: np.ndarray | None = None,
         rel_scores: np.ndarray | None = None,
-        *,
+        gt_boxes: np.ndarray,
+        gt_labels: np.ndarray,
+        gt_relations: np.ndarray,
         image_id: Any = None,
     ) -> None:
-        """Add one image.
+        """Add one image (keyword arguments only, as every evaluator's ``update``:
+        predictions, then ground truth).
 
         Args:
-            gt_boxes: [N, 4] xyxy, pixels.
-            gt_labels: [N] int object labels.
-            gt_relations: [R, 3] int ``(subject index, object index, predicate)``,
-                predicate in ``1..num_predicates``.
             pred_boxes: [M, 4] xyxy pixels (sgdet/phrdet; sgcls: defaults to gt_boxes;
                 predcls: ignored, the gt boxes are used).
             pred_labels: [M] int (sgcls/sgdet/phrdet; ignored in predcls).
@@ -258,6 +255,10 @@ class SceneGraphEvaluator:
             rel_pairs: [P, 2] int ``(subject index, object index)`` into the predicted
                 objects (the gt objects in predcls/sgcls).
             rel_scores: [P, num_predicates + 1], column 0 the background.
+            gt_boxes: [N, 4] xyxy, pixels.
+            gt_labels: [N] int object labels.
+            gt_relations: [R, 3] int ``(subject index, object index, predicate)``,
+                predicate in ``1..num_predicates``.
             image_id: used only in error messages.
 
         Raises:

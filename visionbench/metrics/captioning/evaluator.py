@@ -96,7 +96,7 @@ class CaptionEvaluator:
 
     Example:
         >>> ev = CaptionEvaluator()
-        >>> ev.update(["A dog runs."], [["A dog runs.", "The dog is running."]])
+        >>> ev.update(predictions=["A dog runs."], targets=[["A dog runs.", "The dog is running."]])
         >>> r = ev.compute()
         >>> r["bleu4"], r["cider_d"], r["sacrebleu"]
     """
@@ -227,17 +227,20 @@ class CaptionEvaluator:
 
     # ------------------------------------------------------------------ update / merge
 
-    def update(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> None:
-        """Add captions.
+    def update(
+        self, *, predictions: Sequence[str], targets: Sequence[Sequence[str]]
+    ) -> None:
+        """Add captions (keyword arguments only, as every evaluator's ``update``).
 
         Args:
-            hypotheses: N generated captions (raw text unless ``tokenize="none"``).
-            references: N lists of reference captions, ``references[i]`` for
-                ``hypotheses[i]``, each with at least one ``str``.
+            predictions: N generated captions (raw text unless ``tokenize="none"``).
+            targets: N lists of reference captions, ``targets[i]`` for
+                ``predictions[i]``, each with at least one ``str``.
 
         Raises:
             MetricInputError: counts differ, a reference list is empty, an item is not a str.
         """
+        hypotheses, references = predictions, targets
         check_caption_inputs(hypotheses, references)
         n = len(hypotheses)
         if n == 0:

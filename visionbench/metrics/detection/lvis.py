@@ -155,6 +155,10 @@ class LvisEvaluator:
         self.max_dets = int(max_dets)
         self.params = CocoParams(iou_type=iou_type, max_dets=[self.max_dets])
         self.signature = lvis_signature(self.params)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every image."""
         self._states: list[MatchState] = []
         self._pending: list[tuple[AnnTable, np.ndarray, AnnTable, int, Any, Any]] = []
         self._seen: set[int] = set()
@@ -162,30 +166,31 @@ class LvisEvaluator:
     # -- feeding --------------------------------------------------------------------
     def update(
         self,
+        *,
         image_id: int,
-        gt_boxes: Any,
-        gt_labels: Any,
         dt_boxes: Any,
         dt_labels: Any,
         dt_scores: Any,
-        *,
+        dt_masks: Any = None,
+        dt_area: Any = None,
+        gt_boxes: Any,
+        gt_labels: Any,
         neg_category_ids: Any,
         not_exhaustive_category_ids: Any,
         gt_area: Any = None,
         gt_ann_ids: Any = None,
         gt_ignore: Any = None,
-        box_format: str = "xyxy",
         gt_masks: Any = None,
-        dt_masks: Any = None,
-        dt_area: Any = None,
+        box_format: str = "xyxy",
     ) -> None:
-        """Add one image.
+        """Add one image (keyword arguments only, as every evaluator's ``update``).
 
         Args:
             image_id: the image id (each image once per evaluator).
+            dt_boxes [D, 4], dt_labels [D], dt_scores [D]: every result of the image (the
+                per-image cut to ``max_dets`` happens here).
             gt_boxes: [G, 4] boxes, pixels, ``box_format`` ``"xyxy"`` or ``"xywh"``.
-            gt_labels: [G] category ids. dt_boxes [D, 4], dt_labels [D], dt_scores [D]:
-                every result of the image (the per-image cut to ``max_dets`` happens here).
+            gt_labels: [G] category ids.
             neg_category_ids, not_exhaustive_category_ids: the image's LVIS lists.
             gt_area: [G] annotation areas, pixels² (default the box / mask area).
             gt_ignore: [G] bool, the optional ``ignore`` flag.
