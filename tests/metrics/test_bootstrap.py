@@ -226,6 +226,17 @@ def _sentence(rng: np.random.Generator) -> str:
     return " ".join(rng.choice(_WORDS, int(rng.integers(1, 9))))
 
 
+def _resampled_caption_metrics(opts: dict, hyps: list, refs: list, w: np.ndarray) -> list[dict]:
+    """Per row of ``w``: the metrics of a fresh evaluator fed caption i ``w_i`` times."""
+    out = []
+    for row in w:
+        idx = np.repeat(np.arange(len(hyps)), row)
+        ref = CaptionEvaluator(**opts)
+        ref.update(predictions=[hyps[i] for i in idx], targets=[refs[i] for i in idx])
+        out.append(dict(ref.compute().metrics))
+    return out
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_caption_replicate_equals_resampled_evaluation(seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -240,11 +251,7 @@ def test_caption_replicate_equals_resampled_evaluation(seed: int) -> None:
     ev.update(predictions=hyps, targets=refs)
     w = _weights(rng, n)
     reps = sample_table(ev).metrics(w)
-    for j in range(len(w)):
-        idx = np.repeat(np.arange(n), w[j])
-        ref = CaptionEvaluator(**opts)
-        ref.update(predictions=[hyps[i] for i in idx], targets=[refs[i] for i in idx])
-        full = ref.compute().metrics
+    for j, full in enumerate(_resampled_caption_metrics(opts, hyps, refs, w)):
         # CIDEr-D: document frequencies and log N of the weighted reference corpus, summed
         # in another order than the reference's loops (equal to rounding)
         np.testing.assert_allclose(reps["cider_d"][j], full.pop("cider_d"), rtol=1e-13, atol=1e-15)
@@ -343,11 +350,8 @@ def test_spice_replicate_is_the_mean_of_the_duplicated_set(monkeypatch) -> None:
     ev.compute()
     w = _weights(rng, n)
     reps = sample_table(ev).metrics(w)
-    for j in range(len(w)):
-        idx = np.repeat(np.arange(n), w[j])
-        ref = CaptionEvaluator(**opts)
-        ref.update(predictions=[hyps[i] for i in idx], targets=[refs[i] for i in idx])
-        _assert_replicates_equal(reps, j, ref.compute().metrics)
+    for j, full in enumerate(_resampled_caption_metrics(opts, hyps, refs, w)):
+        _assert_replicates_equal(reps, j, full)
 
 
 # -- scene graphs -------------------------------------------------------------------
