@@ -102,7 +102,8 @@ def test_bench_eval_captions_without_java(tmp_path, caption_predictions):
 
     ev = CaptionEvaluator(tokenize="ptb-py")
     ev.update(
-        [r["caption"] for r in json.loads(preds.read_text())], [list(t.captions) for t in _gt(root)]
+        predictions=[r["caption"] for r in json.loads(preds.read_text())],
+        targets=[list(t.captions) for t in _gt(root)],
     )
     assert rec["metrics"]["cider_d"]["value"] == ev.compute()["cider_d"]
 

@@ -76,3 +76,11 @@ def test_voc_eval_small_equals_the_reference_port(tmp_path):
         tmp_path,
     )
     assert "all 20 class APs identical: yes" in out and "CPU ratio" in out
+
+
+@pytest.mark.slow
+def test_caption_bootstrap_small_reproduces_the_evaluation(tmp_path):
+    """All-ones weights give the CIDEr-D evaluation (the benchmark exits 1 otherwise)."""
+    out = _run([str(BENCH / "caption_bootstrap.py"), "--small", "--B", "64", "--repeat", "1"],
+               tmp_path)  # fmt: skip
+    assert "| B = 64 replicates |" in out, out

@@ -33,7 +33,14 @@ def test_freq_predcls_through_the_engine_equals_direct_composition(tmp_path, vg_
     for sid, t in zip(gt.sample_ids, gt.targets):
         p = predictor.predict_graph(t.boxes, t.labels, sample_id=sid)
         ev.update(
-            t.boxes, t.labels, t.relations, p.boxes, p.labels, p.scores, p.rel_pairs, p.rel_scores
+            gt_boxes=t.boxes,
+            gt_labels=t.labels,
+            gt_relations=t.relations,
+            pred_boxes=p.boxes,
+            pred_labels=p.labels,
+            pred_scores=p.scores,
+            rel_pairs=p.rel_pairs,
+            rel_scores=p.rel_scores,
         )
     direct = ev.compute()
     for k in ("R@20", "R@50", "R@100", "mR@50", "ngR@50"):

@@ -51,7 +51,7 @@ def test_bleu_p_values_equal_sacrebleu(seed: int, n: int, monkeypatch) -> None:
     tables = []
     for hyps in (base, other):
         ev = CaptionEvaluator(coco=False, cider_d=False, rouge_l=False)
-        ev.update(hyps, refs)
+        ev.update(predictions=hyps, targets=refs)
         tables.append(sample_table(ev))
     rows = _test_pair(
         {"run_id": "a"}, {"run_id": "b"}, tables[0], tables[1], ["sacrebleu"],
@@ -64,7 +64,7 @@ def test_bleu_p_values_equal_sacrebleu(seed: int, n: int, monkeypatch) -> None:
 def test_identical_runs_are_not_different() -> None:
     refs, base, _ = _systems(3, 40)
     ev = CaptionEvaluator(cider_d=False, rouge_l=False)
-    ev.update(base, refs)
+    ev.update(predictions=base, targets=refs)
     t = sample_table(ev)
     rows = _test_pair(
         {"run_id": "a"}, {"run_id": "a2"}, t, t, ["bleu4", "sacrebleu"],
@@ -94,7 +94,7 @@ def _caption_record(tmp_path: Path, run_id: str, hyps, refs) -> dict:
     from visionbench.records import atomic_write_bytes
 
     ev = CaptionEvaluator(coco=False, cider_d=False, rouge_l=False)
-    ev.update(hyps, refs)
+    ev.update(predictions=hyps, targets=refs)
     res = ev.compute()
     folder = tmp_path / "records"
     folder.mkdir(exist_ok=True)

@@ -202,13 +202,13 @@ def test_sacrebleu_signature_fixed_refs():
 def test_evaluator_merge_and_state_dict_equal_one_pass():
     hyps, refs = _corpus(7, vocab=RAW_VOCAB, n=30, max_refs=5)
     whole = CaptionEvaluator()
-    whole.update(hyps, refs)
+    whole.update(predictions=hyps, targets=refs)
     expected = whole.compute()
 
     a, b = CaptionEvaluator(), CaptionEvaluator()
-    a.update(hyps[:11], refs[:11])
-    b.update(hyps[11:20], refs[11:20])
-    b.update(hyps[20:], refs[20:])
+    a.update(predictions=hyps[:11], targets=refs[:11])
+    b.update(predictions=hyps[11:20], targets=refs[11:20])
+    b.update(predictions=hyps[20:], targets=refs[20:])
     a.merge(b)
     restored = CaptionEvaluator()
     restored.load_state_dict(a.state_dict())
@@ -247,7 +247,7 @@ def test_evaluator_merge_refuses_other_config():
 )
 def test_evaluator_input_errors(hyps, refs, match):
     with pytest.raises(MetricInputError, match=match):
-        CaptionEvaluator().update(hyps, refs)
+        CaptionEvaluator().update(predictions=hyps, targets=refs)
 
 
 def test_compute_without_data_raises():

@@ -262,15 +262,19 @@ def test_classification_replicate_equals_resampled_evaluation(seed: int) -> None
     ev = ClassificationEvaluator(
         c, topk=(1, min(3, c)), ties="pessimistic" if seed % 2 else "index"
     )
-    ev.update(scores[: n // 2], labels[: n // 2], real_labels=real[: n // 2])
-    ev.update(scores[n // 2 :], labels[n // 2 :], real_labels=real[n // 2 :])
+    ev.update(predictions=scores[: n // 2], targets=labels[: n // 2], real_labels=real[: n // 2])
+    ev.update(predictions=scores[n // 2 :], targets=labels[n // 2 :], real_labels=real[n // 2 :])
     table = sample_table(ev)
     w = _weights(rng, n)
     reps = table.metrics(w)
     for j in range(len(w)):
         idx = np.repeat(np.arange(n), w[j])
         ref = ClassificationEvaluator(c, topk=ev.topk, ties=ev.ties)
-        ref.update(scores[idx], labels[idx], real_labels=[real[i] for i in idx])
+        ref.update(
+            predictions=scores[idx],
+            targets=labels[idx],
+            real_labels=[real[i] for i in idx],
+        )
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
@@ -285,9 +289,9 @@ def test_segmentation_replicate_equals_resampled_evaluation(seed: int) -> None:
     preds = np.where(rng.random(gts.shape) < 0.3, rng.integers(0, c, gts.shape), gts)
     preds[preds == 255] = 0
     ev = SegmentationEvaluator(c)
-    ev.update(gts[:2], preds[:2])
+    ev.update(targets=gts[:2], predictions=preds[:2])
     for g, p in zip(gts[2:], preds[2:]):
-        ev.update(g, p)
+        ev.update(targets=g, predictions=p)
     restored = SegmentationEvaluator(c)
     restored.load_state_dict(ev.state_dict())
     w = _weights(rng, n)
@@ -295,7 +299,7 @@ def test_segmentation_replicate_equals_resampled_evaluation(seed: int) -> None:
     for j in range(len(w)):
         ref = SegmentationEvaluator(c)
         idx = np.repeat(np.arange(n), w[j])
-        ref.update(gts[idx], preds[idx])
+        ref.update(targets=gts[idx], predictions=preds[idx])
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
@@ -305,7 +309,7 @@ def test_cityscapes_replicate_equals_resampled_evaluation(seed: int) -> None:
     frames = [_random_frame(rng) for _ in range(int(rng.integers(3, 7)))]
     ev = CityscapesEvaluator()
     for gt, inst, pred in frames:
-        ev.update(gt, pred, inst)
+        ev.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst)
     restored = CityscapesEvaluator()
     restored.load_state_dict(ev.state_dict())
     w = _weights(rng, len(frames))
@@ -314,7 +318,7 @@ def test_cityscapes_replicate_equals_resampled_evaluation(seed: int) -> None:
         ref = CityscapesEvaluator()
         for i in np.repeat(np.arange(len(frames)), w[j]):
             gt, inst, pred = frames[i]
-            ref.update(gt, pred, inst)
+            ref.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst)
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
@@ -326,7 +330,18 @@ def _sentence(rng: np.random.Generator) -> str:
     return " ".join(rng.choice(_WORDS, int(rng.integers(1, 9))))
 
 
-@pytest.mark.parametrize("seed", range(4))
+def _resampled_caption_metrics(opts: dict, hyps: list, refs: list, w: np.ndarray) -> list[dict]:
+    """Per row of ``w``: the metrics of a fresh evaluator fed caption i ``w_i`` times."""
+    out = []
+    for row in w:
+        idx = np.repeat(np.arange(len(hyps)), row)
+        ref = CaptionEvaluator(**opts)
+        ref.update(predictions=[hyps[i] for i in idx], targets=[refs[i] for i in idx])
+        out.append(dict(ref.compute().metrics))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
 def test_caption_replicate_equals_resampled_evaluation(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 15))
@@ -334,19 +349,113 @@ def test_caption_replicate_equals_resampled_evaluation(seed: int) -> None:
     refs = [[_sentence(rng) for _ in range(int(rng.integers(1, 4)))] for _ in range(n)]
     opts = {
         "tokenize": "none",
-        "smooth_method": ["exp", "floor", "add-k", "none"][seed],
-        "cider_d": False,  # CIDEr-D / ROUGE-L are not resampled (corpus document frequencies)
-        "rouge_l": False,
+        "smooth_method": ["exp", "floor", "add-k", "none"][seed % 4],
     }
     ev = CaptionEvaluator(**opts)
-    ev.update(hyps, refs)
+    ev.update(predictions=hyps, targets=refs)
     w = _weights(rng, n)
     reps = sample_table(ev).metrics(w)
+    for j, full in enumerate(_resampled_caption_metrics(opts, hyps, refs, w)):
+        # CIDEr-D: document frequencies and log N of the weighted reference corpus, summed
+        # in another order than the reference's loops (equal to rounding)
+        np.testing.assert_allclose(reps["cider_d"][j], full.pop("cider_d"), rtol=1e-13, atol=1e-15)
+        _assert_replicates_equal(reps, j, full)  # BLEU, sacreBLEU, ROUGE-L: bit for bit
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cider_d_replicate_equals_pycocoevalcap_on_the_duplicated_set(seed: int) -> None:
+    """Against pycocoevalcap's own ``Cider`` on the resampled set under new image ids,
+    with empty captions, repeated n-grams and n-grams only some copies' references hold."""
+    cider = pytest.importorskip("pycocoevalcap.cider.cider")
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 25))
+    hyps = [_sentence(rng) if rng.random() > 0.1 else "" for _ in range(n)]
+    refs = [[_sentence(rng) for _ in range(int(rng.integers(1, 6)))] for _ in range(n)]
+    ev = CaptionEvaluator(tokenize="none", coco=False, rouge_l=False, sacrebleu=False)
+    ev.update(predictions=hyps, targets=refs)
+    table = sample_table(ev)
+    w = _weights(rng, n, b=6)
+    reps = table.metrics(w)["cider_d"]
     for j in range(len(w)):
         idx = np.repeat(np.arange(n), w[j])
-        ref = CaptionEvaluator(**opts)
-        ref.update([hyps[i] for i in idx], [refs[i] for i in idx])
-        _assert_replicates_equal(reps, j, ref.compute().metrics)
+        gts = {k: refs[i] for k, i in enumerate(idx)}
+        res = {k: [hyps[i]] for k, i in enumerate(idx)}
+        expected, _ = cider.Cider().compute_score(gts, res)
+        np.testing.assert_allclose(reps[j], expected, rtol=1e-13, atol=1e-15)
+
+
+def test_caption_tables_take_stack_and_round_trip() -> None:
+    """Pairing subsets, two runs stacked (their n-gram vocabularies merged) and the
+    ``.npz`` round trip score as the evaluator of the same captions."""
+    from visionbench.metrics.sample_tables import table_from_arrays
+
+    rng = np.random.default_rng(7)
+    n = 9
+    refs = [[_sentence(rng) for _ in range(3)] for _ in range(n)]
+    hyps_a = [_sentence(rng) for _ in range(n)]
+    hyps_b = [_sentence(rng) + " zebra" for _ in range(n)]  # n-grams run A never saw
+    opts = {"tokenize": "none"}
+    tabs = []
+    for hyps in (hyps_a, hyps_b):
+        ev = CaptionEvaluator(**opts)
+        ev.update(predictions=hyps, targets=refs)
+        tabs.append(sample_table(ev))
+    ta, tb = tabs
+    # a randomisation draw: for each image, run A's caption or run B's
+    pick = rng.integers(0, 2, n)
+    w = np.concatenate([(pick == 0), (pick == 1)]).astype(np.int64)[None, :]
+    got = ta.stacked(tb).metrics(w)
+    # stacked order: A's chosen images then B's: compare with that order
+    order = [i for i in range(n) if pick[i] == 0] + [i for i in range(n) if pick[i] == 1]
+    ref = CaptionEvaluator(**opts)
+    ref.update(
+        predictions=[(hyps_a, hyps_b)[pick[i]][i] for i in order],
+        targets=[refs[i] for i in order],
+    )
+    full = ref.compute().metrics
+    np.testing.assert_allclose(got["cider_d"][0], full.pop("cider_d"), rtol=1e-13)
+    _assert_replicates_equal(got, 0, full)
+    sub = ta.take(np.array([4, 1, 1, 7]))
+    back = table_from_arrays(sub.to_arrays())
+    ref = CaptionEvaluator(**opts)
+    ref.update(
+        predictions=[hyps_a[i] for i in (4, 1, 1, 7)],
+        targets=[refs[i] for i in (4, 1, 1, 7)],
+    )
+    full = ref.compute().metrics
+    for t in (sub, back):
+        m = t.metrics(np.ones((1, 4), np.int64))
+        np.testing.assert_allclose(m["cider_d"][0], full["cider_d"], rtol=1e-13)
+        assert m["rouge_l"][0] == full["rouge_l"] and m["bleu4"][0] == full["bleu4"]
+
+
+def test_spice_replicate_is_the_mean_of_the_duplicated_set(monkeypatch) -> None:
+    """SPICE is a mean of per-caption F-scores: the evaluator's own compute on the
+    duplicated set (SPICE itself replaced by a deterministic per-caption score, as the
+    CoreNLP 3.6.0 models are not shipped) equals the replicate, bit for bit, NaN included."""
+    from visionbench.metrics.captioning import java_tools as java
+
+    def fake_spice(hyps, refs):
+        per = np.array([np.nan if h == "" else (len(h) * 7919 % 101) / 101 + len(r) / 1000
+                        for h, r in zip(hyps, refs)])  # fmt: skip
+        return float(np.mean(per)), per
+
+    monkeypatch.setattr(java, "spice_missing", lambda: None)
+    monkeypatch.setattr(java, "spice_scores", fake_spice)
+    rng = np.random.default_rng(3)
+    n = 11
+    hyps = [_sentence(rng) for _ in range(n)]
+    hyps[2] = ""  # SPICE gives no score: NaN, as the corpus mean is then
+    refs = [[_sentence(rng) for _ in range(int(rng.integers(1, 4)))] for _ in range(n)]
+    opts = {"tokenize": "none", "spice": True, "coco": False, "cider_d": False,
+            "rouge_l": False, "sacrebleu": False}  # fmt: skip
+    ev = CaptionEvaluator(**opts)
+    ev.update(predictions=hyps, targets=refs)
+    ev.compute()
+    w = _weights(rng, n)
+    reps = sample_table(ev).metrics(w)
+    for j, full in enumerate(_resampled_caption_metrics(opts, hyps, refs, w)):
+        _assert_replicates_equal(reps, j, full)
 
 
 # -- scene graphs -------------------------------------------------------------------
@@ -404,7 +513,7 @@ def test_classification_interval_matches_a_plain_numpy_bootstrap() -> None:
     labels = rng.integers(0, 4, n)
     scores = rng.random((n, 4))
     ev = ClassificationEvaluator(4, topk=(1,))
-    ev.update(scores, labels)
+    ev.update(predictions=scores, targets=labels)
     correct = scores.argmax(1) == labels
     idx = np.random.default_rng(5).choice(n, size=(300, n), replace=True)
     ref = 100.0 * correct[idx].sum(1) / n
@@ -459,7 +568,7 @@ def test_coco_basic_interval_is_centred_on_the_estimate() -> None:
 
 def test_state_without_per_sample_statistics_is_a_clear_error() -> None:
     ev = ClassificationEvaluator(3)
-    ev.update(np.eye(3), np.arange(3))
+    ev.update(predictions=np.eye(3), targets=np.arange(3))
     old = {k: v for k, v in ev.state_dict().items() if not k.startswith("sample_")}
     ev2 = ClassificationEvaluator(3)
     ev2.load_state_dict(old)

@@ -159,20 +159,20 @@ def test_rouge_l_hand_computed():
 def test_evaluator_sharded_equals_unsharded_and_pycocoevalcap(seed):
     hyps, refs = _near_copies(700 + seed, n=41)
     whole = CaptionEvaluator(tokenize="none", sacrebleu=False)
-    whole.update(hyps, refs)
+    whole.update(predictions=hyps, targets=refs)
     expected = whole.compute()
     assert expected["cider_d"] == _ref_cider(hyps, refs)[0]
     assert expected["rouge_l"] == _ref_rouge(hyps, refs)[0]
 
     # CIDEr-D's document frequencies depend on the whole corpus: a shard alone differs ...
     part = CaptionEvaluator(tokenize="none", sacrebleu=False)
-    part.update(hyps[:13], refs[:13])
+    part.update(predictions=hyps[:13], targets=refs[:13])
     assert part.compute()["cider_d"] != expected["cider_d"]
     # ... and merged shards (also through state_dict) are exactly one pass
     shards = []
     for lo, hi in ((0, 13), (13, 14), (14, 30), (30, 41)):
         ev = CaptionEvaluator(tokenize="none", sacrebleu=False)
-        ev.update(hyps[lo:hi], refs[lo:hi])
+        ev.update(predictions=hyps[lo:hi], targets=refs[lo:hi])
         shards.append(ev)
     merged = CaptionEvaluator(tokenize="none", sacrebleu=False)
     for ev in shards:

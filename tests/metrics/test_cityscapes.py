@@ -109,7 +109,7 @@ def test_random_frames_equal_reference(tmp_path: Path, reference, seed: int) -> 
     # the in-memory evaluator agrees too
     ev = CityscapesEvaluator()
     for gt, inst, pred in frames:
-        ev.update(gt, pred, inst)
+        ev.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst)
     _assert_equal_to_reference(ev.compute(), ref)
 
 
@@ -144,13 +144,17 @@ def test_hand_case_fp_only_on_valid_rows() -> None:
     gt = np.array([[7, 7, 0, 0]], np.uint8)
     pred = np.array([[7, 7, 7, 7]], np.uint8)
     ev = CityscapesEvaluator(check_train_ids=False)
-    ev.update(gt, pred, None)
+    ev.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=None)
     res = ev.compute()
     assert res.arrays["class_iou"][7] == 1.0 and res.metrics["miou"] == 1.0
     assert math.isnan(res.metrics["iiou"])  # no instanceIds given
     # predicting a void id on a valid pixel is a miss: road IoU = 1 / 2
     ev.reset()
-    ev.update(gt, np.array([[7, 0, 7, 7]], np.uint8), None)
+    ev.update(
+        gt_label_ids=gt,
+        pred_label_ids=np.array([[7, 0, 7, 7]], np.uint8),
+        gt_instance_ids=None,
+    )
     assert ev.compute().arrays["class_iou"][7] == 0.5
 
 
@@ -159,12 +163,12 @@ def test_merge_state_and_order() -> None:
     frames = [_random_frame(rng) for _ in range(6)]
     whole = CityscapesEvaluator()
     for gt, inst, pred in frames:
-        whole.update(gt, pred, inst, frame="x")
+        whole.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst, frame="x")
     a, b = CityscapesEvaluator(), CityscapesEvaluator()
     for gt, inst, pred in frames[:2]:
-        a.update(gt, pred, inst)
+        a.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst)
     for gt, inst, pred in frames[2:]:
-        b.update(gt, pred, inst)
+        b.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst)
     restored = CityscapesEvaluator()
     restored.load_state_dict(b.state_dict())
     a.merge(restored)

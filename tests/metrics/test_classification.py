@@ -64,7 +64,7 @@ def test_prf_confusion_equal_torchmetrics(seed: int, n: int, c: int) -> None:
         scores, labels = scores[keep], labels[keep]
     ts, tl = torch.from_numpy(scores), torch.from_numpy(labels)
     ev = ClassificationEvaluator(c, topk=(1,))
-    ev.update(scores, labels)
+    ev.update(predictions=scores, targets=labels)
     res = ev.compute()
     conf = tm.multiclass_confusion_matrix(ts, tl, c).numpy()
     np.testing.assert_array_equal(res.arrays["confusion"], conf)
@@ -136,7 +136,7 @@ def test_real_hand_case() -> None:
         2: pytest.approx(200 / 3),
     }
     ev = ClassificationEvaluator(5, topk=(1, 2))
-    ev.update(scores, np.array([1, 3, 0, 3]), real_labels=real)
+    ev.update(predictions=scores, targets=np.array([1, 3, 0, 3]), real_labels=real)
     m = ev.compute().metrics
     assert m["top1"] == 25.0 and m["top2"] == 75.0  # rows 0 | 0, 2, 3
     assert m["real_top1"] == pytest.approx(100 / 3) and m["real_top2"] == pytest.approx(200 / 3)
@@ -165,11 +165,11 @@ def test_evaluator_merge_and_state_roundtrip() -> None:
     scores, labels = _random_case(5, 400, 12)
     real = [[int(x)] if i % 5 else [] for i, x in enumerate(labels)]
     whole = ClassificationEvaluator(12)
-    whole.update(scores, labels, real_labels=real)
+    whole.update(predictions=scores, targets=labels, real_labels=real)
     parts = [ClassificationEvaluator(12) for _ in range(3)]
     bounds = [0, 100, 250, 400]
     for ev, a, b in zip(parts, bounds, bounds[1:]):
-        ev.update(scores[a:b], labels[a:b], real_labels=real[a:b])
+        ev.update(predictions=scores[a:b], targets=labels[a:b], real_labels=real[a:b])
     parts[0].merge(parts[1])
     restored = ClassificationEvaluator(3, topk=(1,))
     restored.load_state_dict(parts[2].state_dict())
@@ -209,10 +209,10 @@ def test_errors(preds: np.ndarray, labels: np.ndarray, match: str) -> None:
 def test_evaluator_errors() -> None:
     ev = ClassificationEvaluator(4)
     with pytest.raises(MetricInputError, match=r"scores of shape \[N, 4\]"):
-        ev.update(np.zeros((2, 5)), np.array([0, 1]))
-    ev.update(np.zeros((2, 4)), np.array([0, 1]))
+        ev.update(predictions=np.zeros((2, 5)), targets=np.array([0, 1]))
+    ev.update(predictions=np.zeros((2, 4)), targets=np.array([0, 1]))
     with pytest.raises(MetricInputError, match="real_labels: given for some"):
-        ev.update(np.zeros((1, 4)), np.array([0]), real_labels=[[0]])
+        ev.update(predictions=np.zeros((1, 4)), targets=np.array([0]), real_labels=[[0]])
     with pytest.raises(MetricInputError, match="ties"):
         ClassificationEvaluator(4, ties="random")
     assert np.isnan(ClassificationEvaluator(4).compute().metrics["top1"])

@@ -271,9 +271,16 @@ def _feed(ev: CocoEvaluator, gt: dict, res: list, image_ids) -> None:
         gb = np.array([a["bbox"] for a in g], dtype=float).reshape(-1, 4)
         db = np.array([r["bbox"] for r in d], dtype=float).reshape(-1, 4)
         ev.update(
-            iid, gb, [a["category_id"] for a in g], db, [r["category_id"] for r in d], [r["score"] for r in d],
-            gt_iscrowd=[a["iscrowd"] for a in g], gt_area=[a["area"] for a in g],
-            gt_ann_ids=[a["id"] for a in g], box_format="xywh",
+            image_id=iid,
+            gt_boxes=gb,
+            gt_labels=[a["category_id"] for a in g],
+            dt_boxes=db,
+            dt_labels=[r["category_id"] for r in d],
+            dt_scores=[r["score"] for r in d],
+            gt_iscrowd=[a["iscrowd"] for a in g],
+            gt_area=[a["area"] for a in g],
+            gt_ann_ids=[a["id"] for a in g],
+            box_format="xywh",
         )  # fmt: skip
 
 
@@ -313,8 +320,16 @@ def test_update_xyxy_equals_xywh():
         db = np.array([r["bbox"] for r in d], dtype=float).reshape(-1, 4)
         gb[:, 2:] += gb[:, :2]
         db[:, 2:] += db[:, :2]  # integer coordinates: the round trip is exact
-        b.update(iid, gb, [x["category_id"] for x in g], db, [r["category_id"] for r in d], [r["score"] for r in d],
-                 gt_iscrowd=[x["iscrowd"] for x in g], gt_area=[x["area"] for x in g])  # fmt: skip
+        b.update(
+            image_id=iid,
+            gt_boxes=gb,
+            gt_labels=[x["category_id"] for x in g],
+            dt_boxes=db,
+            dt_labels=[r["category_id"] for r in d],
+            dt_scores=[r["score"] for r in d],
+            gt_iscrowd=[x["iscrowd"] for x in g],
+            gt_area=[x["area"] for x in g],
+        )  # fmt: skip
     ra, rb = a.compute(), b.compute()
     for k in ARRAYS:
         assert np.array_equal(ra.arrays[k], rb.arrays[k])
@@ -349,9 +364,17 @@ def test_evaluator_segm_binary_masks():
             if d
             else np.zeros((0, h, w), np.uint8)
         )
-        ev.update(iid, np.zeros((len(g), 4)), [x["category_id"] for x in g], np.zeros((len(d), 4)),
-                  [r["category_id"] for r in d], [r["score"] for r in d], gt_area=[x["area"] for x in g],
-                  gt_masks=gm, dt_masks=dm)  # fmt: skip
+        ev.update(
+            image_id=iid,
+            gt_boxes=np.zeros((len(g), 4)),
+            gt_labels=[x["category_id"] for x in g],
+            dt_boxes=np.zeros((len(d), 4)),
+            dt_labels=[r["category_id"] for r in d],
+            dt_scores=[r["score"] for r in d],
+            gt_area=[x["area"] for x in g],
+            gt_masks=gm,
+            dt_masks=dm,
+        )  # fmt: skip
     assert_identical(ref, ev.compute())
 
 
@@ -497,25 +520,53 @@ def test_bad_update_input():
         MetricInputError, match=r"image id 3: gt_masks / dt_masks: masks of different sizes"
     ):
         ev.update(
-            3,
-            [[0, 0, 1, 1]],
-            [1],
-            [[0, 0, 1, 1]],
-            [1],
-            [0.5],
+            image_id=3,
+            gt_boxes=[[0, 0, 1, 1]],
+            gt_labels=[1],
+            dt_boxes=[[0, 0, 1, 1]],
+            dt_labels=[1],
+            dt_scores=[0.5],
             gt_masks=m,
             dt_masks=np.zeros((1, 12, 10), np.uint8),
         )
     ev = CocoEvaluator([1])
     with pytest.raises(MetricInputError, match=r"image id 3: dt_scores: expected 1 values"):
-        ev.update(3, [[0, 0, 1, 1]], [1], [[0, 0, 1, 1]], [1], [0.5, 0.4])
+        ev.update(
+            image_id=3,
+            gt_boxes=[[0, 0, 1, 1]],
+            gt_labels=[1],
+            dt_boxes=[[0, 0, 1, 1]],
+            dt_labels=[1],
+            dt_scores=[0.5, 0.4],
+        )
     with pytest.raises(
         MetricInputError, match=r"image id 3: dt_boxes\[0\]: expected width and height >= 0"
     ):
-        ev.update(3, [[0, 0, 1, 1]], [1], [[5, 0, 1, 1]], [1], [0.5])
-    ev.update(3, [[0, 0, 1, 1]], [1], [[0, 0, 1, 1]], [1], [0.5])
+        ev.update(
+            image_id=3,
+            gt_boxes=[[0, 0, 1, 1]],
+            gt_labels=[1],
+            dt_boxes=[[5, 0, 1, 1]],
+            dt_labels=[1],
+            dt_scores=[0.5],
+        )
+    ev.update(
+        image_id=3,
+        gt_boxes=[[0, 0, 1, 1]],
+        gt_labels=[1],
+        dt_boxes=[[0, 0, 1, 1]],
+        dt_labels=[1],
+        dt_scores=[0.5],
+    )
     with pytest.raises(MetricInputError, match="already added"):
-        ev.update(3, [[0, 0, 1, 1]], [1], [[0, 0, 1, 1]], [1], [0.5])
+        ev.update(
+            image_id=3,
+            gt_boxes=[[0, 0, 1, 1]],
+            gt_labels=[1],
+            dt_boxes=[[0, 0, 1, 1]],
+            dt_labels=[1],
+            dt_scores=[0.5],
+        )
     other = CocoEvaluator([1], max_dets=[1, 10, 20])
     with pytest.raises(MetricInputError, match="signature"):
         ev.merge(other)

@@ -55,7 +55,7 @@ def test_confusion_equals_brute_force(seed: int) -> None:
         gl = list(rng.choice(classes, n_g))
         dl = list(rng.choice(classes, n_d))
         ds = list(np.round(rng.random(n_d), 1))
-        cm.update(gb, gl, db, dl, ds)
+        cm.update(gt_boxes=gb, gt_labels=gl, dt_boxes=db, dt_labels=dl, dt_scores=ds)
         ref += _reference(gb, gl, db, dl, ds, classes, 0.5, 0.3)
     assert np.array_equal(cm.matrix, ref)
 
@@ -64,6 +64,12 @@ def test_hand_case() -> None:
     cm = DetectionConfusion([1, 2])
     gt = [[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]]
     dt = [[0, 0, 10, 10], [20, 20, 30, 31], [80, 80, 90, 90], [0, 0, 10, 10]]
-    cm.update(gt, [1, 1, 2], dt, [1, 2, 2, 1], [0.9, 0.8, 0.7, 0.1])
+    cm.update(
+        gt_boxes=gt,
+        gt_labels=[1, 1, 2],
+        dt_boxes=dt,
+        dt_labels=[1, 2, 2, 1],
+        dt_scores=[0.9, 0.8, 0.7, 0.1],
+    )
     # tp class 1; gt 1 predicted 2; gt 2 missed; a false alarm of class 2; 0.1 dropped
     assert cm.matrix.tolist() == [[1, 1, 0], [0, 0, 1], [0, 1, 0]]

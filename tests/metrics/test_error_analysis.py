@@ -44,10 +44,10 @@ def test_per_frame_miou_equals_one_frame_evaluations() -> None:
     gts = rng.integers(0, 4, (5, 8, 8))
     preds = np.where(rng.random(gts.shape) < 0.3, rng.integers(0, 4, gts.shape), gts)
     ev = SegmentationEvaluator(4)
-    ev.update(gts, preds)
+    ev.update(targets=gts, predictions=preds)
     ref = []
     for g, p in zip(gts, preds):
         one = SegmentationEvaluator(4)
-        one.update(g, p)
+        one.update(targets=g, predictions=p)
         ref.append(one.compute()["miou"])
     assert np.array_equal(per_frame_miou(sample_table(ev)), np.array(ref))

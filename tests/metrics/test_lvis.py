@@ -187,12 +187,12 @@ def test_evaluator_shards_merge_exactly(n_shards):
         anns = [a for a in gt["annotations"] if a["image_id"] == iid]
         dts = [r for r in res if r["image_id"] == iid]
         evs[n % n_shards].update(
-            iid,
-            [a["bbox"] for a in anns],
-            [a["category_id"] for a in anns],
-            [r["bbox"] for r in dts],
-            [r["category_id"] for r in dts],
-            [r["score"] for r in dts],
+            image_id=iid,
+            gt_boxes=[a["bbox"] for a in anns],
+            gt_labels=[a["category_id"] for a in anns],
+            dt_boxes=[r["bbox"] for r in dts],
+            dt_labels=[r["category_id"] for r in dts],
+            dt_scores=[r["score"] for r in dts],
             box_format="xywh",
             gt_area=[a["area"] for a in anns],
             gt_ann_ids=[a["id"] for a in anns],

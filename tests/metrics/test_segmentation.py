@@ -56,7 +56,7 @@ def test_equals_loop_reference(seed: int) -> None:
     pred[pred == 255] = np.where(seed % 2, 255, 0)
     ref = _loop_reference(gt, pred, c, 255)
     ev = SegmentationEvaluator(c)
-    ev.update(gt, pred)
+    ev.update(targets=gt, predictions=pred)
     res = ev.compute()
     got = [None if np.isnan(x) else x for x in res.arrays["iou"]]
     assert got == pytest.approx(ref["iou"], rel=1e-12)
@@ -92,7 +92,7 @@ def test_torchmetrics_parity() -> None:
         rng.random(gt.shape) < 0.6, np.where(gt == 255, 0, gt), rng.integers(0, c, gt.shape)
     )
     res = SegmentationEvaluator(c)
-    res.update(gt, pred)
+    res.update(targets=gt, predictions=pred)
     out = res.compute()
     tg, tp = torch.from_numpy(gt), torch.from_numpy(pred)
     jac = tmc.multiclass_jaccard_index(tp, tg, c, average=None, ignore_index=255).numpy()
@@ -108,10 +108,10 @@ def test_merge_and_state_roundtrip() -> None:
     gt = rng.integers(0, 5, (4, 20, 20))
     pred = rng.integers(0, 5, (4, 20, 20))
     whole = SegmentationEvaluator(5)
-    whole.update(gt, pred)
+    whole.update(targets=gt, predictions=pred)
     a, b = SegmentationEvaluator(5), SegmentationEvaluator(5)
-    a.update(gt[:1], pred[:1])
-    b.update(gt[1:], pred[1:])
+    a.update(targets=gt[:1], predictions=pred[:1])
+    b.update(targets=gt[1:], predictions=pred[1:])
     c = SegmentationEvaluator(2)
     c.load_state_dict(b.state_dict())
     a.merge(c)
@@ -139,5 +139,5 @@ def test_errors(gt: np.ndarray, pred: np.ndarray, match: str) -> None:
 
 def test_empty_is_nan() -> None:
     ev = SegmentationEvaluator(3)
-    ev.update(np.full((4, 4), 255), np.zeros((4, 4), int))
+    ev.update(targets=np.full((4, 4), 255), predictions=np.zeros((4, 4), int))
     assert all(np.isnan(v) for v in ev.compute().metrics.values())

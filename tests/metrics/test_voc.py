@@ -68,7 +68,15 @@ def random_problem(rng: np.random.Generator, n_images: int, *, n_classes: int = 
 
 def feed(ev: VOCEvaluator, images) -> VOCEvaluator:
     for name, db, dl, ds, gb, gl, gd in images:
-        ev.update(db, dl, ds, gb, gl, gd, image_id=name)
+        ev.update(
+            dt_boxes=db,
+            dt_labels=dl,
+            dt_scores=ds,
+            gt_boxes=gb,
+            gt_labels=gl,
+            gt_difficult=gd,
+            image_id=name,
+        )
     return ev
 
 
@@ -191,14 +199,28 @@ def test_hand_computed_example() -> None:
     dt = [[1, 1, 10, 10], [21, 21, 30, 30], [1, 1, 10, 9], [41, 41, 50, 50]]
     scores = [0.9, 0.8, 0.7, 0.6]
     ev = VOCEvaluator([1], ap_method="allpoint")
-    ev.update(dt, [1] * 4, scores, gt, [1] * 3, diff)
+    ev.update(
+        dt_boxes=dt,
+        dt_labels=[1] * 4,
+        dt_scores=scores,
+        gt_boxes=gt,
+        gt_labels=[1] * 3,
+        gt_difficult=diff,
+    )
     c = ev.curves()[1]
     np.testing.assert_array_equal(c["recall"], [0.5, 0.5, 0.5, 1.0])
     np.testing.assert_array_equal(c["precision"], [1.0, 1.0, 0.5, 2 / 3])
     # all-point: 0.5 * 1 + 0.5 * 2/3
     assert ev.compute().metrics["mAP"] == pytest.approx(0.5 + 1 / 3, abs=1e-15)
     ev11 = VOCEvaluator([1], ap_method="11point")
-    ev11.update(dt, [1] * 4, scores, gt, [1] * 3, diff)
+    ev11.update(
+        dt_boxes=dt,
+        dt_labels=[1] * 4,
+        dt_scores=scores,
+        gt_boxes=gt,
+        gt_labels=[1] * 3,
+        gt_difficult=diff,
+    )
     assert ev11.compute().metrics["mAP"] == pytest.approx((6 * 1 + 5 * 2 / 3) / 11, abs=1e-15)
 
 

@@ -49,8 +49,14 @@ def test_demo_freq_predcls_beats_random_predicates(tmp_path):
             n = len(t.labels)
             subj, obj = np.nonzero(~np.eye(n, dtype=bool))
             ev.update(
-                t.boxes, t.labels, t.relations, t.boxes, t.labels, np.ones(n),
-                np.stack([subj, obj], 1).reshape(-1, 2), rng.random((len(subj), 51)),
+                gt_boxes=t.boxes,
+                gt_labels=t.labels,
+                gt_relations=t.relations,
+                pred_boxes=t.boxes,
+                pred_labels=t.labels,
+                pred_scores=np.ones(n),
+                rel_pairs=np.stack([subj, obj], 1).reshape(-1, 2),
+                rel_scores=rng.random((len(subj), 51)),
             )  # fmt: skip
         random_r50.append(ev.compute()["R@50"])
     assert record["metrics"]["R@50"]["value"] > max(random_r50) + 0.1
@@ -81,7 +87,7 @@ def test_demo_captioner_beats_a_constant_caption(tmp_path):
     constant = Counter(c for t in train.targets for c in t.captions).most_common(1)[0][0]
     gt = ds.ground_truth()
     ev = CaptionEvaluator(tokenize=record_tokenizer(record))
-    ev.update([constant] * len(gt), [list(t.captions) for t in gt.targets])
+    ev.update(predictions=[constant] * len(gt), targets=[list(t.captions) for t in gt.targets])
     baseline = ev.compute()
     assert record["metrics"]["cider_d"]["value"] > 2 * baseline["cider_d"]
     # (corpus BLEU-4 of that generic caption is higher than the captioner's: one of the five

@@ -99,7 +99,7 @@ def compare_runs(
     base_table = _table(base)
     if metrics:
         names = list(metrics)
-    else:  # the headline metrics the per-sample statistics can rescore (not CIDEr-D, ...)
+    else:  # the headline metrics the per-sample statistics can rescore
         scorable = set(base_table.metrics(np.ones((1, len(base_table)), np.int64)))
         names = [m for m in _headline(base) if m in scorable]
         if not names:

@@ -49,11 +49,18 @@ class MetricResult:
 
 @runtime_checkable
 class Evaluator(Protocol):
-    """Stateful metric: ``update`` / ``merge`` / ``compute`` / ``state_dict`` / ``reset``."""
+    """Stateful metric: ``update`` / ``merge`` / ``compute`` / ``state_dict`` / ``reset``.
+
+    ``update`` takes keyword arguments only, predictions before targets in its signature:
+    ``update(predictions=..., targets=...)`` where a sample is one array each
+    (classification, semantic segmentation, captions), else named fields, ``dt_*`` /
+    ``pred_*`` then ``gt_*`` (COCO, LVIS, VOC, Cityscapes, scene graphs). A positional call
+    is a ``TypeError``, so arguments in the wrong order cannot be scored silently.
+    """
 
     signature: str
 
-    def update(self, *args: Any, **kwargs: Any) -> None: ...
+    def update(self, **kwargs: Any) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -64,3 +71,31 @@ class Evaluator(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def check_mergeable(
+    evaluator: Any, other: Any, attr: str, *, quote: bool = False, article: str = "a"
+) -> None:
+    """``merge``'s precondition: ``other`` is an evaluator of the same class whose ``attr``
+    (its signature or configuration) equals this one's.
+
+    Raises:
+        MetricInputError: ``merge: expected a <Class> with <attr> <value>, got <theirs>``.
+    """
+    from visionbench.metrics.errors import MetricInputError
+
+    mine = getattr(evaluator, attr)
+    if isinstance(other, type(evaluator)) and getattr(other, attr) == mine:
+        return
+    theirs = getattr(other, attr, type(other).__name__)
+    if quote:
+        mine, theirs = repr(mine), repr(theirs)
+    raise MetricInputError(
+        f"merge: expected {article} {type(evaluator).__name__} with {attr} {mine}, got {theirs}"
+    )
+
+
+def extend_lists(evaluator: Any, other: Any, names: tuple[str, ...]) -> None:
+    """Append ``other``'s per-sample lists to ``evaluator``'s (``merge`` of list states)."""
+    for name in names:
+        getattr(evaluator, name).extend(getattr(other, name))

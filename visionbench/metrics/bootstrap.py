@@ -2,7 +2,7 @@
 
 ``bootstrap_intervals(evaluator)`` resamples the evaluator's samples with replacement --
 images (COCO, scene graphs), frames (Cityscapes, semantic segmentation), samples
-(classification), captions (BLEU) -- ``B`` times (1000 by default) from a seeded
+(classification), captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE) -- ``B`` times (1000 by default) from a seeded
 ``numpy.random.default_rng(seed)``, scores every replicate from the per-sample statistics
 the evaluator already keeps (no re-inference, no re-matching) and returns percentile
 intervals. A replicate equals the full evaluation of the resampled set built explicitly
@@ -123,15 +123,7 @@ def sample_table(evaluator: Any, *, metrics: Iterable[str] | None = None) -> Any
             },
         )
     if name == "CaptionEvaluator":
-        evaluator._tokenize_raw()  # ptb-java states tokenise lazily
-        cols = {}
-        if evaluator.config["coco"] and evaluator._coco:
-            cols["coco"] = np.concatenate(evaluator._coco)
-        if evaluator.config["sacrebleu"] and evaluator._sacre:
-            cols["sacre"] = np.concatenate(evaluator._sacre)
-        if not cols:
-            raise MetricInputError("bootstrap: no BLEU statistics in this caption state")
-        return T.CaptionTable(cols, config=dict(evaluator.config))
+        return _caption_table(evaluator, metrics)
     if name == "SceneGraphEvaluator":
         st = evaluator.state_dict()
         n_rels = st["num_gt_relations"]
@@ -154,6 +146,45 @@ def sample_table(evaluator: Any, *, metrics: Iterable[str] | None = None) -> Any
     if callable(table):
         return table()
     raise MetricInputError(f"bootstrap: no per-sample statistics for a {name}")
+
+
+def _caption_table(evaluator: Any, metrics: Iterable[str] | None) -> Any:
+    """The per-caption statistics of a ``CaptionEvaluator`` (only those of the wanted
+    metrics: METEOR / SPICE may run their jar here when :meth:`compute` has not)."""
+    from visionbench.metrics import sample_tables as T
+    from visionbench.metrics.captioning.bleu import ORDER
+    from visionbench.metrics.captioning.cider import cider_sample_statistics
+
+    want = None if metrics is None else set(metrics)
+
+    def wanted(*names: str) -> bool:
+        return want is None or any(n in want for n in names)
+
+    ev, c = evaluator, evaluator.config
+    ev._tokenize_raw()  # ptb-java states tokenise lazily
+    cols: dict[str, np.ndarray] = {}
+    ragged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    config = dict(c)
+    have_tokens = bool(ev._hyp_tok)
+    if c["coco"] and ev._coco and wanted(*(f"bleu{k}" for k in range(1, ORDER + 1))):
+        cols["coco"] = np.concatenate(ev._coco)
+    if c["sacrebleu"] and ev._sacre and wanted("sacrebleu"):
+        cols["sacre"] = np.concatenate(ev._sacre)
+    if c["rouge_l"] and have_tokens and wanted("rouge_l"):
+        cols["rouge_l"] = np.asarray(ev._rouge, dtype=np.float64)
+    if c["meteor"] and have_tokens and wanted("meteor"):
+        cols["meteor"] = ev.meteor_statistics()
+    if c["spice"] and have_tokens and wanted("spice"):
+        cols["spice"] = np.asarray(ev.spice_per_caption(), dtype=np.float64)
+    if c["cider_d"] and have_tokens and wanted("cider_d"):
+        st = cider_sample_statistics(ev._cider_hyp, ev._cider_ref)
+        cols["nrefs"], cols["cider_hyp_len"] = st["nrefs"], st["hyp_len"]
+        for k in ("hyp", "ref", "ref_len"):
+            ragged[f"cider_{k}"] = st[k]
+        config["cider_vocab"] = st["vocab"]
+    if not cols:
+        raise MetricInputError("bootstrap: no per-caption statistics in this caption state")
+    return T.CaptionTable(cols, ragged, config=config)
 
 
 def resample_weights(n: int, B: int, seed: int, *, chunk: int = _CHUNK) -> Iterable[np.ndarray]:

@@ -267,22 +267,22 @@ class ClassificationEvaluator:
 
     def update(
         self,
-        preds: np.ndarray,
-        labels: np.ndarray,
         *,
+        predictions: np.ndarray,
+        targets: np.ndarray,
         real_labels: Sequence[Sequence[int]] | None = None,
     ) -> None:
-        """Add a batch.
+        """Add a batch (keyword arguments only, as every evaluator's ``update``).
 
         Args:
-            preds: ``[N, C]`` float scores, or ``[N, k]`` integer class ids best first
+            predictions: ``[N, C]`` float scores, or ``[N, k]`` integer class ids best first
                 (``k >= max(topk)`` unless ``k == C``).
-            labels: ``[N]`` integer class indices in ``[0, C)``.
+            targets: ``[N]`` integer class indices in ``[0, C)``.
             real_labels: optional N sequences of valid labels (ImageNet-ReaL); an empty
                 sequence drops that sample from the ReaL numbers only. Give them for every
                 batch or for none.
         """
-        preds, labels = _check_preds_labels(preds, labels, self.num_classes, self.topk)
+        preds, labels = _check_preds_labels(predictions, targets, self.num_classes, self.topk)
         if (real_labels is not None) != self._real_used and self._n > 0:
             raise MetricInputError(
                 "real_labels: given for some batches and not others; give them for all or none"

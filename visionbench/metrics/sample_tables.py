@@ -189,26 +189,94 @@ class CityscapesTable(RowTable):
 
 
 class CaptionTable(RowTable):
-    """Per caption: COCO-caption and/or sacreBLEU statistics ``[10]`` each (ints).
+    """Per caption (image): the statistics of each COCO-caption metric and of sacreBLEU.
 
-    Scores ``bleu1`` .. ``bleu4`` and ``sacrebleu``; CIDEr-D, METEOR, ROUGE-L and SPICE
-    are not resampled here (CIDEr-D's document frequencies come from the whole corpus)."""
+    Columns (each only when its metric is on): ``coco`` / ``sacre`` [10] BLEU counts (ints),
+    ``rouge_l`` and ``spice`` (per-caption scores), ``meteor`` [23] (the jar's statistics,
+    :mod:`~visionbench.metrics.captioning.meteor`), and for CIDEr-D ``nrefs``,
+    ``cider_hyp_len`` with the ragged ``cider_hyp`` / ``cider_ref`` / ``cider_ref_len``
+    n-gram counts (:func:`~visionbench.metrics.captioning.cider.cider_sample_statistics`;
+    the n-grams themselves in ``config["cider_vocab"]``).
+
+    A weighted set is scored as a full evaluation of the duplicated set scores it:
+
+    * ``bleu1`` .. ``bleu4``, ``sacrebleu``: from the summed integer counts (bit for bit);
+    * ``rouge_l``, ``spice``: the mean of the per-caption scores, taken over the expanded
+      array in the same order (bit for bit; a caption's score depends on it alone);
+    * ``meteor``: METEOR 1.5's own corpus formula on the summed statistics (exact
+      decomposition; the last bit can differ from the jar's where Java's ``Math.pow`` and
+      the C library's ``pow`` round differently, see :mod:`.meteor`);
+    * ``cider_d``: document frequencies and ``log N`` recomputed from the weighted reference
+      corpus (:class:`~visionbench.metrics.captioning.cider.CiderWeighted`; equal up to the
+      order of float additions, ~1e-15 relative).
+    """
 
     def metrics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
         from visionbench.metrics.captioning.bleu import coco_scores
 
         w = _check_weights(weights, self.n)
-        out: dict[str, list[float]] = {}
+        out: dict[str, Any] = {}
         if "coco" in self.columns:
             totals = w @ self.columns["coco"].astype(np.int64)
             for row in totals:
                 for k, v in enumerate(coco_scores([int(x) for x in row])):
                     out.setdefault(f"bleu{k + 1}", []).append(v)
+        if "meteor" in self.columns:
+            from visionbench.metrics.captioning.meteor import meteor_from_statistics
+
+            totals = w.astype(np.float64) @ self.columns["meteor"].astype(np.float64)
+            out["meteor"] = meteor_from_statistics(totals)
+        for name in ("rouge_l", "spice"):
+            if name in self.columns:
+                v = self.columns[name].astype(np.float64)
+                out[name] = [float(np.mean(np.repeat(v, row))) if row.sum() else float("nan")
+                             for row in w]  # fmt: skip
+        if "cider_hyp" in self.ragged:
+            out["cider_d"] = self._cider().scores(w)
         if "sacre" in self.columns:
             totals = w @ self.columns["sacre"].astype(np.int64)
             score = sacrebleu_from_totals(self.config)
             out["sacrebleu"] = [score(row) for row in totals]
-        return {k: np.array(v, dtype=np.float64) for k, v in out.items()}
+        return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+    def _cider(self) -> Any:
+        from visionbench.metrics.captioning.cider import CiderWeighted
+
+        if getattr(self, "_cider_cache", None) is None:
+            self._cider_cache = CiderWeighted({
+                "vocab": self.config["cider_vocab"],
+                "hyp": self.ragged["cider_hyp"],
+                "ref": self.ragged["cider_ref"],
+                "ref_len": self.ragged["cider_ref_len"],
+                "hyp_len": self.columns["cider_hyp_len"],
+                "nrefs": self.columns["nrefs"],
+            })  # fmt: skip
+        return self._cider_cache
+
+    def stacked(self, other: RowTable) -> RowTable:
+        """This table's captions, then ``other``'s (CIDEr-D n-gram ids mapped into one
+        vocabulary)."""
+        if "cider_hyp" not in self.ragged:
+            return super().stacked(other)
+        vocab = list(self.config["cider_vocab"])
+        index = {g: i for i, g in enumerate(vocab)}
+        remap = np.empty(len(other.config["cider_vocab"]), np.int64)
+        for i, g in enumerate(other.config["cider_vocab"]):
+            if g not in index:
+                index[g] = len(vocab)
+                vocab.append(g)
+            remap[i] = index[g]
+        rag = dict(other.ragged)
+        for name, col in (("cider_hyp", 0), ("cider_ref", 1)):
+            off, vals = rag[name]
+            vals = vals.copy()
+            if len(vals):
+                vals[:, col] = remap[vals[:, col]]
+            rag[name] = (off, vals)
+        moved = other._new(other.columns, rag, other.sample_ids)
+        out = super().stacked(moved)
+        out.config["cider_vocab"] = vocab
+        return out
 
 
 def sacrebleu_from_totals(config: dict[str, Any]) -> Callable[[Any], float]:

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.base import VERSION, MetricResult
+from visionbench.metrics.base import VERSION, MetricResult, check_mergeable, extend_lists
 from visionbench.metrics.errors import MetricInputError
 
 __all__ = [
@@ -234,24 +234,21 @@ class SceneGraphEvaluator:
 
     def update(
         self,
-        gt_boxes: np.ndarray,
-        gt_labels: np.ndarray,
-        gt_relations: np.ndarray,
+        *,
         pred_boxes: np.ndarray | None = None,
         pred_labels: np.ndarray | None = None,
         pred_scores: np.ndarray | None = None,
         rel_pairs: np.ndarray | None = None,
         rel_scores: np.ndarray | None = None,
-        *,
+        gt_boxes: np.ndarray,
+        gt_labels: np.ndarray,
+        gt_relations: np.ndarray,
         image_id: Any = None,
     ) -> None:
-        """Add one image.
+        """Add one image (keyword arguments only, as every evaluator's ``update``:
+        predictions, then ground truth).
 
         Args:
-            gt_boxes: [N, 4] xyxy, pixels.
-            gt_labels: [N] int object labels.
-            gt_relations: [R, 3] int ``(subject index, object index, predicate)``,
-                predicate in ``1..num_predicates``.
             pred_boxes: [M, 4] xyxy pixels (sgdet/phrdet; sgcls: defaults to gt_boxes;
                 predcls: ignored, the gt boxes are used).
             pred_labels: [M] int (sgcls/sgdet/phrdet; ignored in predcls).
@@ -259,6 +256,10 @@ class SceneGraphEvaluator:
             rel_pairs: [P, 2] int ``(subject index, object index)`` into the predicted
                 objects (the gt objects in predcls/sgcls).
             rel_scores: [P, num_predicates + 1], column 0 the background.
+            gt_boxes: [N, 4] xyxy, pixels.
+            gt_labels: [N] int object labels.
+            gt_relations: [R, 3] int ``(subject index, object index, predicate)``,
+                predicate in ``1..num_predicates``.
             image_id: used only in error messages.
 
         Raises:
@@ -331,17 +332,12 @@ class SceneGraphEvaluator:
 
     def merge(self, other: SceneGraphEvaluator) -> None:
         """Append another evaluator's images (same signature required)."""
-        if not isinstance(other, SceneGraphEvaluator) or other.signature != self.signature:
-            raise MetricInputError(
-                f"merge: expected a SceneGraphEvaluator with signature {self.signature}, got "
-                f"{getattr(other, 'signature', type(other).__name__)}"
-            )
-        self._n_rels.extend(other._n_rels)
-        self._image_ids.extend(other._image_ids)
-        self._predicate.extend(other._predicate)
-        self._gc_rank.extend(other._gc_rank)
-        self._ng_rank.extend(other._ng_rank)
-        self._zero_shot.extend(other._zero_shot)
+        check_mergeable(self, other, "signature")
+        extend_lists(
+            self,
+            other,
+            ("_n_rels", "_image_ids", "_predicate", "_gc_rank", "_ng_rank", "_zero_shot"),
+        )
 
     def compute(self) -> MetricResult:
         """R@K, ngR@K, mR@K (and zsR@K with ``train_triplets``), each 0-1.

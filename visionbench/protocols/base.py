@@ -54,7 +54,8 @@ A new protocol file, in full (``visionbench/protocols/my_protocol.py``)::
 
         def update(self, evaluator, predictions, targets):
             for p, t in zip(predictions, targets):
-                evaluator.update(p.boxes, p.labels, p.scores, t.boxes, t.labels)
+                evaluator.update(dt_boxes=p.boxes, dt_labels=p.labels, dt_scores=p.scores,
+                                 gt_boxes=t.boxes, gt_labels=t.labels)
 
         def read_predictions(self, path, gt): ...  # -> one Prediction per gt sample
         def write_predictions(self, predictions, path, *, gt=None, format=None): ...

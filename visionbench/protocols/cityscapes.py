@@ -100,7 +100,10 @@ class CityscapesProtocol(Protocol):
             inst = t.instances
             if inst is None and t.instances_path:
                 inst = read_label_image(t.instances_path)
-            evaluator.update(gt, p.mask, inst, frame=str(p.sample_id))
+            evaluator.update(
+                pred_label_ids=p.mask, gt_label_ids=gt, gt_instance_ids=inst,
+                frame=str(p.sample_id),
+            )  # fmt: skip
 
     def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
         files = pair_pngs(check_exists(path), gt.sample_ids)

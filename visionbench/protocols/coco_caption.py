@@ -103,7 +103,10 @@ class CocoCaptionProtocol(Protocol):
     def update(
         self, evaluator: Any, predictions: Sequence[Prediction], targets: Sequence[Target]
     ) -> None:
-        evaluator.update([p.caption for p in predictions], [list(t.captions) for t in targets])
+        evaluator.update(
+            predictions=[p.caption for p in predictions],
+            targets=[list(t.captions) for t in targets],
+        )
 
     def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
         p = check_exists(path)

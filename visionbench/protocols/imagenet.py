@@ -97,10 +97,10 @@ class ImageNetProtocol(Protocol):
                     f"model gives {scores.shape[1]} class scores but label space "
                     f"{self.label_space.name!r} has {len(self.label_space)} classes"
                 )
-            evaluator.update(scores, labels, real_labels=real_labels)
+            evaluator.update(predictions=scores, targets=labels, real_labels=real_labels)
         else:
             topk = np.stack([_topk_ids(p, max(self.topk)) for p in predictions])
-            evaluator.update(topk, labels, real_labels=real_labels)
+            evaluator.update(predictions=topk, targets=labels, real_labels=real_labels)
 
     def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
         return _read_classification(check_exists(path), gt)

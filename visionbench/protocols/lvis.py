@@ -87,8 +87,9 @@ class LvisProtocol(DetectionSweep, Protocol):
                     f"iou_type=segm needs masks in the {which} (sample_id={p.sample_id})"
                 )
             evaluator.update(
-                _image_id(p.sample_id),
-                t.boxes, t.labels, p.boxes, p.labels, p.scores,
+                image_id=_image_id(p.sample_id),
+                dt_boxes=p.boxes, dt_labels=p.labels, dt_scores=p.scores,
+                gt_boxes=t.boxes, gt_labels=t.labels,
                 neg_category_ids=t.neg_labels, not_exhaustive_category_ids=t.not_exhaustive_labels,
                 gt_area=t.area, gt_ann_ids=t.ann_ids if len(t.ann_ids) else None,
                 gt_masks=t.masks if segm else None, dt_masks=p.masks if segm else None,

@@ -114,7 +114,9 @@ class SceneGraphProtocol(Protocol):
     ) -> None:
         for p, t in zip(predictions, targets):
             evaluator.update(
-                t.boxes, t.labels, t.relations, p.boxes, p.labels, p.scores, p.rel_pairs, p.rel_scores,
+                pred_boxes=p.boxes, pred_labels=p.labels, pred_scores=p.scores,
+                rel_pairs=p.rel_pairs, rel_scores=p.rel_scores,
+                gt_boxes=t.boxes, gt_labels=t.labels, gt_relations=t.relations,
                 image_id=p.sample_id,
             )  # fmt: skip
 

@@ -88,7 +88,7 @@ class SemanticProtocol(Protocol):
             check_same_shape(p, gt)
             if self.opts["reduce_zero_label"]:
                 gt = reduce_zero_label(gt, self.opts["ignore_index"])
-            evaluator.update(gt, p.mask)
+            evaluator.update(predictions=p.mask, targets=gt)
 
     def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
         files = pair_pngs(check_exists(path), gt.sample_ids)

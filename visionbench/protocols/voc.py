@@ -122,7 +122,8 @@ class VOCProtocol(Protocol):
              scores: np.ndarray) -> None:  # fmt: skip
         difficult = getattr(t, "difficult", None)  # the evaluator ignores it with use_difficult
         ev.update(
-            boxes, labels, scores, devkit_boxes(t.boxes), t.labels, difficult,
+            dt_boxes=boxes, dt_labels=labels, dt_scores=scores,
+            gt_boxes=devkit_boxes(t.boxes), gt_labels=t.labels, gt_difficult=difficult,
             image_id=t.sample_id,
         )  # fmt: skip
 

@@ -80,7 +80,7 @@ def coco_bleu(
     from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 
     evaluator = CaptionEvaluator(tokenize=tokenize, sacrebleu=False, cider_d=False, rouge_l=False)
-    evaluator.update(hypotheses, references)
+    evaluator.update(predictions=hypotheses, targets=references)
     return evaluator.compute()
 
 
@@ -150,7 +150,7 @@ def sacrebleu_corpus(
         smooth_value=smooth_value,
         effective_order=effective_order,
     )
-    evaluator.update(hypotheses, references)
+    evaluator.update(predictions=hypotheses, targets=references)
     return evaluator.compute()
 
 

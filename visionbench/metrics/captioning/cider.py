@@ -31,7 +31,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["CIDER_N", "CIDER_SIGMA", "cider_d", "cider_d_from_counts", "cider_ngram_counts"]
+__all__ = [
+    "CIDER_N",
+    "CIDER_SIGMA",
+    "CiderWeighted",
+    "cider_d",
+    "cider_d_from_counts",
+    "cider_ngram_counts",
+    "cider_sample_statistics",
+]
 
 CIDER_N = 4
 CIDER_SIGMA = 6.0
@@ -143,3 +151,135 @@ def cider_d_from_counts(
         scores.append(score_avg)
     per_caption = np.array(scores, dtype=np.float64)
     return float(np.mean(per_caption)), per_caption
+
+
+# -- bootstrap: CIDEr-D of weighted caption sets, vectorised -------------------------------
+
+
+def cider_sample_statistics(
+    hyp_counts: Sequence[NgramCounts], ref_counts: Sequence[Sequence[NgramCounts]]
+) -> dict:
+    """Per-caption CIDEr-D statistics with integer n-gram ids, for :func:`cider_d_weighted`.
+
+    Returns:
+        ``vocab`` (list of n-grams as space-joined strings; an n-gram's order is its number
+        of tokens), ``hyp`` (``offsets [N + 1]``, ``[M, 2]`` rows: n-gram id, count),
+        ``ref`` (``offsets [N + 1]``, ``[M', 3]`` rows: reference index within the image,
+        n-gram id, count), ``ref_len`` (``offsets [N + 1]``, ``[R]`` bigram counts of each
+        reference), ``hyp_len`` ([N] bigram counts), ``nrefs`` ([N]).
+    """
+    vocab: dict[tuple[str, ...], int] = {}
+    hyp_rows: list[tuple[int, int]] = []
+    ref_rows: list[tuple[int, int, int]] = []
+    hyp_off, ref_off, rlen_off = [0], [0], [0]
+    hyp_len, ref_len, nrefs = [], [], []
+    for test, refs in zip(hyp_counts, ref_counts, strict=True):
+        for g, tf in test.items():
+            hyp_rows.append((vocab.setdefault(g, len(vocab)), tf))
+        hyp_len.append(sum(tf for g, tf in test.items() if len(g) == 2))
+        for j, ref in enumerate(refs):
+            for g, tf in ref.items():
+                ref_rows.append((j, vocab.setdefault(g, len(vocab)), tf))
+            ref_len.append(sum(tf for g, tf in ref.items() if len(g) == 2))
+        hyp_off.append(len(hyp_rows))
+        ref_off.append(len(ref_rows))
+        rlen_off.append(len(ref_len))
+        nrefs.append(len(refs))
+    i64 = np.int64
+    return {
+        "vocab": [" ".join(g) for g in vocab],
+        "hyp": (np.array(hyp_off, i64), np.array(hyp_rows, i64).reshape(-1, 2)),
+        "ref": (np.array(ref_off, i64), np.array(ref_rows, i64).reshape(-1, 3)),
+        "ref_len": (np.array(rlen_off, i64), np.array(ref_len, i64)),
+        "hyp_len": np.array(hyp_len, i64),
+        "nrefs": np.array(nrefs, i64),
+    }
+
+
+class CiderWeighted:
+    """CIDEr-D of weighted caption sets from :func:`cider_sample_statistics`.
+
+    ``scores(w)`` for draw counts ``w [B, N]`` gives the corpus CIDEr-D of each set where
+    image ``i`` appears ``w[b, i]`` times: the document frequencies and ``log N`` are those
+    of the weighted reference corpus (``df_w(g) = sum_i w_i [g in the references of i]``,
+    ``N_w = sum_i w_i``), as a full evaluation of the duplicated set computes them.
+
+    The n-gram vectors are ``tf * idf``, so ``|v|^2 = sum tf^2 idf^2`` and the clipped dot
+    product ``sum min(tf_h idf, tf_r idf) tf_r idf = sum min(tf_h, tf_r) tf_r idf^2``
+    (idf >= 0): per replicate one sparse product of ``idf^2 [G]`` with fixed integer
+    matrices gives every norm and every dot product of every caption. Same arithmetic as
+    :func:`cider_d_from_counts` up to the order of the float additions (equal to ~1e-15
+    relative, not bit for bit).
+    """
+
+    def __init__(self, stats: dict, *, n: int = CIDER_N, sigma: float = CIDER_SIGMA) -> None:
+        from scipy import sparse
+
+        self.n_order = n
+        hyp_off, hyp = stats["hyp"]
+        ref_off, ref = stats["ref"]
+        rlen_off, ref_len = stats["ref_len"]
+        hyp_len, nrefs = np.asarray(stats["hyp_len"]), np.asarray(stats["nrefs"])
+        N = len(nrefs)
+        G = len(stats["vocab"])
+        order = np.array([g.count(" ") for g in stats["vocab"]], np.int64)  # k = len - 1
+        self.N, self.nrefs = N, nrefs
+        hyp_img = np.repeat(np.arange(N), np.diff(hyp_off))
+        ref_img = np.repeat(np.arange(N), np.diff(ref_off))
+        ref_global = rlen_off[ref_img] + ref[:, 0]  # the reference's index over the corpus
+        R = int(rlen_off[-1])
+        self.ref_image = np.repeat(np.arange(N), np.diff(rlen_off))
+        self.ref_starts = rlen_off[:-1]
+        # document incidence [G, N]: n-gram g in some reference of image i
+        key = np.unique(ref_img * max(G, 1) + ref[:, 1])
+        self.incidence = sparse.csr_matrix(
+            (np.ones(len(key)), (key % max(G, 1), key // max(G, 1))), shape=(G, N)
+        )
+        # squared norms: row c * n + k, c = image i (hypothesis) or N + r (reference r)
+        rows = np.concatenate([hyp_img * n + order[hyp[:, 0]],
+                               (N + ref_global) * n + order[ref[:, 1]]])  # fmt: skip
+        cols = np.concatenate([hyp[:, 0], ref[:, 1]])
+        tf2 = np.concatenate([hyp[:, 1], ref[:, 2]]).astype(np.float64) ** 2
+        self.norm_m = sparse.csr_matrix((tf2, (rows, cols)), shape=((N + R) * n, G))
+        # clipped dot products: row r * n + k, n-grams in both the hypothesis and reference r
+        hkey = hyp_img * max(G, 1) + hyp[:, 0]
+        horder = np.argsort(hkey, kind="stable")
+        rkey = ref_img * max(G, 1) + ref[:, 1]
+        if len(hkey):
+            pos = np.minimum(np.searchsorted(hkey[horder], rkey), len(hkey) - 1)
+            both = hkey[horder][pos] == rkey
+        else:
+            pos, both = np.zeros(len(rkey), np.int64), np.zeros(len(rkey), bool)
+        tf_h = hyp[horder][pos[both], 1]
+        tf_r = ref[both, 2]
+        self.dot_m = sparse.csr_matrix(
+            (np.minimum(tf_h, tf_r).astype(np.float64) * tf_r,
+             (ref_global[both] * n + order[ref[both, 1]], ref[both, 1])),
+            shape=(R * n, G),
+        )  # fmt: skip
+        # length penalty per reference, as the reference computes it (Python floats)
+        den = 2 * sigma**2
+        delta = (hyp_len[self.ref_image] - ref_len).astype(np.int64)
+        table = {int(d): np.e ** (-(float(d) ** 2) / den) for d in np.unique(delta)}
+        self.penalty = np.array([table[int(d)] for d in delta], np.float64)
+
+    def scores(self, w: np.ndarray) -> np.ndarray:
+        """[B] corpus CIDEr-D of the weighted sets (NaN for an empty set)."""
+        w = np.asarray(w, dtype=np.int64)
+        n, N = self.n_order, self.N
+        n_w = w.sum(axis=1).astype(np.float64)  # [B]
+        df = np.asarray(self.incidence @ w.T.astype(np.float64))  # [G, B]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            idf = np.log(n_w)[None, :] - np.log(np.maximum(1.0, df))
+        idf *= idf
+        norm = np.sqrt(np.asarray(self.norm_m @ idf)).reshape(-1, n, len(w))
+        dot = np.asarray(self.dot_m @ idf).reshape(-1, n, len(w))
+        den = norm[self.ref_image] * norm[N:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            val = np.where(den != 0, dot / den, dot)
+        val *= self.penalty[:, None, None]
+        per_ref = val.sum(axis=1)  # [R, B]
+        per_image = np.add.reduceat(per_ref, self.ref_starts, axis=0) if N else per_ref[:0]
+        per_image = per_image / n / self.nrefs[:, None] * 10.0  # [N, B]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.einsum("bi,ib->b", w.astype(np.float64), per_image) / n_w

@@ -18,7 +18,10 @@ State (all mergeable; shards merge exactly): the tokenised captions and, per cap
 BLEU statistics, the CIDEr-D n-gram counts and the ROUGE-L score. CIDEr-D's document
 frequencies come from the whole evaluated corpus, so they are computed only in
 :meth:`~CaptionEvaluator.compute`, from the merged counts. METEOR and SPICE run at
-:meth:`~CaptionEvaluator.compute` over all captions (as pycocoevalcap does).
+:meth:`~CaptionEvaluator.compute` over all captions (as pycocoevalcap does); what they
+answered per caption (METEOR's statistics, SPICE's F-scores) is kept until the captions
+change, for the bootstrap intervals (:func:`visionbench.metrics.bootstrap.sample_table`,
+which resamples every metric: see :class:`~visionbench.metrics.sample_tables.CaptionTable`).
 
 With ``ptb-java`` the state is the raw captions themselves: CoreNLP's tokens of a caption can
 depend on the caption after it in the same call (a final ``"j."`` before a capitalised
@@ -34,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.base import VERSION, MetricResult
+from visionbench.metrics.base import VERSION, MetricResult, check_mergeable, extend_lists
 from visionbench.metrics.captioning import java_tools as java
 from visionbench.metrics.captioning.bleu import (
     ORDER,
@@ -103,7 +106,7 @@ class CaptionEvaluator:
 
     Example:
         >>> ev = CaptionEvaluator()
-        >>> ev.update(["A dog runs."], [["A dog runs.", "The dog is running."]])
+        >>> ev.update(predictions=["A dog runs."], targets=[["A dog runs.", "The dog is running."]])
         >>> r = ev.compute()
         >>> r["bleu4"], r["cider_d"], r["sacrebleu"]
     """
@@ -183,8 +186,13 @@ class CaptionEvaluator:
         self._nrefs: list[np.ndarray] = []
         self._clear_tokenized()
 
+    def _clear_java(self) -> None:
+        """Drop what the Java tools answered (METEOR statistics, SPICE scores)."""
+        self._java: dict[str, np.ndarray] = {}
+
     def _clear_tokenized(self) -> None:
         """Drop what is derived from tokenised captions."""
+        self._clear_java()
         self._hyp_tok: list[str] = []
         self._ref_tok: list[list[str]] = []
         self._coco: list[np.ndarray] = []
@@ -229,21 +237,23 @@ class CaptionEvaluator:
 
     # ------------------------------------------------------------------ update / merge
 
-    def update(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> None:
-        """Add captions.
+    def update(self, *, predictions: Sequence[str], targets: Sequence[Sequence[str]]) -> None:
+        """Add captions (keyword arguments only, as every evaluator's ``update``).
 
         Args:
-            hypotheses: N generated captions (raw text unless ``tokenize="none"``).
-            references: N lists of reference captions, ``references[i]`` for
-                ``hypotheses[i]``, each with at least one ``str``.
+            predictions: N generated captions (raw text unless ``tokenize="none"``).
+            targets: N lists of reference captions, ``targets[i]`` for
+                ``predictions[i]``, each with at least one ``str``.
 
         Raises:
             MetricInputError: counts differ, a reference list is empty, an item is not a str.
         """
+        hypotheses, references = predictions, targets
         check_caption_inputs(hypotheses, references)
         n = len(hypotheses)
         if n == 0:
             return
+        self._clear_java()
         hyps, refs = list(hypotheses), [list(r) for r in references]
         self._nrefs.append(np.array([len(r) for r in refs], dtype=np.int64))
         if self.config["sacrebleu"]:
@@ -267,26 +277,18 @@ class CaptionEvaluator:
 
     def merge(self, other: CaptionEvaluator) -> None:
         """Append another evaluator's statistics (same configuration required)."""
-        if not isinstance(other, CaptionEvaluator) or other.config != self.config:
-            raise MetricInputError(
-                f"merge: expected a CaptionEvaluator with config {self.config}, got "
-                f"{getattr(other, 'config', type(other).__name__)}"
-            )
-        self._sacre.extend(other._sacre)
-        self._nrefs.extend(other._nrefs)
+        check_mergeable(self, other, "config")
+        extend_lists(self, other, ("_sacre", "_nrefs"))
+        self._clear_java()
         if self.config["tokenize"] == "ptb-java":
             # tokens of either side came from a call without the other's captions:
             # tokenise the merged corpus again at compute()
-            self._raw_hyps.extend(other._raw_hyps)
-            self._raw_refs.extend(other._raw_refs)
+            extend_lists(self, other, ("_raw_hyps", "_raw_refs"))
             self._clear_tokenized()
             return
-        self._hyp_tok.extend(other._hyp_tok)
-        self._ref_tok.extend(other._ref_tok)
-        self._coco.extend(other._coco)
-        self._cider_hyp.extend(other._cider_hyp)
-        self._cider_ref.extend(other._cider_ref)
-        self._rouge.extend(other._rouge)
+        extend_lists(
+            self, other, ("_hyp_tok", "_ref_tok", "_coco", "_cider_hyp", "_cider_ref", "_rouge")
+        )
 
     # ------------------------------------------------------------------ compute
 
@@ -320,8 +322,8 @@ class CaptionEvaluator:
             for k in range(ORDER):
                 arrays[f"bleu{k + 1}_per_caption"] = per_caption[:, k]
         if self.config["meteor"]:
-            metrics["meteor"], arrays["meteor_per_caption"] = java.meteor_scores(
-                self._hyp_tok, self._ref_tok
+            metrics["meteor"], arrays["meteor_per_caption"], self._java["meteor"] = (
+                java.meteor_scores(self._hyp_tok, self._ref_tok, statistics=True)
             )
         if self.config["rouge_l"]:
             arrays["rouge_l_per_caption"] = np.array(self._rouge, dtype=np.float64)
@@ -334,6 +336,7 @@ class CaptionEvaluator:
             metrics["spice"], arrays["spice_per_caption"] = java.spice_scores(
                 self._hyp_tok, self._ref_tok
             )
+            self._java["spice"] = arrays["spice_per_caption"]
         if self.config["sacrebleu"]:
             from sacrebleu.metrics import BLEU
 
@@ -398,6 +401,30 @@ class CaptionEvaluator:
             self._raw_hyps, self._raw_refs = hyps, refs
         elif self._needs_tokens:
             self._add_tokenized(hyps, refs)
+
+    # ------------------------------------------------------------------ per caption
+
+    def meteor_statistics(self) -> np.ndarray:
+        """[N, 23] METEOR statistics per caption (the jar's ``SCORE`` answers; see
+        :mod:`.meteor`), from the last :meth:`compute`, else by running the jar now."""
+        if not self.config["meteor"]:
+            raise MetricInputError("meteor_statistics: METEOR is not enabled")
+        if "meteor" not in self._java:
+            self._tokenize_raw()
+            _, _, self._java["meteor"] = java.meteor_scores(
+                self._hyp_tok, self._ref_tok, statistics=True
+            )
+        return self._java["meteor"]
+
+    def spice_per_caption(self) -> np.ndarray:
+        """[N] SPICE F-scores per caption (NaN where SPICE gives none), from the last
+        :meth:`compute`, else by running SPICE now."""
+        if not self.config["spice"]:
+            raise MetricInputError("spice_per_caption: SPICE is not enabled")
+        if "spice" not in self._java:
+            self._tokenize_raw()
+            _, self._java["spice"] = java.spice_scores(self._hyp_tok, self._ref_tok)
+        return self._java["spice"]
 
     # ------------------------------------------------------------------ helpers
 

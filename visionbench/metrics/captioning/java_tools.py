@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from visionbench.metrics.captioning.meteor import METEOR_STATS_WIDTH, parse_meteor_statistics
 from visionbench.metrics.errors import MetricUnavailableError
 
 __all__ = [
@@ -181,13 +182,21 @@ def ptb_tokenize_java(*batches: Sequence[str]) -> list[list[str]]:
 
 
 def meteor_scores(
-    hypotheses: Sequence[str], references: Sequence[Sequence[str]]
-) -> tuple[float, np.ndarray]:
+    hypotheses: Sequence[str],
+    references: Sequence[Sequence[str]],
+    *,
+    statistics: bool = False,
+) -> tuple[float, np.ndarray] | tuple[float, np.ndarray, np.ndarray]:
     """METEOR 1.5 of tokenised captions, as pycocoevalcap's ``Meteor().compute_score``.
+
+    Args:
+        statistics: also return the [N, 23] per-caption statistics the jar answered to each
+            ``SCORE`` line (float64 integer counts; see :mod:`.meteor`): the corpus score is
+            :func:`~visionbench.metrics.captioning.meteor.meteor_from_statistics` of their sum.
 
     Returns:
         ``(score, per_caption)``: METEOR's corpus score (from the summed statistics) and the
-        [N] per-caption scores, 0-1.
+        [N] per-caption scores, 0-1; with ``statistics``, ``(score, per_caption, stats)``.
 
     Raises:
         MetricUnavailableError: no Java runtime, no jar, or METEOR failed.
@@ -196,7 +205,8 @@ def meteor_scores(
     if reason:
         raise MetricUnavailableError(reason)
     if not hypotheses:
-        return float("nan"), np.zeros(0, dtype=np.float64)
+        empty = (float("nan"), np.zeros(0, dtype=np.float64))
+        return (*empty, np.zeros((0, METEOR_STATS_WIDTH))) if statistics else empty
     jar = _pycocoevalcap_file(METEOR_JAR)
     cmd = [java_executable(), "-jar", "-Xmx2G", jar.name, "-", "-", "-stdio", "-l", "en", "-norm"]
     proc = subprocess.Popen(
@@ -204,10 +214,12 @@ def meteor_scores(
     )
     try:
         eval_line = "EVAL"
+        stats = []
         for hyp, refs in zip(hypotheses, references, strict=True):
             hyp = hyp.replace("|||", "").replace("  ", " ")
             score_line = " ||| ".join(("SCORE", " ||| ".join(refs), hyp))
-            eval_line += f" ||| {_roundtrip(proc, score_line).decode().strip()}"
+            stats.append(_roundtrip(proc, score_line).decode().strip())
+            eval_line += f" ||| {stats[-1]}"
         proc.stdin.write(f"{eval_line}\n".encode())
         proc.stdin.flush()
         per_caption = [float(_read(proc).strip()) for _ in range(len(hypotheses))]
@@ -217,6 +229,12 @@ def meteor_scores(
             proc.stdin.close()
         proc.kill()
         proc.wait()
+    if statistics:
+        try:
+            table = np.stack([parse_meteor_statistics(line) for line in stats])
+        except ValueError as e:
+            raise MetricUnavailableError(f"METEOR answered unexpectedly: {e}") from None
+        return score, np.array(per_caption, dtype=np.float64), table
     return score, np.array(per_caption, dtype=np.float64)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.base import MetricResult
+from visionbench.metrics.base import MetricResult, check_mergeable
 from visionbench.metrics.detection.coco_columns import (
     AnnTable,
     GroundTruthTable,
@@ -174,31 +174,31 @@ class CocoEvaluator:
     # -- feeding --------------------------------------------------------------------
     def update(
         self,
+        *,
         image_id: int,
-        gt_boxes: Any,
-        gt_labels: Any,
         dt_boxes: Any,
         dt_labels: Any,
         dt_scores: Any,
-        *,
+        dt_masks: Any = None,
+        dt_area: Any = None,
+        dt_keypoints: Any = None,
+        gt_boxes: Any,
+        gt_labels: Any,
         gt_iscrowd: Any = None,
         gt_area: Any = None,
         gt_ann_ids: Any = None,
-        box_format: str = "xyxy",
         gt_masks: Any = None,
-        dt_masks: Any = None,
-        dt_area: Any = None,
         gt_keypoints: Any = None,
         gt_num_keypoints: Any = None,
-        dt_keypoints: Any = None,
+        box_format: str = "xyxy",
     ) -> None:
-        """Add one image.
+        """Add one image (keyword arguments only, as every evaluator's ``update``).
 
         Args:
             image_id: the dataset's image id (each image once per evaluator).
+            dt_boxes: [D, 4] boxes, pixels. dt_labels: [D] category ids. dt_scores: [D].
             gt_boxes: [G, 4] boxes, pixels, in ``box_format`` (``"xyxy"`` or ``"xywh"``).
             gt_labels: [G] dataset category ids.
-            dt_boxes: [D, 4] boxes, pixels. dt_labels: [D] category ids. dt_scores: [D].
             gt_iscrowd: [G] bool, default all False.
             gt_area: [G] object areas, pixels² (COCO's ``area`` field: the mask area),
                 default the box area (segm: the mask area).
@@ -274,11 +274,7 @@ class CocoEvaluator:
     # -- mergeable state ------------------------------------------------------------
     def merge(self, other: CocoEvaluator) -> None:
         """Add another evaluator's images (same parameters, disjoint images)."""
-        if not isinstance(other, CocoEvaluator) or other.signature != self.signature:
-            raise MetricInputError(
-                f"merge: expected a CocoEvaluator with signature {self.signature!r}, got "
-                f"{getattr(other, 'signature', type(other).__name__)!r}"
-            )
+        check_mergeable(self, other, "signature", quote=True)
         if not np.array_equal(other.cat_ids, self.cat_ids):
             raise MetricInputError("merge: the evaluators have different cat_ids")
         both = self._seen & other._seen

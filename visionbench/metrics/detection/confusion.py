@@ -37,15 +37,20 @@ class DetectionConfusion:
         self.class_ids = np.asarray(list(class_ids), dtype=np.int64)
         self.iou_threshold = float(iou_threshold)
         self.score_threshold = float(score_threshold)
+        self._index = {int(k): i for i, k in enumerate(self.class_ids)}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every image."""
         c = len(self.class_ids)
         self.matrix = np.zeros((c + 1, c + 1), dtype=np.int64)
-        self._index = {int(k): i for i, k in enumerate(self.class_ids)}
 
     def update(
-        self, gt_boxes: Any, gt_labels: Any, dt_boxes: Any, dt_labels: Any, dt_scores: Any,
-        *, gt_iscrowd: Any = None,
+        self, *, dt_boxes: Any, dt_labels: Any, dt_scores: Any, gt_boxes: Any, gt_labels: Any,
+        gt_iscrowd: Any = None,
     ) -> None:  # fmt: skip
-        """Add one image (boxes [N, 4] xyxy pixels, labels: category ids)."""
+        """Add one image (keyword arguments only, as every evaluator's ``update``; boxes
+        [N, 4] xyxy pixels, labels: category ids)."""
         gb = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
         db = np.asarray(dt_boxes, dtype=np.float64).reshape(-1, 4)
         gl = self._idx(gt_labels, "gt_labels")

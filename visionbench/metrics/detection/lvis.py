@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from visionbench.metrics.base import MetricResult
+from visionbench.metrics.base import MetricResult, check_mergeable
 from visionbench.metrics.detection.coco_columns import AnnTable, load_results
 from visionbench.metrics.detection.coco_evaluation import (
     MatchState,
@@ -155,6 +155,10 @@ class LvisEvaluator:
         self.max_dets = int(max_dets)
         self.params = CocoParams(iou_type=iou_type, max_dets=[self.max_dets])
         self.signature = lvis_signature(self.params)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every image."""
         self._states: list[MatchState] = []
         self._pending: list[tuple[AnnTable, np.ndarray, AnnTable, int, Any, Any]] = []
         self._seen: set[int] = set()
@@ -162,30 +166,31 @@ class LvisEvaluator:
     # -- feeding --------------------------------------------------------------------
     def update(
         self,
+        *,
         image_id: int,
-        gt_boxes: Any,
-        gt_labels: Any,
         dt_boxes: Any,
         dt_labels: Any,
         dt_scores: Any,
-        *,
+        dt_masks: Any = None,
+        dt_area: Any = None,
+        gt_boxes: Any,
+        gt_labels: Any,
         neg_category_ids: Any,
         not_exhaustive_category_ids: Any,
         gt_area: Any = None,
         gt_ann_ids: Any = None,
         gt_ignore: Any = None,
-        box_format: str = "xyxy",
         gt_masks: Any = None,
-        dt_masks: Any = None,
-        dt_area: Any = None,
+        box_format: str = "xyxy",
     ) -> None:
-        """Add one image.
+        """Add one image (keyword arguments only, as every evaluator's ``update``).
 
         Args:
             image_id: the image id (each image once per evaluator).
+            dt_boxes [D, 4], dt_labels [D], dt_scores [D]: every result of the image (the
+                per-image cut to ``max_dets`` happens here).
             gt_boxes: [G, 4] boxes, pixels, ``box_format`` ``"xyxy"`` or ``"xywh"``.
-            gt_labels: [G] category ids. dt_boxes [D, 4], dt_labels [D], dt_scores [D]:
-                every result of the image (the per-image cut to ``max_dets`` happens here).
+            gt_labels: [G] category ids.
             neg_category_ids, not_exhaustive_category_ids: the image's LVIS lists.
             gt_area: [G] annotation areas, pixels² (default the box / mask area).
             gt_ignore: [G] bool, the optional ``ignore`` flag.
@@ -246,11 +251,7 @@ class LvisEvaluator:
     # -- mergeable state ------------------------------------------------------------
     def merge(self, other: LvisEvaluator) -> None:
         """Add another evaluator's images (same parameters and categories, disjoint images)."""
-        if not isinstance(other, LvisEvaluator) or other.signature != self.signature:
-            raise MetricInputError(
-                f"merge: expected an LvisEvaluator with signature {self.signature!r}, got "
-                f"{getattr(other, 'signature', type(other).__name__)!r}"
-            )
+        check_mergeable(self, other, "signature", quote=True, article="an")
         if not np.array_equal(other.cat_ids, self.cat_ids) or other.frequency != self.frequency:
             raise MetricInputError("merge: the evaluators have different categories")
         both = self._seen & other._seen

@@ -252,16 +252,16 @@ class VOCEvaluator:
 
     def update(
         self,
+        *,
         dt_boxes: Any,
         dt_labels: Any,
         dt_scores: Any,
         gt_boxes: Any,
         gt_labels: Any,
         gt_difficult: Any = None,
-        *,
         image_id: Any = None,
     ) -> None:
-        """Add one image.
+        """Add one image (keyword arguments only, as every evaluator's ``update``).
 
         Args:
             dt_boxes: [N, 4] devkit boxes. dt_labels: [N] class ids. dt_scores: [N] finite.

@@ -347,13 +347,14 @@ class CityscapesEvaluator:
 
     def update(
         self,
-        gt_label_ids: np.ndarray,
-        pred_label_ids: np.ndarray,
-        gt_instance_ids: np.ndarray | None = None,
         *,
+        pred_label_ids: np.ndarray,
+        gt_label_ids: np.ndarray,
+        gt_instance_ids: np.ndarray | None = None,
         frame: str = "",
     ) -> None:
-        """Add one frame: ``[H, W]`` gt labelIds, predicted labelIds, gt instanceIds."""
+        """Add one frame: ``[H, W]`` predicted labelIds, gt labelIds, gt instanceIds
+        (keyword arguments only, as every evaluator's ``update``)."""
         stats = cityscapes_frame_stats(
             gt_label_ids,
             pred_label_ids,

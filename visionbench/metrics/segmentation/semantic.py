@@ -167,10 +167,11 @@ class SegmentationEvaluator:
         self._frame_cells: list[tuple[np.ndarray, np.ndarray]] = []
         self._frames_tracked = True
 
-    def update(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        """Add label maps: ``gt`` and ``pred`` ``[H, W]`` or ``[N, H, W]`` integer ids
-        (each ``[H, W]`` map is one frame)."""
-        gt, pred = np.asarray(gt), np.asarray(pred)
+    def update(self, *, predictions: np.ndarray, targets: np.ndarray) -> None:
+        """Add label maps (keyword arguments only, as every evaluator's ``update``):
+        ``predictions`` and ``targets`` (ground truth) ``[H, W]`` or ``[N, H, W]`` integer
+        ids (each ``[H, W]`` map is one frame)."""
+        gt, pred = np.asarray(targets), np.asarray(predictions)
         if gt.ndim == 3 and gt.shape == pred.shape:
             frames = [
                 segmentation_confusion_matrix(
