@@ -401,8 +401,9 @@ def test_engine_run_scene_graph_worst_images_equal_per_image_evaluations(tmp_pat
             continue
         ev = SceneGraphEvaluator(num_predicates=50, mode="predcls")
         p = predictor.predict_graph(t.boxes, t.labels, sample_id=sid)
-        ev.update(t.boxes, t.labels, t.relations, p.boxes, p.labels, p.scores, p.rel_pairs,
-                  p.rel_scores)  # fmt: skip
+        ev.update(pred_boxes=p.boxes, pred_labels=p.labels, pred_scores=p.scores,
+                  rel_pairs=p.rel_pairs, rel_scores=p.rel_scores, gt_boxes=t.boxes,
+                  gt_labels=t.labels, gt_relations=t.relations)  # fmt: skip
         per_image[sid] = ev.compute().metrics["R@100"]
     ref = sorted(per_image, key=lambda s: (per_image[s], list(gt.sample_ids).index(s)))[:10]
     assert [s["id"] for s in w["samples"]] == ref

@@ -39,7 +39,7 @@ def cls_run(root: Path, model: str, scores: np.ndarray, **kw: Any) -> dict[str, 
     """Score ``scores`` against :func:`labels`; write the record (top1 / top5 with their
     intervals) and its samples file under ``root/records``; return the record."""
     ev = ClassificationEvaluator(C, topk=(1, 5))
-    ev.update(scores, labels())
+    ev.update(predictions=scores, targets=labels())
     res = ev.compute()
     rec = make_record(model, "toy-cls", "classification",
                       {"top1": res["top1"], "top5": res["top5"]}, signature=res.signature,

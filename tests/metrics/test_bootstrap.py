@@ -533,7 +533,7 @@ def test_basic_interval_matches_scipy_bootstrap() -> None:
     labels = rng.integers(0, 3, n)
     scores = rng.random((n, 3))
     ev = ClassificationEvaluator(3, topk=(1,))
-    ev.update(scores, labels)
+    ev.update(predictions=scores, targets=labels)
     correct = 100.0 * (scores.argmax(1) == labels)
     ours = bootstrap_intervals(ev, B=b, seed=11, metrics=["top1"], method="basic")["top1"]
     ref = stats.bootstrap(
