@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.captioning.bleu import (
     CaptionEvaluator,
     coco_bleu,
@@ -15,11 +16,11 @@ from visionbench.metrics.captioning.bleu import (
     sacrebleu_corpus,
     sacrebleu_sentence,
 )
-from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
+from visionbench.metrics.errors import MetricInputError
 
-sacrebleu = pytest.importorskip("sacrebleu")
-bleu_ref = pytest.importorskip("pycocoevalcap.bleu.bleu")
+sacrebleu = reference_module("sacrebleu")
+bleu_ref = reference_module("pycocoevalcap.bleu.bleu")
 
 VOCAB = [
     "a",

@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.captioning import java_tools as java
 from visionbench.metrics.captioning.evaluator import CaptionEvaluator
-from visionbench.metrics.errors import MetricUnavailableError
 from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
+from visionbench.metrics.errors import MetricUnavailableError
 
 FIXTURE = Path(__file__).parents[1] / "data/fixtures/coco/annotations/captions_val2017_excerpt.json"
 needs_java = pytest.mark.skipif(java.java_ptb_missing() is not None, reason="no Java runtime")
@@ -56,7 +57,7 @@ def _pycoco_tokenize(hyps, refs):
 
 @needs_java
 def test_java_ptb_equals_pycocoevalcap_tokenizer():
-    pytest.importorskip("pycocoevalcap")
+    reference_module("pycocoevalcap")
     groups = _coco_fixture()
     hyps = [g[0] for g in groups]
     refs = [g[1:] for g in groups]
