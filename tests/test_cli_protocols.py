@@ -111,7 +111,7 @@ def test_dataset_option_reaches_the_loader(tmp_path, home):
 
     from visionbench.loaders.cityscapes import labelids_to_trainids
     from visionbench.loaders.mini import cityscapes_mini
-    from visionbench.protocols.semantic import read_label_image
+    from visionbench.metrics.segmentation.label_png import read_label_png
 
     root = tmp_path / "cs"
     shutil.copytree(cityscapes_mini().root, root)
@@ -119,7 +119,7 @@ def test_dataset_option_reaches_the_loader(tmp_path, home):
     res = tmp_path / "res"
     res.mkdir()
     for sid, t in zip(gt.sample_ids, gt.targets):
-        train = labelids_to_trainids(read_label_image(t.mask_path)).astype(np.uint8)
+        train = labelids_to_trainids(read_label_png(t.mask_path)).astype(np.uint8)
         Image.fromarray(train).save(res / f"{sid}.png")  # a perfect prediction
         Image.fromarray(train).save(t.mask_path.replace("_labelIds", "_labelTrainIds"))
     results = tmp_path / "results"

@@ -70,6 +70,32 @@ def test_cityscapes_34_to_19_reference_table():
     assert back.tolist() == sorted(table, key=table.get)
 
 
+def test_the_two_cityscapes_label_tables_are_cityscapesscripts_labels():
+    """label_spaces.CITYSCAPES_LABELS (the contract: label spaces and the 34 -> 19 map) and
+    the metrics' own table (metrics import nothing of the package, and contracts import
+    no metrics, so neither can derive from the other) are pinned equal, row for row, to
+    each other and to cityscapesScripts' helpers/labels.py."""
+    from tests.shared_fixtures import reference_module
+    from visionbench.label_spaces import CITYSCAPES_LABELS
+    from visionbench.metrics.segmentation import cityscapes as metric
+
+    ref = reference_module("cityscapesscripts.helpers.labels")
+    rows = [
+        (lab.name, lab.id, lab.trainId, lab.category, lab.hasInstances, lab.ignoreInEval)
+        for lab in ref.labels
+        if lab.id >= 0  # license plate (-1) never occurs in labelIds images
+    ]
+    assert list(CITYSCAPES_LABELS) == rows
+    assert [(n, i, t, c, h, g) for (i, n, t, c, h, g) in metric._LABELS] == rows
+    assert get_label_space("cityscapes34").names == metric.CITYSCAPES_LABEL_NAMES
+    cats = sorted({(lab.categoryId, lab.category) for lab in ref.labels})
+    assert list(metric.CITYSCAPES_CATEGORIES) == [c for _, c in cats]
+    to_label = label_map("cityscapes19", "cityscapes34").apply(np.arange(19))
+    assert to_label.tolist() == metric.train_ids_to_label_ids(np.arange(19)).tolist()
+    sizes = reference_module("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling")
+    assert sizes.args.avgClassSize == metric.CITYSCAPES_AVG_CLASS_SIZE
+
+
 def test_no_guessed_maps():
     with pytest.raises(LabelSpaceError, match="no map from label space 'coco91' to 'imagenet1k'"):
         label_map("coco91", "imagenet1k")

@@ -8,22 +8,35 @@ applied, grey and CMYK JPEGs become RGB. A missing or unreadable file raises
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from visionbench.errors import AnnotationError
-
-# torchvision 0.29 deprecates torchvision.io decoding in favour of TorchCodec; it is still
-# the fastest JPEG/PNG decoder we have that ships with the pinned torchvision.
-warnings.filterwarnings(
-    "ignore",
-    message="The image decoding and encoding capabilities of TorchVision",
-    category=DeprecationWarning,
-)
 
 if TYPE_CHECKING:
     from visionbench.types import ImageRef
 
 __all__ = ["decode_image", "read_image_file"]
+
+_TORCHVISION_IO_DEPRECATED = "The image decoding and encoding capabilities of TorchVision"
+
+
+@contextmanager
+def _torchvision_io() -> Iterator[None]:
+    """Silence torchvision's deprecation warning around our own torchvision.io calls only.
+
+    torchvision 0.29 deprecates ``torchvision.io`` decoding in favour of TorchCodec; it is
+    still the fastest JPEG/PNG decoder that ships with the pinned torchvision. The filter
+    is scoped (``catch_warnings`` restores the caller's filters): importing this module
+    changes no warning filter. The decoders run in the main thread or in DataLoader
+    worker processes, where ``catch_warnings`` is safe.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=_TORCHVISION_IO_DEPRECATED, category=DeprecationWarning
+        )
+        yield
 
 
 def decode_image(ref: ImageRef) -> Any:
@@ -41,7 +54,8 @@ def decode_image(ref: ImageRef) -> Any:
     else:
         raise AnnotationError("image reference has neither a path nor bytes")
     try:
-        img = tv_decode(data, mode=ImageReadMode.RGB, apply_exif_orientation=True)
+        with _torchvision_io():
+            img = tv_decode(data, mode=ImageReadMode.RGB, apply_exif_orientation=True)
     except RuntimeError:
         img = _decode_with_pil(data.numpy().tobytes(), where)
     check_image_size(ref, int(img.shape[-1]), int(img.shape[-2]), where)
@@ -80,7 +94,8 @@ def read_image_file(path: str) -> Any:
     if os.path.isdir(path):
         raise AnnotationError("expected an image file, found a folder", path=path)
     try:
-        return read_file(path)
+        with _torchvision_io():
+            return read_file(path)
     except (RuntimeError, OSError) as e:
         raise AnnotationError(f"cannot read image: {_clean(e)}", path=path) from None
 

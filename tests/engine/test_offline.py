@@ -142,8 +142,9 @@ def test_cityscapes_result_pngs(tmp_path):
     gt = ds.ground_truth()
     out = tmp_path / "results"
     out.mkdir()
-    for sid, t in zip(gt.sample_ids, gt.targets):
-        shutil.copy(t.mask_path, out / f"{sid}_pred.png")
+    for i, (sid, t) in enumerate(zip(gt.sample_ids, gt.targets)):
+        # <frame>*.png, as cityscapesScripts' getPrediction: no separator needed
+        shutil.copy(t.mask_path, out / f"{sid}{'pred' if i == 1 else '_pred'}.png")
     record, _ = evaluate_predictions(ds, out, results=tmp_path, command=["t"])
     assert record["metrics"]["miou"]["value"] == pytest.approx(1.0)
     (out / f"{gt.sample_ids[0]}_pred.png").unlink()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.shared_fixtures import reference_module
 from visionbench.engine.distributed import contiguous_shard
 from visionbench.engine.run import RunOptions, run
 from visionbench.errors import ContractError, LabelSpaceError, RunError
@@ -39,7 +40,7 @@ def _direct_top1(model, dataset):
 
 
 def test_run_matches_a_direct_loop_and_writes_a_valid_record(tmp_path, dataset):
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = reference_module("jsonschema")
     model = build_demo_cnn()
     record, path = run(model, dataset, _opts(tmp_path))
     assert record["metrics"]["top1"]["value"] == pytest.approx(

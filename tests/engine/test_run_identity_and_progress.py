@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.engine.run import RunOptions, run
 from visionbench.loaders.mini import imagenet_mini
 from visionbench.models.demo import build_demo_cnn
@@ -26,7 +27,7 @@ def _opts(tmp_path, **kw):
 
 
 def test_identity_fields(tmp_path, dataset):
-    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema = reference_module("jsonschema")
     model = build_demo_cnn()
     full, path = run(model, dataset, _opts(tmp_path, tag="ckpt-a"))
     jsonschema.validate(json.loads(path.read_text()), record_schema())

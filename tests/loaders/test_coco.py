@@ -127,6 +127,58 @@ def test_masks_equal_pycocotools_annToRLE(tmp_path):
     assert n == 100
 
 
+def _random_segmentation(rng: np.random.Generator, h: int, w: int):
+    """A polygon list (3 to 8 points each, partly outside the image), an uncompressed RLE,
+    or a compressed RLE (str or bytes counts)."""
+    from pycocotools import mask as mask_utils
+
+    kind = int(rng.integers(0, 4))
+    if kind == 0:
+        return [
+            rng.uniform(-0.5 * w, 1.5 * w, 2 * int(rng.integers(3, 9))).round(2).tolist()
+            for _ in range(int(rng.integers(1, 4)))
+        ]
+    m = np.asfortranarray(rng.random((h, w)) < rng.uniform(0.05, 0.9), dtype=np.uint8)
+    rle = mask_utils.encode(m)
+    if kind == 1:
+        flat = m.ravel(order="F")
+        edges = np.flatnonzero(np.diff(flat)) + 1
+        runs = np.diff(np.r_[0, edges, flat.size]).tolist()
+        return {"size": [h, w], "counts": ([0] if flat[0] else []) + runs}
+    return {"size": [h, w], "counts": rle["counts"].decode() if kind == 2 else rle["counts"]}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_one_rle_conversion_equals_pycocotools_annToRLE(seed):
+    """loaders' segmentation_to_rle and the metrics' segm_to_rle (the one conversion it
+    calls) give annToRLE's bytes for random polygons, uncompressed and compressed RLE."""
+    from pycocotools.coco import COCO as RefCOCO
+
+    from visionbench.loaders.coco_format import segmentation_to_rle
+    from visionbench.metrics.detection.coco_masks import segm_to_rle
+
+    rng = np.random.default_rng(seed)
+    ref = RefCOCO()
+    for n in range(60):
+        h, w = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        ref.imgs = {1: {"id": 1, "height": h, "width": w}}
+        seg = _random_segmentation(rng, h, w)
+        expected = ref.annToRLE({"image_id": 1, "segmentation": seg})
+        want = expected["counts"]  # compressed input passes through, str or bytes
+        want = want.encode() if isinstance(want, str) else want
+        got = segmentation_to_rle(seg, h, w, ann_id=n, path="x.json")
+        assert got["counts"].encode() == want, (n, seg)
+        assert got["size"] == [int(v) for v in expected["size"]] == [h, w]
+        core = segm_to_rle(seg, h, w)["counts"]
+        assert (core.encode() if isinstance(core, str) else core) == want
+    # a first polygon of 2 points: frPyObjects takes it for a box and raises TypeError
+    box_like = [[1.0, 1.0, 5.0, 5.0], [0.0, 0.0, 4.0, 0.0, 4.0, 4.0]]
+    with pytest.raises(TypeError):
+        ref.annToRLE({"image_id": 1, "segmentation": box_like})
+    with pytest.raises(AnnotationError, match=r"malformed segmentation.*field=segmentation, id=7"):
+        segmentation_to_rle(box_like, 10, 10, ann_id=7, path="x.json")
+
+
 def _tiny_coco(tmp_path: Path, anns: list[dict], images=None, cats=None) -> Path:
     doc = {
         "images": images

@@ -11,7 +11,9 @@ import subprocess
 import numpy as np
 import pytest
 
-hf = pytest.importorskip("datasets")
+from tests.shared_fixtures import reference_module
+
+hf = reference_module("datasets")
 from PIL import Image  # noqa: E402
 
 from tests.metrics._coco_gen import pycocotools_eval  # noqa: E402

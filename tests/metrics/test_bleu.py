@@ -8,6 +8,7 @@ import random
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.captioning.bleu import (
     CaptionEvaluator,
     coco_bleu,
@@ -18,8 +19,8 @@ from visionbench.metrics.captioning.bleu import (
 from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
 from visionbench.metrics.errors import MetricInputError
 
-sacrebleu = pytest.importorskip("sacrebleu")
-bleu_ref = pytest.importorskip("pycocoevalcap.bleu.bleu")
+sacrebleu = reference_module("sacrebleu")
+bleu_ref = reference_module("pycocoevalcap.bleu.bleu")
 
 VOCAB = [
     "a",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.calibration import _linspace_f32, calibration_error, top1_confidence
 from visionbench.metrics.errors import MetricInputError
 
-torch = pytest.importorskip("torch")
-tmc = pytest.importorskip("torchmetrics.classification")
+torch = reference_module("torch")
+tmc = reference_module("torchmetrics.classification")
 
 
 def test_bin_edges_are_torch_linspace() -> None:

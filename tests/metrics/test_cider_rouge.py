@@ -7,12 +7,13 @@ import random
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.captioning.cider import cider_d
 from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 from visionbench.metrics.captioning.rouge import lcs_length, rouge_l, rouge_l_sentence
 
-cider_ref = pytest.importorskip("pycocoevalcap.cider.cider")
-rouge_ref = pytest.importorskip("pycocoevalcap.rouge.rouge")
+cider_ref = reference_module("pycocoevalcap.cider.cider")
+rouge_ref = reference_module("pycocoevalcap.rouge.rouge")
 
 VOCAB = ["a", "the", "dog", "cat", "man", "on", "in", "of", "is", "sitting", "red", "grass"]
 

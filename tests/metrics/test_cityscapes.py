@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.segmentation.cityscapes import (
     CITYSCAPES_CATEGORIES,
@@ -37,7 +38,7 @@ def reference():
     """cityscapesscripts' evaluator module (np.in1d shim for numpy >= 2.4)."""
     if not hasattr(np, "in1d"):
         np.in1d = lambda a, b, **kw: np.isin(a, b, **kw).ravel()
-    ev = pytest.importorskip("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling")
+    ev = reference_module("cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling")
     ev.args.quiet = True
     ev.args.JSONOutput = False
     ev.args.evalInstLevelScore = True
@@ -220,8 +221,62 @@ def test_find_predictions(tmp_path: Path) -> None:
     found_preds, found_gts = find_cityscapes_predictions(tmp_path, tmp_path / "results")
     assert [str(p) for p in found_preds] == preds and [str(g) for g in found_gts] == gts
     Path(preds[1]).unlink()
-    with pytest.raises(MetricInputError, match="no prediction for gt frame aachen_000001"):
+    with pytest.raises(
+        MetricInputError,
+        match=r"1 frames without exactly one result PNG: aachen_000001_000019 \(none\)",
+    ):
         find_cityscapes_predictions(tmp_path, tmp_path / "results")
+
+
+def _get_prediction(reference, pred_root: Path, gt: Path) -> str | None:
+    """cityscapesScripts' own getPrediction (None where it would exit with an error)."""
+    reference.args.predictionPath = str(pred_root)
+    reference.args.predictionWalk = None
+    try:
+        return reference.getPrediction(reference.args, str(gt))
+    except SystemExit:
+        return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pairing_equals_cityscapesscripts_get_prediction(
+    tmp_path: Path, reference, seed: int, capsys
+) -> None:
+    """find_cityscapes_predictions (the pairing bench eval uses) finds the file that
+    cityscapesScripts' getPrediction finds, and refuses where it exits."""
+    rng = np.random.default_rng(seed)
+    gts = []
+    for city in ("aachen", "bad-honnef", "zurich")[: 1 + seed % 3]:
+        for _ in range(int(rng.integers(1, 5))):
+            frame = f"{city}_{int(rng.integers(0, 10**6)):06d}_{int(rng.integers(0, 10**6)):06d}"
+            g = tmp_path / "gtFine" / "val" / city / f"{frame}_gtFine_labelIds.png"
+            g.parent.mkdir(parents=True, exist_ok=True)
+            g.write_bytes(b"")
+            gts.append(g)
+    res = tmp_path / "results"
+    for g in gts:
+        frame = g.name[: -len("_gtFine_labelIds.png")]
+        tail = ["", "_leftImg8bit", "pred", "_x_y"][int(rng.integers(0, 4))]
+        sub = res / ("a/b" if rng.random() < 0.3 else "")
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{frame}{tail}.png").write_bytes(b"")
+    (res / "zurich_999999_999999_pred.png").write_bytes(b"")  # a frame not in the gt
+    (res / "notes.txt").write_bytes(b"")
+    preds, found = find_cityscapes_predictions(tmp_path, res)
+    assert [str(g) for g in found] == sorted(map(str, gts), key=lambda p: Path(p).name)
+    assert [str(p) for p in preds] == [_get_prediction(reference, res, g) for g in found]
+    # a second prediction for one frame, and none for another: both refuse, naming them
+    victim, dup = found[0], found[-1]
+    preds[0].unlink()
+    extra = res / f"{dup.name[: -len('_gtFine_labelIds.png')]}_again.png"
+    extra.write_bytes(b"")
+    assert _get_prediction(reference, res, victim) is None
+    assert _get_prediction(reference, res, dup) is None
+    capsys.readouterr()
+    with pytest.raises(MetricInputError) as e:
+        find_cityscapes_predictions(tmp_path, res)
+    msg = str(e.value)
+    assert f"{victim.name[: -len('_gtFine_labelIds.png')]} (none)" in msg and extra.name in msg
 
 
 def test_train_ids_to_label_ids() -> None:
@@ -310,8 +365,10 @@ def test_png_reader_pillow_files(tmp_path: Path, mode: str) -> None:
 def test_png_reader_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
-    with pytest.raises(MetricInputError, match="bad.png"):
+    with pytest.raises(MetricInputError, match="bad.png: not a PNG file"):
         read_label_png(bad)
+    with pytest.raises(MetricInputError, match="missing.png: cannot read label image"):
+        read_label_png(tmp_path / "missing.png")
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(good)
     data = good.read_bytes()
@@ -320,3 +377,30 @@ def test_png_reader_errors(tmp_path: Path) -> None:
         read_label_png(tmp_path / "cut.png")
     shutil.copy(good, tmp_path / "copy.png")
     assert read_label_png(tmp_path / "copy.png").shape == (8, 8)
+
+
+def test_png_reader_bytes_other_formats_and_single_channel(tmp_path: Path) -> None:
+    """The one label reader: bytes as files, non-PNG formats through Pillow, and
+    ``single_channel`` refusing what is not one integer id per pixel (naming the file)."""
+    rng = np.random.default_rng(5)
+    arr = rng.integers(0, 151, (9, 13)).astype(np.uint8)
+    png = tmp_path / "a.png"
+    Image.fromarray(arr).save(png)
+    np.testing.assert_array_equal(read_label_png(png.read_bytes()), arr)
+    bmp = tmp_path / "a.bmp"
+    Image.fromarray(arr).save(bmp)
+    np.testing.assert_array_equal(read_label_png(bmp, single_channel=True), arr)
+    bilevel = tmp_path / "b.png"
+    Image.fromarray(arr > 70).save(bilevel)
+    got = read_label_png(bilevel, single_channel=True)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, (arr > 70).astype(np.uint8))
+    rgb = tmp_path / "rgb.png"
+    Image.fromarray(np.stack([arr] * 3, -1)).save(rgb)
+    assert read_label_png(rgb).shape == (9, 13, 3)
+    with pytest.raises(
+        MetricInputError, match=r"rgb.png: expected a single-channel .* \[9, 13, 3\]"
+    ):
+        read_label_png(rgb, single_channel=True)
+    with pytest.raises(MetricInputError, match="column 7: not a PNG"):
+        read_label_png(b"garbage", name="column 7")

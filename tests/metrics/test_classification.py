@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.classification import (
     ClassificationEvaluator,
     classification_confusion_matrix,
@@ -17,9 +18,9 @@ from visionbench.metrics.classification import (
 )
 from visionbench.metrics.errors import MetricInputError
 
-torch = pytest.importorskip("torch")
-tm = pytest.importorskip("torchmetrics.functional.classification")
-timm_metrics = pytest.importorskip("timm.utils.metrics")
+torch = reference_module("torch")
+tm = reference_module("torchmetrics.functional.classification")
+timm_metrics = reference_module("timm.utils.metrics")
 
 
 def _random_case(seed: int, n: int, c: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.captioning import java_tools as java
 from visionbench.metrics.captioning.evaluator import CaptionEvaluator
 from visionbench.metrics.captioning.ptb_tokenizer import ptb_tokenize
@@ -57,7 +58,7 @@ def _pycoco_tokenize(hyps, refs):
 
 @needs_java
 def test_java_ptb_equals_pycocoevalcap_tokenizer():
-    pytest.importorskip("pycocoevalcap")
+    reference_module("pycocoevalcap")
     groups = _coco_fixture()
     hyps = [g[0] for g in groups]
     refs = [g[1:] for g in groups]

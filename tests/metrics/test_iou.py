@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.iou import box_area, box_iou, box_iou_elementwise, mask_iou
 
@@ -56,7 +57,7 @@ def test_xywh_identical_to_pycocotools(dt, gt, data):
     b=arrays(np.float64, (6, 4), elements=st.integers(0, 20).map(float)),
 )
 def test_xyxy_matches_xywh_and_torchvision(a, b):
-    torch = pytest.importorskip("torch")
+    torch = reference_module("torch")
     from torchvision.ops import box_iou as tv_box_iou
 
     a[:, 2:] += a[:, :2]

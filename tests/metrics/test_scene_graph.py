@@ -9,6 +9,7 @@ from functools import reduce
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.scene_graph import (
     SceneGraphEvaluator,
@@ -17,7 +18,7 @@ from visionbench.metrics.scene_graph import (
     scene_graph_recall,
 )
 
-torch = pytest.importorskip("torch")
+torch = reference_module("torch")
 
 # ------------------------------------------------------------------ the reference, ported
 

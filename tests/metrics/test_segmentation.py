@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.errors import MetricInputError
 from visionbench.metrics.segmentation.semantic import (
     SegmentationEvaluator,
@@ -82,8 +83,8 @@ def test_hand_case() -> None:
 
 
 def test_torchmetrics_parity() -> None:
-    torch = pytest.importorskip("torch")
-    tmc = pytest.importorskip("torchmetrics.functional.classification")
+    torch = reference_module("torch")
+    tmc = reference_module("torchmetrics.functional.classification")
     rng = np.random.default_rng(42)
     c = 19
     gt = rng.integers(0, c, (2, 64, 96))

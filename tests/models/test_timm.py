@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-timm = pytest.importorskip("timm")
+from tests.shared_fixtures import reference_module
+
+timm = reference_module("timm")
 
 from visionbench.errors import WeightsError  # noqa: E402
 from visionbench.models.timm_zoo import build_timm  # noqa: E402

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.label_spaces import get_label_space
-from visionbench.loaders.cityscapes import read_label_png
 from visionbench.loaders.verify import Problem
+from visionbench.metrics.segmentation.label_png import read_label_png
 from visionbench.tasks import GroundTruth
 from visionbench.types import ImageRef, Sample, SegmentationTarget, Task
 
@@ -106,7 +106,7 @@ class ADE20KSceneParsing:
 
     def __getitem__(self, i: int) -> Sample:
         stem, img, ann = self._items[i]
-        mask = read_label_png(ann)
+        mask = read_label_png(ann, single_channel=True)
         if mask.max(initial=0) > 150:
             raise AnnotationError(
                 f"annotation values must be 0..150 (0 = other), found {int(mask.max())}",

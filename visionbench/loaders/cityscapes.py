@@ -29,10 +29,11 @@ import numpy as np
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.label_spaces import IGNORE, get_label_space, label_map
 from visionbench.loaders.verify import Problem
+from visionbench.metrics.segmentation.label_png import read_label_png
 from visionbench.tasks import GroundTruth
 from visionbench.types import ImageRef, Sample, SegmentationTarget, Task
 
-__all__ = ["CityscapesSemantic", "read_label_png", "labelids_to_trainids"]
+__all__ = ["CityscapesSemantic", "labelids_to_trainids"]
 
 _IMG = "_leftImg8bit.png"
 _PUBLISHED = (
@@ -123,10 +124,10 @@ class CityscapesSemantic:
 
     def __getitem__(self, i: int) -> Sample:
         frame, img, lbl, inst = self._frames[i]
-        mask = read_label_png(lbl)
+        mask = read_label_png(lbl, single_channel=True)
         if self._lut is not None:
             mask = self._lut[mask]
-        instances = read_label_png(inst) if inst is not None else None
+        instances = read_label_png(inst, single_channel=True) if inst is not None else None
         target = SegmentationTarget(
             mask=mask,
             instances=instances,
@@ -188,26 +189,6 @@ class CityscapesSemantic:
             self.problems.append(
                 Problem("unpaired", f"frame lacks {', '.join(bad[f])}; dropped", f)
             )
-
-
-def read_label_png(path: str) -> np.ndarray:
-    """A label PNG as a 2-d array: uint8 for 8-bit (labelIds), int32 for 16-bit (instanceIds).
-
-    Raises:
-        AnnotationError: the file is missing, unreadable or not single-channel.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            arr = np.array(im)
-    except (OSError, UnidentifiedImageError) as e:
-        raise AnnotationError(f"cannot read label image: {e}", path=path) from None
-    if arr.ndim != 2:
-        raise AnnotationError(
-            f"expected a single-channel label image, got shape {list(arr.shape)}", path=path
-        )
-    return arr.astype(np.int32) if arr.dtype not in (np.uint8, np.int32) else arr
 
 
 def labelids_to_trainids(mask: np.ndarray) -> np.ndarray:

@@ -109,34 +109,26 @@ def segmentation_to_rle(
 ) -> dict[str, Any]:
     """A COCO ``segmentation`` (polygons, uncompressed or compressed RLE) as compressed RLE.
 
+    Validated first (:func:`~visionbench.metrics.detection.coco_segm_checks.check_segmentation`:
+    pycocotools trusts RLE sizes and run lengths), then converted by the one conversion,
+    :func:`~visionbench.metrics.detection.coco_masks.segm_to_rle` (pycocotools' ``annToRLE``).
+
     Returns:
         ``{"size": [height, width], "counts": str}``, as pycocotools' ``annToRLE``.
-    """
-    from pycocotools import mask as mask_utils
 
+    Raises:
+        AnnotationError: naming ``path``, the field and ``ann_id``.
+    """
+    from visionbench.metrics.detection.coco_masks import segm_to_rle
     from visionbench.metrics.detection.coco_segm_checks import check_segmentation
     from visionbench.metrics.errors import MetricInputError
 
-    try:  # before any mask operation: pycocotools trusts RLE sizes and run lengths
+    try:
         check_segmentation(seg, height, width, src=str(path), ident=f"annotation id {ann_id}")
+        rle = segm_to_rle(seg, height, width)
     except MetricInputError as e:
         msg = str(e).split("field 'segmentation': ", 1)[-1]
         raise AnnotationError(msg, path=path, field="segmentation", id=ann_id) from None
-    if isinstance(seg, list):
-        if not seg:
-            raise AnnotationError("empty polygon list", path=path, field="segmentation", id=ann_id)
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
-    elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):
-        rle = mask_utils.frPyObjects(seg, *seg["size"])
-    elif isinstance(seg, dict) and isinstance(seg.get("counts"), (str, bytes)):
-        rle = dict(seg)
-    else:
-        raise AnnotationError(
-            f"expected polygons or RLE, got {type(seg).__name__}",
-            path=path,
-            field="segmentation",
-            id=ann_id,
-        )
     counts = rle["counts"]
     return {
         "size": [int(s) for s in rle["size"]],

@@ -329,12 +329,10 @@ def _masks(seg: Any) -> list[dict[str, Any]] | None:
 
 
 def _decode_png(value: dict[str, Any]) -> np.ndarray:
-    from PIL import Image
+    from visionbench.metrics.segmentation.label_png import read_label_png
 
-    src = io.BytesIO(value["bytes"]) if value.get("bytes") else value["path"]
-    with Image.open(src) as im:
-        arr = np.array(im)
-    return arr if arr.dtype == np.uint8 else arr.astype(np.int32)
+    src = value["bytes"] if value.get("bytes") else value["path"]
+    return read_label_png(src, single_channel=True, name=value.get("path") or "label image")
 
 
 def _unique_names(space: LabelSpace) -> list[str]:

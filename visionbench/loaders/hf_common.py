@@ -25,7 +25,6 @@ the row.
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,8 @@ import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError, DatasetNotFoundError
 from visionbench.label_spaces import LabelSpace, get_label_space, imagenet_wnids
+from visionbench.metrics.errors import MetricInputError
+from visionbench.metrics.segmentation.label_png import read_label_png
 from visionbench.tasks import GroundTruth
 from visionbench.types import (
     ClassificationTarget,
@@ -256,20 +257,14 @@ class HFCommonDataset:
         )  # fmt: skip
 
     def _mask(self, row: dict[str, Any], i: int) -> np.ndarray:
-        from PIL import Image
-
         v = row.get(self._ann) or {}
-        src = io.BytesIO(v["bytes"]) if v.get("bytes") else v.get("path")
+        src = v["bytes"] if v.get("bytes") else v.get("path")
         if src is None:
             raise AnnotationError("no label image", path=self._where, field=self._ann, id=i)
-        with Image.open(src) as im:
-            if im.mode not in ("L", "P", "I", "I;16"):
-                raise AnnotationError(
-                    f"label image mode {im.mode}: expected one label id per pixel (L, P, I)",
-                    path=self._where, field=self._ann, id=i,
-                )  # fmt: skip
-            arr = np.array(im)
-        return arr if arr.dtype == np.uint8 else arr.astype(np.int32)
+        try:
+            return read_label_png(src, single_channel=True, name=v.get("path") or "label image")
+        except MetricInputError as e:
+            raise AnnotationError(str(e), path=self._where, field=self._ann, id=i) from None
 
     def _scan_classes(self) -> int:
         top = 0

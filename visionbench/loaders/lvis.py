@@ -30,6 +30,7 @@ import numpy as np
 
 from visionbench.errors import AnnotationError
 from visionbench.label_spaces import LabelSpace
+from visionbench.loaders.coco_format import segmentation_to_rle
 from visionbench.tasks import GroundTruth
 from visionbench.types import DetectionTarget, ImageRef, Sample, Task
 
@@ -266,27 +267,13 @@ class LVISDetection:
         sl = slice(int(self._lo[i]), int(self._hi[i]))
         masks = None
         if self.masks:
-            from pycocotools import mask as mask_utils
-
             h, w = int(self._h[i]), int(self._w[i])
-            masks = []
-            for k in self._ann_order[sl].tolist():
-                s = self._segs[k]
-                if isinstance(s, list):
-                    rle = mask_utils.merge(mask_utils.frPyObjects(s, h, w))
-                elif isinstance(s, dict) and isinstance(s.get("counts"), list):
-                    rle = mask_utils.frPyObjects(s, h, w)
-                elif isinstance(s, dict) and "counts" in s:
-                    rle = dict(s)
-                else:
-                    raise AnnotationError(
-                        "masks=True needs a polygon or RLE 'segmentation'",
-                        path=self.annotation_file, field="annotations.segmentation",
-                        id=int(self._aid[sl][0]),
-                    )  # fmt: skip
-                if isinstance(rle.get("counts"), bytes):
-                    rle["counts"] = rle["counts"].decode("ascii")
-                masks.append(rle)
+            masks = [
+                segmentation_to_rle(
+                    self._segs[k], h, w, int(self._aid[sl][n]), self.annotation_file
+                )
+                for n, k in enumerate(self._ann_order[sl].tolist())
+            ]
         return DetectionTarget(
             boxes=self._boxes[sl],
             labels=self._cid[sl],

@@ -15,6 +15,7 @@ from typing import Any
 
 from visionbench.errors import AnnotationError, ContractError
 from visionbench.metrics.base import MetricResult
+from visionbench.metrics.segmentation.label_png import read_label_png
 from visionbench.protocols.base import (
     Draws,
     MetricInfo,
@@ -28,13 +29,16 @@ from visionbench.protocols.prediction_files import check_exists
 from visionbench.protocols.semantic import (
     check_same_shape,
     pair_pngs,
-    read_label_image,
+    read_result_pngs,
     target_mask,
     write_label_pngs,
 )
-from visionbench.types import Prediction, SegmentationPrediction, Target, Task
+from visionbench.types import Prediction, Target, Task
 
 __all__ = ["CityscapesProtocol"]
+
+#: result PNGs are ``<frame>*.png``, any continuation (cityscapesScripts' getPrediction)
+_ANY = ""
 
 
 def _label_names() -> tuple[str, ...]:
@@ -99,18 +103,14 @@ class CityscapesProtocol(Protocol):
             check_same_shape(p, gt)
             inst = t.instances
             if inst is None and t.instances_path:
-                inst = read_label_image(t.instances_path)
+                inst = read_label_png(t.instances_path, single_channel=True)
             evaluator.update(
                 pred_label_ids=p.mask, gt_label_ids=gt, gt_instance_ids=inst,
                 frame=str(p.sample_id),
             )  # fmt: skip
 
     def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
-        files = pair_pngs(check_exists(path), gt.sample_ids)
-        return [
-            SegmentationPrediction(mask=read_label_image(f), sample_id=s)
-            for s, f in zip(gt.sample_ids, files)
-        ]
+        return read_result_pngs(path, gt.sample_ids, separator=_ANY)
 
     def evaluate_file(self, path: str | Path, source: Any) -> MetricResult:
         """Threaded file evaluator when every target is a pair of gt PNG files."""
@@ -123,7 +123,7 @@ class CityscapesProtocol(Protocol):
         ts = list(gt.targets)
         if not all(t.mask is None and t.mask_path and t.instances_path for t in ts):
             return self.score(self.read_predictions(p, gt), ts)
-        preds = pair_pngs(p, gt.sample_ids)
+        preds = pair_pngs(p, gt.sample_ids, separator=_ANY)
         ev = CityscapesEvaluator(check_train_ids=self.opts["check_train_ids"])
         try:
             for stats in iter_cityscapes_file_stats(

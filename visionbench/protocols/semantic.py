@@ -24,6 +24,9 @@ from typing import Any
 import numpy as np
 
 from visionbench.errors import AnnotationError, ContractError
+from visionbench.metrics.errors import MetricInputError
+from visionbench.metrics.segmentation.label_png import read_label_png
+from visionbench.metrics.segmentation.result_pngs import pair_result_pngs
 from visionbench.protocols.base import (
     Draws,
     MetricInfo,
@@ -36,7 +39,7 @@ from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists
 from visionbench.types import Prediction, SegmentationPrediction, Target, Task
 
-__all__ = ["SemanticProtocol", "read_label_image", "write_label_pngs", "pair_pngs"]
+__all__ = ["SemanticProtocol", "read_result_pngs", "write_label_pngs", "pair_pngs", "target_mask"]
 
 
 class SemanticProtocol(Protocol):
@@ -91,21 +94,21 @@ class SemanticProtocol(Protocol):
             evaluator.update(predictions=p.mask, targets=gt)
 
     def read_predictions(self, path: str | Path, gt: Any) -> list[Prediction]:
-        files = pair_pngs(check_exists(path), gt.sample_ids)
-        shift = self.opts["reduce_zero_label"] and self.opts["prediction_labels"] == "dataset"
-        out = []
-        for s, f in zip(gt.sample_ids, files):
-            mask = read_label_image(f)
-            if shift:
-                if mask.size and mask.min() == 0:
-                    raise AnnotationError(
-                        f"sample {s}: label 0 ('other') in a prediction with "
-                        "prediction_labels=dataset (submissions predict 1..C)",
-                        path=str(f),
-                    )
-                mask = mask.astype(np.int64) - 1
-            out.append(SegmentationPrediction(mask=mask, sample_id=s))
-        return out
+        out = read_result_pngs(check_exists(path), gt.sample_ids)
+        if not (self.opts["reduce_zero_label"] and self.opts["prediction_labels"] == "dataset"):
+            return out
+        files = pair_pngs(path, gt.sample_ids)
+        shifted = []
+        for p, f in zip(out, files):
+            if p.mask.size and p.mask.min() == 0:
+                raise AnnotationError(
+                    f"sample {p.sample_id}: label 0 ('other') in a prediction with "
+                    "prediction_labels=dataset (submissions predict 1..C)",
+                    path=str(f),
+                )
+            mask = p.mask.astype(np.int64) - 1
+            shifted.append(SegmentationPrediction(mask=mask, sample_id=p.sample_id))
+        return shifted
 
     def write_predictions(
         self, predictions: Sequence[Prediction], path: str | Path, *, gt: Any = None,
@@ -136,9 +139,12 @@ def reduce_zero_label(gt: np.ndarray, ignore_index: int) -> np.ndarray:
 
 
 def target_mask(t: Any) -> np.ndarray:
+    """The target's mask, decoded from ``mask_path`` when the target holds only the path."""
     if t.mask is not None:
         return t.mask
-    return read_label_image(t.mask_path)
+    if t.mask_path is None:
+        raise ContractError("segmentation target has neither a mask nor a mask path")
+    return read_label_png(t.mask_path, single_channel=True)
 
 
 def check_same_shape(p: Any, gt: np.ndarray) -> None:
@@ -149,45 +155,24 @@ def check_same_shape(p: Any, gt: np.ndarray) -> None:
         )
 
 
-def read_label_image(path: str | Path | None) -> np.ndarray:
-    """A single-channel label PNG as an integer array."""
-    from PIL import Image
-
-    if path is None:
-        raise ContractError("segmentation target has neither a mask nor a mask path")
+def pair_pngs(path: str | Path, sample_ids: Sequence[Any], *, separator: str = "_") -> list[Path]:
+    """The result PNG of each sample (:func:`~visionbench.metrics.segmentation.result_pngs.pair_result_pngs`:
+    ``<id>.png`` or ``<id>{separator}*.png``, recursively), errors as :class:`AnnotationError`."""
     try:
-        with Image.open(path) as im:
-            return np.asarray(im)
-    except OSError as e:
-        raise ContractError(f"cannot read label image {path}: {e}") from None
+        return pair_result_pngs(check_exists(path), sample_ids, separator=separator)
+    except MetricInputError as e:  # the message names the folder and the frames
+        raise AnnotationError(str(e)) from None
 
 
-def pair_pngs(folder: Path, sample_ids: Sequence[Any]) -> list[Path]:
-    """One PNG per sample id: ``<id>.png`` or the single ``<id>_*.png`` (recursively);
-    O(files + samples)."""
-    if not folder.is_dir():
-        raise AnnotationError("segmentation results must be a folder of PNGs", path=str(folder))
-    wanted = {str(s) for s in sample_ids}
-    hits: dict[str, list[Path]] = {}
-    for f in folder.rglob("*.png"):
-        stem = f.name[:-4]
-        if stem in wanted:
-            hits.setdefault(stem, []).append(f)
-            continue
-        # <id>_<anything>.png: try every "_" cut of the stem, longest first
-        cut = stem.rfind("_")
-        while cut > 0:
-            if stem[:cut] in wanted:
-                hits.setdefault(stem[:cut], []).append(f)
-                break
-            cut = stem.rfind("_", 0, cut)
-    missing = [(s, len(hits.get(str(s), []))) for s in sample_ids if len(hits.get(str(s), [])) != 1]
-    if missing:
-        desc = ", ".join(f"{s} ({'none' if n == 0 else f'{n} files'})" for s, n in missing[:10])
-        raise AnnotationError(
-            f"{len(missing)} frames without exactly one result PNG: {desc}", path=str(folder)
-        )
-    return [hits[str(s)][0] for s in sample_ids]
+def read_result_pngs(
+    path: str | Path, sample_ids: Sequence[Any], *, separator: str = "_"
+) -> list[Prediction]:
+    """A folder of single-channel result PNGs as one prediction per sample id."""
+    files = pair_pngs(path, sample_ids, separator=separator)
+    return [
+        SegmentationPrediction(mask=read_label_png(f, single_channel=True), sample_id=s)
+        for s, f in zip(sample_ids, files)
+    ]
 
 
 def write_label_pngs(predictions: Sequence[Prediction], folder: str | Path, *, suffix: str) -> Path:

@@ -48,6 +48,7 @@ from visionbench.metrics.detection.coco_evaluation import (
     state_from_dict,
     state_to_dict,
     summarize,
+    summary_result,
 )
 from visionbench.metrics.detection.coco_from_arrays import columns_from_image
 from visionbench.metrics.detection.coco_params import CocoParams
@@ -364,32 +365,16 @@ class CocoEvaluator:
         stats, names = summarize(
             arrays["precision"], arrays["recall"], p, compat=self.compat is not None
         )
-        metrics = {n: (float(v) if v > -1 else float("nan")) for n, v in zip(names, stats)}
-        prec, rec = arrays["precision"], arrays["recall"]
-        k_n = prec.shape[2]
-        ap_k = np.full(k_n, np.nan)
-        ar_k = np.full(k_n, np.nan)
-        for k in range(k_n):
-            pk = prec[:, :, k, 0, -1]
-            rk = rec[:, k, 0, -1]
-            if (pk > -1).any():
-                ap_k[k] = np.mean(pk[pk > -1])
-            if (rk > -1).any():
-                ar_k[k] = np.mean(rk[rk > -1])
         cat_ids = self.cat_ids if p.use_cats else np.array([-1], dtype=np.int64)
         arrays.update(
-            stats=stats, category_ids=cat_ids, ap_per_category=ap_k, ar_per_category=ar_k,
-            iou_thrs=p.iou_thrs.copy(), rec_thrs=p.rec_thrs.copy(),
+            category_ids=cat_ids, iou_thrs=p.iou_thrs.copy(), rec_thrs=p.rec_thrs.copy(),
             max_dets=np.asarray(p.max_dets, dtype=np.int64),
             area_rng=np.asarray(p.area_rng, dtype=np.float64),
         )  # fmt: skip
-        return MetricResult(
-            metrics=metrics,
-            signature=self.signature,
-            arrays=arrays,
-            higher_is_better={n: True for n in metrics},
-            evaluator=self,
-        )
+        return summary_result(
+            stats, names, arrays["precision"][..., 0, -1], arrays["recall"][..., 0, -1],
+            arrays, self.signature, evaluator=self,
+        )  # fmt: skip
 
 
 _KEPT_FIELDS = {

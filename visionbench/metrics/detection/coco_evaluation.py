@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from visionbench.metrics.base import MetricResult
 from visionbench.metrics.detection.coco_columns import AnnTable
 from visionbench.metrics.detection.coco_params import CocoParams
 from visionbench.metrics.errors import MetricInputError
@@ -394,6 +395,45 @@ def summarize(
         "ARl",
     ]
     return np.array(stats), names
+
+
+def summary_result(
+    stats: np.ndarray,
+    names: list[str],
+    precision: np.ndarray,
+    recall: np.ndarray,
+    arrays: dict[str, Any],
+    signature: str,
+    *,
+    evaluator: Any = None,
+) -> MetricResult:
+    """The result of a COCO-style evaluation (COCO and LVIS assemble theirs here).
+
+    Args:
+        stats, names: the summary (-1 where no cell is defined: NaN in the metrics).
+        precision: [T, R, K] and recall: [T, K], at area "all" and the max_dets the
+            per-category numbers are read at.
+        arrays: the result's arrays; ``stats``, ``ap_per_category`` and ``ar_per_category``
+            ([K]: the mean of the category's defined cells, NaN when none) are added.
+    """
+    k_n = precision.shape[2]
+    ap_k = np.full(k_n, np.nan)
+    ar_k = np.full(k_n, np.nan)
+    for k in range(k_n):  # np.mean of each category's cells: the reference's summation
+        pk, rk = precision[:, :, k], recall[:, k]
+        if (pk > -1).any():
+            ap_k[k] = np.mean(pk[pk > -1])
+        if (rk > -1).any():
+            ar_k[k] = np.mean(rk[rk > -1])
+    arrays.update(stats=stats, ap_per_category=ap_k, ar_per_category=ar_k)
+    metrics = {n: (float(v) if v > -1 else float("nan")) for n, v in zip(names, stats)}
+    return MetricResult(
+        metrics=metrics,
+        signature=signature,
+        arrays=arrays,
+        higher_is_better={n: True for n in metrics},
+        evaluator=evaluator,
+    )
 
 
 def state_to_dict(s: MatchState) -> dict[str, Any]:

@@ -19,17 +19,31 @@ __all__ = ["decoded_rles", "rles_for", "segm_to_rle"]
 
 
 def segm_to_rle(segm: Any, h: int, w: int) -> dict[str, Any]:
-    """One annotation's ``segmentation`` -> compressed RLE dict (pycocotools ``annToRLE``)."""
+    """One annotation's ``segmentation`` -> compressed RLE dict (pycocotools ``annToRLE``).
+
+    The one conversion: the loaders (:func:`~visionbench.loaders.coco_format.segmentation_to_rle`)
+    and the evaluators call it. Validate first
+    (:func:`~visionbench.metrics.detection.coco_segm_checks.check_segmentation`).
+
+    Raises:
+        MetricInputError: not a polygon list or an RLE dict, or input pycocotools refuses
+            (e.g. a first polygon of 4 coordinates, which ``frPyObjects`` reads as a box).
+    """
     from pycocotools import mask as mask_utils
 
-    if isinstance(segm, list):
-        if len(segm) == 0:
-            raise MetricInputError("empty polygon list")
-        return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
-    if isinstance(segm, dict) and "counts" in segm and "size" in segm:
-        if isinstance(segm["counts"], list):
-            return mask_utils.frPyObjects(segm, h, w)
-        return segm
+    try:
+        if isinstance(segm, list):
+            if len(segm) == 0:
+                raise MetricInputError("empty polygon list")
+            return mask_utils.merge(mask_utils.frPyObjects(segm, h, w))
+        if isinstance(segm, dict) and "counts" in segm and "size" in segm:
+            if isinstance(segm["counts"], list):
+                return mask_utils.frPyObjects(segm, h, w)
+            return segm
+    except MetricInputError:
+        raise
+    except Exception as e:  # pycocotools raises bare Exception / TypeError on bad input
+        raise MetricInputError(f"malformed segmentation ({e})") from None
     raise MetricInputError(f"expected a polygon list or an RLE dict, got {type(segm).__name__}")
 
 

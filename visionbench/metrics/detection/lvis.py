@@ -44,6 +44,7 @@ from visionbench.metrics.detection.coco_evaluation import (
     match_tables,
     state_from_dict,
     state_to_dict,
+    summary_result,
 )
 from visionbench.metrics.detection.coco_from_arrays import columns_from_image
 from visionbench.metrics.detection.coco_params import CocoParams, _grid
@@ -305,35 +306,17 @@ class LvisEvaluator:
             for g in FREQUENCY_GROUPS
         ]
         stats, names = summarize_lvis(precision, recall, p, groups)
-        metrics = {n: (float(v) if v > -1 else float("nan")) for n, v in zip(names, stats)}
-        k_n = precision.shape[2]
-        ap_k = np.full(k_n, np.nan)
-        ar_k = np.full(k_n, np.nan)
-        for k in range(k_n):
-            pk, rk = precision[:, :, k, 0], recall[:, k, 0]
-            if (pk > -1).any():
-                ap_k[k] = np.mean(pk[pk > -1])
-            if (rk > -1).any():
-                ar_k[k] = np.mean(rk[rk > -1])
         out = {
             "precision": precision,
             "recall": recall,
-            "stats": stats,
             "category_ids": self.cat_ids.copy(),
             "frequency": np.array(self.frequency),
-            "ap_per_category": ap_k,
-            "ar_per_category": ar_k,
             "iou_thrs": p.iou_thrs.copy(),
             "rec_thrs": p.rec_thrs.copy(),
             "area_rng": np.asarray(p.area_rng, dtype=np.float64),
             "max_dets": np.int64(self.max_dets),
         }
-        return MetricResult(
-            metrics=metrics,
-            signature=self.signature,
-            arrays=out,
-            higher_is_better={n: True for n in metrics},
-        )
+        return summary_result(stats, names, precision[..., 0], recall[..., 0], out, self.signature)
 
 
 def lvis_signature(params: CocoParams) -> str:

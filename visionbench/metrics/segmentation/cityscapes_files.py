@@ -11,7 +11,6 @@ order, so the numbers do not depend on the number of threads.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,10 +23,10 @@ from visionbench.metrics.segmentation.cityscapes import (
     cityscapes_frame_stats,
 )
 from visionbench.metrics.segmentation.label_png import read_label_png
+from visionbench.metrics.segmentation.result_pngs import pair_result_pngs
 
 __all__ = ["evaluate_cityscapes_files", "find_cityscapes_predictions"]
 
-_FRAME = re.compile(r"^([A-Za-z-]+)_(\d{6})_(\d{6})")
 _GT_SUFFIX = "_gtFine_labelIds.png"
 
 
@@ -130,33 +129,19 @@ def find_cityscapes_predictions(
     Ground truth: ``{gt_root}/gtFine/{split}/*/*_gtFine_labelIds.png`` (or
     ``{gt_root}/{split}/*/...`` when ``gt_root`` already is the gtFine folder). A
     prediction is any PNG under ``pred_root`` (recursively) whose name starts with
-    ``{city}_{seq}_{frame}``.
+    ``{city}_{seq}_{frame}`` (:func:`~visionbench.metrics.segmentation.result_pngs.pair_result_pngs`,
+    which ``bench eval`` uses too).
 
     Returns:
         ``(pred_files, gt_label_files)``, sorted by gt file name.
 
     Raises:
-        MetricInputError: no gt files, or a frame with no or several predictions.
+        MetricInputError: no gt files, or frames with no or several predictions (named).
     """
-    gt_root, pred_root = Path(gt_root), Path(pred_root)
+    gt_root = Path(gt_root)
     base = gt_root / "gtFine" / split if (gt_root / "gtFine").is_dir() else gt_root / split
     gts = sorted(base.glob(f"*/*{_GT_SUFFIX}"), key=lambda p: p.name)
     if not gts:
         raise MetricInputError(f"{base}: no */*{_GT_SUFFIX} files found")
-    by_frame: dict[str, list[Path]] = {}
-    for p in pred_root.rglob("*.png"):
-        m = _FRAME.match(p.name)
-        if m:
-            by_frame.setdefault(m.group(0), []).append(p)
-    preds = []
-    for gt in gts:
-        key = _FRAME.match(gt.name)
-        found = by_frame.get(key.group(0), []) if key else []
-        if len(found) != 1:
-            what = "no prediction" if not found else f"{len(found)} predictions"
-            raise MetricInputError(
-                f"{pred_root}: {what} for gt frame {gt.name} (expected one PNG named "
-                f"{key.group(0) if key else gt.name}*.png)"
-            )
-        preds.append(found[0])
-    return preds, gts
+    frames = [g.name[: -len(_GT_SUFFIX)] for g in gts]
+    return pair_result_pngs(pred_root, frames, separator=""), gts

@@ -1,21 +1,30 @@
-"""Fast reader for label-map PNGs (Cityscapes labelIds, instanceIds, result PNGs).
+"""The one reader of label-map images: Cityscapes labelIds / instanceIds, ADE20K and VOC
+annotations, semantic-segmentation result PNGs, label columns of Hugging Face datasets.
 
-``read_label_png(path)`` returns the same array as ``np.array(PIL.Image.open(path))`` for
-the PNGs label maps use — greyscale or palette, 8 or 16 bits, not interlaced — and hands
-every other PNG to Pillow. It is faster than Pillow because:
+``read_label_png(source)`` returns the same array as ``np.array(PIL.Image.open(source))``.
+The PNGs label maps use — greyscale or palette, 8 or 16 bits, not interlaced — are decoded
+here; every other PNG (and any other image format) is handed to Pillow. The fast path is
+faster than Pillow because:
 
 - the zlib stream is inflated by libdeflate when it is available (the ``deflate``
   package, else the system ``libdeflate`` through ctypes), else by :mod:`zlib`;
 - the PNG row filters are undone by a numba kernel (compiled once, cached on disk);
 - both release the GIL, so frames decode in parallel threads.
 
-Palette PNGs give palette indices (as Pillow does); 16-bit PNGs give ``uint16``.
+Palette PNGs give palette indices (as Pillow does); 16-bit PNGs give ``uint16``. With
+``single_channel=True`` (what the loaders and protocols ask for) anything but one integer
+label id per pixel is refused, naming the file.
+
+The loaders (and the protocols) read label images through this module: it imports numpy
+and the standard library only (numba when the first PNG is decoded), nothing of the
+rest of visionbench.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import struct
 import zlib
 from collections.abc import Callable
@@ -31,34 +40,60 @@ __all__ = ["read_label_png"]
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def read_label_png(path: str | Path) -> np.ndarray:
-    """Decode a label-map PNG to a numpy array.
+def read_label_png(
+    source: str | os.PathLike[str] | bytes, *, single_channel: bool = False, name: str | None = None
+) -> np.ndarray:
+    """Decode a label-map image (a PNG file, or its bytes) to a numpy array.
 
     Args:
-        path: a PNG file.
+        source: a file path, or the encoded image as ``bytes``.
+        single_channel: refuse images that are not one integer label id per pixel
+            (RGB, grey + alpha, floats); a bilevel (mode ``1``) image becomes ``uint8`` 0/1.
+        name: what error messages call ``source`` (default: the path, or ``<bytes>``).
 
     Returns:
         ``[H, W]`` ``uint8`` or ``uint16`` array for greyscale / palette PNGs (palette
-        indices, not colours); other PNGs as ``np.array(PIL.Image.open(path))`` would
-        give them (e.g. ``[H, W, 3]`` for RGB).
+        indices, not colours); other images as ``np.array(PIL.Image.open(source))`` would
+        give them (e.g. ``[H, W, 3]`` for RGB, unless ``single_channel``).
 
     Raises:
-        MetricInputError: the file is not a readable PNG.
+        MetricInputError: the file is missing or not a readable image, or (with
+            ``single_channel``) not a single-channel integer image; the message starts
+            with the file's name.
     """
-    data = Path(path).read_bytes()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, where = bytes(source), name or "<bytes>"
+    else:
+        where = name or str(source)
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise MetricInputError(f"{where}: cannot read label image ({_reason(exc)})") from None
     try:
-        fast = _decode(data)
+        arr = _decode(data)
     except (ValueError, struct.error, zlib.error) as exc:
-        raise MetricInputError(f"{path}: not a readable PNG file ({exc})") from None
-    if fast is not None:
-        return fast
-    return _decode_with_pillow(path)
+        raise MetricInputError(f"{where}: not a readable PNG file ({exc})") from None
+    if arr is None:
+        arr = _decode_with_pillow(data, where)
+    if single_channel:
+        if arr.dtype == np.bool_:
+            arr = arr.astype(np.uint8)  # (a view would show Pillow's 0/255 bytes)
+        if arr.ndim != 2 or arr.dtype.kind not in "ui":
+            raise MetricInputError(
+                f"{where}: expected a single-channel label image (one integer id per pixel), "
+                f"got shape {list(arr.shape)} dtype {arr.dtype}"
+            )
+    return arr
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _decode(data: bytes) -> np.ndarray | None:
-    """Decode ``data``; None when the PNG is of a kind left to Pillow."""
+    """Decode ``data``; None when it is a PNG of a kind left to Pillow, or no PNG at all."""
     if data[:8] != _SIGNATURE:
-        raise ValueError("no PNG signature")
+        return None
     pos = 8
     idat: list[bytes] = []
     header = None
@@ -95,14 +130,18 @@ def _decode(data: bytes) -> np.ndarray | None:
     return out
 
 
-def _decode_with_pillow(path: str | Path) -> np.ndarray:
-    from PIL import Image
+def _decode_with_pillow(data: bytes, where: str) -> np.ndarray:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data)) as im:
             return np.array(im)
+    except UnidentifiedImageError:
+        raise MetricInputError(f"{where}: not a PNG file (nor another image format)") from None
     except OSError as exc:
-        raise MetricInputError(f"{path}: not a readable image ({exc})") from None
+        raise MetricInputError(f"{where}: not a readable image ({exc})") from None
 
 
 @cache
