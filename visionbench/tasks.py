@@ -184,7 +184,7 @@ class Batch:
 class Model(Protocol):
     """A model adapter (models/): everything the engine asks of a model, and nothing more.
 
-    :class:`visionbench.models.base.ModelAdapter` implements all of it around an
+    :class:`visionbench.models.adapter.ModelAdapter` implements all of it around an
     ``nn.Module`` (subclasses write ``postprocess``); any other object with these members
     works too. The engine calls, in order: :meth:`to` once, :meth:`preprocess` per sample
     (in DataLoader workers), :meth:`forward` then :meth:`postprocess` per batch (timed

@@ -18,7 +18,7 @@ from visionbench.engine.export import export_run
 from visionbench.engine.offline import evaluate_predictions
 from visionbench.engine.run import RunOptions, run
 from visionbench.label_spaces import get_label_space
-from visionbench.models.base import ModelAdapter
+from visionbench.models.adapter import ModelAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.resolve import build_model
 from visionbench.registry import datasets

@@ -9,7 +9,8 @@ import pytest
 from tests.loaders._loader_fixtures import CITYSCAPES
 from visionbench.errors import DatasetNotFoundError
 from visionbench.loaders.catalog import DATASETS
-from visionbench.loaders.factories import cityscapes, find_root
+from visionbench.loaders.factories import cityscapes
+from visionbench.loaders.roots import find_root
 from visionbench.paths import config_files
 from visionbench.registry import import_object
 

@@ -513,7 +513,7 @@ def test_vg_mini_through_the_same_loader() -> None:
 def test_fast_path_equals_reference_parsers(version: str) -> None:
     import orjson
 
-    from visionbench.loaders.visual_genome_fast import FAST_PARSERS, try_fast
+    from visionbench.loaders.visual_genome_columnar import FAST_PARSERS, try_fast
     from visionbench.loaders.visual_genome_schema import PARSERS
 
     checked = 0
@@ -533,7 +533,7 @@ def test_fast_path_equals_reference_parsers(version: str) -> None:
 
 
 def test_split_json_list_tracks_strings_escapes_and_depth() -> None:
-    from visionbench.loaders.visual_genome_fast import split_json_list
+    from visionbench.loaders.visual_genome_columnar import split_json_list
 
     data = json.dumps([{"a": 'x\\"}{[', "b": [{"c": "\\\\"}]}, {"d": '"]'}], indent=1).encode()
     starts, ends = split_json_list(data)
@@ -542,7 +542,7 @@ def test_split_json_list_tracks_strings_escapes_and_depth() -> None:
 
 
 def test_pretty_printed_file_takes_the_fast_path(tmp_path: Path) -> None:
-    from visionbench.loaders.visual_genome_fast import try_fast
+    from visionbench.loaders.visual_genome_columnar import try_fast
 
     regions = [
         {
@@ -567,7 +567,7 @@ def test_pretty_printed_file_takes_the_fast_path(tmp_path: Path) -> None:
 
 
 def test_fast_path_declines_what_it_cannot_vouch_for() -> None:
-    from visionbench.loaders.visual_genome_fast import try_fast
+    from visionbench.loaders.visual_genome_columnar import try_fast
 
     ok = [
         {
@@ -590,7 +590,7 @@ def test_fast_path_declines_what_it_cannot_vouch_for() -> None:
 def test_numba_and_numpy_scans_agree_on_the_real_files() -> None:
     import numpy as np
 
-    from visionbench.loaders.visual_genome_fast import _scan_numba, _scan_numpy
+    from visionbench.loaders.visual_genome_columnar import _scan_numba, _scan_numpy
 
     for version in ("v1.0", "v1.4"):
         data = (FIX / version / "relationships.json").read_bytes()
@@ -608,7 +608,7 @@ def test_numba_and_numpy_scans_agree_on_the_real_files() -> None:
     "bad", [b'[1, {"a": 1}]', b'[{"a": 1} {"b": 2}]', b'{"a": 1}', b'[{"a": "}"]', b'[{"a": 1}, 2]']
 )
 def test_split_refuses_what_is_not_a_list_of_objects(bad: bytes) -> None:
-    from visionbench.loaders.visual_genome_fast import _Unsupported, split_json_list
+    from visionbench.loaders.visual_genome_columnar import _Unsupported, split_json_list
 
     with pytest.raises(_Unsupported):
         split_json_list(bad)

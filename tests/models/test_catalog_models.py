@@ -10,7 +10,7 @@ import torch
 
 from visionbench import registry
 from visionbench.errors import WeightsError
-from visionbench.models.base import ModelAdapter
+from visionbench.models.adapter import ModelAdapter
 from visionbench.models.catalog import MODELS
 from visionbench.models.resolve import build_model
 from visionbench.tasks import TASKS, Batch

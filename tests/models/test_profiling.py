@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from visionbench.label_spaces import get_label_space
-from visionbench.models.base import ClassifierAdapter
+from visionbench.models.adapter import ClassifierAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.profiling import count_flops, default_input_size, profile_model
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from visionbench.errors import RegistryError
 from visionbench.label_spaces import get_label_space
-from visionbench.models.base import ClassifierAdapter, ModelAdapter
+from visionbench.models.adapter import ClassifierAdapter, ModelAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.resolve import build_model
 from visionbench.models.task_adapters import DetectionAdapter, SegmentationAdapter
@@ -120,7 +120,7 @@ def test_adapter_passthrough(tmp_path: Path) -> None:
     (tmp_path / "adapter_factory.py").write_text(
         "from torch import nn\n"
         "from visionbench.label_spaces import get_label_space\n"
-        "from visionbench.models.base import ClassifierAdapter\n"
+        "from visionbench.models.adapter import ClassifierAdapter\n"
         "from visionbench.models.preprocess import Preprocess\n"
         "def build(weights=None):\n"
         "    return ClassifierAdapter('mine', get_label_space('imagenet1k'), nn.Identity(), Preprocess())\n"

@@ -165,7 +165,7 @@ def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
 
 def vg150(root: str | Path | None = None, split: str = "test", **options: Any) -> VG150:
     """Catalog factory: ``--data-root`` or ``$VISIONBENCH_DATA/vg150``."""
-    from visionbench.loaders.factories import find_root
+    from visionbench.loaders.roots import find_root
 
     return VG150(find_root("vg150", root), split, **options)
 

@@ -231,7 +231,7 @@ def visual_genome(
 
     ``target="scene_graph"`` gives :class:`VisualGenome`, ``"regions"`` :class:`VisualGenomeRegions`.
     """
-    from visionbench.loaders.factories import find_root
+    from visionbench.loaders.roots import find_root
 
     return _build(find_root("vg", root), split, target, "vg", options)
 

@@ -2,7 +2,7 @@
 
 :class:`VisualGenomeFiles` resolves a file name to its tables (see
 :data:`visual_genome_schema.PARSERS`): the first call parses the file -- through Arrow's JSON
-reader (:mod:`visual_genome_fast`) when it can vouch for the input, else orjson and the
+reader (:mod:`visual_genome_columnar`) when it can vouch for the input, else orjson and the
 reference parser, which names the file, field and id of a bad value -- and stores the
 tables in the Arrow cache (:mod:`arrow_cache`); later calls, in any process, memory-map them.
 """
@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from visionbench.errors import AnnotationError, DatasetNotFoundError
 from visionbench.loaders.arrow_cache import cached_tables
-from visionbench.loaders.visual_genome_fast import try_fast
+from visionbench.loaders.visual_genome_columnar import try_fast
 from visionbench.loaders.visual_genome_schema import PARSERS, parse_alias_text
 
 __all__ = ["SCHEMA_VERSION", "VisualGenomeFiles", "load_json", "parse_file", "not_found_message"]
@@ -42,7 +42,7 @@ def parse_file(
     path: Path, parser: Callable[[Any, str], dict[str, pa.Table]] | None = None
 ) -> dict[str, pa.Table]:
     """Parse one release file: Arrow's JSON reader when it can vouch for the file
-    (:mod:`visual_genome_fast`), else ``orjson`` + the reference parser (precise errors)."""
+    (:mod:`visual_genome_columnar`), else ``orjson`` + the reference parser (precise errors)."""
     import gc
 
     data = Path(path).read_bytes()

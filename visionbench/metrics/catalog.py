@@ -28,29 +28,35 @@ METRICS: dict[str, tuple[str, dict[str, Any]]] = {
     "best_f1": _e("best_f1", "pr", "detection", "P/R/F1 at the best-F1 threshold"),
     "coco_evaluate": _e(
         "coco_evaluate",
-        "coco",
+        "detection.coco",
         "detection",
         "COCO AP/AR (bbox, segm, keypoints), identical to pycocotools",
     ),
     "CocoEvaluator": _e(
-        "CocoEvaluator", "coco", "detection", "mergeable COCO evaluator fed image by image"
+        "CocoEvaluator",
+        "detection.coco",
+        "detection",
+        "mergeable COCO evaluator fed image by image",
     ),
     "lvis_evaluate": _e(
         "lvis_evaluate",
-        "lvis",
+        "detection.lvis",
         "detection",
         "LVIS v1 federated AP/AR, APr/APc/APf (bbox, segm), identical to lvis-api",
     ),
     "LvisEvaluator": _e(
-        "LvisEvaluator", "lvis", "detection", "mergeable LVIS evaluator fed image by image"
+        "LvisEvaluator",
+        "detection.lvis",
+        "detection",
+        "mergeable LVIS evaluator fed image by image",
     ),
     "VOCEvaluator": _e(
         "VOCEvaluator",
-        "voc",
+        "detection.voc",
         "detection",
         "Pascal VOC AP (07 11-point / 12 all-point, +1 px, difficult), equal to voc_eval",
     ),
-    "voc_ap": _e("voc_ap", "voc", "detection", "VOC AP of a recall/precision curve"),
+    "voc_ap": _e("voc_ap", "detection.voc", "detection", "VOC AP of a recall/precision curve"),
     "topk_accuracy": _e(
         "topk_accuracy",
         "classification",
@@ -68,39 +74,49 @@ METRICS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "miou": _e(
         "miou",
-        "segmentation",
+        "segmentation.semantic",
         "semantic_segmentation",
         "mIoU from a confusion matrix, ignore index",
     ),
     "SegmentationEvaluator": _e(
         "SegmentationEvaluator",
-        "segmentation",
+        "segmentation.semantic",
         "semantic_segmentation",
         "IoU, pixel acc, mean class acc, fwIoU",
     ),
     "CityscapesEvaluator": _e(
         "CityscapesEvaluator",
-        "cityscapes",
+        "segmentation.cityscapes",
         "semantic_segmentation",
         "Cityscapes IoU/iIoU protocol, identical to cityscapesscripts",
     ),
     "evaluate_cityscapes_files": _e(
         "evaluate_cityscapes_files",
-        "cityscapes_files",
+        "segmentation.cityscapes_files",
         "semantic_segmentation",
         "Cityscapes evaluation from PNG files",
     ),
     "coco_bleu": _e(
-        "coco_bleu", "bleu", "captioning", "BLEU-1..4, COCO-caption convention (pycocoevalcap)"
+        "coco_bleu",
+        "captioning.bleu",
+        "captioning",
+        "BLEU-1..4, COCO-caption convention (pycocoevalcap)",
     ),
     "sacrebleu_corpus": _e(
-        "sacrebleu_corpus", "bleu", "captioning", "sacreBLEU corpus score with its signature"
+        "sacrebleu_corpus",
+        "captioning.bleu",
+        "captioning",
+        "sacreBLEU corpus score with its signature",
     ),
-    "cider_d": _e("cider_d", "cider", "captioning", "CIDEr-D (pycocoevalcap Cider), x10"),
-    "rouge_l": _e("rouge_l", "rouge", "captioning", "ROUGE-L, beta=1.2 (pycocoevalcap Rouge)"),
+    "cider_d": _e(
+        "cider_d", "captioning.cider", "captioning", "CIDEr-D (pycocoevalcap Cider), x10"
+    ),
+    "rouge_l": _e(
+        "rouge_l", "captioning.rouge", "captioning", "ROUGE-L, beta=1.2 (pycocoevalcap Rouge)"
+    ),
     "CaptionEvaluator": _e(
         "CaptionEvaluator",
-        "captioning",
+        "captioning.evaluator",
         "captioning",
         "mergeable COCO-caption BLEU-1..4, METEOR, ROUGE-L, CIDEr-D, SPICE + sacreBLEU",
     ),

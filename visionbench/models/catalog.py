@@ -1,7 +1,7 @@
 """Built-in models: name -> ("module:factory", info), read by ``visionbench.registry.models``.
 
 A factory takes ``(weights: str | None = None, **options)`` and returns a
-:class:`~visionbench.models.base.ModelAdapter`. ``tv:<name>`` resolves any torchvision model
+:class:`~visionbench.models.adapter.ModelAdapter`. ``tv:<name>`` resolves any torchvision model
 and ``pkg.module:factory`` a user's own; those are not listed here.
 """
 

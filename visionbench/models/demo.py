@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from visionbench.label_spaces import get_label_space
-from visionbench.models.base import ClassifierAdapter
+from visionbench.models.adapter import ClassifierAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.weights import load_weights, shipped_weights
 

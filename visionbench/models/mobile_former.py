@@ -32,7 +32,7 @@ from torch import nn
 
 from visionbench.errors import RegistryError
 from visionbench.label_spaces import get_label_space
-from visionbench.models.base import ClassifierAdapter
+from visionbench.models.adapter import ClassifierAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.weights import default_weights, load_weights
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from visionbench.models.base import ModelAdapter
+from visionbench.models.adapter import ModelAdapter
 
 __all__ = ["profile_model", "count_flops", "default_input_size"]
 

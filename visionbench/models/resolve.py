@@ -1,4 +1,4 @@
-"""``--model NAME`` to a :class:`~visionbench.models.base.ModelAdapter`.
+"""``--model NAME`` to a :class:`~visionbench.models.adapter.ModelAdapter`.
 
 * ``tv:<name>`` — any torchvision model (:func:`~visionbench.models.torchvision_zoo.build_torchvision`);
 * ``timm:<name>`` — any timm classifier (:func:`~visionbench.models.timm_zoo.build_timm`);
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from visionbench import registry
-from visionbench.models.base import ModelAdapter
+from visionbench.models.adapter import ModelAdapter
 
 __all__ = ["build_model", "RANDOM"]
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from visionbench.errors import ContractError, WeightsError
 from visionbench.label_spaces import get_label_space
-from visionbench.models.base import ModelAdapter
+from visionbench.models.adapter import ModelAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.tasks import Batch
 from visionbench.types import Prediction, SceneGraphPrediction, SceneGraphTarget, Task

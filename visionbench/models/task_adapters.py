@@ -20,7 +20,7 @@ from torch import nn
 
 from visionbench.errors import ContractError
 from visionbench.label_spaces import LabelSpace
-from visionbench.models.base import ModelAdapter
+from visionbench.models.adapter import ModelAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.tasks import Batch
 from visionbench.types import DetectionPrediction, Prediction, SegmentationPrediction, Task

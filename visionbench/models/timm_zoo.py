@@ -32,7 +32,7 @@ import torch
 
 from visionbench.errors import RegistryError, WeightsError
 from visionbench.label_spaces import LabelSpace, get_label_space
-from visionbench.models.base import ClassifierAdapter
+from visionbench.models.adapter import ClassifierAdapter
 from visionbench.models.weights import is_random, random_init_info, resolve_weights, sha256_file
 
 __all__ = ["build_timm", "list_timm_models", "TimmPreprocess", "cached_weights_file"]

@@ -37,7 +37,7 @@ from torch import nn
 
 from visionbench.errors import RegistryError, WeightsError
 from visionbench.label_spaces import LabelSpace, get_label_space
-from visionbench.models.base import ClassifierAdapter, ModelAdapter
+from visionbench.models.adapter import ClassifierAdapter, ModelAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.task_adapters import DetectionAdapter, SegmentationAdapter
 from visionbench.models.weights import is_random, load_weights, split_sha256

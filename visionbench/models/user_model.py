@@ -3,7 +3,7 @@
 The factory is called with the keyword options given on the command line (``weights`` among
 them when ``--weights`` is set) and may return any of:
 
-1. a :class:`~visionbench.models.base.ModelAdapter` (full control: preprocessing,
+1. a :class:`~visionbench.models.adapter.ModelAdapter` (full control: preprocessing,
    postprocessing, label space);
 2. a tuple ``(module, task, label_space)`` or ``(module, task, label_space, preprocess)``;
 3. a dict with keys ``module``, ``task``, ``label_space`` and optionally ``preprocess``,
@@ -37,7 +37,7 @@ from torch import nn
 
 from visionbench.errors import RegistryError
 from visionbench.label_spaces import LabelSpace, get_label_space
-from visionbench.models.base import ClassifierAdapter, ModelAdapter
+from visionbench.models.adapter import ClassifierAdapter, ModelAdapter
 from visionbench.models.preprocess import Preprocess
 from visionbench.models.task_adapters import DetectionAdapter, SegmentationAdapter
 from visionbench.registry import import_object

@@ -33,7 +33,7 @@ from torchvision.ops import batched_nms
 
 from visionbench.errors import RunError, WeightsError
 from visionbench.label_spaces import get_label_space, label_map
-from visionbench.models.base import ModelAdapter
+from visionbench.models.adapter import ModelAdapter
 from visionbench.models.darknet.cfg import packaged_cfg
 from visionbench.models.darknet.network import Darknet
 from visionbench.models.preprocess import Preprocess
