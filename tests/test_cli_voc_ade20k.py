@@ -84,6 +84,9 @@ def test_bench_eval_voc_results_files(data, tmp_path: Path) -> None:
         assert rec["protocol"]["options"]["ap_method"] == rule
         assert rec["metrics"]["mAP"]["value"] == expected.metrics["mAP"]
         assert rec["metrics"]["mAP"]["unit"] == "fraction"
+        ci = rec["metrics"]["mAP"]["ci"]  # image bootstrap of the per-image VOC state
+        assert ci["B"] == 1000 and ci["low"] <= ci["high"] and ci["method"]
+        assert (results / "records" / rec["samples_file"]).is_file()
         for name, v in expected.metrics.items():
             got = rec["metrics"][name]["value"]
             assert (got is None and np.isnan(v)) or got == v, name

@@ -29,6 +29,7 @@ __all__ = [
     "CityscapesTable",
     "CaptionTable",
     "SceneGraphTable",
+    "VOCTable",
     "RowTable",
 ]
 
@@ -345,6 +346,45 @@ class SceneGraphTable(RowTable):
         return out
 
 
+class VOCTable(RowTable):
+    """Per image: ``npos`` [C] (non-difficult ground truth per class) and ragged ``dets``
+    [class position, score, flag (1 tp, -1 fp, 0 difficult hit)] in update order, scored
+    as ``VOCEvaluator.compute`` scores the duplicated image set: the detections of the
+    expanded set in update order (copies of an image adjacent), ranked per class by
+    score with ties in update order (the evaluator's stable sorts), AP by ``voc_ap``."""
+
+    def score(self, w: np.ndarray) -> dict[str, float]:
+        from visionbench.metrics.detection.voc import voc_ap
+
+        off, dets = self.ragged["dets"]
+        cfg = self.config
+        n_cls = len(cfg["class_ids"])
+        npos = w @ self.columns["npos"] if self.n else np.zeros(n_cls, np.int64)
+        rows = _expanded_rows(off, w)
+        k = dets[rows, 0].astype(np.int64)
+        s = dets[rows, 1]
+        flags = dets[rows, 2]
+        by_class = np.argsort(k, kind="stable")
+        bounds = np.searchsorted(k[by_class], np.arange(n_cls + 1))
+        ap = np.full(n_cls, np.nan)
+        for c in range(n_cls):
+            sel = by_class[bounds[c] : bounds[c + 1]]
+            if npos[c] <= 0:
+                continue
+            sc, fl = s[sel], flags[sel]
+            order = np.argsort(-sc, kind="mergesort")
+            ctp = np.cumsum((fl[order] == 1).astype(np.float64))
+            cfp = np.cumsum((fl[order] == -1).astype(np.float64))
+            rec = ctp / float(npos[c])
+            prec = ctp / np.maximum(ctp + cfp, np.finfo(np.float64).eps)
+            ap[c] = voc_ap(rec, prec, method=cfg["ap_method"])
+        ok = ~np.isnan(ap)
+        out = {"mAP": float(ap[ok].mean()) if ok.any() else float("nan")}
+        for name, v in zip(cfg["class_names"], ap.tolist()):
+            out[f"AP_{name}"] = float(v)
+        return out
+
+
 def table_from_arrays(d: Any) -> Any:
     """A sample table from :meth:`RowTable.to_arrays` / ``CocoSampleTable.to_arrays``."""
     import json
@@ -355,7 +395,7 @@ def table_from_arrays(d: Any) -> Any:
 
         return CocoSampleTable.from_arrays(d)
     classes = {c.__name__: c for c in (ClassificationTable, SegmentationTable, CityscapesTable,
-                                      CaptionTable, SceneGraphTable)}  # fmt: skip
+                                      CaptionTable, SceneGraphTable, VOCTable)}  # fmt: skip
     if kind not in classes:
         raise MetricInputError(f"sample statistics: unknown table kind {kind!r}")
     config = json.loads(str(np.asarray(d["config"])))

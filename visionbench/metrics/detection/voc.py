@@ -249,6 +249,11 @@ class VOCEvaluator:
         # its detections, in input order
         self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.num_images = 0
+        # per image, in update order (the bootstrap's samples): its id, its non-difficult
+        # ground truth per class and its number of detections
+        self._img_ids: list[Any] = []
+        self._img_npos: list[np.ndarray] = []
+        self._img_ndet: list[int] = []
 
     def update(
         self,
@@ -300,7 +305,11 @@ class VOCEvaluator:
             raise MetricInputError(f"dt_scores: expected finite values{where}")
         dk = self._positions(dl, "dt_labels", where)
         gk = self._positions(gl, "gt_labels", where)
-        self._npos += np.bincount(gk[~gd], minlength=len(self.class_ids))
+        npos = np.bincount(gk[~gd], minlength=len(self.class_ids))
+        self._npos += npos
+        self._img_ids.append(self.num_images if image_id is None else image_id)
+        self._img_npos.append(npos)
+        self._img_ndet.append(len(d))
         if len(d):
             tp, fp = voc_match_image(
                 d, ds, g, gd, iou_threshold=self.iou_threshold, dt_labels=dk, gt_labels=gk
@@ -322,6 +331,38 @@ class VOCEvaluator:
         self._npos += other._npos
         self._parts += other._parts
         self.num_images += other.num_images
+        if self._img_npos is not None and other._img_npos is not None:
+            self._img_ids += other._img_ids
+            self._img_npos += other._img_npos
+            self._img_ndet += other._img_ndet
+        else:
+            self._img_ids = self._img_npos = self._img_ndet = None  # type: ignore[assignment]
+
+    def sample_table(self) -> Any:
+        """Per-image statistics for the bootstrap (:class:`~visionbench.metrics.sample_tables.VOCTable`):
+        each image's detections (class, score, tp / fp flag, in update order) and its
+        non-difficult ground truth per class."""
+        from visionbench.metrics.sample_tables import VOCTable
+
+        if self._img_npos is None:
+            raise MetricInputError("bootstrap: this VOC state has no per-image statistics")
+        k, s, flags = self._flat()
+        off = np.zeros(len(self._img_ndet) + 1, np.int64)
+        np.cumsum(self._img_ndet, out=off[1:])
+        npos = (
+            np.stack(self._img_npos)
+            if self._img_npos
+            else np.zeros((0, len(self.class_ids)), np.int64)
+        )
+        ids = np.asarray([str(i) for i in self._img_ids]) if self._img_ids else np.zeros(0, str)
+        return VOCTable(
+            {"npos": npos},
+            {"dets": (off, np.stack([k.astype(np.float64), s, flags.astype(np.float64)], axis=1))},
+            sample_ids=ids,
+            config={"class_ids": list(self.class_ids), "class_names": list(self.class_names),
+                    "iou_threshold": self.iou_threshold, "ap_method": self.ap_method,
+                    "use_difficult": self.use_difficult},
+        )  # fmt: skip
 
     def curves(self) -> dict[int, dict[str, np.ndarray]]:
         """Per class id: ``scores`` (ranked), ``recall``, ``precision`` [N] as the port's
@@ -365,6 +406,7 @@ class VOCEvaluator:
                 "recall_per_category": final_rec,
             },
             higher_is_better=dict.fromkeys(metrics, True),
+            evaluator=self,
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -378,6 +420,14 @@ class VOCEvaluator:
             "npos": self._npos.copy(),
             "num_images": self.num_images,
         }
+        if self._img_npos is not None:
+            state["img_ids"] = [str(i) for i in self._img_ids]
+            state["img_npos"] = (
+                np.stack(self._img_npos)
+                if self._img_npos
+                else np.zeros((0, len(self.class_ids)), np.int64)
+            )
+            state["img_ndet"] = np.asarray(self._img_ndet, np.int64)
         k, s, flags = self._flat()
         state.update(det_class=k, det_score=s, det_flag=flags)  # flag: 1 tp, -1 fp, 0 neither
         return state
@@ -393,6 +443,12 @@ class VOCEvaluator:
         )
         self._npos = np.asarray(state["npos"], np.int64).copy()
         self.num_images = int(state["num_images"])
+        if "img_npos" in state:
+            self._img_ids = list(state["img_ids"])
+            self._img_npos = list(np.asarray(state["img_npos"], np.int64))
+            self._img_ndet = np.asarray(state["img_ndet"], np.int64).tolist()
+        else:  # an older state: no per-image statistics
+            self._img_ids = self._img_npos = self._img_ndet = None  # type: ignore[assignment]
         self._parts = [
             (
                 np.asarray(state["det_class"], np.int64).copy(),
