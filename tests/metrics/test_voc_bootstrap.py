@@ -19,7 +19,9 @@ def _evaluator(method: str) -> VOCEvaluator:
 
 def _tied(images, rng):
     """Round scores to 1 decimal: many ties inside and across images."""
-    return [(n, db, dl, [round(s, 1) for s in ds], gb, gl, gd) for n, db, dl, ds, gb, gl, gd in images]
+    return [
+        (n, db, dl, [round(s, 1) for s in ds], gb, gl, gd) for n, db, dl, ds, gb, gl, gd in images
+    ]
 
 
 @pytest.mark.parametrize("method", ["11point", "allpoint"])
