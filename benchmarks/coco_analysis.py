@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -20,16 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-
-def cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def timed(fn):
-    t, c = time.perf_counter(), cpu()
-    out = fn()
-    return out, time.perf_counter() - t, cpu() - c
+from coco_bootstrap import timed  # noqa: E402  (the same wall + CPU timer)
 
 
 def main() -> None:
