@@ -114,6 +114,8 @@ class RleColumn:
             ``buf[spans[j, 0]:spans[j, 1]]`` as written in JSON (``\\\\`` for a
             backslash; validated by the reader). all_sizes: [N, 2] int64 (height, width).
         index: [n] int64: row i of this column is mask ``index[i]``.
+        boxes: [N, 4] float64, each mask's ``pycocotools.mask.toBbox`` (the reader's, so
+            that the IoU kernel decodes only masks whose box meets a gt's), or None.
     """
 
     def __init__(
@@ -122,9 +124,11 @@ class RleColumn:
         spans: np.ndarray,
         sizes: np.ndarray,
         index: np.ndarray | None = None,
+        boxes: np.ndarray | None = None,
     ) -> None:
         self.buf, self.spans = buf, spans.reshape(-1, 2)
         self.all_sizes = sizes.reshape(-1, 2)
+        self.boxes = None if boxes is None else boxes.reshape(-1, 4)
         self.index = np.arange(len(self.spans), dtype=np.int64) if index is None else index
 
     @property
@@ -148,7 +152,7 @@ class RleColumn:
 
     def take(self, idx: np.ndarray) -> RleColumn:
         """Rows ``idx`` (a view: the bytes are shared)."""
-        return RleColumn(self.buf, self.spans, self.all_sizes, self.index[idx])
+        return RleColumn(self.buf, self.spans, self.all_sizes, self.index[idx], self.boxes)
 
     @staticmethod
     def concat(cols: list[Any]) -> Any:
@@ -159,6 +163,7 @@ class RleColumn:
                 cols[0].spans,
                 cols[0].all_sizes,
                 np.concatenate([c.index for c in cols]),
+                cols[0].boxes,
             )
         return [r for c in cols for r in c]
 
