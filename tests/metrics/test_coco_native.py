@@ -100,6 +100,12 @@ SCAN_DOCS = [
     b'{"a": 1}',
     b'[{"a": 1}] x',
     b'[{}, {"a": 7}]',
+    # runs of backslashes before a quote (odd: escaped; even: the string's end)
+    b'[{"c": "x\\\\\\\\"}, {"a": 2}]',
+    b'[{"c": "\\\\\\"q\\\\", "a": 1}]',
+    b'[{"c": "\\\\", "a": 3}, {"c": "\\"\\"", "a": 4}]',
+    b'[{"c": "abc\\"}]',
+    b'[{"c": "abc\\',
 ]
 
 

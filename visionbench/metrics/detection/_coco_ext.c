@@ -543,16 +543,19 @@ static inline i64 ws(const u8 *b, i64 i, i64 n) {
     return i;
 }
 
+/* the end of the string opening at b[i]: past the first quote that an escaping backslash
+ * does not take (one after an odd run of backslashes is taken), or -1. The numba twin
+ * walks byte by byte; memchr finds the quotes (RLE counts strings are long). */
 static i64 skip_string(const u8 *b, i64 i, i64 n) {
-    i++;
+    i64 s = i + 1;
+    i = s;
     while (i < n) {
-        u8 c = b[i];
-        if (c == BS_)
-            i += 2;
-        else if (c == Q_)
-            return i + 1;
-        else
-            i++;
+        const u8 *q = memchr(b + i, Q_, n - i);
+        if (!q) return -1;
+        i64 k = q - b, e = k;
+        while (e > s && b[e - 1] == BS_) e--;
+        if ((k - e) % 2 == 0) return k + 1;
+        i = k + 1;
     }
     return -1;
 }
@@ -936,15 +939,22 @@ typedef struct {
 } RleInfo;
 
 static void rle_info(const u32 *c, i64 m, RleInfo *info) {
-    uint64_t sum = 0;
+    uint64_t even = 0, odd = 0;
     u32 area = 0;
     int zero = 0;
-    for (i64 j = 0; j < m; j++) {
-        sum += c[j];
-        area += c[j] & (0u - (u32)(j & 1));
-        zero |= (j > 0) & (c[j] == 0);
+    i64 j = 1;
+    for (; j + 1 < m; j += 2) { /* runs j (foreground), j + 1 */
+        even += c[j + 1];
+        odd += c[j];
+        area += c[j];
+        zero |= (c[j] == 0) | (c[j + 1] == 0);
     }
-    info->sum = sum;
+    if (j < m) {
+        odd += c[j];
+        area += c[j];
+        zero |= c[j] == 0;
+    }
+    info->sum = (m ? c[0] : 0) + even + odd;
     info->area = area;
     info->zero = zero;
 }
@@ -979,52 +989,45 @@ static i64 decode_string(const u8 *s, i64 len, u32 *out) {
  * written to out, or -1 (invalid); *stop: the offset it stopped at. */
 static i64 decode_json(const u8 *b, i64 p, i64 end, u32 *out, i64 *stop, RleInfo *info) {
     i64 m = 0;
-    uint64_t x = 0, sum = 0;
-    unsigned sh = 0;
-    u32 area = 0, p1 = 0, p2 = 0; /* out[m - 1], out[m - 2] */
-    int bad = 0, zero = 0;
+    uint64_t bad = 0;
+    u32 p1 = 0, p2 = 0; /* out[m - 1], out[m - 2] */
     while (p < end) {
         u32 v = (u32)b[p] - 48u;
-        if (v > 63u) break;
-        if (v == 44u) { /* '\\' */
-            if (p + 1 >= end || b[p + 1] != BS_) {
-                bad = 1;
-                break;
-            }
-            p += 2;
-        } else
+        uint64_t x;
+        if (v < 32u) { /* a one-character number (most are): 5 bits, signed */
+            x = (uint64_t)(int64_t)((int32_t)(v ^ 16u) - 16);
             p++;
-        x |= (uint64_t)(v & 31u) << sh;
-        sh += 5;
-        if (v & 32u) { /* more characters follow */
-            if (sh >= 30) {
-                bad = 1;
-                break;
+        } else {
+            if (v > 63u) break; /* the closing quote (or a byte outside the alphabet) */
+            unsigned sh = 0;    /* continuation characters ('P'..'o'), then a last one */
+            x = 0;
+            for (;;) {
+                if (v == 44u) { /* '\\' */
+                    if (p + 1 >= end || b[p + 1] != BS_) goto invalid;
+                    p += 2;
+                } else
+                    p++;
+                x |= (uint64_t)(v & 31u) << sh;
+                sh += 5;
+                if (!(v & 32u)) break;
+                if (sh >= 30 || p >= end) goto invalid; /* a 7th character, or cut off */
+                v = (u32)b[p] - 48u;
+                if (v > 63u) goto invalid;
             }
-            continue;
+            x |= ((uint64_t)0 - ((v >> 4) & 1u)) << sh; /* negative: sign-extended */
         }
-        x |= ((uint64_t)0 - ((v >> 4) & 1u)) << sh; /* negative: sign-extended */
-        if (m > 2) x += p2;                         /* (mod 2**64: a negative sum stays huge) */
-        if (x > 0xFFFFFFFFull) {
-            bad = 1;
-            break;
-        }
-        u32 c = (u32)x;
-        out[m] = c;
-        sum += c;
-        area += c & (0u - (u32)(m & 1));
-        zero |= (m > 0) & (c == 0);
+        if (m > 2) x += p2; /* (mod 2**64: a negative sum stays huge) */
+        bad |= x >> 32;     /* a run outside [0, 2**32) */
+        out[m++] = (u32)x;
         p2 = p1;
-        p1 = c;
-        m++;
-        x = 0;
-        sh = 0;
+        p1 = (u32)x;
     }
     *stop = p;
-    info->sum = sum;
-    info->area = area;
-    info->zero = zero;
-    return (bad || sh) ? -1 : m;
+    rle_info(out, m, info);
+    return bad ? -1 : m;
+invalid:
+    *stop = p;
+    return -1;
 }
 
 /* rle_from_strings(list of bytes/str) -> (counts uint32 bytes, offsets int64 bytes):
@@ -1411,24 +1414,29 @@ static double iou_walk(const Mask *A, const Mask *B, int crowd) {
 static double iou_overlap(const Mask *A, const Mask *B, int crowd, uint64_t lo, uint64_t hi) {
     const u32 *a_ = A->c, *b_ = B->c;
     const i64 ka = A->m, kb = B->m;
-    i64 ia = 0, ib = 0;
-    uint64_t pa = 0, pb = 0, inter = 0; /* pa: where run ia of A starts */
-    while (ia < ka && pa + a_[ia] <= lo) pa += a_[ia++];
-    while (ib < kb && pb + b_[ib] <= lo) pb += b_[ib++];
-    uint64_t cur = lo;
-    while (cur < hi && ia < ka && ib < kb) {
-        uint64_t ea = pa + a_[ia], eb = pb + b_[ib];
-        uint64_t e = ea < eb ? ea : eb;
-        if (e > hi) e = hi;
-        inter += (e - cur) & (0 - (uint64_t)(ia & ib & 1)); /* both in a foreground run */
-        cur = e;
-        if (ea == e) {
-            pa = ea;
-            ia++;
-        }
-        if (eb == e) {
-            pb = eb;
-            ib++;
+    /* foreground runs only (the odd ones): run ia spans [sa, sa + a_[ia]) */
+    i64 ia = 1, ib = 1;
+    uint64_t sa = a_[0], sb = b_[0], inter = 0;
+    while (ia < ka && sa + a_[ia] <= lo) {
+        sa += a_[ia];
+        if (ia + 1 < ka) sa += a_[ia + 1];
+        ia += 2;
+    }
+    while (ib < kb && sb + b_[ib] <= lo) {
+        sb += b_[ib];
+        if (ib + 1 < kb) sb += b_[ib + 1];
+        ib += 2;
+    }
+    while (ia < ka && ib < kb && sa < hi && sb < hi) {
+        uint64_t ea = sa + a_[ia], eb = sb + b_[ib];
+        uint64_t s0 = sa > sb ? sa : sb, e0 = ea < eb ? ea : eb;
+        if (e0 > s0) inter += e0 - s0;
+        if (ea <= eb) {
+            sa = ea + (ia + 1 < ka ? a_[ia + 1] : 0);
+            ia += 2;
+        } else {
+            sb = eb + (ib + 1 < kb ? b_[ib + 1] : 0);
+            ib += 2;
         }
     }
     if (inter == 0) return 0.0; /* (pycocotools: union 1, 0 / 1) */

@@ -196,9 +196,12 @@ def _all_plain_polygons(
         xy = np.fromiter(chain.from_iterable(polys), np.float64, int(p_off[-1]))
     except (TypeError, ValueError):
         return None
-    img, inv = np.unique(np.asarray(table.image_id)[rows], return_inverse=True)
+    from visionbench.metrics.detection.coco_columns import unique_ints
+
+    ids = np.asarray(table.image_id)[rows]
+    img = unique_ints(ids)
     by_image = np.array([image_size(int(i)) for i in img.tolist()], np.int64).reshape(-1, 2)
-    sizes = np.ascontiguousarray(by_image[inv.reshape(-1)])
+    sizes = np.ascontiguousarray(by_image[np.searchsorted(img, ids)])
     counts, off = _polys_to_rle(xy, p_off, a_off, sizes)
     return coco_native.DecodedRles(counts[: off[-1]], off, sizes)
 
