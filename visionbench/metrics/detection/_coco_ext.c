@@ -84,6 +84,18 @@ static int get_pairs(Bufs *b, PyObject *const *o, Pairs *P) {
     return 0;
 }
 
+/* in a kernel: the pairs' blocks from objects o_p[0..5) as locals gs, ge, ds, de, off
+ * and n_pairs */
+#define PAIRS(o_p)                                                                   \
+    Pairs P_;                                                                        \
+    if (get_pairs(&bufs, o_p, &P_)) {                                                \
+        release(&bufs);                                                              \
+        return NULL;                                                                 \
+    }                                                                                \
+    const i64 *gs = P_.gs, *ge = P_.ge, *ds = P_.ds, *de = P_.de, *off = P_.off;     \
+    const i64 n_pairs = P_.n;                                                        \
+    (void)n_pairs
+
 /* scratch allocations freed together */
 typedef struct {
     void *p[16];
@@ -100,6 +112,12 @@ static void *mem_get(Mem *m, size_t bytes, int zeroed) {
 static void mem_free(Mem *m) {
     for (int i = 0; i < m->n; i++) free(m->p[i]);
     m->n = 0;
+}
+
+static PyObject *no_memory(Mem *m, Bufs *b) {
+    mem_free(m);
+    release(b);
+    return PyErr_NoMemory();
 }
 
 /* ------------------------------------------------------------------ stable sort */
@@ -213,21 +231,16 @@ static PyObject *py_segment_order_desc(PyObject *self, PyObject *args) {
 
 /* -------------------------------------------------------------- pair_box_ious */
 static PyObject *py_pair_box_ious(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gb, *o_gc, *o_db, *o_out;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gb, &o_gc,
-                          &o_db, &o_out))
+    PyObject *o_p[5], *o_gb, *o_gc, *o_db, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4], &o_gb, &o_gc, &o_db,
+                          &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
+    PAIRS(o_p);
     BUF(gb, double, o_gb, 0);
     BUF(gc, u8, o_gc, 0);
     BUF(db, double, o_db, 0);
     BUF(out, double, o_out, 1);
-    i64 n_pairs = gs_len / 8;
     Py_BEGIN_ALLOW_THREADS
     for (i64 p = 0; p < n_pairs; p++) {
         i64 g0 = gs[p], ng = ge[p] - g0, d0 = ds[p], nd = de[p] - d0, o = off[p];
@@ -258,18 +271,14 @@ static PyObject *py_pair_box_ious(PyObject *self, PyObject *args) {
 
 /* ---------------------------------------------------------------- match_pairs */
 static PyObject *py_match_pairs(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_ious, *o_garea, *o_gcrowd, *o_gign, *o_gzero,
-        *o_darea, *o_rng, *o_thr, *o_flags, *o_npig;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_ious,
-                          &o_garea, &o_gcrowd, &o_gign, &o_gzero, &o_darea, &o_rng, &o_thr,
-                          &o_flags, &o_npig))
+    PyObject *o_p[5], *o_ious, *o_garea, *o_gcrowd, *o_gign, *o_gzero, *o_darea, *o_rng, *o_thr,
+        *o_flags, *o_npig;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4], &o_ious, &o_garea,
+                          &o_gcrowd, &o_gign, &o_gzero, &o_darea, &o_rng, &o_thr, &o_flags,
+                          &o_npig))
         return NULL;
     Bufs bufs = {.n = 0};
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
+    PAIRS(o_p);
     BUF(ious, double, o_ious, 0);
     BUF(garea, double, o_garea, 0);
     BUF(gcrowd, u8, o_gcrowd, 0);
@@ -280,26 +289,19 @@ static PyObject *py_match_pairs(PyObject *self, PyObject *args) {
     BUF(thr, double, o_thr, 0);
     BUF(flags, u8, o_flags, 1);
     BUF(npig, i64, o_npig, 1);
-    i64 n_pairs = gs_len / 8, n_area = rng_len / 16, n_thr = thr_len / 8, n_dt = darea_len / 8;
+    i64 n_area = rng_len / 16, n_thr = thr_len / 8, n_dt = darea_len / 8;
     i64 max_g = 0, max_d = 0;
     for (i64 p = 0; p < n_pairs; p++) {
         if (ge[p] - gs[p] > max_g) max_g = ge[p] - gs[p];
         if (de[p] - ds[p] > max_d) max_d = de[p] - ds[p];
     }
-    double *best_iou = malloc(sizeof(double) * (max_d + 1));
-    i64 *cand = malloc(sizeof(i64) * (max_d + 1));
-    i64 *order = malloc(sizeof(i64) * (max_g + 1));
-    u8 *gig = malloc(max_g + 1);
-    u8 *gtm = malloc(max_g + 1);
-    if (!best_iou || !cand || !order || !gig || !gtm) {
-        free(best_iou);
-        free(cand);
-        free(order);
-        free(gig);
-        free(gtm);
-        release(&bufs);
-        return PyErr_NoMemory();
-    }
+    Mem mem = {.n = 0};
+    double *best_iou = mem_get(&mem, sizeof(double) * (max_d + 1), 0);
+    i64 *cand = mem_get(&mem, sizeof(i64) * (max_d + 1), 0);
+    i64 *order = mem_get(&mem, sizeof(i64) * (max_g + 1), 0);
+    u8 *gig = mem_get(&mem, max_g + 1, 0);
+    u8 *gtm = mem_get(&mem, max_g + 1, 0);
+    if (mem.failed) return no_memory(&mem, &bufs);
     Py_BEGIN_ALLOW_THREADS
     double thr_min = 1.0;
     for (i64 t = 0; t < n_thr; t++) {
@@ -373,11 +375,7 @@ static PyObject *py_match_pairs(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    free(best_iou);
-    free(cand);
-    free(order);
-    free(gig);
-    free(gtm);
+    mem_free(&mem);
     release(&bufs);
     Py_RETURN_NONE;
 }
@@ -410,24 +408,15 @@ static PyObject *py_accumulate_ranked(PyObject *self, PyObject *args) {
         for (i64 a = 0; a < A; a++)
             if (npig[k * A + a] > max_gt) max_gt = npig[k * A + a];
     size_t cells = (size_t)A * T * M;
-    double *tp_pr = malloc(sizeof(double) * cells * max_gt);
-    i64 *tp_pos = malloc(sizeof(i64) * cells * max_gt);
-    i64 *tp = malloc(sizeof(i64) * cells);
-    i64 *fp = malloc(sizeof(i64) * cells);
-    i64 *fp_all = malloc(sizeof(i64) * A * M + 8);
-    i64 *nd = malloc(sizeof(i64) * M + 8);
-    i64 *first = calloc(M + 1, sizeof(i64));
-    if (!tp_pr || !tp_pos || !tp || !fp || !fp_all || !nd || !first) {
-        free(tp_pr);
-        free(tp_pos);
-        free(tp);
-        free(fp);
-        free(fp_all);
-        free(nd);
-        free(first);
-        release(&bufs);
-        return PyErr_NoMemory();
-    }
+    Mem mem = {.n = 0};
+    double *tp_pr = mem_get(&mem, sizeof(double) * cells * max_gt, 0);
+    i64 *tp_pos = mem_get(&mem, sizeof(i64) * cells * max_gt, 0);
+    i64 *tp = mem_get(&mem, sizeof(i64) * cells, 0);
+    i64 *fp = mem_get(&mem, sizeof(i64) * cells, 0);
+    i64 *fp_all = mem_get(&mem, sizeof(i64) * A * M + 8, 0);
+    i64 *nd = mem_get(&mem, sizeof(i64) * M + 8, 0);
+    i64 *first = mem_get(&mem, sizeof(i64) * (M + 1), 1);
+    if (mem.failed) return no_memory(&mem, &bufs);
 #define CELL(a, t, m) ((((a) * T) + (t)) * M + (m))
 #define P5(t, r, k, a, m) (((((t) * R + (r)) * K + (k)) * A + (a)) * M + (m))
     Py_BEGIN_ALLOW_THREADS
@@ -517,13 +506,7 @@ static PyObject *py_accumulate_ranked(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
 #undef CELL
 #undef P5
-    free(tp_pr);
-    free(tp_pos);
-    free(tp);
-    free(fp);
-    free(fp_all);
-    free(nd);
-    free(first);
+    mem_free(&mem);
     release(&bufs);
     Py_RETURN_NONE;
 }
@@ -1201,9 +1184,35 @@ static PyObject *py_rle_json_spans(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NNNNi)", cs_b, siz_b, area_b, bb_b, status);
 }
 
+/* rleToBbox's running box of the foreground runs seen so far */
+typedef struct {
+    u32 xs, ys, xe, ye, h;
+} BoxAcc;
+
+/* a foreground run from (x_start, y_start) to (x_end, y_end), column-major */
+static inline void box_add(BoxAcc *b, u32 x_start, u32 y_start, u32 x_end, u32 y_end) {
+    b->xs = b->xs < x_start ? b->xs : x_start;
+    b->xe = b->xe > x_end ? b->xe : x_end;
+    if (x_start < x_end) {
+        b->ys = 0;
+        b->ye = b->h - 1;
+    } else {
+        b->ys = b->ys < y_start ? b->ys : y_start;
+        b->ye = b->ye > y_end ? b->ye : y_end;
+    }
+}
+
+static inline void box_out(const BoxAcc *b, double *bb) {
+    bb[0] = b->xs;
+    bb[2] = b->xe - b->xs + 1;
+    bb[1] = b->ys;
+    bb[3] = b->ye - b->ys + 1;
+}
+
 /* bounding box [x, y, w, h] of an RLE (pycocotools 2.0.8+ rleToBbox), line by line */
 static void rle_bbox_div(const u32 *cnts, i64 m, u32 h, u32 w, double *bb) {
-    u32 xs = w, ys = h, xe = 0, ye = 0, cc = 0;
+    BoxAcc b = {w, h, 0, 0, h};
+    u32 cc = 0;
     for (i64 j = 0; j < m; j++) {
         u32 st = cc;
         cc += cnts[j];
@@ -1211,20 +1220,9 @@ static void rle_bbox_div(const u32 *cnts, i64 m, u32 h, u32 w, double *bb) {
         if (cnts[j] == 0) continue;
         u32 y_start = st % h, x_start = (st - y_start) / h;
         u32 y_end = (cc - 1) % h, x_end = (cc - 1 - y_end) / h;
-        xs = xs < x_start ? xs : x_start;
-        xe = xe > x_end ? xe : x_end;
-        if (x_start < x_end) {
-            ys = 0;
-            ye = h - 1;
-        } else {
-            ys = ys < y_start ? ys : y_start;
-            ye = ye > y_end ? ye : y_end;
-        }
+        box_add(&b, x_start, y_start, x_end, y_end);
     }
-    bb[0] = xs;
-    bb[2] = xe - xs + 1;
-    bb[1] = ys;
-    bb[3] = ye - ys + 1;
+    box_out(&b, bb);
 }
 
 /* column *col and row of pixel pos, given that of an earlier pixel (*base = *col * h):
@@ -1257,30 +1255,17 @@ static void rle_bbox(const u32 *cnts, i64 m, u32 h, u32 w, double *bb) {
         rle_bbox_div(cnts, m, h, w, bb);
         return;
     }
-    u32 xs = w, ys = h, xe = 0, ye = 0, cc = 0, col = 0, base = 0;
+    BoxAcc b = {w, h, 0, 0, h};
+    u32 cc = 0, col = 0, base = 0;
     for (i64 j = 0; j < m; j += 2) {
         u32 st = cc + cnts[j];
         cc = st + cnts[j + 1];
         if (cnts[j + 1] == 0) continue;
-        u32 x_start, x_end, y_start, y_end;
-        y_start = locate(st, h, &col, &base);
-        x_start = col;
-        y_end = locate(cc - 1, h, &col, &base);
-        x_end = col;
-        xs = xs < x_start ? xs : x_start;
-        xe = xe > x_end ? xe : x_end;
-        if (x_start < x_end) {
-            ys = 0;
-            ye = h - 1;
-        } else {
-            ys = ys < y_start ? ys : y_start;
-            ye = ye > y_end ? ye : y_end;
-        }
+        u32 y_start = locate(st, h, &col, &base), x_start = col;
+        u32 y_end = locate(cc - 1, h, &col, &base), x_end = col;
+        box_add(&b, x_start, y_start, x_end, y_end);
     }
-    bb[0] = xs;
-    bb[2] = xe - xs + 1;
-    bb[1] = ys;
-    bb[3] = ye - ys + 1;
+    box_out(&b, bb);
 }
 
 /* rle_area_bbox(counts, off, h[N], w[N], area out [N] f64, bbox out [N,4] f64) */
@@ -1453,10 +1438,9 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
                           &o_gside, &o_gcrowd, &o_dside, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    Pairs P;
+    PAIRS(o_p);
     RleSide G, D;
-    if (get_pairs(&bufs, o_p, &P) || get_side(&bufs, o_gside, &G) ||
-        get_side(&bufs, o_dside, &D)) {
+    if (get_side(&bufs, o_gside, &G) || get_side(&bufs, o_dside, &D)) {
         release(&bufs);
         return NULL;
     }
@@ -1472,11 +1456,7 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
     Mask *gm = mem_get(&mem, sizeof(Mask) * (G.n + 1), 0);
     double *gbb = mem_get(&mem, sizeof(double) * 4 * (G.n + 1), 0);
     u32 *dc = mem_get(&mem, sizeof(u32) * (side_longest(&D) + 1), 0);
-    if (mem.failed) {
-        mem_free(&mem);
-        release(&bufs);
-        return PyErr_NoMemory();
-    }
+    if (mem.failed) return no_memory(&mem, &bufs);
     Py_BEGIN_ALLOW_THREADS
     i64 used = 0;
     for (i64 g = 0; g < G.n; g++) {
@@ -1488,8 +1468,8 @@ static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
         else
             rle_bbox(gm[g].c, gm[g].m, (u32)G.h[r], (u32)G.w[r], gbb + 4 * g);
     }
-    for (i64 p = 0; p < P.n; p++) {
-        i64 g0 = P.gs[p], ng = P.ge[p] - g0, d0 = P.ds[p], nd = P.de[p] - d0, o = P.off[p];
+    for (i64 p = 0; p < n_pairs; p++) {
+        i64 g0 = gs[p], ng = ge[p] - g0, d0 = ds[p], nd = de[p] - d0, o = off[p];
         if (ng == 0) continue;
         for (i64 dd = 0; dd < nd; dd++) {
             i64 d = d0 + dd, rd = D.index[d];
@@ -1844,19 +1824,14 @@ static PyObject *py_oks_exponents(PyObject *self, PyObject *args) {
     /* (gs, ge, ds, de, off, p0, p1, gt_kps, gt_bbox, gt_area, gi, dt_kps, di, var, out):
      * pairs p0..p1; gt row r is gt_kps[gi[r]], dt row r is dt_kps[di[r]]; out [E', K]
      * from entry off[p0] on */
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gk, *o_gb, *o_ga, *o_gi, *o_dk, *o_di, *o_var,
+    PyObject *o_p[5], *o_gk, *o_gb, *o_ga, *o_gi, *o_dk, *o_di, *o_var,
         *o_out;
     Py_ssize_t p0, p1, gst, dst; /* row strides of gt_kps / dt_kps, in doubles */
-    if (!PyArg_ParseTuple(args, "OOOOOnnOnOOOOnOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &p0,
-                          &p1, &o_gk, &gst, &o_gb, &o_ga, &o_gi, &o_dk, &dst, &o_di, &o_var,
-                          &o_out))
+    if (!PyArg_ParseTuple(args, "OOOOOnnOnOOOOnOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4], &p0, &p1, &o_gk,
+                          &gst, &o_gb, &o_ga, &o_gi, &o_dk, &dst, &o_di, &o_var, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
+    PAIRS(o_p);
     BUF(gk, double, o_gk, 0);
     BUF(gb, double, o_gb, 0);
     BUF(ga, double, o_ga, 0);
@@ -1926,17 +1901,13 @@ static double np_sum(const double *a, i64 n) {
 
 /* oks_reduce(gs, ge, ds, de, off, p0, p1, gt_kps, gi, exp_e [E', K], out [E]) */
 static PyObject *py_oks_reduce(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gk, *o_gi, *o_ex, *o_out;
+    PyObject *o_p[5], *o_gk, *o_gi, *o_ex, *o_out;
     Py_ssize_t p0, p1, K, gst;
-    if (!PyArg_ParseTuple(args, "OOOOOnnnOnOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &p0, &p1, &K,
-                          &o_gk, &gst, &o_gi, &o_ex, &o_out))
+    if (!PyArg_ParseTuple(args, "OOOOOnnnOnOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4], &p0, &p1, &K, &o_gk,
+                          &gst, &o_gi, &o_ex, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
+    PAIRS(o_p);
     BUF(gk, double, o_gk, 0);
     BUF(gi, i64, o_gi, 0);
     BUF(ex, double, o_ex, 0);
