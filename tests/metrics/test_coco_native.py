@@ -100,6 +100,12 @@ SCAN_DOCS = [
     b'{"a": 1}',
     b'[{"a": 1}] x',
     b'[{}, {"a": 7}]',
+    # runs of backslashes before a quote (odd: escaped; even: the string's end)
+    b'[{"c": "x\\\\\\\\"}, {"a": 2}]',
+    b'[{"c": "\\\\\\"q\\\\", "a": 1}]',
+    b'[{"c": "\\\\", "a": 3}, {"c": "\\"\\"", "a": 4}]',
+    b'[{"c": "abc\\"}]',
+    b'[{"c": "abc\\',
 ]
 
 
@@ -229,6 +235,155 @@ def test_pair_rle_ious_identical_to_pycocotools():
         if nd and ng:
             want = np.asarray(mask_utils.iou(dts, gts, crowd.astype(np.uint8).tolist()))
             assert np.array_equal(got, want.reshape(nd, ng)), trial
+
+
+def _rle_string(counts) -> bytes:
+    """pycocotools' rleToString of any run lengths (zero runs anywhere included)."""
+    out, cnts = bytearray(), list(counts)
+    for i, x0 in enumerate(cnts):
+        x = int(x0) - (int(cnts[i - 2]) if i > 2 else 0)
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = (x != -1) if (c & 0x10) else (x != 0)
+            if more:
+                c |= 0x20
+            out.append(c + 48)
+    return bytes(out)
+
+
+def _odd_rles(rng, n, h, w):
+    """RLEs that pycocotools' encode never writes: runs of length 0 after the first one
+    (where rleIou's walk can stop early), long runs across columns."""
+    out = []
+    for _ in range(n):
+        total, runs = h * w, []
+        while total > 0:
+            r = int(rng.integers(0, max(2, total // 3) + 1))
+            r = min(r, total) if rng.random() < 0.8 else 0
+            runs.append(r)
+            total -= r
+        runs += [0] * int(rng.integers(0, 3))
+        out.append({"size": [h, w], "counts": _rle_string(runs)})
+    return out
+
+
+def test_pair_rle_ious_on_zero_runs_identical_to_pycocotools():
+    """Masks with zero-length runs in the middle (pycocotools' walk stops when both masks
+    reach one at once), through each input form (dicts, decoded counts, JSON spans with
+    the reader's boxes)."""
+    from visionbench.metrics.detection.coco_columns import RleColumn
+
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        h, w = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+        nd, ng = int(rng.integers(1, 9)), int(rng.integers(1, 6))
+        dts = _odd_rles(rng, nd, h, w) + _random_masks(rng, 2, h, w)
+        gts = _odd_rles(rng, ng, h, w) + _random_masks(rng, 1, h, w)
+        nd, ng = len(dts), len(gts)
+        crowd = (rng.random(ng) < 0.3).astype(bool)
+        off = np.array([0, nd * ng], dtype=np.int64)
+        want = np.asarray(mask_utils.iou(dts, gts, crowd.astype(np.uint8).tolist()))
+        want = want.reshape(nd, ng)
+        args = (np.array([0]), np.array([ng]), np.array([0]), np.array([nd]), off)
+        got = coco_native.pair_rle_ious(*args, gts, crowd, dts).reshape(nd, ng)
+        assert np.array_equal(got, want), trial
+        c, o, sz = coco_native.rle_counts(gts)
+        dec = coco_native.DecodedRles(c, o, sz)
+        dicts = [
+            {
+                **r,
+                "counts": bytes(r["counts"]).decode()
+                if isinstance(r["counts"], bytes)
+                else r["counts"],
+            }
+            for r in dts
+        ]
+        doc = json.dumps([{"segmentation": r} for r in dicts])
+        buf = np.frombuffer(doc.encode(), dtype=np.uint8)
+        starts = [m.end() for m in __import__("re").finditer(r'"segmentation": ', doc)]
+        spans = np.array([[a, doc.index("}", a) + 1] for a in starts], dtype=np.int64)
+        cs, size, area, box, st = coco_native.NATIVE.rle_json_spans(buf, spans)
+        assert st == 0
+        col = RleColumn(
+            buf, np.frombuffer(cs, np.int64)[: 2 * nd], np.frombuffer(size, np.int64)[: 2 * nd],
+            boxes=np.frombuffer(box, np.float64)[: 4 * nd],
+        )  # fmt: skip
+        assert np.array_equal(np.frombuffer(area, np.float64)[:nd], mask_utils.area(dts))
+        assert np.array_equal(
+            np.frombuffer(box, np.float64)[: 4 * nd].reshape(nd, 4), mask_utils.toBbox(dts)
+        )
+        got2 = coco_native.pair_rle_ious(*args, dec, crowd, col).reshape(nd, ng)
+        assert np.array_equal(got2, want), trial
+
+
+def test_rle_json_spans_refuses_what_the_validator_refuses():
+    """The C reader's checks of a counts string are those of check_segmentation: random
+    strings of the RLE alphabet (truncated numbers, over-long numbers, negative or
+    overflowing runs, wrong totals) are accepted by one exactly when by the other."""
+    from visionbench.metrics.detection.coco_segm_checks import check_segmentation
+    from visionbench.metrics.errors import MetricInputError
+
+    rng = np.random.default_rng(12)
+    alphabet = np.frombuffer(bytes(range(48, 112)), np.uint8)
+    seen = {True: 0, False: 0}
+    for trial in range(3000):
+        h, w = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+        if trial % 3 == 0:
+            runs = _odd_rles(rng, 1, h, w)[0]["counts"]
+            s = bytearray(runs)
+            if len(s) and rng.random() < 0.5:
+                s[int(rng.integers(0, len(s)))] = int(rng.choice(alphabet))
+            s = bytes(s)
+        else:
+            k = int(rng.integers(0, 9))
+            s = bytes(rng.choice(alphabet, k).tolist())
+        s = s.replace(b"\\", b"")  # (a backslash is written escaped in JSON: tested above)
+        seg = {"size": [h, w], "counts": s.decode()}
+        try:
+            check_segmentation(seg, h, w, src="x", ident="r")
+            ok = True
+        except MetricInputError:
+            ok = False
+        doc = json.dumps([{"segmentation": seg}]).encode()
+        buf = np.frombuffer(doc, dtype=np.uint8)
+        a, b = doc.index(b"segmentation") + len(b"segmentation") + 3, len(doc) - 2
+        *_, st = coco_native.NATIVE.rle_json_spans(buf, np.array([[a, b]]))
+        assert (st == 0) == ok, (s, h, w)
+        seen[ok] += 1
+    assert min(seen.values()) > 100
+
+
+def test_polys_to_rle_identical_to_pycocotools():
+    """The C rleFrPoly / rleMerge: random polygons (inside, across and outside the image
+    edges, degenerate, several per annotation) give frPyObjects + merge's counts."""
+    from visionbench.metrics.detection.coco_masks import _polys_to_rle
+
+    rng = np.random.default_rng(13)
+    for trial in range(40):
+        h, w = int(rng.integers(1, 60)), int(rng.integers(1, 60))
+        anns = []
+        for _ in range(int(rng.integers(1, 8))):
+            polys = []
+            for _ in range(int(rng.integers(1, 4))):
+                k = int(rng.integers(3, 12))
+                c = rng.uniform(-0.3, 1.3, 2) * (w, h)
+                r = rng.uniform(0, 1.5) * max(h, w)
+                xy = c + rng.uniform(-r, r, (k, 2))
+                if rng.random() < 0.3:
+                    xy = np.round(xy * 2) / 2  # on pixel edges and centres
+                polys.append(xy.reshape(-1).tolist())
+            anns.append(polys)
+        flat = [v for a in anns for q in a for v in q]
+        p_off = np.cumsum([0] + [len(q) for a in anns for q in a])
+        a_off = np.cumsum([0] + [len(a) for a in anns])
+        sizes = np.array([[h, w]] * len(anns), dtype=np.int64)
+        counts, off = _polys_to_rle(np.array(flat, np.float64), p_off, a_off, sizes)
+        for i, a in enumerate(anns):
+            ref = mask_utils.merge(mask_utils.frPyObjects(a, h, w))
+            c, o, _ = coco_native.rle_counts([ref])
+            assert np.array_equal(counts[off[i] : off[i + 1]], c[o[0] : o[1]]), (trial, i)
 
 
 def test_oks_identical_to_numpy_port():

@@ -57,14 +57,68 @@ static void release(Bufs *b) {
     b->n = 0;
 }
 
+/* type *var = the buffer of obj, var_len its length in bytes (returns NULL on error) */
 #define BUF(var, type, obj, w)                                       \
+    Py_ssize_t var##_len = 0;                                        \
     type *var = (type *)get_buf(&bufs, obj, w, &var##_len);          \
+    (void)var##_len;                                                 \
     if (!var) {                                                      \
         release(&bufs);                                              \
         return NULL;                                                 \
     }
 
-#define DECL_LEN(var) Py_ssize_t var##_len = 0
+/* the pairs' blocks: (image, category) pair p holds gts gs[p]..ge[p], dts ds[p]..de[p],
+ * its IoU matrix (dt x gt) at off[p] */
+typedef struct {
+    const i64 *gs, *ge, *ds, *de, *off;
+    i64 n;
+} Pairs;
+
+static int get_pairs(Bufs *b, PyObject *const *o, Pairs *P) {
+    Py_ssize_t len;
+    if (!(P->gs = get_buf(b, o[0], 0, &len)) || !(P->ge = get_buf(b, o[1], 0, NULL)) ||
+        !(P->ds = get_buf(b, o[2], 0, NULL)) || !(P->de = get_buf(b, o[3], 0, NULL)) ||
+        !(P->off = get_buf(b, o[4], 0, NULL)))
+        return -1;
+    P->n = len / 8;
+    return 0;
+}
+
+/* in a kernel: the pairs' blocks from objects o_p[0..5) as locals gs, ge, ds, de, off
+ * and n_pairs */
+#define PAIRS(o_p)                                                                   \
+    Pairs P_;                                                                        \
+    if (get_pairs(&bufs, o_p, &P_)) {                                                \
+        release(&bufs);                                                              \
+        return NULL;                                                                 \
+    }                                                                                \
+    const i64 *gs = P_.gs, *ge = P_.ge, *ds = P_.ds, *de = P_.de, *off = P_.off;     \
+    const i64 n_pairs = P_.n;                                                        \
+    (void)n_pairs
+
+/* scratch allocations freed together */
+typedef struct {
+    void *p[16];
+    int n, failed;
+} Mem;
+
+static void *mem_get(Mem *m, size_t bytes, int zeroed) {
+    void *p = m->n < 16 ? (zeroed ? calloc(1, bytes) : malloc(bytes)) : NULL;
+    if (!p) m->failed = 1;
+    if (m->n < 16) m->p[m->n++] = p;
+    return p;
+}
+
+static void mem_free(Mem *m) {
+    for (int i = 0; i < m->n; i++) free(m->p[i]);
+    m->n = 0;
+}
+
+static PyObject *no_memory(Mem *m, Bufs *b) {
+    mem_free(m);
+    release(b);
+    return PyErr_NoMemory();
+}
 
 /* ------------------------------------------------------------------ stable sort */
 /* stable merge sort of idx[0..n) by key[idx[i]] ascending (ties keep their order) */
@@ -106,9 +160,6 @@ static PyObject *py_group_order(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OnnOpO", &o_key, &n_fine, &div, &o_neg, &by_score, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(key);
-    DECL_LEN(neg);
-    DECL_LEN(order);
     BUF(key, i64, o_key, 0);
     BUF(neg, double, o_neg, 0);
     BUF(order, i64, o_out, 1);
@@ -147,10 +198,6 @@ static PyObject *py_segment_order_desc(PyObject *self, PyObject *args) {
     PyObject *o_base, *o_seg, *o_score, *o_out;
     if (!PyArg_ParseTuple(args, "OOOO", &o_base, &o_seg, &o_score, &o_out)) return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(base);
-    DECL_LEN(seg);
-    DECL_LEN(score);
-    DECL_LEN(order);
     BUF(base, i64, o_base, 0);
     BUF(seg, i64, o_seg, 0);
     BUF(score, double, o_score, 0);
@@ -184,30 +231,16 @@ static PyObject *py_segment_order_desc(PyObject *self, PyObject *args) {
 
 /* -------------------------------------------------------------- pair_box_ious */
 static PyObject *py_pair_box_ious(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gb, *o_gc, *o_db, *o_out;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gb, &o_gc,
-                          &o_db, &o_out))
+    PyObject *o_p[5], *o_gb, *o_gc, *o_db, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4], &o_gb, &o_gc, &o_db,
+                          &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(gs);
-    DECL_LEN(ge);
-    DECL_LEN(ds);
-    DECL_LEN(de);
-    DECL_LEN(off);
-    DECL_LEN(gb);
-    DECL_LEN(gc);
-    DECL_LEN(db);
-    DECL_LEN(out);
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
+    PAIRS(o_p);
     BUF(gb, double, o_gb, 0);
     BUF(gc, u8, o_gc, 0);
     BUF(db, double, o_db, 0);
     BUF(out, double, o_out, 1);
-    i64 n_pairs = gs_len / 8;
     Py_BEGIN_ALLOW_THREADS
     for (i64 p = 0; p < n_pairs; p++) {
         i64 g0 = gs[p], ng = ge[p] - g0, d0 = ds[p], nd = de[p] - d0, o = off[p];
@@ -238,33 +271,14 @@ static PyObject *py_pair_box_ious(PyObject *self, PyObject *args) {
 
 /* ---------------------------------------------------------------- match_pairs */
 static PyObject *py_match_pairs(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_ious, *o_garea, *o_gcrowd, *o_gign, *o_gzero,
-        *o_darea, *o_rng, *o_thr, *o_flags, *o_npig;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_ious,
-                          &o_garea, &o_gcrowd, &o_gign, &o_gzero, &o_darea, &o_rng, &o_thr,
-                          &o_flags, &o_npig))
+    PyObject *o_p[5], *o_ious, *o_garea, *o_gcrowd, *o_gign, *o_gzero, *o_darea, *o_rng, *o_thr,
+        *o_flags, *o_npig;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4], &o_ious, &o_garea,
+                          &o_gcrowd, &o_gign, &o_gzero, &o_darea, &o_rng, &o_thr, &o_flags,
+                          &o_npig))
         return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(gs);
-    DECL_LEN(ge);
-    DECL_LEN(ds);
-    DECL_LEN(de);
-    DECL_LEN(off);
-    DECL_LEN(ious);
-    DECL_LEN(garea);
-    DECL_LEN(gcrowd);
-    DECL_LEN(gign);
-    DECL_LEN(gzero);
-    DECL_LEN(darea);
-    DECL_LEN(rng);
-    DECL_LEN(thr);
-    DECL_LEN(flags);
-    DECL_LEN(npig);
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
+    PAIRS(o_p);
     BUF(ious, double, o_ious, 0);
     BUF(garea, double, o_garea, 0);
     BUF(gcrowd, u8, o_gcrowd, 0);
@@ -275,26 +289,19 @@ static PyObject *py_match_pairs(PyObject *self, PyObject *args) {
     BUF(thr, double, o_thr, 0);
     BUF(flags, u8, o_flags, 1);
     BUF(npig, i64, o_npig, 1);
-    i64 n_pairs = gs_len / 8, n_area = rng_len / 16, n_thr = thr_len / 8, n_dt = darea_len / 8;
+    i64 n_area = rng_len / 16, n_thr = thr_len / 8, n_dt = darea_len / 8;
     i64 max_g = 0, max_d = 0;
     for (i64 p = 0; p < n_pairs; p++) {
         if (ge[p] - gs[p] > max_g) max_g = ge[p] - gs[p];
         if (de[p] - ds[p] > max_d) max_d = de[p] - ds[p];
     }
-    double *best_iou = malloc(sizeof(double) * (max_d + 1));
-    i64 *cand = malloc(sizeof(i64) * (max_d + 1));
-    i64 *order = malloc(sizeof(i64) * (max_g + 1));
-    u8 *gig = malloc(max_g + 1);
-    u8 *gtm = malloc(max_g + 1);
-    if (!best_iou || !cand || !order || !gig || !gtm) {
-        free(best_iou);
-        free(cand);
-        free(order);
-        free(gig);
-        free(gtm);
-        release(&bufs);
-        return PyErr_NoMemory();
-    }
+    Mem mem = {.n = 0};
+    double *best_iou = mem_get(&mem, sizeof(double) * (max_d + 1), 0);
+    i64 *cand = mem_get(&mem, sizeof(i64) * (max_d + 1), 0);
+    i64 *order = mem_get(&mem, sizeof(i64) * (max_g + 1), 0);
+    u8 *gig = mem_get(&mem, max_g + 1, 0);
+    u8 *gtm = mem_get(&mem, max_g + 1, 0);
+    if (mem.failed) return no_memory(&mem, &bufs);
     Py_BEGIN_ALLOW_THREADS
     double thr_min = 1.0;
     for (i64 t = 0; t < n_thr; t++) {
@@ -368,11 +375,7 @@ static PyObject *py_match_pairs(PyObject *self, PyObject *args) {
         }
     }
     Py_END_ALLOW_THREADS
-    free(best_iou);
-    free(cand);
-    free(order);
-    free(gig);
-    free(gtm);
+    mem_free(&mem);
     release(&bufs);
     Py_RETURN_NONE;
 }
@@ -387,18 +390,6 @@ static PyObject *py_accumulate_ranked(PyObject *self, PyObject *args) {
                           &o_sc))
         return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(order);
-    DECL_LEN(cs);
-    DECL_LEN(ce);
-    DECL_LEN(score);
-    DECL_LEN(rank);
-    DECL_LEN(flags);
-    DECL_LEN(npig);
-    DECL_LEN(md);
-    DECL_LEN(rt);
-    DECL_LEN(prec);
-    DECL_LEN(rec);
-    DECL_LEN(sc);
     BUF(order, i64, o_order, 0);
     BUF(cs, i64, o_cs, 0);
     BUF(ce, i64, o_ce, 0);
@@ -417,24 +408,15 @@ static PyObject *py_accumulate_ranked(PyObject *self, PyObject *args) {
         for (i64 a = 0; a < A; a++)
             if (npig[k * A + a] > max_gt) max_gt = npig[k * A + a];
     size_t cells = (size_t)A * T * M;
-    double *tp_pr = malloc(sizeof(double) * cells * max_gt);
-    i64 *tp_pos = malloc(sizeof(i64) * cells * max_gt);
-    i64 *tp = malloc(sizeof(i64) * cells);
-    i64 *fp = malloc(sizeof(i64) * cells);
-    i64 *fp_all = malloc(sizeof(i64) * A * M + 8);
-    i64 *nd = malloc(sizeof(i64) * M + 8);
-    i64 *first = calloc(M + 1, sizeof(i64));
-    if (!tp_pr || !tp_pos || !tp || !fp || !fp_all || !nd || !first) {
-        free(tp_pr);
-        free(tp_pos);
-        free(tp);
-        free(fp);
-        free(fp_all);
-        free(nd);
-        free(first);
-        release(&bufs);
-        return PyErr_NoMemory();
-    }
+    Mem mem = {.n = 0};
+    double *tp_pr = mem_get(&mem, sizeof(double) * cells * max_gt, 0);
+    i64 *tp_pos = mem_get(&mem, sizeof(i64) * cells * max_gt, 0);
+    i64 *tp = mem_get(&mem, sizeof(i64) * cells, 0);
+    i64 *fp = mem_get(&mem, sizeof(i64) * cells, 0);
+    i64 *fp_all = mem_get(&mem, sizeof(i64) * A * M + 8, 0);
+    i64 *nd = mem_get(&mem, sizeof(i64) * M + 8, 0);
+    i64 *first = mem_get(&mem, sizeof(i64) * (M + 1), 1);
+    if (mem.failed) return no_memory(&mem, &bufs);
 #define CELL(a, t, m) ((((a) * T) + (t)) * M + (m))
 #define P5(t, r, k, a, m) (((((t) * R + (r)) * K + (k)) * A + (a)) * M + (m))
     Py_BEGIN_ALLOW_THREADS
@@ -524,13 +506,7 @@ static PyObject *py_accumulate_ranked(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
 #undef CELL
 #undef P5
-    free(tp_pr);
-    free(tp_pos);
-    free(tp);
-    free(fp);
-    free(fp_all);
-    free(nd);
-    free(first);
+    mem_free(&mem);
     release(&bufs);
     Py_RETURN_NONE;
 }
@@ -550,16 +526,19 @@ static inline i64 ws(const u8 *b, i64 i, i64 n) {
     return i;
 }
 
+/* the end of the string opening at b[i]: past the first quote that an escaping backslash
+ * does not take (one after an odd run of backslashes is taken), or -1. The numba twin
+ * walks byte by byte; memchr finds the quotes (RLE counts strings are long). */
 static i64 skip_string(const u8 *b, i64 i, i64 n) {
-    i++;
+    i64 s = i + 1;
+    i = s;
     while (i < n) {
-        u8 c = b[i];
-        if (c == BS_)
-            i += 2;
-        else if (c == Q_)
-            return i + 1;
-        else
-            i++;
+        const u8 *q = memchr(b + i, Q_, n - i);
+        if (!q) return -1;
+        i64 k = q - b, e = k;
+        while (e > s && b[e - 1] == BS_) e--;
+        if ((k - e) % 2 == 0) return k + 1;
+        i = k + 1;
     }
     return -1;
 }
@@ -709,13 +688,6 @@ static PyObject *py_scan_objects(PyObject *self, PyObject *args) {
                           &o_vals, &o_pres, &drop_pages))
         return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(b);
-    DECL_LEN(kb);
-    DECL_LEN(ko);
-    DECL_LEN(w);
-    DECL_LEN(co);
-    DECL_LEN(vals);
-    DECL_LEN(pres);
     BUF(b, u8, o_b, 0);
     BUF(kb, u8, o_kb, 0);
     BUF(ko, i64, o_ko, 0);
@@ -875,7 +847,6 @@ static PyObject *py_count_byte(PyObject *self, PyObject *args) {
     int byte;
     if (!PyArg_ParseTuple(args, "Onni", &o_b, &start, &end, &byte)) return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(b);
     BUF(b, u8, o_b, 0);
     if (end > b_len) end = b_len;
     i64 c = 0;
@@ -897,10 +868,6 @@ static PyObject *py_object_spans(PyObject *self, PyObject *args) {
     PyObject *o_b, *o_kb, *o_ko, *o_sp;
     if (!PyArg_ParseTuple(args, "OOOO", &o_b, &o_kb, &o_ko, &o_sp)) return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(b);
-    DECL_LEN(kb);
-    DECL_LEN(ko);
-    DECL_LEN(sp);
     BUF(b, u8, o_b, 0);
     BUF(kb, u8, o_kb, 0);
     BUF(ko, i64, o_ko, 0);
@@ -947,9 +914,107 @@ done:;
 }
 
 /* ================================================================ RLE (maskApi.c) */
-/* rle_from_strings(list of bytes/str, ...) -> (counts uint32 bytes, offsets int64 bytes)
- * pycocotools' rleFrString for each string: counts of string i are
- * counts[off[i]:off[i+1]]. */
+/* What a pass over an RLE's counts learns besides the counts. */
+typedef struct {
+    uint64_t sum; /* the runs' total (h * w for a valid RLE) */
+    u32 area;     /* the odd runs' total, wrapping as pycocotools' rleArea (uint) */
+    int zero;     /* a run of length 0 after the first one */
+} RleInfo;
+
+static void rle_info(const u32 *c, i64 m, RleInfo *info) {
+    uint64_t even = 0, odd = 0;
+    u32 area = 0;
+    int zero = 0;
+    i64 j = 1;
+    for (; j + 1 < m; j += 2) { /* runs j (foreground), j + 1 */
+        even += c[j + 1];
+        odd += c[j];
+        area += c[j];
+        zero |= (c[j] == 0) | (c[j + 1] == 0);
+    }
+    if (j < m) {
+        odd += c[j];
+        area += c[j];
+        zero |= c[j] == 0;
+    }
+    info->sum = (m ? c[0] : 0) + even + odd;
+    info->area = area;
+    info->zero = zero;
+}
+
+/* pycocotools' rleFrString on s[0..len), exactly (it reads up to a NUL and checks
+ * nothing) -> the counts in out, returns their number (at most len) */
+static i64 decode_string(const u8 *s, i64 len, u32 *out) {
+    i64 m = 0, p = 0;
+    while (p < len && s[p]) {
+        long x = 0;
+        int k = 0, more = 1;
+        while (more) {
+            char ch = (p < len) ? (char)(s[p] - 48) : (char)(-48);
+            x |= (ch & 0x1f) << 5 * k;
+            more = ch & 0x20;
+            p++;
+            k++;
+            if (!more && (ch & 0x10)) x |= -1 << 5 * k;
+            if (p > len) break;
+        }
+        if (m > 2) x += (long)out[m - 2];
+        out[m++] = (u32)x;
+    }
+    return m;
+}
+
+/* The counts of a compressed RLE as written in JSON at b[p..end), up to the first byte
+ * outside '0'..'o' (its closing quote; a backslash is written "\\\\"): pycocotools'
+ * rleFrString, checking as it goes that every number has at most 6 characters and is
+ * complete, and that every run length lies in [0, 2**32) (pycocotools stores uint).
+ * One pass, few branches (most counts are one character). Returns the number of counts
+ * written to out, or -1 (invalid); *stop: the offset it stopped at. */
+static i64 decode_json(const u8 *b, i64 p, i64 end, u32 *out, i64 *stop, RleInfo *info) {
+    i64 m = 0;
+    uint64_t bad = 0;
+    u32 p1 = 0, p2 = 0; /* out[m - 1], out[m - 2] */
+    while (p < end) {
+        u32 v = (u32)b[p] - 48u;
+        uint64_t x;
+        if (v < 32u) { /* a one-character number (most are): 5 bits, signed */
+            x = (uint64_t)(int64_t)((int32_t)(v ^ 16u) - 16);
+            p++;
+        } else {
+            if (v > 63u) break; /* the closing quote (or a byte outside the alphabet) */
+            unsigned sh = 0;    /* continuation characters ('P'..'o'), then a last one */
+            x = 0;
+            for (;;) {
+                if (v == 44u) { /* '\\' */
+                    if (p + 1 >= end || b[p + 1] != BS_) goto invalid;
+                    p += 2;
+                } else
+                    p++;
+                x |= (uint64_t)(v & 31u) << sh;
+                sh += 5;
+                if (!(v & 32u)) break;
+                if (sh >= 30 || p >= end) goto invalid; /* a 7th character, or cut off */
+                v = (u32)b[p] - 48u;
+                if (v > 63u) goto invalid;
+            }
+            x |= ((uint64_t)0 - ((v >> 4) & 1u)) << sh; /* negative: sign-extended */
+        }
+        if (m > 2) x += p2; /* (mod 2**64: a negative sum stays huge) */
+        bad |= x >> 32;     /* a run outside [0, 2**32) */
+        out[m++] = (u32)x;
+        p2 = p1;
+        p1 = (u32)x;
+    }
+    *stop = p;
+    rle_info(out, m, info);
+    return bad ? -1 : m;
+invalid:
+    *stop = p;
+    return -1;
+}
+
+/* rle_from_strings(list of bytes/str) -> (counts uint32 bytes, offsets int64 bytes):
+ * pycocotools' rleFrString of each string; string i's counts are counts[off[i]:off[i+1]]. */
 static PyObject *py_rle_from_strings(PyObject *self, PyObject *args) {
     PyObject *seq;
     if (!PyArg_ParseTuple(args, "O", &seq)) return NULL;
@@ -980,7 +1045,6 @@ static PyObject *py_rle_from_strings(PyObject *self, PyObject *args) {
     }
     u32 *cnts = (u32 *)PyBytes_AS_STRING(cnt_b);
     i64 *off = (i64 *)PyBytes_AS_STRING(off_b);
-    i64 m_all = 0;
     off[0] = 0;
     for (Py_ssize_t q = 0; q < n; q++) {
         PyObject *o = items[q];
@@ -989,92 +1053,20 @@ static PyObject *py_rle_from_strings(PyObject *self, PyObject *args) {
         if (PyBytes_Check(o)) {
             s = PyBytes_AS_STRING(o);
             len = PyBytes_GET_SIZE(o);
-        } else {
-            s = PyUnicode_AsUTF8AndSize(o, &len);
-            if (!s) {
-                Py_DECREF(cnt_b);
-                Py_DECREF(off_b);
-                Py_DECREF(fast);
-                return NULL;
-            }
+        } else if (!(s = PyUnicode_AsUTF8AndSize(o, &len))) {
+            Py_DECREF(cnt_b);
+            Py_DECREF(off_b);
+            Py_DECREF(fast);
+            return NULL;
         }
-        u32 *c = cnts + m_all;
-        i64 m = 0, p = 0;
-        /* pycocotools reads up to the first NUL */
-        while (p < len && s[p]) {
-            long x = 0;
-            int k = 0, more = 1;
-            while (more) {
-                char ch = (p < len) ? (char)(s[p] - 48) : (char)(-48);
-                x |= (ch & 0x1f) << 5 * k;
-                more = ch & 0x20;
-                p++;
-                k++;
-                if (!more && (ch & 0x10)) x |= -1 << 5 * k;
-                if (p > len) break;
-            }
-            if (m > 2) x += (long)c[m - 2];
-            c[m++] = (u32)x;
-        }
-        m_all += m;
-        off[q + 1] = m_all;
+        off[q + 1] = off[q] + decode_string((const u8 *)s, len, cnts + off[q]);
     }
     Py_DECREF(fast);
     return Py_BuildValue("(NN)", cnt_b, off_b);
 }
 
-/* RLE counts from a counts string (pycocotools rleFrString).
- * mode 0: the string's bytes as pycocotools reads them (up to a NUL);
- * mode 1: the string as written in JSON and already validated by rle_json_spans
- * ('\\' escapes a backslash). Returns the number of counts written to out. */
-static i64 decode_counts(const u8 *s, i64 len, int mode, u32 *out) {
-    i64 m = 0, p = 0;
-    if (mode == 2) { /* already decoded: s is a uint32 array, len counts */
-        memcpy(out, s, sizeof(u32) * len);
-        return len;
-    }
-    if (mode == 0) {
-        while (p < len && s[p]) {
-            long x = 0;
-            int k = 0, more = 1;
-            while (more) {
-                char ch = (p < len) ? (char)(s[p] - 48) : (char)(-48);
-                x |= (ch & 0x1f) << 5 * k;
-                more = ch & 0x20;
-                p++;
-                k++;
-                if (!more && (ch & 0x10)) x |= -1 << 5 * k;
-                if (p > len) break;
-            }
-            if (m > 2) x += (long)out[m - 2];
-            out[m++] = (u32)x;
-        }
-        return m;
-    }
-    while (p < len) {
-        long x = 0;
-        int k = 0, more = 1;
-        while (more && p < len) {
-            char ch = (char)(s[p] - 48);
-            x |= (long)(ch & 0x1f) << 5 * k;
-            more = ch & 0x20;
-            p += s[p] == BS_ ? 2 : 1;
-            k++;
-            if (!more && (ch & 0x10)) x |= -1L << 5 * k;
-        }
-        if (m > 2) x += (long)out[m - 2];
-        out[m++] = (u32)x;
-    }
-    return m;
-}
-
 static void rle_bbox(const u32 *cnts, i64 m, u32 h, u32 w, double *bb);
 
-/* rle_json_spans(buf, spans [N, 2] int64) -> (counts spans [N, 2], sizes [N, 2], area [N],
- * bbox [N, 4] as bytes, status): each span must hold exactly {"size": [h, w], "counts":
- * "<RLE>"} (keys in any order, no escapes but '\\', counts characters in '0'..'o', at
- * most 6 per count, the counts summing to h * w); anything else is status 1 (the caller
- * falls back to the full parser). area and bbox are pycocotools' area() and toBbox(). */
 static int parse_uint(const u8 *b, i64 *pi, i64 n, i64 *out) {
     i64 i = *pi, v = 0, s0 = i;
     while (i < n && b[i] >= 48 && b[i] <= 57 && i - s0 < 12) v = v * 10 + (b[i++] - 48);
@@ -1084,12 +1076,68 @@ static int parse_uint(const u8 *b, i64 *pi, i64 n, i64 *out) {
     return 0;
 }
 
+/* b[*pi] (after white space) must be byte c: steps past it and the white space after */
+static inline int expect(const u8 *b, i64 *pi, i64 end, u8 c) {
+    i64 i = ws(b, *pi, end);
+    if (i >= end || b[i] != c) return 1;
+    *pi = ws(b, i + 1, end);
+    return 0;
+}
+
+/* One RLE {"size": [h, w], "counts": "<RLE>"} spanning exactly b[i..end) (keys in either
+ * order, nothing else), its counts decoded into out and checked (decode_json; their sum
+ * is left to the caller): 0, or 1 (anything else) */
+typedef struct {
+    i64 h, w, cs, ce, m;
+    RleInfo info;
+} RleObject;
+
+static int parse_rle_object(const u8 *b, i64 i, i64 end, u32 *out, RleObject *r) {
+    r->h = r->w = r->cs = -1;
+    if (expect(b, &i, end, LB_)) return 1;
+    for (;;) {
+        if (i >= end || b[i] != Q_) return 1;
+        i64 ks = i + 1, ke = ks;
+        while (ke < end && b[ke] != Q_ && b[ke] != BS_) ke++;
+        if (ke >= end || b[ke] != Q_) return 1;
+        i = ke + 1;
+        if (expect(b, &i, end, CL_)) return 1;
+        if (ke - ks == 4 && memcmp(b + ks, "size", 4) == 0 && r->h < 0) {
+            if (expect(b, &i, end, LK_) || parse_uint(b, &i, end, &r->h) ||
+                expect(b, &i, end, CM_) || parse_uint(b, &i, end, &r->w))
+                return 1;
+            i = ws(b, i, end);
+            if (i >= end || b[i] != RK_) return 1;
+            i++;
+        } else if (ke - ks == 6 && memcmp(b + ks, "counts", 6) == 0 && r->cs < 0) {
+            if (i >= end || b[i] != Q_) return 1;
+            r->cs = i + 1;
+            r->m = decode_json(b, r->cs, end, out, &r->ce, &r->info);
+            if (r->m < 0 || r->ce >= end || b[r->ce] != Q_) return 1;
+            i = r->ce + 1;
+        } else
+            return 1;
+        i = ws(b, i, end);
+        if (i < end && b[i] == CM_) {
+            i = ws(b, i + 1, end);
+            continue;
+        }
+        if (i < end && b[i] == RB_) break;
+        return 1;
+    }
+    if (ws(b, i + 1, end) != end || r->h < 0 || r->cs < 0) return 1;
+    return r->h > 0xFFFFFFFFL || r->w > 0xFFFFFFFFL;
+}
+
+/* rle_json_spans(buf, spans [N, 2] int64) -> (counts spans [N, 2], sizes [N, 2], area [N],
+ * bbox [N, 4] as bytes, status): each span must hold exactly {"size": [h, w], "counts":
+ * "<RLE>"} (keys in any order, no escapes but '\\', counts characters in '0'..'o', at
+ * most 6 per count, the counts summing to h * w); anything else is status 1 (the caller
+ * falls back to the full parser). area and bbox are pycocotools' area() and toBbox(). */
 static PyObject *py_rle_json_spans(PyObject *self, PyObject *args) {
     PyObject *o_b, *o_sp;
     if (!PyArg_ParseTuple(args, "OO", &o_b, &o_sp)) return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(b);
-    DECL_LEN(sp);
     BUF(b, u8, o_b, 0);
     BUF(sp, i64, o_sp, 0);
     const i64 n = sp_len / 16;
@@ -1116,138 +1164,19 @@ static PyObject *py_rle_json_spans(PyObject *self, PyObject *args) {
     double *bbox = (double *)PyBytes_AS_STRING(bb_b);
     int status = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (i64 q = 0; q < n && !status; q++) {
-        i64 i = sp[2 * q], end = sp[2 * q + 1];
-        i64 h = -1, w = -1, cs = -1, ce = -1;
-        i = ws(b, i, end);
-        if (i >= end || b[i] != LB_) {
+    for (i64 q = 0; q < n; q++) {
+        RleObject r;
+        if (parse_rle_object(b, sp[2 * q], sp[2 * q + 1], scratch, &r) ||
+            r.info.sum != (uint64_t)r.h * (uint64_t)r.w) {
             status = 1;
             break;
         }
-        i = ws(b, i + 1, end);
-        for (;;) {
-            if (i >= end || b[i] != Q_) {
-                status = 1;
-                break;
-            }
-            i64 ks = i + 1, ke = ks;
-            while (ke < end && b[ke] != Q_ && b[ke] != BS_) ke++;
-            if (ke >= end || b[ke] != Q_) {
-                status = 1;
-                break;
-            }
-            i = ws(b, ke + 1, end);
-            if (i >= end || b[i] != CL_) {
-                status = 1;
-                break;
-            }
-            i = ws(b, i + 1, end);
-            if (ke - ks == 4 && memcmp(b + ks, "size", 4) == 0 && h < 0) {
-                if (i >= end || b[i] != LK_) {
-                    status = 1;
-                    break;
-                }
-                i = ws(b, i + 1, end);
-                if (parse_uint(b, &i, end, &h)) {
-                    status = 1;
-                    break;
-                }
-                i = ws(b, i, end);
-                if (i >= end || b[i] != CM_) {
-                    status = 1;
-                    break;
-                }
-                i = ws(b, i + 1, end);
-                if (parse_uint(b, &i, end, &w)) {
-                    status = 1;
-                    break;
-                }
-                i = ws(b, i, end);
-                if (i >= end || b[i] != RK_) {
-                    status = 1;
-                    break;
-                }
-                i++;
-            } else if (ke - ks == 6 && memcmp(b + ks, "counts", 6) == 0 && cs < 0) {
-                if (i >= end || b[i] != Q_) {
-                    status = 1;
-                    break;
-                }
-                cs = i + 1;
-                ce = cs;
-                while (ce < end && b[ce] >= 48 && b[ce] <= 111) {
-                    if (b[ce] == BS_) {
-                        if (ce + 1 >= end || b[ce + 1] != BS_) break;
-                        ce += 2;
-                    } else
-                        ce++;
-                }
-                if (ce >= end || b[ce] != Q_) {
-                    status = 1;
-                    break;
-                }
-                i = ce + 1;
-            } else {
-                status = 1;
-                break;
-            }
-            i = ws(b, i, end);
-            if (i < end && b[i] == CM_) {
-                i = ws(b, i + 1, end);
-                continue;
-            }
-            if (i < end && b[i] == RB_) {
-                i = ws(b, i + 1, end);
-                if (i != end) status = 1;
-                break;
-            }
-            status = 1;
-            break;
-        }
-        if (status || h < 0 || cs < 0 || h > 0xFFFFFFFFL || w > 0xFFFFFFFFL) {
-            status = 1;
-            break;
-        }
-        /* validate the string: at most 6 characters per count, no negative or wrapped
-         * count, the counts summing to h * w */
-        i64 m = 0, p = cs;
-        uint64_t sum = 0;
-        while (p < ce) {
-            long x = 0;
-            int k = 0, more = 1;
-            while (more) {
-                if (p >= ce || k > 5) {
-                    status = 1;
-                    break;
-                }
-                char ch = (char)(b[p] - 48);
-                x |= (long)(ch & 0x1f) << 5 * k;
-                more = ch & 0x20;
-                p += b[p] == BS_ ? 2 : 1;
-                k++;
-                if (!more && (ch & 0x10)) x |= -1L << 5 * k;
-            }
-            if (status) break;
-            if (m > 2) x += (long)scratch[m - 2];
-            if (x < 0 || x > 0xFFFFFFFFL) {
-                status = 1;
-                break;
-            }
-            scratch[m++] = (u32)x;
-            sum += (u32)x;
-        }
-        if (status || sum != (uint64_t)h * (uint64_t)w) {
-            status = 1;
-            break;
-        }
-        u32 ar = 0;
-        for (i64 j = 1; j < m; j += 2) ar += scratch[j];
-        area[q] = (double)ar;
-        rle_bbox(scratch, m, (u32)h, (u32)w, bbox + 4 * q);
-        cspan[2 * q] = cs;
-        cspan[2 * q + 1] = ce;
-        siz[2 * q] = h;
-        siz[2 * q + 1] = w;
+        area[q] = (double)r.info.area;
+        rle_bbox(scratch, r.m, (u32)r.h, (u32)r.w, bbox + 4 * q);
+        cspan[2 * q] = r.cs;
+        cspan[2 * q + 1] = r.ce;
+        siz[2 * q] = r.h;
+        siz[2 * q + 1] = r.w;
     }
     Py_END_ALLOW_THREADS
     free(scratch);
@@ -1255,18 +1184,35 @@ static PyObject *py_rle_json_spans(PyObject *self, PyObject *args) {
     return Py_BuildValue("(NNNNi)", cs_b, siz_b, area_b, bb_b, status);
 }
 
-/* bounding box [x, y, w, h] of an RLE (pycocotools 2.0.8+ rleToBbox) */
-static void rle_bbox(const u32 *cnts, i64 m, u32 h, u32 w, double *bb) {
-    u32 xs, ys, xe, ye, cc;
-    m = (m / 2) * 2;
-    xs = w;
-    ys = h;
-    xe = ye = 0;
-    cc = 0;
-    if (m == 0) {
-        bb[0] = bb[1] = bb[2] = bb[3] = 0;
-        return;
+/* rleToBbox's running box of the foreground runs seen so far */
+typedef struct {
+    u32 xs, ys, xe, ye, h;
+} BoxAcc;
+
+/* a foreground run from (x_start, y_start) to (x_end, y_end), column-major */
+static inline void box_add(BoxAcc *b, u32 x_start, u32 y_start, u32 x_end, u32 y_end) {
+    b->xs = b->xs < x_start ? b->xs : x_start;
+    b->xe = b->xe > x_end ? b->xe : x_end;
+    if (x_start < x_end) {
+        b->ys = 0;
+        b->ye = b->h - 1;
+    } else {
+        b->ys = b->ys < y_start ? b->ys : y_start;
+        b->ye = b->ye > y_end ? b->ye : y_end;
     }
+}
+
+static inline void box_out(const BoxAcc *b, double *bb) {
+    bb[0] = b->xs;
+    bb[2] = b->xe - b->xs + 1;
+    bb[1] = b->ys;
+    bb[3] = b->ye - b->ys + 1;
+}
+
+/* bounding box [x, y, w, h] of an RLE (pycocotools 2.0.8+ rleToBbox), line by line */
+static void rle_bbox_div(const u32 *cnts, i64 m, u32 h, u32 w, double *bb) {
+    BoxAcc b = {w, h, 0, 0, h};
+    u32 cc = 0;
     for (i64 j = 0; j < m; j++) {
         u32 st = cc;
         cc += cnts[j];
@@ -1274,20 +1220,52 @@ static void rle_bbox(const u32 *cnts, i64 m, u32 h, u32 w, double *bb) {
         if (cnts[j] == 0) continue;
         u32 y_start = st % h, x_start = (st - y_start) / h;
         u32 y_end = (cc - 1) % h, x_end = (cc - 1 - y_end) / h;
-        xs = xs < x_start ? xs : x_start;
-        xe = xe > x_end ? xe : x_end;
-        if (x_start < x_end) {
-            ys = 0;
-            ye = h - 1;
-        } else {
-            ys = ys < y_start ? ys : y_start;
-            ye = ye > y_end ? ye : y_end;
+        box_add(&b, x_start, y_start, x_end, y_end);
+    }
+    box_out(&b, bb);
+}
+
+/* column *col and row of pixel pos, given that of an earlier pixel (*base = *col * h):
+ * no division for the next column, which is where a mask's next run usually starts */
+static inline u32 locate(u32 pos, u32 h, u32 *col, u32 *base) {
+    u32 d = pos - *base;
+    if (d >= h) {
+        d -= h;
+        *col += 1;
+        *base += h;
+        if (d >= h) {
+            u32 q = d / h;
+            *col += q;
+            *base += q * h;
+            d -= q * h;
         }
     }
-    bb[0] = xs;
-    bb[2] = xe - xs + 1;
-    bb[1] = ys;
-    bb[3] = ye - ys + 1;
+    return d;
+}
+
+/* rleToBbox: rle_bbox_div's result; while no position can wrap (h * w < 2**32: every
+ * position lies below it) it tracks the column instead of dividing */
+static void rle_bbox(const u32 *cnts, i64 m, u32 h, u32 w, double *bb) {
+    m = (m / 2) * 2;
+    if (m == 0) {
+        bb[0] = bb[1] = bb[2] = bb[3] = 0;
+        return;
+    }
+    if (h == 0 || (uint64_t)h * w > 0xFFFFFFFFull) {
+        rle_bbox_div(cnts, m, h, w, bb);
+        return;
+    }
+    BoxAcc b = {w, h, 0, 0, h};
+    u32 cc = 0, col = 0, base = 0;
+    for (i64 j = 0; j < m; j += 2) {
+        u32 st = cc + cnts[j];
+        cc = st + cnts[j + 1];
+        if (cnts[j + 1] == 0) continue;
+        u32 y_start = locate(st, h, &col, &base), x_start = col;
+        u32 y_end = locate(cc - 1, h, &col, &base), x_end = col;
+        box_add(&b, x_start, y_start, x_end, y_end);
+    }
+    box_out(&b, bb);
 }
 
 /* rle_area_bbox(counts, off, h[N], w[N], area out [N] f64, bbox out [N,4] f64) */
@@ -1295,12 +1273,6 @@ static PyObject *py_rle_area_bbox(PyObject *self, PyObject *args) {
     PyObject *o_c, *o_off, *o_h, *o_w, *o_area, *o_bb;
     if (!PyArg_ParseTuple(args, "OOOOOO", &o_c, &o_off, &o_h, &o_w, &o_area, &o_bb)) return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(c);
-    DECL_LEN(off);
-    DECL_LEN(h);
-    DECL_LEN(w);
-    DECL_LEN(area);
-    DECL_LEN(bb);
     BUF(c, u32, o_c, 0);
     BUF(off, i64, o_off, 0);
     BUF(h, i64, o_h, 0);
@@ -1312,9 +1284,9 @@ static PyObject *py_rle_area_bbox(PyObject *self, PyObject *args) {
     for (i64 i = 0; i < n; i++) {
         const u32 *ci = c + off[i];
         i64 m = off[i + 1] - off[i];
-        u32 a = 0;
-        for (i64 j = 1; j < m; j += 2) a += ci[j];
-        area[i] = (double)a;
+        RleInfo info;
+        rle_info(ci, m, &info);
+        area[i] = (double)info.area;
         rle_bbox(ci, m, (u32)h[i], (u32)w[i], bb + 4 * i);
     }
     Py_END_ALLOW_THREADS
@@ -1322,169 +1294,275 @@ static PyObject *py_rle_area_bbox(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* pair_rle_ious(gs, ge, ds, de, off, gt..., dt..., out): like pair_box_ious, for RLE
- * masks (maskApi.c rleIou, dt x gt). Each side is (buf, spans [N, 2], mode, index [n],
- * h [N], w [N], and for the gts crowd [n]): row r is the counts string
- * buf[spans[index[r]]] (see decode_counts for mode). A pair of masks of different sizes
- * gets -1 where their boxes overlap, as pycocotools. */
+/* ------------------------------------------------------------------ mask IoU */
+/* One side of pair_rle_ious, from a tuple (buf, spans [N, 2], mode, index [n], h [N],
+ * w [N], box [N, 4] or empty): row r is the counts of mask index[r], stored at
+ * buf[spans[index[r]]] as a counts string (mode 0: pycocotools' reading of its bytes;
+ * 1: JSON, validated by rle_json_spans) or as uint32 counts (mode 2; spans in counts).
+ * box: the masks' rleToBbox when known (then a mask whose box meets no gt's is never
+ * decoded). */
 typedef struct {
     const u8 *buf;
     const i64 *spans, *index, *h, *w;
+    const double *box;
+    i64 n;
     int mode;
 } RleSide;
 
+static int get_side(Bufs *bufs, PyObject *t, RleSide *s) {
+    PyObject *o_b, *o_sp, *o_i, *o_h, *o_w, *o_box;
+    if (!PyArg_ParseTuple(t, "OOiOOOO", &o_b, &o_sp, &s->mode, &o_i, &o_h, &o_w, &o_box))
+        return -1;
+    Py_ssize_t n_i, n_box;
+    if (!(s->buf = get_buf(bufs, o_b, 0, NULL)) || !(s->spans = get_buf(bufs, o_sp, 0, NULL)) ||
+        !(s->index = get_buf(bufs, o_i, 0, &n_i)) || !(s->h = get_buf(bufs, o_h, 0, NULL)) ||
+        !(s->w = get_buf(bufs, o_w, 0, NULL)) || !(s->box = get_buf(bufs, o_box, 0, &n_box)))
+        return -1;
+    s->n = n_i / 8;
+    if (n_box == 0) s->box = NULL;
+    return 0;
+}
+
+typedef struct {
+    const u32 *c;
+    i64 m;
+    RleInfo info;
+} Mask;
+
+/* the counts of row r of side s: decoded into scratch (modes 0, 1) or in place (mode 2);
+ * scratch holds the longest string's length */
+static void get_mask(const RleSide *s, i64 r, u32 *scratch, Mask *k) {
+    i64 j = s->index[r], s0 = s->spans[2 * j], len = s->spans[2 * j + 1] - s0;
+    if (s->mode == 2) {
+        k->c = (const u32 *)s->buf + s0;
+        k->m = len;
+        rle_info(k->c, len, &k->info);
+        return;
+    }
+    k->c = scratch;
+    if (s->mode == 1) {
+        i64 stop;
+        k->m = decode_json(s->buf, s0, s0 + len, scratch, &stop, &k->info);
+        if (k->m >= 0) return;
+    } /* (an invalid string in mode 1 cannot reach here: rle_json_spans refused it) */
+    k->m = decode_string(s->buf + s0, len, scratch);
+    rle_info(scratch, k->m, &k->info);
+}
+
+static i64 side_longest(const RleSide *s) {
+    i64 L = 1;
+    for (i64 r = 0; r < s->n; r++) {
+        i64 j = s->index[r], l = s->spans[2 * j + 1] - s->spans[2 * j];
+        if (l > L) L = l;
+    }
+    return L;
+}
+
+/* pycocotools' rleIou for one pair of masks of one size, line by line */
+static double iou_walk(const Mask *A, const Mask *B, int crowd) {
+    const u32 *a_ = A->c, *b_ = B->c;
+    i64 ka = A->m, kb = B->m, a = 1, b = 1;
+    u32 ca = a_[0], cb = b_[0], c, ct = 1, inter = 0, uni = 0;
+    int va = 0, vb = 0;
+    while (ct > 0) {
+        c = ca < cb ? ca : cb;
+        if (va || vb) {
+            uni += c;
+            if (va && vb) inter += c;
+        }
+        ct = 0;
+        ca -= c;
+        if (!ca && a < ka) {
+            ca = a_[a++];
+            va = !va;
+        }
+        ct += ca;
+        cb -= c;
+        if (!cb && b < kb) {
+            cb = b_[b++];
+            vb = !vb;
+        }
+        ct += cb;
+    }
+    if (inter == 0)
+        uni = 1;
+    else if (crowd)
+        uni = A->info.area;
+    return (double)inter / (double)uni;
+}
+
+/* rleIou's value by another road, for masks of one size h * w <= 2**31 - 1 whose runs
+ * both add up to it, not both with a run of length 0 after their first (the one case
+ * where pycocotools' walk stops before the end: both sides at such a run at once):
+ * there the walk's union is |A| + |B| - |A & B| and its intersection is what lies in
+ * the pixels [lo, hi), those of the boxes' overlap, the only ones walked here. */
+static double iou_overlap(const Mask *A, const Mask *B, int crowd, uint64_t lo, uint64_t hi) {
+    const u32 *a_ = A->c, *b_ = B->c;
+    const i64 ka = A->m, kb = B->m;
+    /* foreground runs only (the odd ones): run ia spans [sa, sa + a_[ia]) */
+    i64 ia = 1, ib = 1;
+    uint64_t sa = a_[0], sb = b_[0], inter = 0;
+    while (ia < ka && sa + a_[ia] <= lo) {
+        sa += a_[ia];
+        if (ia + 1 < ka) sa += a_[ia + 1];
+        ia += 2;
+    }
+    while (ib < kb && sb + b_[ib] <= lo) {
+        sb += b_[ib];
+        if (ib + 1 < kb) sb += b_[ib + 1];
+        ib += 2;
+    }
+    while (ia < ka && ib < kb && sa < hi && sb < hi) {
+        uint64_t ea = sa + a_[ia], eb = sb + b_[ib];
+        uint64_t s0 = sa > sb ? sa : sb, e0 = ea < eb ? ea : eb;
+        if (e0 > s0) inter += e0 - s0;
+        if (ea <= eb) {
+            sa = ea + (ia + 1 < ka ? a_[ia + 1] : 0);
+            ia += 2;
+        } else {
+            sb = eb + (ib + 1 < kb ? b_[ib + 1] : 0);
+            ib += 2;
+        }
+    }
+    if (inter == 0) return 0.0; /* (pycocotools: union 1, 0 / 1) */
+    uint64_t uni = crowd ? A->info.area : (uint64_t)A->info.area + B->info.area - inter;
+    return (double)inter / (double)uni;
+}
+
+/* pair_rle_ious(gs, ge, ds, de, off, gt side, gt crowd [n_g], dt side, out): like
+ * pair_box_ious, for RLE masks (maskApi.c rleIou, dt x gt); sides as get_side. A pair
+ * of masks of different sizes gets -1 where their boxes overlap, as pycocotools. */
 static PyObject *py_pair_rle_ious(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gb, *o_gsp, *o_gi, *o_gh, *o_gw, *o_gcrowd,
-        *o_db, *o_dsp, *o_di, *o_dh, *o_dw, *o_out;
-    int gmode, dmode;
-    if (!PyArg_ParseTuple(args, "OOOOOOOiOOOOOOiOOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &o_gb,
-                          &o_gsp, &gmode, &o_gi, &o_gh, &o_gw, &o_gcrowd, &o_db, &o_dsp, &dmode,
-                          &o_di, &o_dh, &o_dw, &o_out))
+    PyObject *o_p[5], *o_gside, *o_gcrowd, *o_dside, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4],
+                          &o_gside, &o_gcrowd, &o_dside, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(gs);
-    DECL_LEN(ge);
-    DECL_LEN(ds);
-    DECL_LEN(de);
-    DECL_LEN(off);
-    DECL_LEN(gb);
-    DECL_LEN(gsp);
-    DECL_LEN(gi);
-    DECL_LEN(gh);
-    DECL_LEN(gw);
-    DECL_LEN(gcrowd);
-    DECL_LEN(db);
-    DECL_LEN(dsp);
-    DECL_LEN(di);
-    DECL_LEN(dh);
-    DECL_LEN(dw);
-    DECL_LEN(out);
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
-    BUF(gb, u8, o_gb, 0);
-    BUF(gsp, i64, o_gsp, 0);
-    BUF(gi, i64, o_gi, 0);
-    BUF(gh, i64, o_gh, 0);
-    BUF(gw, i64, o_gw, 0);
-    BUF(gcrowd, u8, o_gcrowd, 0);
-    BUF(db, u8, o_db, 0);
-    BUF(dsp, i64, o_dsp, 0);
-    BUF(di, i64, o_di, 0);
-    BUF(dh, i64, o_dh, 0);
-    BUF(dw, i64, o_dw, 0);
-    BUF(out, double, o_out, 1);
-    const i64 n_pairs = gs_len / 8, n_g = gi_len / 8, n_d = di_len / 8;
-    /* all gts decoded up front (few); each dt decoded once, into a scratch buffer */
-    i64 g_total = 0, d_longest = 1;
-    for (i64 g = 0; g < n_g; g++) g_total += gsp[2 * gi[g] + 1] - gsp[2 * gi[g]] + 1;
-    for (i64 d = 0; d < n_d; d++) {
-        i64 L = dsp[2 * di[d] + 1] - dsp[2 * di[d]] + 1;
-        if (L > d_longest) d_longest = L;
-    }
-    u32 *gc = malloc(sizeof(u32) * (g_total + 1));
-    i64 *goff = malloc(sizeof(i64) * (n_g + 1));
-    double *gbb = malloc(sizeof(double) * 4 * (n_g + 1));
-    u32 *dc = malloc(sizeof(u32) * (d_longest + 1));
-    if (!gc || !goff || !gbb || !dc) {
-        free(gc);
-        free(goff);
-        free(gbb);
-        free(dc);
+    PAIRS(o_p);
+    RleSide G, D;
+    if (get_side(&bufs, o_gside, &G) || get_side(&bufs, o_dside, &D)) {
         release(&bufs);
-        return PyErr_NoMemory();
+        return NULL;
     }
+    BUF(gcrowd, u8, o_gcrowd, 0);
+    BUF(out, double, o_out, 1);
+    /* all gts decoded up front (few); each dt decoded once, into a scratch buffer, and
+     * only if its box meets a gt's */
+    i64 g_total = 1;
+    if (G.mode != 2)
+        for (i64 g = 0; g < G.n; g++) g_total += G.spans[2 * G.index[g] + 1] - G.spans[2 * G.index[g]];
+    Mem mem = {.n = 0};
+    u32 *gc = mem_get(&mem, sizeof(u32) * g_total, 0);
+    Mask *gm = mem_get(&mem, sizeof(Mask) * (G.n + 1), 0);
+    double *gbb = mem_get(&mem, sizeof(double) * 4 * (G.n + 1), 0);
+    u32 *dc = mem_get(&mem, sizeof(u32) * (side_longest(&D) + 1), 0);
+    if (mem.failed) return no_memory(&mem, &bufs);
     Py_BEGIN_ALLOW_THREADS
-    const i64 gunit = gmode == 2 ? 4 : 1, dunit = dmode == 2 ? 4 : 1;
-    goff[0] = 0;
-    for (i64 g = 0; g < n_g; g++) {
-        i64 r = gi[g], s0 = gsp[2 * r];
-        i64 m = decode_counts(gb + gunit * s0, gsp[2 * r + 1] - s0, gmode, gc + goff[g]);
-        goff[g + 1] = goff[g] + m;
-        rle_bbox(gc + goff[g], m, (u32)gh[r], (u32)gw[r], gbb + 4 * g);
+    i64 used = 0;
+    for (i64 g = 0; g < G.n; g++) {
+        i64 r = G.index[g];
+        get_mask(&G, g, gc + used, &gm[g]);
+        if (G.mode != 2) used += gm[g].m;
+        if (G.box)
+            memcpy(gbb + 4 * g, G.box + 4 * r, sizeof(double) * 4);
+        else
+            rle_bbox(gm[g].c, gm[g].m, (u32)G.h[r], (u32)G.w[r], gbb + 4 * g);
     }
     for (i64 p = 0; p < n_pairs; p++) {
         i64 g0 = gs[p], ng = ge[p] - g0, d0 = ds[p], nd = de[p] - d0, o = off[p];
         if (ng == 0) continue;
         for (i64 dd = 0; dd < nd; dd++) {
-            i64 d = d0 + dd, rd = di[d], s0 = dsp[2 * rd];
-            i64 ka = decode_counts(db + dunit * s0, dsp[2 * rd + 1] - s0, dmode, dc);
-            double D[4];
-            rle_bbox(dc, ka, (u32)dh[rd], (u32)dw[rd], D);
-            double da = D[2] * D[3];
-            u32 dt_area = 0;
-            int have_area = 0;
+            i64 d = d0 + dd, rd = D.index[d];
+            const u32 dh = (u32)D.h[rd], dw = (u32)D.w[rd];
+            Mask A;
+            int decoded = 0;
+            double Db[4];
+            if (D.box)
+                memcpy(Db, D.box + 4 * rd, sizeof(Db));
+            else {
+                get_mask(&D, d, dc, &A);
+                decoded = 1;
+                rle_bbox(A.c, A.m, dh, dw, Db);
+            }
+            double da = Db[2] * Db[3];
             for (i64 gg = 0; gg < ng; gg++) {
-                i64 g = g0 + gg, rg = gi[g];
-                const double *G = gbb + 4 * g;
+                i64 g = g0 + gg, rg = G.index[g];
+                const double *Gb = gbb + 4 * g;
                 double *res = out + o + dd * ng + gg;
                 /* bbIou as the pre-filter, as rleIou */
-                double ga = G[2] * G[3];
-                double w = fmin(D[2] + D[0], G[2] + G[0]) - fmax(D[0], G[0]);
+                double ga = Gb[2] * Gb[3];
+                double w = fmin(Db[2] + Db[0], Gb[2] + Gb[0]) - fmax(Db[0], Gb[0]);
                 if (w <= 0) continue;
-                double hh = fmin(D[3] + D[1], G[3] + G[1]) - fmax(D[1], G[1]);
+                double hh = fmin(Db[3] + Db[1], Gb[3] + Gb[1]) - fmax(Db[1], Gb[1]);
                 if (hh <= 0) continue;
                 double bi = w * hh;
                 double bu = gcrowd[g] ? da : da + ga - bi;
                 if (!(bi / bu > 0)) continue;
-                if (dh[rd] != gh[rg] || dw[rd] != gw[rg]) {
+                if (D.h[rd] != G.h[rg] || D.w[rd] != G.w[rg]) {
                     *res = -1;
                     continue;
                 }
-                const u32 *A = dc, *B = gc + goff[g];
-                i64 kb = goff[g + 1] - goff[g];
-                if (ka == 0 || kb == 0) continue; /* (pycocotools: bbox 0 -> never here) */
-                u32 ca = A[0], cb = B[0], c, ct = 1, inter = 0, uni = 0;
-                i64 a = 1, b = 1;
-                int va = 0, vb = 0;
-                while (ct > 0) {
-                    c = ca < cb ? ca : cb;
-                    if (va || vb) {
-                        uni += c;
-                        if (va && vb) inter += c;
-                    }
-                    ct = 0;
-                    ca -= c;
-                    if (!ca && a < ka) {
-                        ca = A[a++];
-                        va = !va;
-                    }
-                    ct += ca;
-                    cb -= c;
-                    if (!cb && b < kb) {
-                        cb = B[b++];
-                        vb = !vb;
-                    }
-                    ct += cb;
+                if (!decoded) {
+                    get_mask(&D, d, dc, &A);
+                    decoded = 1;
                 }
-                if (inter == 0)
-                    uni = 1;
-                else if (gcrowd[g]) {
-                    if (!have_area) {
-                        for (i64 j = 1; j < ka; j += 2) dt_area += A[j];
-                        have_area = 1;
-                    }
-                    uni = dt_area;
-                }
-                *res = (double)inter / (double)uni;
+                const Mask *B = &gm[g];
+                if (A.m == 0 || B->m == 0) continue; /* (pycocotools: bbox 0 -> never here) */
+                uint64_t hw = (uint64_t)dh * dw;
+                if (hw <= 0x7FFFFFFFull && A.info.sum == hw && B->info.sum == hw &&
+                    !(A.info.zero && B->info.zero)) {
+                    uint64_t x0 = (uint64_t)fmax(Db[0], Gb[0]), y0 = (uint64_t)fmax(Db[1], Gb[1]);
+                    uint64_t x1 = (uint64_t)fmin(Db[2] + Db[0], Gb[2] + Gb[0]);
+                    uint64_t y1 = (uint64_t)fmin(Db[3] + Db[1], Gb[3] + Gb[1]);
+                    *res = iou_overlap(&A, B, gcrowd[g], x0 * dh + y0, (x1 - 1) * dh + y1);
+                } else
+                    *res = iou_walk(&A, B, gcrowd[g]);
             }
         }
     }
     Py_END_ALLOW_THREADS
-    free(gc);
-    free(goff);
-    free(gbb);
-    free(dc);
+    mem_free(&mem);
     release(&bufs);
     Py_RETURN_NONE;
 }
 
 /* ------------------------------------------------- polygons (maskApi.c rleFrPoly) */
-static int uint_cmp(const void *a, const void *b) {
-    u32 c = *((const u32 *)a), d = *((const u32 *)b);
-    return c > d ? 1 : c < d ? -1 : 0;
+/* a[0..n) ascending (as qsort with pycocotools' uintCompare: equal values are alike, so
+ * any correct sort gives the same array): a natural merge sort, linear on the few
+ * monotone runs a polygon's boundary points make. tmp: n values; runs: n + 1 values. */
+static void sort_u32(u32 *a, i64 n, u32 *tmp, u32 *runs) {
+    i64 nr = 0, i = 0;
+    while (i < n) {
+        i64 j = i + 1;
+        if (j < n && a[j] < a[i]) { /* strictly descending: reversed */
+            while (j < n && a[j] < a[j - 1]) j++;
+            for (i64 l = i, r = j - 1; l < r; l++, r--) {
+                u32 t = a[l];
+                a[l] = a[r];
+                a[r] = t;
+            }
+        } else
+            while (j < n && a[j] >= a[j - 1]) j++;
+        runs[nr++] = (u32)i;
+        i = j;
+    }
+    runs[nr] = (u32)n;
+    while (nr > 1) {
+        i64 k = 0;
+        for (i64 r = 0; r + 1 < nr; r += 2) {
+            u32 s0 = runs[r], s1 = runs[r + 1], s2 = runs[r + 2];
+            if (a[s1 - 1] > a[s1]) { /* (else already in order) */
+                memcpy(tmp, a + s0, sizeof(u32) * (s1 - s0));
+                u32 x = 0, y = s1, o = s0, nx = s1 - s0;
+                while (x < nx && y < s2) a[o++] = a[y] < tmp[x] ? a[y++] : tmp[x++];
+                while (x < nx) a[o++] = tmp[x++];
+            }
+            runs[k++] = s0;
+        }
+        if (nr % 2) runs[k++] = runs[nr - 1];
+        runs[k] = (u32)n;
+        nr = k;
+    }
 }
 
 static u32 umax_(u32 a, u32 b) { return a > b ? a : b; }
@@ -1543,24 +1621,25 @@ static i64 fr_poly(const double *xy, i64 k, uint64_t h, uint64_t w, u32 **out) {
     free(y);
     k = m;
     m = 0;
-    double xd, yd;
     x = malloc(sizeof(int) * (k + 1));
     y = malloc(sizeof(int) * (k + 1));
     if (!x || !y) return -1;
+    /* maskApi.c: xd = (xi + .5) / 5 - .5, kept when an integer in [0, w - 1]; yd = (yi +
+     * .5) / 5 - .5 clamped to [0, h], then ceil. In integers: xd is an integer exactly
+     * when xi = 5 n + 2, and then it is n (the other residues give n + 0.1 .. n + 0.4 up
+     * to a rounding error far below that for an int); ceil(yd) is (yi + 2) / 5 for yi
+     * >= 2 (yd an integer when yi = 5 n + 2, else at least 0.2 from one). */
     for (j = 1; j < k; j++)
         if (u[j] != u[j - 1]) {
-            xd = (double)(u[j] < u[j - 1] ? u[j] : u[j] - 1);
-            xd = (xd + .5) / scale - .5;
-            if (floor(xd) != xd || xd < 0 || xd > (double)(w - 1)) continue;
-            yd = (double)(v[j] < v[j - 1] ? v[j] : v[j - 1]);
-            yd = (yd + .5) / scale - .5;
-            if (yd < 0)
-                yd = 0;
-            else if (yd > (double)h)
-                yd = (double)h;
-            yd = ceil(yd);
-            x[m] = (int)xd;
-            y[m] = (int)yd;
+            int xi = u[j] < u[j - 1] ? u[j] : u[j] - 1;
+            if (xi < 2 || (xi - 2) % 5) continue;
+            i64 xn = (xi - 2) / 5;
+            if ((uint64_t)xn > w - 1) continue;
+            int yi = v[j] < v[j - 1] ? v[j] : v[j - 1];
+            i64 yn = yi < 2 ? 0 : ((i64)yi + 2) / 5;
+            if ((uint64_t)yn > h) yn = (i64)h;
+            x[m] = (int)xn;
+            y[m] = (int)yn;
             m++;
         }
     k = m;
@@ -1568,11 +1647,11 @@ static i64 fr_poly(const double *xy, i64 k, uint64_t h, uint64_t w, u32 **out) {
     if (!a) return -1;
     for (j = 0; j < k; j++) a[j] = (u32)(x[j] * (int)(h) + y[j]);
     a[k++] = (u32)(h * w);
+    sort_u32(a, k, (u32 *)x, (u32 *)u); /* (x: k + 1 values; u: more) */
     free(u);
     free(v);
     free(x);
     free(y);
-    qsort(a, k, sizeof(u32), uint_cmp);
     u32 p = 0;
     for (j = 0; j < k; j++) {
         u32 t = a[j];
@@ -1600,8 +1679,12 @@ static i64 merge_union(u32 **R, const i64 *Rm, i64 n, uint64_t h, uint64_t w, u3
     u32 *cnts, c, ca, cb, cc, ct;
     int v, va, vb, vp;
     i64 i, a, b, m = Rm[0];
-    cnts = malloc(sizeof(u32) * (h * w + 1));
-    u32 *A = malloc(sizeof(u32) * (h * w + 1));
+    /* the union has at most as many runs as its parts together (each of its run ends
+     * is one of theirs) */
+    i64 total = 2;
+    for (i = 0; i < n; i++) total += Rm[i];
+    cnts = malloc(sizeof(u32) * total);
+    u32 *A = malloc(sizeof(u32) * total);
     if (!cnts || !A) return -1;
     for (a = 0; a < m; a++) cnts[a] = R[0][a];
     for (i = 1; i < n; i++) {
@@ -1651,11 +1734,6 @@ static PyObject *py_polys_to_rle(PyObject *self, PyObject *args) {
     PyObject *o_xy, *o_po, *o_ao, *o_h, *o_w;
     if (!PyArg_ParseTuple(args, "OOOOO", &o_xy, &o_po, &o_ao, &o_h, &o_w)) return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(xy);
-    DECL_LEN(po);
-    DECL_LEN(ao);
-    DECL_LEN(h);
-    DECL_LEN(w);
     BUF(xy, double, o_xy, 0);
     BUF(po, i64, o_po, 0);
     BUF(ao, i64, o_ao, 0);
@@ -1746,32 +1824,14 @@ static PyObject *py_oks_exponents(PyObject *self, PyObject *args) {
     /* (gs, ge, ds, de, off, p0, p1, gt_kps, gt_bbox, gt_area, gi, dt_kps, di, var, out):
      * pairs p0..p1; gt row r is gt_kps[gi[r]], dt row r is dt_kps[di[r]]; out [E', K]
      * from entry off[p0] on */
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gk, *o_gb, *o_ga, *o_gi, *o_dk, *o_di, *o_var,
+    PyObject *o_p[5], *o_gk, *o_gb, *o_ga, *o_gi, *o_dk, *o_di, *o_var,
         *o_out;
     Py_ssize_t p0, p1, gst, dst; /* row strides of gt_kps / dt_kps, in doubles */
-    if (!PyArg_ParseTuple(args, "OOOOOnnOnOOOOnOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &p0,
-                          &p1, &o_gk, &gst, &o_gb, &o_ga, &o_gi, &o_dk, &dst, &o_di, &o_var,
-                          &o_out))
+    if (!PyArg_ParseTuple(args, "OOOOOnnOnOOOOnOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4], &p0, &p1, &o_gk,
+                          &gst, &o_gb, &o_ga, &o_gi, &o_dk, &dst, &o_di, &o_var, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(gs);
-    DECL_LEN(ge);
-    DECL_LEN(ds);
-    DECL_LEN(de);
-    DECL_LEN(off);
-    DECL_LEN(gk);
-    DECL_LEN(gb);
-    DECL_LEN(ga);
-    DECL_LEN(gi);
-    DECL_LEN(dk);
-    DECL_LEN(di);
-    DECL_LEN(var);
-    DECL_LEN(out);
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
+    PAIRS(o_p);
     BUF(gk, double, o_gk, 0);
     BUF(gb, double, o_gb, 0);
     BUF(ga, double, o_ga, 0);
@@ -1841,26 +1901,13 @@ static double np_sum(const double *a, i64 n) {
 
 /* oks_reduce(gs, ge, ds, de, off, p0, p1, gt_kps, gi, exp_e [E', K], out [E]) */
 static PyObject *py_oks_reduce(PyObject *self, PyObject *args) {
-    PyObject *o_gs, *o_ge, *o_ds, *o_de, *o_off, *o_gk, *o_gi, *o_ex, *o_out;
+    PyObject *o_p[5], *o_gk, *o_gi, *o_ex, *o_out;
     Py_ssize_t p0, p1, K, gst;
-    if (!PyArg_ParseTuple(args, "OOOOOnnnOnOOO", &o_gs, &o_ge, &o_ds, &o_de, &o_off, &p0, &p1, &K,
-                          &o_gk, &gst, &o_gi, &o_ex, &o_out))
+    if (!PyArg_ParseTuple(args, "OOOOOnnnOnOOO", &o_p[0], &o_p[1], &o_p[2], &o_p[3], &o_p[4], &p0, &p1, &K, &o_gk,
+                          &gst, &o_gi, &o_ex, &o_out))
         return NULL;
     Bufs bufs = {.n = 0};
-    DECL_LEN(gs);
-    DECL_LEN(ge);
-    DECL_LEN(ds);
-    DECL_LEN(de);
-    DECL_LEN(off);
-    DECL_LEN(gk);
-    DECL_LEN(gi);
-    DECL_LEN(ex);
-    DECL_LEN(out);
-    BUF(gs, i64, o_gs, 0);
-    BUF(ge, i64, o_ge, 0);
-    BUF(ds, i64, o_ds, 0);
-    BUF(de, i64, o_de, 0);
-    BUF(off, i64, o_off, 0);
+    PAIRS(o_p);
     BUF(gk, double, o_gk, 0);
     BUF(gi, i64, o_gi, 0);
     BUF(ex, double, o_ex, 0);

@@ -40,6 +40,7 @@ from visionbench.metrics.detection.coco_columns import (
     load_ground_truth,
     load_results,
     member_of,
+    unique_ints,
 )
 from visionbench.metrics.detection.coco_evaluation import (
     MatchState,
@@ -111,7 +112,7 @@ def coco_evaluate(
         cat_names=dict(zip(gtt.cat_ids.tolist(), gtt.cat_names)),
         keep_boxes=keep_boxes,
     )
-    img_ids = np.unique(
+    img_ids = unique_ints(
         np.asarray(gtt.image_ids if params.img_ids is None else params.img_ids, dtype=np.int64)
     )
     ev._add_tables(
@@ -157,8 +158,8 @@ class CocoEvaluator:
         self.compat = compat
         order = np.asarray(list(cat_ids), dtype=np.int64)
         if self.params.use_cats:
-            order = np.unique(order)
-        elif len(np.unique(order)) != len(order):
+            order = unique_ints(order)
+        elif len(unique_ints(order)) != len(order):
             raise MetricInputError(f"cat_ids: duplicate category ids in {order.tolist()}")
         self.cat_ids = order
         self.cat_names = dict(cat_names or {})
@@ -231,7 +232,7 @@ class CocoEvaluator:
             image_ids: the images to add (rows of other images are left out).
             image_size: image id -> (height, width), for polygon segmentations.
         """
-        ids = np.unique(np.asarray(image_ids, dtype=np.int64))
+        ids = unique_ints(np.asarray(image_ids, dtype=np.int64))
         dup = [i for i in ids.tolist() if i in self._seen]
         if dup:
             raise MetricInputError(f"update_tables: image ids already added: {dup[:10]}")
@@ -242,7 +243,7 @@ class CocoEvaluator:
             return
         g = AnnTable.concat([p[0] for p in self._pending])
         d = AnnTable.concat([p[1] for p in self._pending])
-        ids = np.unique(np.array([p[2] for p in self._pending], dtype=np.int64))
+        ids = unique_ints(np.array([p[2] for p in self._pending], dtype=np.int64))
         self._pending = []
         self._add_tables(g, d, ids, image_size=None, record=False)
 

@@ -9,6 +9,8 @@ file, the field, the annotation id (or the index in the results list) and what a
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -114,6 +116,8 @@ class RleColumn:
             ``buf[spans[j, 0]:spans[j, 1]]`` as written in JSON (``\\\\`` for a
             backslash; validated by the reader). all_sizes: [N, 2] int64 (height, width).
         index: [n] int64: row i of this column is mask ``index[i]``.
+        boxes: [N, 4] float64, each mask's ``pycocotools.mask.toBbox`` (the reader's, so
+            that the IoU kernel decodes only masks whose box meets a gt's), or None.
     """
 
     def __init__(
@@ -122,9 +126,11 @@ class RleColumn:
         spans: np.ndarray,
         sizes: np.ndarray,
         index: np.ndarray | None = None,
+        boxes: np.ndarray | None = None,
     ) -> None:
         self.buf, self.spans = buf, spans.reshape(-1, 2)
         self.all_sizes = sizes.reshape(-1, 2)
+        self.boxes = None if boxes is None else boxes.reshape(-1, 4)
         self.index = np.arange(len(self.spans), dtype=np.int64) if index is None else index
 
     @property
@@ -148,7 +154,7 @@ class RleColumn:
 
     def take(self, idx: np.ndarray) -> RleColumn:
         """Rows ``idx`` (a view: the bytes are shared)."""
-        return RleColumn(self.buf, self.spans, self.all_sizes, self.index[idx])
+        return RleColumn(self.buf, self.spans, self.all_sizes, self.index[idx], self.boxes)
 
     @staticmethod
     def concat(cols: list[Any]) -> Any:
@@ -159,6 +165,7 @@ class RleColumn:
                 cols[0].spans,
                 cols[0].all_sizes,
                 np.concatenate([c.index for c in cols]),
+                cols[0].boxes,
             )
         return [r for c in cols for r in c]
 
@@ -192,10 +199,18 @@ class GroundTruthTable:
         return int(self.heights[n]), int(self.widths[n])
 
 
+def unique_ints(a: Any) -> np.ndarray:
+    """``np.unique`` of integer ids (1-D, sorted) without numpy's first-use import of
+    ``numpy.ma`` (``np.unique`` asks whether its input is a masked array: ~20 ms of CPU,
+    a tenth of a whole segm evaluation)."""
+    s = np.sort(np.asarray(a).reshape(-1))
+    return s[np.concatenate(([True], s[1:] != s[:-1]))] if len(s) else s
+
+
 def member_of(values: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """``np.isin(values, pool)`` for integer ids by binary search (millions of detection
     ids against thousands of image ids: no hash table of the detections)."""
-    pool = np.unique(np.asarray(pool))
+    pool = unique_ints(pool)
     if len(pool) == 0:
         return np.zeros(len(values), dtype=bool)
     pos = np.searchsorted(pool, values)
@@ -257,6 +272,24 @@ def load_ground_truth(gt: Any, *, iou_type: str = "bbox", compat: bool = False) 
     Raises:
         MetricInputError: naming the source, the field, the annotation id and the value.
     """
+    # the parsed file is tens of thousands of fresh containers, none of them cyclic:
+    # the cyclic collector would run dozens of times over them (~10 ms of a segm run)
+    with _gc_paused():
+        return _load_ground_truth(gt, iou_type=iou_type, compat=compat)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Any:
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _load_ground_truth(gt: Any, *, iou_type: str, compat: bool) -> GroundTruthTable:
     raw = _raw_bytes(gt)
     if raw is not None:
         if iou_type == "bbox" or (iou_type == "keypoints" and _native()):
@@ -404,7 +437,7 @@ def _check_ground_truth(g: GroundTruthTable, *, compat: bool, need_size: bool) -
         raise MetricInputError(
             f"{src}: duplicate annotation ids {dup} (field 'id'); ids must be unique"
         )
-    if len(np.unique(g.image_ids)) != len(g.image_ids):
+    if len(unique_ints(g.image_ids)) != len(g.image_ids):
         raise MetricInputError(f"{src}: duplicate image ids in 'images'")
     if (a.ann_id == 0).any():
         msg = (
@@ -461,6 +494,17 @@ def load_results(
         if fast is not None:
             _check_results(fast, gt, os.fspath(results))
             return fast
+        mapped_tried = True
+    elif isinstance(results, (str, os.PathLike)) and _native():
+        # segm: the RleColumn keeps spans into the file's bytes, so a private copy (a
+        # mapping would see the file change under it); read into one numpy buffer, whose
+        # huge pages fault in 2 MB at a time (f.read()'s bytes: 4 kB, ~2x the CPU)
+        buf = _read_array(results)
+        if buf is not None:
+            fast = fast_results_(buf, os.fspath(results), iou_type=iou_type, kp_width=kp_width)
+            if fast is not None:
+                _check_results(fast, gt, os.fspath(results))
+                return fast
         mapped_tried = True
     else:
         mapped_tried = False
@@ -611,6 +655,22 @@ def _mapped(path: Any, fn: Any) -> Any:
             mm.close()
         except BufferError:  # a view is still alive (it holds the mapping open)
             pass
+
+
+def _read_array(path: Any) -> np.ndarray | None:
+    """The file's bytes as a uint8 array (None for an empty or unreadable file: the
+    caller's ordinary path then reads it and reports what is wrong)."""
+    p = os.fspath(path)
+    try:
+        with open(p, "rb", buffering=0) as f:
+            n = os.fstat(f.fileno()).st_size
+            if n == 0:
+                return None
+            buf = np.empty(n, dtype=np.uint8)
+            got = f.readinto(buf)
+    except (OSError, ValueError):
+        return None
+    return buf if got == n else None
 
 
 def _native() -> bool:

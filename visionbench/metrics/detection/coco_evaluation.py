@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from visionbench.metrics.base import MetricResult
-from visionbench.metrics.detection.coco_columns import AnnTable
+from visionbench.metrics.detection.coco_columns import AnnTable, unique_ints
 from visionbench.metrics.detection.coco_params import CocoParams
 from visionbench.metrics.errors import MetricInputError
 
@@ -105,7 +105,7 @@ def match_tables(
     if params.use_cats:
         cat_sorted = cat_ids
     else:
-        cat_sorted = np.unique(cat_ids)
+        cat_sorted = unique_ints(cat_ids)
         cat_pos_of_sorted = np.empty(len(cat_sorted), dtype=np.int64)
         # position in the user's order (first occurrence) of each sorted id
         first = {}

@@ -150,12 +150,13 @@ def fast_results(
         cs, size, m_area, m_box, status = coco_native.NATIVE.rle_json_spans(buf, spans)
         if status != 0:
             return None  # polygons, uncompressed or malformed RLE: the full parser
+        rle_box = np.frombuffer(m_box, np.float64)[: 4 * n].reshape(n, 4)
         segm = RleColumn(
-            buf, np.frombuffer(cs, np.int64)[: 2 * n], np.frombuffer(size, np.int64)[: 2 * n]
-        )
+            buf, np.frombuffer(cs, np.int64)[: 2 * n], np.frombuffer(size, np.int64)[: 2 * n],
+            boxes=rle_box,
+        )  # fmt: skip
         if not has_box:  # loadRes' segm branch: the mask's area, and its box where none
             area = np.frombuffer(m_area, np.float64)[:n].copy()
-            rle_box = np.frombuffer(m_box, np.float64)[: 4 * n].reshape(n, 4)
             no_box = ~pres[:, 3]
             bbox[no_box] = rle_box[no_box]
     if has_box or iou_type == "bbox":

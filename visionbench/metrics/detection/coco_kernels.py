@@ -228,17 +228,26 @@ class DecodedRles:
         return len(self.offsets) - 1
 
 
-def _rle_side(rles: Any) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
-    """(buf, spans, mode, index, all sizes) of an RleColumn, DecodedRles or RLE dicts."""
+_NO_BOX = np.zeros(0, dtype=np.float64)
+
+
+def _rle_side(rles: Any) -> tuple[Any, ...]:
+    """The C kernels' view of an RleColumn, DecodedRles or list of RLE dicts: (buf, spans,
+    mode, index, heights, widths, boxes) -- row r is mask ``index[r]``, its counts at
+    ``buf[spans[index[r]]]`` as a counts string (mode 0: pycocotools' reading of the bytes;
+    1: JSON as the columnar reader validated it) or as uint32 counts (mode 2); boxes: every
+    mask's ``toBbox`` when known, else empty."""
     from visionbench.metrics.detection.coco_columns import RleColumn
 
     if isinstance(rles, DecodedRles):
         c = np.ascontiguousarray(rles.counts, np.uint32)
         buf = c.view(np.uint8) if len(c) else np.zeros(4, np.uint8)
         spans = np.stack([rles.offsets[:-1], rles.offsets[1:]], axis=1)
-        return buf, _i64(spans), 2, np.arange(len(rles), dtype=np.int64), rles.sizes
+        index = np.arange(len(rles), dtype=np.int64)
+        return buf, _i64(spans), 2, index, *_hw(rles.sizes), _NO_BOX
     if isinstance(rles, RleColumn):
-        return rles.buf, _i64(rles.spans), 1, _i64(rles.index), rles.all_sizes
+        boxes = _NO_BOX if rles.boxes is None else _f64(rles.boxes)
+        return rles.buf, _i64(rles.spans), 1, _i64(rles.index), *_hw(rles.all_sizes), boxes
     strings = [c.encode() if isinstance(c, str) else bytes(c) for c in (r["counts"] for r in rles)]
     ends = np.cumsum([len(c) for c in strings], dtype=np.int64)
     spans = (
@@ -248,7 +257,11 @@ def _rle_side(rles: Any) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.nd
     )
     buf = np.frombuffer(b"".join(strings) or b"\0", dtype=np.uint8)
     sizes = np.array([r["size"] for r in rles], dtype=np.int64).reshape(len(rles), 2)
-    return buf, _i64(spans), 0, np.arange(len(rles), dtype=np.int64), sizes
+    return buf, _i64(spans), 0, np.arange(len(rles), dtype=np.int64), *_hw(sizes), _NO_BOX
+
+
+def _hw(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _i64(sizes[:, 0]), _i64(sizes[:, 1])
 
 
 def pair_rle_ious(
@@ -257,15 +270,12 @@ def pair_rle_ious(
 ) -> np.ndarray:  # fmt: skip
     """Mask IoU matrices of every pair (``pycocotools.mask.iou``), layout of ``pair_box_ious``.
 
-    ``gt_rles`` / ``dt_rles``: lists of compressed RLE dicts or ``RleColumn`` s, in the
-    pairs' row order."""
-    gb, gsp, gmode, gi, gs = _rle_side(gt_rles)
-    db, dsp, dmode, di, ds = _rle_side(dt_rles)
+    ``gt_rles`` / ``dt_rles``: lists of compressed RLE dicts, ``RleColumn`` s or
+    ``DecodedRles``, in the pairs' row order."""
     out = np.zeros(int(iou_off[-1]), dtype=np.float64)
     NATIVE.pair_rle_ious(
         _i64(gt_start), _i64(gt_end), _i64(dt_start), _i64(dt_end), _i64(iou_off),
-        gb, gsp, gmode, gi, _i64(gs[:, 0]), _i64(gs[:, 1]), _u8(gt_crowd),
-        db, dsp, dmode, di, _i64(ds[:, 0]), _i64(ds[:, 1]), out,
+        _rle_side(gt_rles), _u8(gt_crowd), _rle_side(dt_rles), out,
     )  # fmt: skip
     return out
 

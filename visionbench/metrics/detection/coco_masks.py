@@ -117,6 +117,10 @@ def decoded_rles(
         return rles_for(table, rows, image_size, what)
     segm = table.segm
     rows = np.asarray(rows, dtype=np.int64)
+    if image_size is not None:
+        fast = _all_plain_polygons(table, rows, image_size)
+        if fast is not None:
+            return fast
     poly = np.zeros(len(rows), dtype=bool)
     if image_size is not None:
         for n, i in enumerate(rows.tolist()):
@@ -146,12 +150,7 @@ def decoded_rles(
         except (TypeError, ValueError):  # malformed: rles_for names the annotation
             poly[:] = False
         else:
-            c, off = coco_native.NATIVE.polys_to_rle(
-                xy, np.array(p_off, np.int64), np.array(a_off, np.int64),
-                np.ascontiguousarray(sizes[pr, 0]), np.ascontiguousarray(sizes[pr, 1]),
-            )  # fmt: skip
-            counts = np.frombuffer(c, np.uint32)
-            off = np.frombuffer(off, np.int64)
+            counts, off = _polys_to_rle(xy, p_off, a_off, sizes[pr])
             for k, n in enumerate(pr.tolist()):
                 pieces[n] = counts[off[k] : off[k + 1]]
     rest = np.flatnonzero(~poly)
@@ -166,6 +165,59 @@ def decoded_rles(
     np.cumsum(lens, out=offsets[1:])
     all_counts = np.concatenate(pieces).astype(np.uint32) if pieces else np.zeros(0, np.uint32)
     return coco_native.DecodedRles(all_counts, offsets, sizes)
+
+
+def _polys_to_rle(
+    xy: np.ndarray, p_off: Any, a_off: Any, sizes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The C port of ``rleFrPoly`` / ``rleMerge``: (counts [C] uint32, offsets [N + 1])."""
+    from visionbench.metrics.detection import coco_kernels as coco_native
+
+    c, off = coco_native.NATIVE.polys_to_rle(
+        xy, np.asarray(p_off, np.int64), np.asarray(a_off, np.int64),
+        np.ascontiguousarray(sizes[:, 0], np.int64), np.ascontiguousarray(sizes[:, 1], np.int64),
+    )  # fmt: skip
+    return np.frombuffer(c, np.uint32), np.frombuffer(off, np.int64)
+
+
+def _all_plain_polygons(
+    table: AnnTable, rows: np.ndarray, image_size: Callable[[int], tuple[int, int]]
+) -> Any:
+    """:func:`decoded_rles` when every row is a plain polygon list (what the per-row test
+    there accepts: lists of lists, the first with more than 4 numbers, each with at least
+    2) of finite numbers: one pass over all coordinates, one size look-up per image.
+    None: some row is something else (the caller's general path)."""
+    from itertools import chain
+
+    from visionbench.metrics.detection import coco_kernels as coco_native
+
+    segm = table.segm
+    sel = [segm[i] for i in rows.tolist()]
+    if not all(type(s) is list and s for s in sel):
+        return None
+    polys = list(chain.from_iterable(sel))
+    if not all(type(q) is list for q in polys):
+        return None
+    n_poly = np.fromiter(map(len, sel), np.int64, len(sel))
+    lengths = np.fromiter(map(len, polys), np.int64, len(polys))
+    a_off = np.zeros(len(sel) + 1, dtype=np.int64)
+    np.cumsum(n_poly, out=a_off[1:])
+    if len(polys) and (lengths.min() < 2 or (lengths[a_off[:-1]] <= 4).any()):
+        return None
+    p_off = np.zeros(len(polys) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=p_off[1:])
+    try:
+        xy = np.fromiter(chain.from_iterable(polys), np.float64, int(p_off[-1]))
+    except (TypeError, ValueError):
+        return None
+    from visionbench.metrics.detection.coco_columns import unique_ints
+
+    ids = np.asarray(table.image_id)[rows]
+    img = unique_ints(ids)
+    by_image = np.array([image_size(int(i)) for i in img.tolist()], np.int64).reshape(-1, 2)
+    sizes = np.ascontiguousarray(by_image[np.searchsorted(img, ids)])
+    counts, off = _polys_to_rle(xy, p_off, a_off, sizes)
+    return coco_native.DecodedRles(counts[: off[-1]], off, sizes)
 
 
 def _polygons_by_image(
