@@ -49,7 +49,7 @@ def page(browser, report_file):
 
 def _models(b, section=CLS):
     return b.evaluate(
-        f"Array.from(document.querySelectorAll('{section} tbody tr'))"
+        f"Array.from(document.querySelectorAll('{section} table.lb tbody tr'))"
         ".filter(tr => !tr.hidden).map(tr => tr.querySelector('td.model').textContent)"
     )
 
@@ -202,7 +202,9 @@ def test_report_of_a_real_demo_run(browser, tmp_path):
     # columns: rank, model, weights, samples, top1 (%)
     top1 = browser.evaluate(f"document.querySelector('{CLS} td[data-v]:nth-child(5)').dataset.v")
     assert float(top1) == record["metrics"]["top1"]["value"]
-    # the headline metrics with their intervals as error bars, and the confusion heatmap
-    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 2
+    # the headline metrics with their intervals as error bars, the confusion heatmap and
+    # the reliability diagram of record["analysis"]["calibration"]
+    assert "calibration" in record["analysis"]
+    assert browser.evaluate("document.querySelectorAll('svg.chart').length") == 3
     errs = browser.evaluate("document.querySelectorAll('svg.chart line.err').length")
     assert errs == sum("ci" in m for m in record["metrics"].values() if m.get("ci"))
