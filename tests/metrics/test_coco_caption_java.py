@@ -267,7 +267,7 @@ def test_meteor_replicates_equal_pycocoevalcap_on_the_duplicated_sets():
     (images duplicated under new ids), to the last bits Java's ``Math.pow`` rounds
     differently from C's ``pow``; and the port of ``computeMetrics`` equals the jar's
     ``EVAL`` answers on many random sums of statistics to the same few ulps."""
-    pytest.importorskip("pycocoevalcap")
+    reference_module("pycocoevalcap")
     from pycocoevalcap.meteor.meteor import Meteor
 
     from visionbench.metrics.bootstrap import sample_table

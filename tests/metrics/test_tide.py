@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.shared_fixtures import reference_module
 from visionbench.metrics.detection.tide import MAIN_ERRORS, tide_errors
 from visionbench.metrics.errors import MetricInputError
 
-tidecv = pytest.importorskip("tidecv")
+tidecv = reference_module("tidecv")
 
 
 def _case(seed, *, n_img=25, n_cls=5, phantom=False, crowd=False, max_gt=6, round_to=None):
