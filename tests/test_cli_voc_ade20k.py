@@ -260,3 +260,22 @@ def test_bench_run_coco_detector_on_voc(data, tmp_path: Path) -> None:
     again = record(home, results, "exported")
     assert {k: v["value"] for k, v in again["metrics"].items()} == m
     assert again["metrics"]["mAP"]["signature"] == rec["metrics"]["mAP"]["signature"]
+
+
+def test_dataset_ids_option_needs_reduce_zero_label(data, tmp_path: Path) -> None:
+    """prediction_labels=dataset without reduce_zero_label would change nothing silently:
+    a one-line usage error instead; the png-dataset-ids export is refused the same way."""
+    home, root = data["home"], data["ade20k-mini"]
+    p = bench(["eval", "--dataset", "ade20k-mini", "--data-root", str(root), "--predictions",
+               str(tmp_path), "-M", "reduce_zero_label=false", "-M", "prediction_labels=dataset"],
+              home, check=False)  # fmt: skip
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert p.stderr.strip().splitlines() == [
+        "error: metric option prediction_labels=dataset needs reduce_zero_label=true (without "
+        "it the dataset's ids are the model's classes)"
+    ], p.stderr
+    ds = ade20k_mini(root)
+    proto = dataset_protocol(ds, {"reduce_zero_label": False})
+    pred = SegmentationPrediction(mask=np.zeros((2, 2), np.uint8), sample_id="x")
+    with pytest.raises(Exception, match="png-dataset-ids is for reduce_zero_label"):
+        proto.write_predictions([pred], tmp_path / "out", format="png-dataset-ids")

@@ -78,6 +78,15 @@ class SemanticProtocol(Protocol):
             return None
         return self.per_sample, result_sample_ids(result, len(scores)), scores
 
+    def setup(self) -> None:
+        if self.opts["prediction_labels"] == "dataset" and not self.opts["reduce_zero_label"]:
+            from visionbench.protocols.options import OptionError
+
+            raise OptionError(
+                "metric option prediction_labels=dataset needs reduce_zero_label=true (without "
+                "it the dataset's ids are the model's classes)"
+            )
+
     def build_evaluator(self) -> Any:
         from visionbench.metrics.segmentation.semantic import SegmentationEvaluator
 
@@ -116,7 +125,12 @@ class SemanticProtocol(Protocol):
     ) -> Path:  # fmt: skip
         if format not in (None, "png", "png-dataset-ids"):
             raise ContractError(f"protocol semantic writes png or png-dataset-ids, not {format!r}")
-        if format == "png-dataset-ids" and self.opts["reduce_zero_label"]:
+        if format == "png-dataset-ids" and not self.opts["reduce_zero_label"]:
+            raise ContractError(
+                "png-dataset-ids is for reduce_zero_label datasets (ADE20K); this run's "
+                "predictions are already the dataset's ids: use --format png"
+            )
+        if format == "png-dataset-ids":
             predictions = [
                 SegmentationPrediction(mask=np.asarray(p.mask).astype(np.int64) + 1,
                                        sample_id=p.sample_id)
