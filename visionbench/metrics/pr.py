@@ -252,9 +252,11 @@ def detection_threshold_sweep(
         np.searchsorted(cats, s.pair_cat) if p.use_cats else np.zeros(len(s.pair_cat), np.int64),
         weights=s.pair_npig[:, a], minlength=len(cats),
     ).astype(np.int64)  # fmt: skip
-    # one stable sort by score serves both: overall, and per class (a stable radix sort
-    # of that order by class keeps descending scores within each class)
-    by_score = np.argsort(-score, kind="stable")
+    # one sort by score serves both: overall, and per class (a stable radix sort of that
+    # order by class keeps descending scores within each class). Not a stable sort: F1 is
+    # read only at the last detection of each run of equal scores, where the cumulative
+    # counts do not depend on the order inside the run (3-5x faster than kind="stable")
+    by_score = np.argsort(-score)
     overall = _best_f1_sorted(score[by_score], tp[by_score], int(n_gt_cat.sum()))
     thr = overall["threshold"]
 
