@@ -669,3 +669,27 @@ def test_params_validation_and_signature():
         CocoParams(iou_type="keypoints").signature()
         == "coco|keypoints|iou=.50:.05:.95|area=all,m,l|maxdets=20|v0.1.0"
     )
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 10), (1, 1, 1), (7, 4, 10), (5, 3, 3), (9, 1, 6)])
+def test_match_flags_round_trip_and_earlier_layout(shape):
+    """state_dict packs the match flags 4 cells a byte; it reads back bit for bit, and a
+    state written in the earlier layout (two np.packbits arrays) reads the same flags."""
+    from visionbench.metrics.detection.coco_evaluation import (
+        MatchState,
+        state_from_dict,
+        state_to_dict,
+    )
+
+    rng = np.random.default_rng(sum(shape))
+    n, a, t = shape
+    flags = rng.integers(0, 4, shape).astype(np.uint8)
+    z = np.arange(n, dtype=np.int64)
+    s = MatchState(z, z, z, rng.random(n), z, flags, z[:0], z[:0], np.zeros((0, a), np.int64))
+    d = state_to_dict(s)
+    assert d["dt_flags2"].shape == (n, (a * t + 3) // 4)
+    np.testing.assert_array_equal(state_from_dict(d).dt_flags, flags)
+    old = {k: v for k, v in d.items() if k != "dt_flags2"}
+    old["dt_matched"] = np.packbits((flags & 1).astype(bool).reshape(n, a * t), axis=1)
+    old["dt_ignored"] = np.packbits((flags & 2).astype(bool).reshape(n, a * t), axis=1)
+    np.testing.assert_array_equal(state_from_dict(old).dt_flags, flags)
