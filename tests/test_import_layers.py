@@ -169,6 +169,14 @@ def test_bench_eval_then_leaderboard_import_no_torch(tmp_path: Path, coco_files)
     assert rec["metrics"]["AR100"]["value"] == 0.5
     assert not {"torch", "torchvision"} & _top(mods)
     assert not any(m.startswith("visionbench.models") for m in mods)
+    # piped, bench eval prints plain columns and loads neither rich nor pydantic (typer
+    # >= 0.29 coerces through pydantic: +0.15 s CPU per call; see pyproject's pin)
+    assert not {"rich", "pydantic", "click"} & _top(mods), sorted(
+        {"rich", "pydantic", "click"} & _top(mods)
+    )
+    ap = next(line for line in p.stdout.splitlines() if line.startswith("AP "))
+    assert ap.split() == ["AP", f"{51 / 101:.4f}", "[0.0000,", "1.0000]", "0-1"], p.stdout
+    assert "│" not in p.stdout and "┃" not in p.stdout
 
     p, mods = _bench_modules(tmp_path, ["leaderboard", "--results", str(results)])
     assert p.returncode == 0 and "dets" in p.stdout, p.stderr

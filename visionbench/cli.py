@@ -6,15 +6,12 @@ User errors (bad data, unknown names, missing files) print one line and exit wit
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 app = typer.Typer(
     help="visionbench: exact metrics for vision models on real dataset formats.",
@@ -25,8 +22,62 @@ app = typer.Typer(
 data_app = typer.Typer(help="Mini datasets and dataset checks.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _LazyConsole:
+    """rich's ``Console``, made on first use. ``is_plain``: the stream is not a terminal
+    (and no ``FORCE_COLOR``), where rich would print plain text anyway: lines and the
+    metrics table are then written without importing rich (~35 ms of every piped
+    ``bench eval``)."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    @property
+    def is_plain(self) -> bool:
+        if (
+            self._console is not None
+            or os.environ.get("FORCE_COLOR")
+            or os.environ.get("TTY_COMPATIBLE")
+        ):
+            return False
+        isatty = getattr(self.stream, "isatty", None)
+        return not (callable(isatty) and isatty())
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr if self._stderr else sys.stdout
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return getattr(self._console, name)
+
+
+def Text(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - rich's class, imported late
+    from rich.text import Text as _Text
+
+    return _Text(*args, **kwargs)
+
+
+def Table(*args: Any, **kwargs: Any) -> Any:  # noqa: N802
+    from rich.table import Table as _Table
+
+    return _Table(*args, **kwargs)
+
+
+def escape(s: str) -> str:
+    from rich.markup import escape as _escape
+
+    return _escape(s)
+
+
+console: Any = _LazyConsole()
+err_console: Any = _LazyConsole(stderr=True)
 
 _DEBUG = False
 
@@ -58,7 +109,7 @@ def _root(
         console.print(ctx.get_help(), markup=False, highlight=False)
 
 
-def _text(con: Console, *parts: str | tuple[str, str]) -> None:
+def _text(con: Any, *parts: str | tuple[str, str]) -> None:
     """Print ``parts`` (strings, or ``(string, style)``) as plain text: user strings (paths,
     names) are never parsed as Rich markup."""
     from visionbench.cli_errors import print_line
@@ -68,8 +119,6 @@ def _text(con: Console, *parts: str | tuple[str, str]) -> None:
 
 def _plain(s: object) -> Any:
     """A table cell / title as text, not markup."""
-    from rich.text import Text
-
     return Text(str(s))
 
 
@@ -418,19 +467,39 @@ def _print_metrics(record: dict[str, Any]) -> None:
         )
         return
     ds = record["dataset"]
-    table = Table(title=Text(f"{record['model']['name']} on {ds['name']} ({ds['split']})"))
-    table.add_column("metric", overflow="fold")
-    table.add_column("value", justify="right", overflow="fold")
-    table.add_column("unit", overflow="fold")
+    title = f"{record['model']['name']} on {ds['name']} ({ds['split']})"
+    rows = []
     for k, m in record["metrics"].items():
         unit = metric_unit(k, m, record.get("task"))
         dec = DECIMALS.get(unit or "", 4)
         text = format_number(m["value"], dec) + format_ci(m.get("ci"), dec)
-        table.add_row(Text(k), text, UNIT_LABEL.get(unit or "", "?"))
+        rows.append((k, text, UNIT_LABEL.get(unit or "", "?")))
+    if getattr(console, "is_plain", False):  # piped: aligned plain columns, no rich
+        rows = [("metric", "value", "unit"), *rows]
+        w = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [title] + [f"{a:<{w[0]}}  {b:>{w[1]}}  {c}" for a, b, c in rows]
+        print("\n".join(lines), file=console.stream)
+    else:
+        _metrics_table(title, rows)
+    _print_signatures(record)
+
+
+def _metrics_table(title: str, rows: list[tuple[str, str, str]]) -> None:
+    table = Table(title=Text(title))
+    table.add_column("metric", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    table.add_column("unit", overflow="fold")
+    for k, text, unit in rows:
+        table.add_row(Text(k), text, unit)
     console.print(table)
+
+
+def _print_signatures(record: dict[str, Any]) -> None:
+    """Signatures, notes and throughputs under the metrics table."""
+    ds = record["dataset"]
     sigs = sorted({m["signature"] for m in record["metrics"].values()})
     for s in sigs:
-        console.print(Text(f"signature: {s}", style="dim"), soft_wrap=True)
+        _text(console, (f"signature: {s}", "dim"))
     notes = []
     if ds.get("subset"):
         total = ds.get("total_samples")
@@ -444,7 +513,7 @@ def _print_metrics(record: dict[str, Any]) -> None:
     if record["model"].get("weights_id") == RANDOM_WEIGHTS:
         notes.append("random weights (ranked apart on the leaderboard)")
     for note in notes:
-        console.print(Text(f"note: {note}", style="yellow"), soft_wrap=True)
+        _text(console, (f"note: {note}", "yellow"))
     t = record.get("timings", {})
     parts = []
     if t.get("end_to_end_img_s"):
@@ -460,7 +529,7 @@ def _print_metrics(record: dict[str, Any]) -> None:
     elif t.get("end_to_end_img_s"):
         parts.append("model steady-state: - (every batch was warm-up)")
     if parts:
-        console.print(Text("throughput: " + "; ".join(parts), style="dim"), soft_wrap=True)
+        _text(console, ("throughput: " + "; ".join(parts), "dim"))
 
 
 # ---------------------------------------------------------------------------------------

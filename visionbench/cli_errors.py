@@ -136,6 +136,10 @@ def print_error(message: str, *, prefix: str = "error") -> None:
 
 def print_line(console: Any, *parts: str | tuple[str, str]) -> None:
     """Print ``parts`` (plain strings, or ``(text, style)``) as text on ``console``."""
+    if getattr(console, "is_plain", False):  # not a terminal: the text itself, no rich
+        text = "".join(p if isinstance(p, str) else p[0] for p in parts)
+        print(text, file=console.stream)
+        return
     from rich.text import Text
 
     console.print(Text.assemble(*parts), soft_wrap=True, highlight=False)
