@@ -46,7 +46,7 @@ def attach_analysis(
 ) -> None:
     """Fill ``record["analysis"]`` (see the module docstring); never raises.
 
-    ``evaluator``: the scorer's evaluator, for results that do not carry theirs (LVIS)."""
+    ``evaluator``: the scorer's evaluator, for results that do not carry theirs."""
     if result is None or protocol is None:
         return
     if os.environ.get("VISIONBENCH_ANALYSIS", "1").strip() in ("0", "false", "no", "off"):

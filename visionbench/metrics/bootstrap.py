@@ -1,7 +1,7 @@
 """Bootstrap confidence intervals of any evaluator's metrics, from its sufficient statistics.
 
 ``bootstrap_intervals(evaluator)`` resamples the evaluator's samples with replacement --
-images (COCO, scene graphs), frames (Cityscapes, semantic segmentation), samples
+images (COCO, LVIS, scene graphs), frames (Cityscapes, semantic segmentation), samples
 (classification), captions (BLEU, METEOR, ROUGE-L, CIDEr-D, SPICE) -- ``B`` times (1000 by default) from a seeded
 ``numpy.random.default_rng(seed)``, scores every replicate from the per-sample statistics
 the evaluator already keeps (no re-inference, no re-matching) and returns percentile
@@ -84,6 +84,10 @@ def sample_table(evaluator: Any, *, metrics: Iterable[str] | None = None) -> Any
             evaluator._state(), evaluator.params, evaluator.cat_ids,
             compat=evaluator.compat is not None,
         )  # fmt: skip
+    if name == "LvisEvaluator":
+        from visionbench.metrics.detection.lvis import lvis_sample_table
+
+        return lvis_sample_table(evaluator)
     if name == "ClassificationEvaluator":
         s = evaluator.samples()
         if s is None:

@@ -75,7 +75,7 @@ class DetectionSweep:
         }  # fmt: skip
 
     def _sweep(self, result: MetricResult) -> dict[str, Any] | None:
-        if result.evaluator is None:  # numbers without match state (LvisEvaluator.compute)
+        if result.evaluator is None:  # numbers without match state (e.g. a loaded result)
             return None
         memo = getattr(self, "_sweep_memo", None)
         if memo is None or memo[0] is not result:

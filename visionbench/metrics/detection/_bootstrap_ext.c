@@ -17,7 +17,9 @@
  *   - precision is computed only at true positives (between two true positives it only
  *     falls), its right-to-left maximum, then the recall-threshold sweep per lane;
  *   - the per-area precision [T][R][K][NB] is summarised right away, numpy's pairwise
- *     summation done on all lanes at once where they share the set of defined categories.
+ *     summation done on all lanes at once where they share the set of defined categories;
+ *     a stat over one category group (LVIS's APr / APc / APf: spec_grp >= 0) gathers the
+ *     defined cells of the group's categories (cat_grp) per lane.
  *
  * Ties of score inside one image (one category) are replayed copy by copy, as the
  * duplicated set orders them (d1 d2 d1 d2, not d1 d1 d2 d2).
@@ -299,6 +301,7 @@ typedef struct {
     const double *rec_thrs;
     const u8 *spec_ap;
     const i64 *spec_thr, *spec_area, *spec_m;
+    const i64 *spec_grp, *cat_grp; /* [S] group of each stat (-1 all), [K] of each category */
 } Table;
 
 typedef struct {
@@ -518,6 +521,72 @@ BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 a, i64 t, const i
     return 0;
 }
 
+/* The stats of area a over one category group (spec_grp[s] = g >= 0), for the NB lanes:
+ * the mean of the defined cells of the categories k with cat_grp[k] == g, in summarize's
+ * order (t, r, k ascending), numpy's pairwise sum. Per group, one pass over P gathers
+ * each lane's cells into tmp (after the other stats of the area, which read tmp). */
+BOOT_INLINE void summarize_groups(const Table *tb, Work *wk, i64 a, double *out) {
+    const i64 K = tb->K, T = tb->T, R = tb->R, S = tb->S;
+    const i64 TRK = T * R * K + 1;
+    const u8 *def = wk->def;
+    i64 g_max = -1;
+    for (i64 s = 0; s < S; s++)
+        if (tb->spec_area[s] == a && tb->spec_grp[s] > g_max) g_max = tb->spec_grp[s];
+    for (i64 g = 0; g <= g_max; g++) {
+        int any = 0, any_ap = 0;
+        for (i64 s = 0; s < S; s++)
+            if (tb->spec_area[s] == a && tb->spec_grp[s] == g) {
+                any = 1;
+                any_ap |= tb->spec_ap[s];
+            }
+        if (!any) continue;
+        i64 kg[NB]; /* per lane: the defined categories of the group */
+        for (int b = 0; b < NB; b++) {
+            kg[b] = 0;
+            for (i64 k = 0; k < K; k++) kg[b] += def[b * K + k] && tb->cat_grp[k] == g;
+        }
+        if (any_ap) {
+            i64 fill[NB];
+            memset(fill, 0, sizeof(fill));
+            for (i64 row = 0; row < T * R; row++)
+                for (i64 k = 0; k < K; k++) {
+                    if (tb->cat_grp[k] != g) continue;
+                    const double *src = wk->P + (row * K + k) * NB;
+                    for (int b = 0; b < NB; b++) {
+                        wk->tmp[b * TRK + fill[b]] = src[b]; /* kept where defined */
+                        fill[b] += def[b * K + k];
+                    }
+                }
+        }
+        for (i64 s = 0; s < S; s++) {
+            if (tb->spec_area[s] != a || tb->spec_grp[s] != g) continue;
+            i64 t0 = 0, t1 = T;
+            if (tb->spec_thr[s] >= 0) {
+                t0 = tb->spec_thr[s];
+                t1 = t0 + 1;
+            }
+            const int ap = tb->spec_ap[s];
+            const double *rows = wk->Rc + (tb->spec_m[s] * T + t0) * K * NB;
+            const i64 n_blk = ap ? (t1 - t0) * R : t1 - t0;
+            for (int b = 0; b < NB; b++) {
+                double v = -1.0;
+                const i64 n = n_blk * kg[b];
+                if (n > 0 && ap) {
+                    v = pw_sum(wk->tmp + b * TRK + t0 * R * kg[b], n) / (double)n;
+                } else if (n > 0) {
+                    i64 j = 0;
+                    for (i64 bl = 0; bl < n_blk; bl++)
+                        for (i64 k = 0; k < K; k++)
+                            if (def[b * K + k] && tb->cat_grp[k] == g)
+                                wk->tmpr[j++] = rows[(bl * K + k) * NB + b];
+                    v = pw_sum(wk->tmpr, n) / (double)n;
+                }
+                out[b * S + s] = v;
+            }
+        }
+    }
+}
+
 /* Summary stats of area a for the NB lanes: out [NB][S] (only the specs of area a).
  *
  * Each stat is the mean of the defined cells (categories with gts in the replicate) in
@@ -540,7 +609,8 @@ BOOT_INLINE void summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
         if (kd[b] == K && K > 0) n_full++;
         else if (kd[b] > 0) part[n_part++] = b;
     }
-    for (i64 s = 0; s < S; s++) need_ap |= tb->spec_area[s] == a && tb->spec_ap[s];
+    for (i64 s = 0; s < S; s++)
+        need_ap |= tb->spec_area[s] == a && tb->spec_ap[s] && tb->spec_grp[s] < 0;
     if (n_part && need_ap) {
         i64 fill[NB];
         memset(fill, 0, sizeof(fill));
@@ -555,7 +625,7 @@ BOOT_INLINE void summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
             }
     }
     for (i64 s = 0; s < S; s++) {
-        if (tb->spec_area[s] != a) continue;
+        if (tb->spec_area[s] != a || tb->spec_grp[s] >= 0) continue;
         i64 t0 = 0, t1 = T;
         if (tb->spec_thr[s] >= 0) {
             t0 = tb->spec_thr[s];
@@ -583,6 +653,7 @@ BOOT_INLINE void summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
             out[b * S + s] = v;
         }
     }
+    summarize_groups(tb, wk, a, out);
 }
 
 /* The replicates, NB at a time: returns nonzero when out of memory. Cloned for AVX2
@@ -665,18 +736,19 @@ static BOOT_CLONES int run_chunks(const Table *tb, Work *wk, const i32 *w, i64 B
     return fail;
 }
 
-/* replicate(weights i32 [B, I], <table arrays>, out f64 [B, S], work_p f64 [T R K NB + 8],
+/* replicate(weights i32 [B, I], <table arrays>, spec_grp i64 [S], cat_grp i64 [K],
+ * out f64 [B, S], work_p f64 [T R K NB + 8],
  * work_g f64 [T R K NB + NB]): the two large work arrays come from the caller, who keeps
  * them across calls (fresh pages of 2 x 20 MB per call cost page faults) */
 static PyObject *py_replicate(PyObject *self, PyObject *args) {
     PyObject *o_w, *o_pi, *o_pk, *o_pn, *o_bwo, *o_bwi, *o_so, *o_sa, *o_eo, *o_ei, *o_es,
-        *o_et, *o_ef, *o_em, *o_tl, *o_tg, *o_tp, *o_rt, *o_sap, *o_sth, *o_sar, *o_sm, *o_out,
-        *o_wp, *o_wg;
+        *o_et, *o_ef, *o_em, *o_tl, *o_tg, *o_tp, *o_rt, *o_sap, *o_sth, *o_sar, *o_sm, *o_sg,
+        *o_cg, *o_out, *o_wp, *o_wg;
     Py_ssize_t B, I, K, A, T, M, P;
-    if (!PyArg_ParseTuple(args, "OnnnnnnnOOOOOOOOOOOOOOOOOOOOOOOO", &o_w, &B, &I, &K, &A, &T,
-                          &M, &P, &o_pi, &o_pk, &o_pn, &o_bwo, &o_bwi, &o_so, &o_sa, &o_eo, &o_ei,
-                          &o_es, &o_et, &o_ef, &o_em, &o_tl, &o_tg, &o_tp, &o_rt, &o_sap, &o_sth,
-                          &o_sar, &o_sm, &o_out, &o_wp, &o_wg))
+    if (!PyArg_ParseTuple(args, "OnnnnnnnOOOOOOOOOOOOOOOOOOOOOOOOOO", &o_w, &B, &I, &K, &A,
+                          &T, &M, &P, &o_pi, &o_pk, &o_pn, &o_bwo, &o_bwi, &o_so, &o_sa, &o_eo,
+                          &o_ei, &o_es, &o_et, &o_ef, &o_em, &o_tl, &o_tg, &o_tp, &o_rt, &o_sap,
+                          &o_sth, &o_sar, &o_sm, &o_sg, &o_cg, &o_out, &o_wp, &o_wg))
         return NULL;
     if (M < 1 || M > MMAX) {
         PyErr_SetString(PyExc_ValueError, "bootstrap: 1 to 16 maxDets values supported");
@@ -722,11 +794,13 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
         BUF(sth, i64, o_sth, 0);
         BUF(sar, i64, o_sar, 0);
         BUF(sm, i64, o_sm, 0);
+        BUF(sg, i64, o_sg, 0);
+        BUF(cg, i64, o_cg, 0);
         tb.pair_img = pi, tb.pair_k = pk, tb.pair_npig = pn, tb.bw_off = bwo, tb.bw_img = bwi;
         tb.snap_off = so, tb.snap_after = sa, tb.ex_off = eo, tb.ex_img = ei, tb.ex_snap = es;
         tb.ex_tie = et, tb.ex_flag = ef, tb.ex_mmask = em, tb.tie_len = tl, tb.tie_gfp = tg;
         tb.tie_pre = tpr, tb.rec_thrs = rt, tb.spec_ap = sap, tb.spec_thr = sth;
-        tb.spec_area = sar, tb.spec_m = sm;
+        tb.spec_area = sar, tb.spec_m = sm, tb.spec_grp = sg, tb.cat_grp = cg;
     }
     BUF(out, double, o_out, 1);
     Py_buffer wpv, wgv;
@@ -817,5 +891,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bootstrap_ext",
 PyMODINIT_FUNC PyInit__bootstrap_ext(void) {
     PyObject *m = PyModule_Create(&module);
     if (m) PyModule_AddIntConstant(m, "NB", NB);
+    /* the argument list of replicate (2: spec_grp, cat_grp); checked by coco_bootstrap */
+    if (m) PyModule_AddIntConstant(m, "API", 2);
     return m;
 }

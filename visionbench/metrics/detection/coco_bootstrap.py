@@ -13,6 +13,11 @@ positives (between true positives precision only falls, see
 copy, as the duplicated set orders them, so the replicate equals
 ``CocoEvaluator.compute()`` on the duplicated images bit for bit.
 
+The summary stats are specs ``(is_ap, iou_thr, area, maxDet, group)`` (:func:`coco_stat_specs`:
+COCO's, group -1 = every category); LVIS passes its 13 (``lvis.lvis_sample_table``), whose
+APr / APc / APf average only the categories of one frequency group (``cat_group``), so an
+LVIS replicate equals ``LvisEvaluator.compute()`` on the duplicated images likewise.
+
 Two kernels, same numbers: the C extension ``_bootstrap_ext`` (built by ``setup.py``; its
 tables are bucketed by (category, area, IoU threshold), see ``_prepare_native``) and the
 numba kernels of ``coco_bootstrap_kernels`` (the reference, used when the extension is not
@@ -34,6 +39,7 @@ from visionbench.metrics.errors import MetricInputError
 __all__ = ["NATIVE", "CocoSampleTable", "coco_stat_specs"]
 
 _TP, _FP, _IG = 0, 1, 2
+_NATIVE_API = 2  # the argument list of _bootstrap_ext.replicate this module passes
 
 
 def _load_native() -> Any:
@@ -42,6 +48,15 @@ def _load_native() -> Any:
     try:
         from visionbench.metrics.detection import _bootstrap_ext
     except ImportError:
+        return None
+    if getattr(_bootstrap_ext, "API", 1) != _NATIVE_API:  # built from an older _bootstrap_ext.c
+        import warnings
+
+        warnings.warn(
+            "visionbench: _bootstrap_ext is out of date (rebuild: python setup.py build_ext "
+            "--inplace); using the numba bootstrap kernel",
+            stacklevel=2,
+        )
         return None
     return _bootstrap_ext
 
@@ -59,19 +74,44 @@ class CocoSampleTable:
         params: the evaluation's :class:`CocoParams`.
         cat_ids: [K] sorted category ids (ignored when pooled).
         compat: as in ``CocoEvaluator`` (decides which maxDet the AP stat reads).
+        specs, names: other summary stats than COCO's (LVIS's), as :func:`coco_stat_specs`
+            gives them; default COCO's.
+        cat_group: [K] the group index of each category (LVIS: 0 r, 1 c, 2 f), which the
+            specs with a group (``spec[4] >= 0``) average over; needed only by those.
     """
 
     def __init__(
-        self, state: MatchState, params: CocoParams, cat_ids: np.ndarray, *, compat: bool
+        self,
+        state: MatchState,
+        params: CocoParams,
+        cat_ids: np.ndarray,
+        *,
+        compat: bool,
+        specs: list[tuple[bool, float | None, int, int, int]] | None = None,
+        names: list[str] | None = None,
+        cat_group: np.ndarray | None = None,
     ) -> None:
         self.state = state
         self.params = params
         self.cat_ids = np.asarray(cat_ids, dtype=np.int64)
         self.compat = compat
         self.sample_ids = np.asarray(state.image_ids, dtype=np.int64)
-        self.specs, self.names = coco_stat_specs(params, compat=compat)
+        if specs is None:
+            self.specs, self.names = coco_stat_specs(params, compat=compat)
+        else:
+            self.specs = [(bool(a), t, int(ar), int(m), int(g)) for a, t, ar, m, g in specs]
+            self.names = [str(n) for n in (names or [])]
+            if len(self.names) != len(self.specs):
+                raise MetricInputError("bootstrap: one name per summary stat expected")
+        self.cat_group = None if cat_group is None else np.asarray(cat_group, dtype=np.int64)
+        if any(sp[4] >= 0 for sp in self.specs) and (
+            not params.use_cats
+            or self.cat_group is None
+            or len(self.cat_group) != len(self.cat_ids)
+        ):
+            raise MetricInputError("bootstrap: stats over a category group need cat_group [K]")
         md = list(params.max_dets)
-        for ap, _thr, _area, m in self.specs:
+        for ap, _thr, _area, m, _g in self.specs:
             if ap and m != len(md) - 1:
                 raise MetricInputError(
                     f"bootstrap: AP at maxDets={md[m]} (not the last of {md}) is not supported"
@@ -93,7 +133,7 @@ class CocoSampleTable:
             keep_ids, s.dt_image_id[dm], s.dt_cat[dm], s.dt_score[dm], s.dt_rank[dm],
             s.dt_flags[dm], s.pair_image_id[pm], s.pair_cat[pm], s.pair_npig[pm],
         )  # fmt: skip
-        return CocoSampleTable(sub, self.params, self.cat_ids, compat=self.compat)
+        return self._like(sub)
 
     def stacked(self, other: CocoSampleTable) -> CocoSampleTable:
         """This table's images then ``other``'s as one set (ids remapped to ``2 id`` and
@@ -109,7 +149,14 @@ class CocoSampleTable:
         ra, rb = remap(a, 0), remap(b, 1)
         both = MatchState.concat([ra, rb])
         # sample order (the caller's weight layout): self's images, then other's
-        return CocoSampleTable(both, self.params, self.cat_ids, compat=self.compat)
+        return self._like(both)
+
+    def _like(self, state: MatchState) -> CocoSampleTable:
+        """A table of ``state`` with this one's parameters and summary stats."""
+        return CocoSampleTable(
+            state, self.params, self.cat_ids, compat=self.compat, specs=self.specs,
+            names=self.names, cat_group=self.cat_group,
+        )  # fmt: skip
 
     # -- storage --------------------------------------------------------------------
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -131,8 +178,17 @@ class CocoSampleTable:
                 "p.area_rng": np.asarray(p.area_rng, dtype=np.float64),
                 "p.area_lbl": np.asarray(list(p.area_lbl)),
                 "p.use_cats": np.array(bool(p.use_cats)),
+                # the summary stats (COCO's or LVIS's; thr NaN = all thresholds)
+                "spec.ap": np.array([sp[0] for sp in self.specs], dtype=bool),
+                "spec.thr": np.array([np.nan if sp[1] is None else sp[1] for sp in self.specs]),
+                "spec.area": np.array([sp[2] for sp in self.specs], dtype=np.int64),
+                "spec.m": np.array([sp[3] for sp in self.specs], dtype=np.int64),
+                "spec.group": np.array([sp[4] for sp in self.specs], dtype=np.int64),
+                "spec.names": np.array(self.names, dtype=str),
             }
         )
+        if self.cat_group is not None:
+            out["cat_group"] = self.cat_group
         return out
 
     @classmethod
@@ -150,7 +206,20 @@ class CocoSampleTable:
             area_lbl=[str(x) for x in np.asarray(d["p.area_lbl"])],
             use_cats=bool(np.asarray(d["p.use_cats"])),
         )
-        t = cls(state, params, np.asarray(d["cat_ids"]), compat=bool(np.asarray(d["compat"])))
+        specs = names = None
+        if "spec.ap" in d:  # (tables stored before the specs were: COCO's)
+            specs = [
+                (bool(a), None if np.isnan(t) else float(t), int(ar), int(m), int(g))
+                for a, t, ar, m, g in zip(
+                    *(np.asarray(d[f"spec.{k}"]) for k in ("ap", "thr", "area", "m", "group"))
+                )
+            ]
+            names = [str(n) for n in np.asarray(d["spec.names"])]
+        t = cls(
+            state, params, np.asarray(d["cat_ids"]), compat=bool(np.asarray(d["compat"])),
+            specs=specs, names=names,
+            cat_group=np.asarray(d["cat_group"]) if "cat_group" in d else None,
+        )  # fmt: skip
         t.sample_ids = np.asarray(d["sample_ids"], dtype=np.int64)
         return t
 
@@ -201,7 +270,7 @@ class CocoSampleTable:
                 prep["pair_k"], prep["pair_npig"], np.asarray(self.params.max_dets, np.int64),
                 self.params.rec_thrs, len(self.params.iou_thrs), prec, rec,
             )  # fmt: skip
-            stats = KB.summarize_replicates(prec, rec, n_here, *prep["specs"])
+            stats = KB.summarize_replicates(prec, rec, n_here, *prep["specs"], prep["cat_grp"])
             for si, n in enumerate(self.names):
                 v = stats[:, si]
                 out[n][c0 : c0 + n_here] = np.where(v > -1, v, np.nan)
@@ -237,7 +306,8 @@ class CocoSampleTable:
                 nat["snap_after"], nat["ex_off"], nat["ex_img"], nat["ex_snap"], nat["ex_tie"],
                 nat["ex_flag"], nat["ex_mmask"], nat["tie_len"], nat["tie_gfp"],
                 nat["tie_pre"], nat["rec_thrs"], nat["spec_ap"], nat["spec_thr"],
-                nat["spec_area"], nat["spec_m"], stats[b0:b1], *work,
+                nat["spec_area"], nat["spec_m"], nat["spec_grp"], nat["cat_grp"], stats[b0:b1],
+                *work,
             )  # fmt: skip
 
         # the kernel releases the GIL: replicates split across threads (wall time only;
@@ -414,7 +484,7 @@ class CocoSampleTable:
         tie_pre = (cum[a_t, ex_pos[t_i]] - cum[a_t, g0] + is_fp[a_t, g0]).astype(np.int32)
         # specs
         spec_thr = []
-        for _ap, thr, _a, _m in self.specs:
+        for _ap, thr, _a, _m, _g in self.specs:
             hit = np.flatnonzero(thr == p.iou_thrs) if thr is not None else None
             if hit is not None and len(hit) != 1:
                 raise MetricInputError(f"bootstrap: IoU threshold {thr} is not once in iou_thrs")
@@ -452,6 +522,8 @@ class CocoSampleTable:
             "spec_thr": np.array(spec_thr, dtype=np.int64),
             "spec_area": np.array([sp[2] for sp in self.specs], dtype=np.int64),
             "spec_m": np.array([sp[3] for sp in self.specs], dtype=np.int64),
+            "spec_grp": np.array([sp[4] for sp in self.specs], dtype=np.int64),
+            "cat_grp": self._cat_grp(n_cat),
         }
         return self._native
 
@@ -509,7 +581,7 @@ class CocoSampleTable:
         multi_end = np.searchsorted(multi, cat_end).astype(np.int64)
         pk = np.minimum(np.searchsorted(cats, s.pair_cat), max(n_cat - 1, 0))
         spec_thr = []
-        for _ap, thr, _a, _m in self.specs:
+        for _ap, thr, _a, _m, _g in self.specs:
             hit = np.flatnonzero(thr == p.iou_thrs) if thr is not None else None
             if hit is not None and len(hit) != 1:
                 raise MetricInputError(f"bootstrap: IoU threshold {thr} is not once in iou_thrs")
@@ -520,7 +592,9 @@ class CocoSampleTable:
                 np.array(spec_thr, dtype=np.int64),
                 np.array([sp[2] for sp in self.specs], dtype=np.int64),
                 np.array([sp[3] for sp in self.specs], dtype=np.int64),
+                np.array([sp[4] for sp in self.specs], dtype=np.int64),
             ),
+            "cat_grp": self._cat_grp(n_cat),
             "perm": perm,
             "det_img": det_img,
             "det_rank": s.dt_rank[o].astype(np.int64),
@@ -541,6 +615,12 @@ class CocoSampleTable:
             "pair_npig": np.ascontiguousarray(s.pair_npig, dtype=np.int64),
         }
         return self._prepared
+
+    def _cat_grp(self, n_cat: int) -> np.ndarray:
+        """[K] the group of each category (-1 everywhere without groups)."""
+        if self.cat_group is None:
+            return np.full(max(n_cat, 1), -1, dtype=np.int64)
+        return np.ascontiguousarray(self.cat_group, dtype=np.int64)
 
 
 def _threads() -> int:
@@ -574,17 +654,23 @@ def _positions(order_ids: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
 
 def coco_stat_specs(
     params: CocoParams, *, compat: bool
-) -> tuple[list[tuple[bool, float | None, int, int]], list[str]]:
+) -> tuple[list[tuple[bool, float | None, int, int, int]], list[str]]:
     """The summary stats of ``coco_core.summarize`` as ``(is_ap, iou_thr, area index,
-    maxDet index)`` and their names (same order)."""
+    maxDet index, category group)`` and their names (same order).
+
+    The group is -1 (every category) in COCO's stats; a stat of group ``g`` averages only
+    the cells of the categories whose ``cat_group`` is ``g`` (LVIS's APr / APc / APf:
+    ``s[:, :, groups[g]]``, categories in ascending index order)."""
     p = params
     md = list(p.max_dets)
     lbl = list(p.area_lbl)
 
-    def spec(ap: bool, thr: float | None, area: str, m: int) -> tuple[bool, float | None, int, int]:
+    def spec(
+        ap: bool, thr: float | None, area: str, m: int
+    ) -> tuple[bool, float | None, int, int, int]:
         if area not in lbl or m not in md:
             raise MetricInputError(f"bootstrap: the summary needs area {area!r} and maxDets {m}")
-        return (ap, thr, lbl.index(area), md.index(m))
+        return (ap, thr, lbl.index(area), md.index(m), -1)
 
     if p.iou_type == "keypoints":
         m = 20 if compat else md[-1]
@@ -615,17 +701,20 @@ def coco_stat_specs(
 def summarize_arrays(
     precision: np.ndarray,
     recall: np.ndarray,
-    specs: list[tuple[bool, float | None, int, int]],
+    specs: list[tuple[bool, float | None, int, int, int]],
     params: CocoParams,
+    cat_group: np.ndarray | None = None,
 ) -> list[float]:
     """``summarize`` on precision [A, T, R, K] (last maxDet; area first, so that each
     area's [T, R, K] block is contiguous) and recall [T, K, A, M]: the same elements in
     the same order through ``np.mean``, so the same bits."""
     out = []
-    for ap, thr, a, m in specs:
+    for ap, thr, a, m, g in specs:
         s = precision[a] if ap else recall[:, :, a, m]
         if thr is not None:
             s = s[np.where(thr == params.iou_thrs)[0]]
+        if g >= 0:
+            s = s[..., np.flatnonzero(np.asarray(cat_group) == g)]
         v = s[s > -1]
         out.append(-1.0 if len(v) == 0 else float(np.mean(v)))
     return out

@@ -220,6 +220,8 @@ def summarize_replicates(
     spec_thr: np.ndarray,
     spec_area: np.ndarray,
     spec_m: np.ndarray,
+    spec_grp: np.ndarray,
+    cat_grp: np.ndarray,
 ) -> np.ndarray:
     """``summarize`` of each replicate: stats [B, S], -1 where no cell is defined.
 
@@ -230,6 +232,8 @@ def summarize_replicates(
 
     Args:
         spec_thr: the IoU-threshold index of each stat, -1 for all of them.
+        spec_grp: the category group of each stat, -1 for every category; a stat of group
+            g reads only the categories k with ``cat_grp[k] == g`` (in index order).
     """
     n_s = len(spec_ap)
     n_area, n_thr, n_r, n_cat = precision.shape[1:]
@@ -240,12 +244,13 @@ def summarize_replicates(
             a = spec_area[s]
             t0, t1 = (0, n_thr) if spec_thr[s] < 0 else (spec_thr[s], spec_thr[s] + 1)
             n = 0
+            g = spec_grp[s]
             if spec_ap[s]:
                 for t in range(t0, t1):
                     for r in range(n_r):
                         for k in range(n_cat):
                             v = precision[b, a, t, r, k]
-                            if v > -1:
+                            if v > -1 and (g < 0 or cat_grp[k] == g):
                                 buf[n] = v
                                 n += 1
             else:
@@ -253,7 +258,7 @@ def summarize_replicates(
                 for t in range(t0, t1):
                     for k in range(n_cat):
                         v = recall[b, t, k, a, m]
-                        if v > -1:
+                        if v > -1 and (g < 0 or cat_grp[k] == g):
                             buf[n] = v
                             n += 1
             if n == 0:

@@ -26,7 +26,9 @@ The protocol, as ``LVISEval`` runs it (REFERENCE.md §11):
 The result holds ``AP, AP50, AP75, APs, APm, APl, APr, APc, APf, AR@300, ARs@300,
 ARm@300, ARl@300`` (fractions in [0, 1]; NaN where ``LVISEval`` gives -1), the full
 ``precision`` [T, R, K, A] and ``recall`` [T, K, A] arrays (-1 where undefined, as
-``LVISEval.eval``), per-category AP / AR, and a signature.
+``LVISEval.eval``), per-category AP / AR, and a signature; its ``evaluator`` (the match
+state) gives bootstrap intervals (:func:`lvis_sample_table`: a COCO sample table with
+LVIS's 13 stats, APr / APc / APf over their frequency group) and the per-image analysis.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from visionbench.metrics.detection.lvis_ground_truth import (
 )
 from visionbench.metrics.errors import MetricInputError
 
-__all__ = ["lvis_evaluate", "LvisEvaluator", "LVIS_MAX_DETS"]
+__all__ = ["lvis_evaluate", "LvisEvaluator", "LVIS_MAX_DETS", "lvis_sample_table"]
 
 #: Results kept per image by the official protocol (``LVISResults(max_dets=300)``).
 LVIS_MAX_DETS = 300
@@ -316,7 +318,46 @@ class LvisEvaluator:
             "area_rng": np.asarray(p.area_rng, dtype=np.float64),
             "max_dets": np.int64(self.max_dets),
         }
-        return summary_result(stats, names, precision[..., 0], recall[..., 0], out, self.signature)
+        return summary_result(
+            stats, names, precision[..., 0], recall[..., 0], out, self.signature, evaluator=self
+        )
+
+    def category_groups(self) -> np.ndarray:
+        """[K] the frequency group of each category (sorted ids) as 0 r, 1 c, 2 f."""
+        return np.array([FREQUENCY_GROUPS.index(f) for f in self.frequency], dtype=np.int64)
+
+
+def lvis_stat_specs(
+    params: CocoParams,
+) -> tuple[list[tuple[bool, float | None, int, int, int]], list[str]]:
+    """:func:`summarize_lvis`'s 13 stats as bootstrap specs ``(is_ap, iou_thr, area index,
+    maxDet index, group)`` (group: 0 r, 1 c, 2 f for APr / APc / APf, else -1) and names."""
+    lbl = list(params.area_lbl)
+    m = len(params.max_dets) - 1
+    a_all, a_s, a_m, a_l = (lbl.index(x) for x in ("all", "small", "medium", "large"))
+    specs = [
+        (True, None, a_all, m, -1), (True, 0.5, a_all, m, -1), (True, 0.75, a_all, m, -1),
+        (True, None, a_s, m, -1), (True, None, a_m, m, -1), (True, None, a_l, m, -1),
+        (True, None, a_all, m, 0), (True, None, a_all, m, 1), (True, None, a_all, m, 2),
+        (False, None, a_all, m, -1), (False, None, a_s, m, -1), (False, None, a_m, m, -1),
+        (False, None, a_l, m, -1),
+    ]  # fmt: skip
+    md = params.max_dets[-1]
+    names = ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf"]
+    return specs, names + [f"AR@{md}", f"ARs@{md}", f"ARm@{md}", f"ARl@{md}"]
+
+
+def lvis_sample_table(evaluator: LvisEvaluator) -> Any:
+    """The evaluator's images as a bootstrap table: a replicate with draw counts ``w``
+    equals :meth:`LvisEvaluator.compute` on the set where image i appears ``w_i`` times
+    (copies under new ids, in the order of the original ids); NaN where LVIS gives -1."""
+    from visionbench.metrics.detection.coco_bootstrap import CocoSampleTable
+
+    specs, names = lvis_stat_specs(evaluator.params)
+    return CocoSampleTable(
+        evaluator._state(), evaluator.params, evaluator.cat_ids, compat=False, specs=specs,
+        names=names, cat_group=evaluator.category_groups(),
+    )  # fmt: skip
 
 
 def lvis_signature(params: CocoParams) -> str:
