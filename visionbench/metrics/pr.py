@@ -244,12 +244,13 @@ def detection_threshold_sweep(
     md = p.max_dets[-1] if max_dets is None else int(max_dets)
     s = evaluator._state()
     cats = evaluator.cat_ids if p.use_cats else np.array([-1], dtype=np.int64)
-    sel = (s.dt_rank < md) & ~s.dt_ignored[:, a, t[0]]
+    f = s.dt_flags[:, a, t[0]]  # one cell's flags (not the [N, A, T] dt_matched / dt_ignored)
+    sel = (s.dt_rank < md) & ((f & 2) == 0)
     score = s.dt_score[sel].astype(np.float64)
-    tp = s.dt_matched[sel, a, t[0]].astype(bool)
-    cat = np.searchsorted(cats, s.dt_cat[sel]) if p.use_cats else np.zeros(len(score), np.int64)
+    tp = (f[sel] & 1).astype(bool)
+    cat = _positions(cats, s.dt_cat[sel]) if p.use_cats else np.zeros(len(score), np.int64)
     n_gt_cat = np.bincount(
-        np.searchsorted(cats, s.pair_cat) if p.use_cats else np.zeros(len(s.pair_cat), np.int64),
+        _positions(cats, s.pair_cat) if p.use_cats else np.zeros(len(s.pair_cat), np.int64),
         weights=s.pair_npig[:, a], minlength=len(cats),
     ).astype(np.int64)  # fmt: skip
     # one sort by score serves both: overall, and per class (a stable radix sort of that
@@ -300,12 +301,12 @@ def detection_threshold_sweep(
 
     # per image at the overall best threshold
     imgs = np.asarray(s.image_ids, np.int64)
-    i_idx = np.searchsorted(imgs, s.dt_image_id[sel])
+    i_idx = _positions(imgs, s.dt_image_id[sel])
     keep = score >= thr if np.isfinite(thr) else np.zeros(len(score), bool)
     i_tp = np.bincount(i_idx, weights=tp & keep, minlength=len(imgs))
     i_fp = np.bincount(i_idx, weights=~tp & keep, minlength=len(imgs))
     i_gt = np.bincount(
-        np.searchsorted(imgs, s.pair_image_id), weights=s.pair_npig[:, a], minlength=len(imgs)
+        _positions(imgs, s.pair_image_id), weights=s.pair_npig[:, a], minlength=len(imgs)
     )
     den = i_tp + i_fp + i_gt
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -315,6 +316,21 @@ def detection_threshold_sweep(
         "precision": overall["precision"], "recall": overall["recall"],
         "per_class": per_class, "image_ids": imgs, "image_f1": image_f1,
     }  # fmt: skip
+
+
+def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The position in the sorted ``ids`` of each of ``values`` (all present): a lookup
+    table where the id range is small (COCO's category and image ids), else a binary
+    search (5x faster than ``searchsorted`` on 500k values)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) == 0 or len(values) == 0:
+        return np.searchsorted(ids, values)
+    lo, hi = int(ids[0]), int(ids[-1])
+    if lo >= 0 and hi < max(4 * len(values), 1 << 20) and 0 <= values.min() and values.max() <= hi:
+        lut = np.zeros(hi + 1, dtype=np.int64)
+        lut[ids] = np.arange(len(ids))
+        return lut[values]
+    return np.searchsorted(ids, values)
 
 
 def _spread(values: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
