@@ -326,7 +326,7 @@ def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     if len(ids) == 0 or len(values) == 0:
         return np.searchsorted(ids, values)
     lo, hi = int(ids[0]), int(ids[-1])
-    if lo >= 0 and hi < max(4 * len(values), 1 << 20) and 0 <= values.min() and values.max() <= hi:
+    if lo >= 0 and hi < max(4 * len(values), 1 << 20) and values.min() >= 0 and values.max() <= hi:
         lut = np.zeros(hi + 1, dtype=np.int64)
         lut[ids] = np.arange(len(ids))
         return lut[values]
