@@ -56,12 +56,13 @@ PEERS = (
     "vernier",
     "visionbench",
     "visionbench-arrays",
+    "visionbench-exit",
     "bench-eval",
     "bench-eval-noci",
 )
 SLOW = ("pycocotools", "faster-coco-eval")
 THREADED = ("hotcoco", "ultrafast-pycocotools", "vernier")
-OURS = ("visionbench", "visionbench-arrays", "bench-eval", "bench-eval-noci")
+OURS = ("visionbench", "visionbench-arrays", "visionbench-exit", "bench-eval", "bench-eval-noci")
 VERSIONS = {
     "pycocotools": "pycocotools",
     "faster-coco-eval": "faster-coco-eval",
@@ -388,6 +389,30 @@ def _work(peer: str, gt: str, res: str, iou_type: str, threads: int):
         r = coco_evaluate(gt, res, iou_type=iou_type, compat="pycocotools")
         stats = r.arrays["stats"]
         arrays = {k: r.arrays[k] for k in ("precision", "recall", "scores")}
+    elif peer == "visionbench-exit":
+        # the library call measured as bench-eval is: a child process, exec to exit (the
+        # interpreter's teardown included, ~0.1 s on this problem); bench eval's ratio to it
+        # compares like with like
+        code = (
+            "import sys, numpy as np\n"
+            "from visionbench.metrics.detection.coco import coco_evaluate\n"
+            "r = coco_evaluate(sys.argv[1], sys.argv[2], iou_type=sys.argv[3], compat='pycocotools')\n"
+            "np.save(sys.argv[4], r.arrays['stats'])\n"
+        )
+        import tempfile
+
+        import numpy as np
+
+        with tempfile.TemporaryDirectory() as tmp:
+            out_npy = str(Path(tmp) / "stats.npy")
+            p = subprocess.run([sys.executable, "-c", code, gt, res, iou_type, out_npy],
+                               capture_output=True, text=True)  # fmt: skip
+            if p.returncode != 0:
+                raise SystemExit(f"library call failed: {(p.stderr or p.stdout).strip()[-500:]}")
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+            extra["child_cpu"] = ru.ru_utime + ru.ru_stime
+            extra["child_rss_mb"] = ru.ru_maxrss / 1024
+            stats = np.load(out_npy)
     elif peer in ("bench-eval", "bench-eval-noci"):
         # the CLI end to end (its own process: start-up, protocol, record writing); CPU and
         # peak RSS are the child's, reported in place of this worker's. bench-eval computes
@@ -564,6 +589,11 @@ def _table(name: str, threads: int, runs: dict, same: dict) -> bool:
         cpus = "/".join(f"{x['cpu']:.2f}" for x in good[p])
         print(f"| {p} | {med['cpu'][p]:.3f} | {ratio('cpu')} | {med['wall'][p]:.3f} | "
               f"{ratio('wall')} | {med['rss_mb'][p]:.0f} | {ratio('rss_mb')} | {cpus} | {s} |")  # fmt: skip
+    for be in ("bench-eval-noci", "bench-eval"):  # issue 10: bench eval vs the library call
+        for lib in ("visionbench-exit", "visionbench"):
+            if be in med["cpu"] and lib in med["cpu"]:
+                print(f"\n{be} vs {lib}: CPU {med['cpu'][be] / med['cpu'][lib]:.2f}x, "
+                      f"peak RSS {med['rss_mb'][be] / med['rss_mb'][lib]:.2f}x")  # fmt: skip
     arr = good.get("visionbench-arrays")
     if arr:
         ew = np.median([x["eval_wall"] for x in arr])
