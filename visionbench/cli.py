@@ -917,9 +917,20 @@ def leaderboard(
         bool,
         typer.Option("--all", help="also show subset (--limit) and random-weight runs, unranked"),
     ] = False,
+    paired_tests: Annotated[
+        int | None,
+        typer.Option(
+            "--paired-tests",
+            min=0,
+            help="resamples / trials of the paired tests behind the rank groups (default "
+            "$VISIONBENCH_PAIRED_B or 1000, as bench compare; 0: no rank groups)",
+        ),
+    ] = None,
 ) -> None:
     """The leaderboard: one table per (dataset, split, task), full runs ranked."""
     from visionbench.leaderboard import table as lb
+
+    _paired_setting(paired_tests)
 
     df = lb.load_long(results, dataset=dataset, task=task, model=model)
     if format == "table" and output is None:
@@ -938,6 +949,12 @@ def leaderboard(
 
         atomic_write_bytes(output, text.encode())
         console.print(Text(f"wrote {output}"), soft_wrap=True)
+
+
+def _paired_setting(n: int | None) -> None:
+    """``--paired-tests N``: the views read it as ``VISIONBENCH_PAIRED_B`` (this process)."""
+    if n is not None:
+        os.environ["VISIONBENCH_PAIRED_B"] = str(n)
 
 
 @app.command()
@@ -998,10 +1015,21 @@ def report(
         bool,
         typer.Option("--all", help="also show subset (--limit) and random-weight runs, unranked"),
     ] = False,
+    paired_tests: Annotated[
+        int | None,
+        typer.Option(
+            "--paired-tests",
+            min=0,
+            help="resamples / trials of the paired tests behind the rank groups (default "
+            "$VISIONBENCH_PAIRED_B or 1000, as bench compare; 0: no rank groups)",
+        ),
+    ] = None,
 ) -> None:
     """Write a report: one self-contained HTML page (tables, plots; no network), CSV or
     Markdown, into the results directory unless -o says where."""
     from visionbench.leaderboard.report import write_report
+
+    _paired_setting(paired_tests)
 
     path = write_report(
         format, output, results=results, dataset=dataset, task=task, model=model, all_runs=all_runs

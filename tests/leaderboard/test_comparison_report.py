@@ -349,3 +349,32 @@ def test_a_corrupt_samples_file_is_not_a_crash(tmp_path):
     assert (
         f"b: unreadable per-sample statistics in {a['samples_file']} or {b['samples_file']}" in html
     )
+
+
+def test_paired_tests_flag_through_the_console_script(runs, tmp_path):
+    """bench leaderboard / report --paired-tests N: N trials named in the caption, 0 turns
+    the rank groups off, a negative N is a one-line usage error."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, _, _ = runs
+    bench = str(Path(sys.executable).with_name("bench"))
+    env = {**os.environ, "VISIONBENCH_PAIRED_B": "1000"}  # the flag wins over the env
+
+    def run(*args):
+        return subprocess.run([bench, *args], capture_output=True, text=True, env=env)
+
+    p = run("leaderboard", "--results", str(root), "-f", "md", "--paired-tests", "200")
+    assert p.returncode == 0, p.stderr
+    assert "approximate randomisation, 200 trials" in p.stdout
+    p = run("leaderboard", "--results", str(root), "-f", "md", "--paired-tests", "0")
+    assert p.returncode == 0 and "group" not in p.stdout, p.stdout
+    out = tmp_path / "r.html"
+    p = run("report", "--results", str(root), "-o", str(out), "--paired-tests", "200")
+    assert p.returncode == 0, p.stderr
+    assert "approximate randomisation, 200 trials" in unescape(out.read_text())
+    p = run("leaderboard", "--results", str(root), "--paired-tests", "-1")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "--paired-tests" in p.stderr, p.stderr
