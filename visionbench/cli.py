@@ -141,6 +141,13 @@ _BootstrapOpt = Annotated[
                       "$VISIONBENCH_BOOTSTRAP_B; 0: none, per-sample statistics still stored)"),
 ]  # fmt: skip
 
+_PairedOpt = Annotated[
+    int | None,
+    typer.Option("--paired-tests", min=0,
+                 help="resamples / trials of the paired tests behind the rank groups (default "
+                      "$VISIONBENCH_PAIRED_B or 1000, as bench compare; 0: no rank groups)"),
+]  # fmt: skip
+
 
 # ---------------------------------------------------------------------------------------
 # bench run
@@ -917,15 +924,7 @@ def leaderboard(
         bool,
         typer.Option("--all", help="also show subset (--limit) and random-weight runs, unranked"),
     ] = False,
-    paired_tests: Annotated[
-        int | None,
-        typer.Option(
-            "--paired-tests",
-            min=0,
-            help="resamples / trials of the paired tests behind the rank groups (default "
-            "$VISIONBENCH_PAIRED_B or 1000, as bench compare; 0: no rank groups)",
-        ),
-    ] = None,
+    paired_tests: _PairedOpt = None,
 ) -> None:
     """The leaderboard: one table per (dataset, split, task), full runs ranked."""
     from visionbench.leaderboard import table as lb
@@ -1015,15 +1014,7 @@ def report(
         bool,
         typer.Option("--all", help="also show subset (--limit) and random-weight runs, unranked"),
     ] = False,
-    paired_tests: Annotated[
-        int | None,
-        typer.Option(
-            "--paired-tests",
-            min=0,
-            help="resamples / trials of the paired tests behind the rank groups (default "
-            "$VISIONBENCH_PAIRED_B or 1000, as bench compare; 0: no rank groups)",
-        ),
-    ] = None,
+    paired_tests: _PairedOpt = None,
 ) -> None:
     """Write a report: one self-contained HTML page (tables, plots; no network), CSV or
     Markdown, into the results directory unless -o says where."""
