@@ -35,9 +35,11 @@ def devkit_flags(images, iou: float = 0.5):
                 iw = max(min(g[2], b[2]) - max(g[0], b[0]) + 1.0, 0.0)
                 ih = max(min(g[3], b[3]) - max(g[1], b[1]) + 1.0, 0.0)
                 inter = iw * ih
-                uni = (b[2] - b[0] + 1.0) * (b[3] - b[1] + 1.0) + (g[2] - g[0] + 1.0) * (
-                    g[3] - g[1] + 1.0
-                ) - inter
+                uni = (
+                    (b[2] - b[0] + 1.0) * (b[3] - b[1] + 1.0)
+                    + (g[2] - g[0] + 1.0) * (g[3] - g[1] + 1.0)
+                    - inter
+                )
                 if inter / uni > best:  # the first maximum, as np.argmax
                     best, jbest = inter / uni, j
             if best > iou:
