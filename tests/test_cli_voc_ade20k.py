@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,6 +99,60 @@ def test_bench_eval_voc_results_files(data, tmp_path: Path) -> None:
         assert (
             record(home, results, "other-rule")["metrics"]["mAP"]["value"] == again.metrics["mAP"]
         )
+
+
+def test_bench_eval_voc_record_lists_the_worst_images(data, tmp_path: Path) -> None:
+    """Issue 13: a VOC record carries the k worst images by F1@0.5 under their VOC ids and
+    the best-F1 threshold sweep, equal to the brute force of tests/metrics/test_voc_sweep
+    (voc_eval's matching loop, every threshold tried) on the same detections; the HTML
+    report draws both."""
+    from tests.metrics.test_voc_sweep import brute_best, brute_image_f1, devkit_flags
+
+    home, root = data["home"], data["voc-mini"]
+    ds = voc_mini(root, "test", year=2007)
+    preds = _voc_predictions(ds, 11)
+    folder = dataset_protocol(ds).write_predictions(preds, tmp_path / "comp4")
+    results = tmp_path / "results"
+    bench(["eval", "--dataset", "voc-mini", "--data-root", str(root), "--split", "test",
+           "-D", "year=2007", "--predictions", str(folder), "--results", str(results)], home)  # fmt: skip
+    rec = record(home, results, "comp4")
+    jsonschema = pytest.importorskip("jsonschema")
+    from visionbench.records import record_schema
+
+    jsonschema.validate(rec, record_schema())
+    a = rec["analysis"]
+    assert set(a) == {"worst", "threshold_sweep"}
+
+    # the brute force, on the devkit boxes by hand ((x1 + 1, y1 + 1, x2, y2), written and
+    # read back with full precision)
+    gt = ds.ground_truth()
+    by_id = {p.sample_id: p for p in preds}
+    dev = lambda b: [[x1 + 1.0, y1 + 1.0, x2, y2] for x1, y1, x2, y2 in np.asarray(b).tolist()]  # noqa: E731
+    images = [(sid, dev(by_id[sid].boxes), by_id[sid].labels.tolist(), by_id[sid].scores.tolist(),
+               dev(t.boxes), t.labels.tolist(), t.difficult.tolist())
+              for sid, t in zip(gt.sample_ids, gt.targets)]  # fmt: skip
+    dets, npos = devkit_flags(images)
+    assert any(d[3] == 0 for d in dets)  # some detections hit difficult objects
+    best, thr = brute_best(dets, sum(npos.values()))
+    sweep = a["threshold_sweep"]
+    assert sweep["best_threshold"] == thr and sweep["best_f1"] == float(best)
+    assert sweep["iou_threshold"] == 0.5 and len(sweep["per_class"]) == 20
+    f1 = brute_image_f1(dets, npos, len(images), thr)
+    ranked = sorted((j for j in range(len(f1)) if np.isfinite(f1[j])), key=lambda j: (f1[j], j))
+    w = a["worst"]
+    assert (w["by"], w["direction"], w["k"]) == ("F1@0.5", "higher", 10)
+    assert [s["id"] for s in w["samples"]] == [gt.sample_ids[j] for j in ranked[:10]]
+    assert [s["score"] for s in w["samples"]] == [f1[j] for j in ranked[:10]]
+    assert all(isinstance(s["id"], str) and len(s["id"]) == 6 and s["id"].isdigit()
+               for s in w["samples"])  # fmt: skip
+    assert w["samples"][0]["score"] < w["samples"][-1]["score"]
+
+    html = tmp_path / "report.html"
+    bench(["leaderboard", "-f", "html", "--results", str(results), "-o", str(html)], home)
+    text = html.read_text()
+    worst = re.search(r"<table class='an worst'>.*?</table>", text, re.S).group(0)
+    assert re.findall(r"<td class='id'>([^<]*)</td>", worst) == [s["id"] for s in w["samples"]]
+    assert "<table class='an thresholds'>" in text and "aeroplane" in text
 
 
 def test_bench_eval_voc_and_ade20k_import_no_torch(data, tmp_path: Path) -> None:
@@ -244,6 +299,8 @@ def test_bench_run_coco_detector_on_voc(data, tmp_path: Path) -> None:
     assert all(m[f"AP_{c}"] == 0 for c in ("aeroplane", "cow", "sofa", "tvmonitor"))
     aps = [v for k, v in m.items() if k.startswith("AP_")]
     assert len(aps) == 20 and m["mAP"] == pytest.approx(np.mean(aps), rel=1e-12)
+    worst = rec["analysis"]["worst"]["samples"]  # bench run: the engine's scorer's evaluator
+    assert worst and {s["id"] for s in worst} <= set(voc_mini(root).ground_truth().sample_ids)
     # bench export writes the devkit results files; bench eval on them gives the same numbers
     out = tmp_path / "comp4"
     bench(["export", rec["run_id"], "-o", str(out), "--results", str(results)], home)

@@ -15,6 +15,12 @@ with its ``+1`` IoU. Predictions carry ``voc20`` labels; a detection labelled
 :data:`~visionbench.label_spaces.IGNORE` (a COCO category that is no VOC class, after the
 ``coco91 -> voc20`` map) is dropped.
 
+Error analysis (``record["analysis"]``): ``worst``, the images of lowest F1 at the run's
+best-F1 score threshold over all classes (``F1@0.5``: the devkit's matching at the run's
+``iou``, difficult objects neither to find nor false positives when hit), and
+``threshold_sweep``, the best F1 overall and per class, as COCO's; both from the
+evaluator's per-image flags (:func:`~visionbench.metrics.detection.voc.voc_threshold_sweep`).
+
 Prediction files (``bench eval``, ``bench export --format voc-comp4``): the devkit's
 results files, one per class, ``comp4_det_<split>_<class>.txt`` (any ``..._<class>.txt``
 or ``<class>.txt`` is read), one detection a line::
@@ -41,7 +47,7 @@ from visionbench.errors import AnnotationError, ContractError
 from visionbench.label_spaces import IGNORE
 from visionbench.metrics.base import MetricResult
 from visionbench.metrics.detection.voc import VOC_AP_METHODS, VOCEvaluator, devkit_boxes
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, Protocol
+from visionbench.protocols.base import Draws, MetricInfo, PerClass, PerSample, Protocol
 from visionbench.protocols.options import Option
 from visionbench.types import DetectionPrediction, Prediction, Target, Task
 
@@ -62,6 +68,12 @@ class VOCProtocol(Protocol):
     metrics = {"mAP": MetricInfo("fraction"), "AP_*": MetricInfo("fraction")}
     draws = Draws(per_class=(PerClass("ap_per_category", "AP", ids="category_ids"),))
     export_formats = ("voc-comp4",)
+    per_sample = PerSample(
+        "F1@0.5", True,
+        "the image's F1 at IoU > 0.5 (devkit matching, difficult ignored) at the run's "
+        "best-F1 score threshold",
+    )  # fmt: skip
+    analyses = ("threshold_sweep",)
 
     def setup(self) -> None:
         if not 0.0 <= self.opts["iou"] < 1.0:
@@ -116,6 +128,41 @@ class VOCProtocol(Protocol):
             raise ContractError(f"protocol voc writes voc-comp4, not {format!r}")
         split = getattr(self.dataset, "split", None) or _split_of(gt) or "test"
         return write_comp4(predictions, path, self.label_space, split=split)
+
+    # -- error analysis ---------------------------------------------------------------
+    def per_sample_scores(self, result: MetricResult) -> Any:
+        sweep = self._sweep(result)
+        if sweep is None:
+            return None
+        what = PerSample(f"F1@{self.opts['iou']:g}", True, self.per_sample.description)
+        return what, sweep["image_ids"], sweep["image_f1"]
+
+    def threshold_sweep(self, result: MetricResult) -> dict[str, Any] | None:
+        """``record["analysis"]["threshold_sweep"]``: best F1 overall and per class."""
+        sweep = self._sweep(result)
+        if sweep is None:
+            return None
+        names = dict(zip(self.label_space.ids, self.label_space.names))
+        return {
+            "best_f1": sweep["best_f1"], "best_threshold": sweep["best_threshold"],
+            "precision": sweep["precision"], "recall": sweep["recall"],
+            "iou_threshold": float(self.opts["iou"]),
+            "per_class": [
+                {"class": str(names.get(r["category_id"], r["category_id"])),
+                 "best_f1": r["best_f1"], "best_threshold": r["best_threshold"]}
+                for r in sweep["per_class"]
+            ],
+        }  # fmt: skip
+
+    def _sweep(self, result: MetricResult) -> dict[str, Any] | None:
+        ev = result.evaluator
+        if not isinstance(ev, VOCEvaluator) or not ev.has_per_image_statistics:
+            return None
+        memo = getattr(self, "_sweep_memo", None)
+        if memo is None or memo[0] is not result:
+            memo = (result, ev.threshold_sweep())
+            self._sweep_memo = memo
+        return memo[1]
 
     # -- helpers ------------------------------------------------------------------------
     def _add(self, ev: VOCEvaluator, t: Any, boxes: np.ndarray, labels: np.ndarray,

@@ -24,6 +24,11 @@ Matching looks only at one image's detections in score order, so the per-detecti
 flags are computed image by image (:meth:`VOCEvaluator.update`) and the state is the flags
 and scores per class: shards merge exactly.
 
+Per image (:func:`voc_threshold_sweep`, from the kept flags; no re-matching): the best-F1
+score threshold over all classes and each image's F1 at it, ``2 tp / (tp + fp + npos)``
+with the devkit's matching (a difficult hit is neither TP nor FP, a difficult object is
+not to be found), the per-sample score the worst images are ranked by.
+
 Units: AP and mAP are **fractions (0-1)**; papers print percentages. A class without
 non-difficult ground truth has AP NaN (the port divides by zero there: 0 with the 11-point
 rule, NaN with the all-point rule) and is left out of mAP.
@@ -45,6 +50,7 @@ __all__ = [
     "voc_ap",
     "voc_box_iou",
     "voc_match_image",
+    "voc_threshold_sweep",
     "devkit_boxes",
 ]
 
@@ -175,6 +181,93 @@ def voc_ap(recall: Any, precision: Any, *, method: str = "allpoint") -> float:
     return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
 
 
+def voc_threshold_sweep(
+    det_offsets: Any,
+    dets: Any,
+    npos: Any,
+    *,
+    image_ids: Sequence[Any] | None = None,
+    class_ids: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """P / R / F1 against the score threshold, overall and per class, and each image's F1
+    at the overall best threshold, from the per-image devkit flags
+    (:meth:`VOCEvaluator.sample_table`'s arrays; nothing is matched again).
+
+    A detection whose best gt is difficult (flag 0) is neither TP nor FP: it is left out,
+    as the devkit leaves it out of the PR curve; ``npos`` counts only non-difficult
+    objects (as COCO's ignored detections are left out of
+    :func:`~visionbench.metrics.pr.detection_threshold_sweep`). Each best F1 is
+    :func:`~visionbench.metrics.pr.best_f1`'s: thresholds at the counted detections'
+    scores, ``score >= threshold`` kept, the highest threshold on ties.
+
+    Args:
+        det_offsets: [I + 1] image ``i`` owns ``dets[det_offsets[i]:det_offsets[i + 1]]``.
+        dets: [M, 3] rows (class position, score, flag: 1 tp, -1 fp, 0 difficult hit).
+        npos: [I, C] non-difficult ground truth per image and class.
+        image_ids: [I] (default 0..I-1). class_ids: [C] (default 0..C-1).
+
+    Returns:
+        ``best_f1``, ``best_threshold``, ``precision``, ``recall`` (overall, at that
+        threshold; threshold NaN without a detection or a ground truth); ``per_class``:
+        rows ``{"category_id", "best_f1", "best_threshold", "precision", "recall",
+        "num_gt"}`` in class order; ``image_ids`` and ``image_f1`` [I]: each image's
+        ``2 tp / (tp + fp + npos)`` at the overall best threshold (NaN for an image with
+        neither a non-difficult object nor a counted detection kept).
+
+    Raises:
+        MetricInputError: shapes disagree, a class position or flag out of range.
+    """
+    from visionbench.metrics.pr import best_f1
+
+    off = np.asarray(det_offsets, np.int64).reshape(-1)
+    d = np.asarray(dets, np.float64).reshape(-1, 3)
+    gt = np.asarray(npos, np.int64)
+    if gt.ndim != 2 or len(off) != len(gt) + 1 or (len(off) and (off[0] != 0 or off[-1] != len(d))) \
+            or np.any(np.diff(off) < 0):  # fmt: skip
+        raise MetricInputError(
+            f"expected offsets [I + 1] from 0 to the number of detections ({len(d)}) and npos "
+            f"[I, C], got offsets of length {len(off)} and npos of shape {list(gt.shape)}"
+        )
+    n_img, n_cls = gt.shape
+    ids = list(range(n_img)) if image_ids is None else list(image_ids)
+    cids = list(range(n_cls)) if class_ids is None else [int(c) for c in class_ids]
+    if len(ids) != n_img or len(cids) != n_cls:
+        raise MetricInputError(
+            f"expected {n_img} image ids and {n_cls} class ids, got {len(ids)} and {len(cids)}"
+        )
+    k = d[:, 0].astype(np.int64)
+    flag = d[:, 2]
+    if np.any((k < 0) | (k >= n_cls)) or not np.isin(flag, (-1.0, 0.0, 1.0)).all():
+        raise MetricInputError(
+            f"dets: expected class positions in 0..{n_cls - 1} and flags in {{1, -1, 0}}"
+        )
+    img = np.repeat(np.arange(n_img), np.diff(off))
+    counted = flag != 0
+    s, tp, k, img = d[counted, 1], flag[counted] == 1, k[counted], img[counted]
+    n_gt_cls = gt.sum(axis=0)
+    overall = best_f1(s, tp, int(n_gt_cls.sum()))
+    thr = overall["threshold"]
+    per_class = []
+    for c in range(n_cls):
+        sel = k == c
+        row = best_f1(s[sel], tp[sel], int(n_gt_cls[c]))
+        per_class.append({
+            "category_id": cids[c], "best_f1": row["f1"], "best_threshold": row["threshold"],
+            "precision": row["precision"], "recall": row["recall"], "num_gt": int(n_gt_cls[c]),
+        })  # fmt: skip
+    keep = s >= thr if np.isfinite(thr) else np.zeros(len(s), bool)
+    i_tp = np.bincount(img, weights=tp & keep, minlength=n_img)
+    i_fp = np.bincount(img, weights=~tp & keep, minlength=n_img)
+    den = i_tp + i_fp + gt.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        image_f1 = np.where(den > 0, 2 * i_tp / den, np.nan)
+    return {
+        "best_f1": overall["f1"], "best_threshold": thr,
+        "precision": overall["precision"], "recall": overall["recall"],
+        "per_class": per_class, "image_ids": ids, "image_f1": image_f1,
+    }  # fmt: skip
+
+
 def devkit_boxes(boxes: Any) -> np.ndarray:
     """0-based continuous corners ``[x1, y1, x2, y2]`` (the project's contract; detectron2's
     VOC loader) -> devkit boxes ``[x1 + 1, y1 + 1, x2, y2]``."""
@@ -241,6 +334,12 @@ class VOCEvaluator:
             f"|difficult={'counted' if self.use_difficult else 'ignored'}"
             f"|classes={len(self.class_ids)}|v{VERSION}"
         )
+
+    @property
+    def has_per_image_statistics(self) -> bool:
+        """Whether per-image statistics are kept (False after loading an older state dict
+        or merging one): :meth:`sample_table` and :meth:`threshold_sweep` need them."""
+        return self._img_npos is not None
 
     def reset(self) -> None:
         """Forget every image."""
@@ -363,6 +462,20 @@ class VOCEvaluator:
                     "iou_threshold": self.iou_threshold, "ap_method": self.ap_method,
                     "use_difficult": self.use_difficult},
         )  # fmt: skip
+
+    def threshold_sweep(self) -> dict[str, Any]:
+        """:func:`voc_threshold_sweep` of the images fed so far (their own ids, class ids).
+
+        Raises:
+            MetricInputError: a state without per-image statistics (an older state dict).
+        """
+        if self._img_npos is None:
+            raise MetricInputError("threshold sweep: this VOC state has no per-image statistics")
+        t = self.sample_table()
+        off, dets = t.ragged["dets"]
+        return voc_threshold_sweep(
+            off, dets, t.columns["npos"], image_ids=list(self._img_ids), class_ids=self.class_ids
+        )
 
     def curves(self) -> dict[int, dict[str, np.ndarray]]:
         """Per class id: ``scores`` (ranked), ``recall``, ``precision`` [N] as the port's
