@@ -21,6 +21,17 @@ def _ev(seed, use_cats=True):
     return ev
 
 
+@pytest.fixture(params=["c", "numpy"], autouse=True)
+def sweep_path(request, monkeypatch):
+    """Every test here runs on both paths of the sweep (the C kernel and numpy)."""
+    from visionbench.metrics import pr
+
+    if request.param == "c" and pr._sweep_native() is None:
+        pytest.skip("no C build with threshold_sweep")
+    monkeypatch.setattr(pr, "_USE_NATIVE_SWEEP", request.param == "c")
+    return request.param
+
+
 def _tp_flags(c):
     return np.diff(np.r_[0, c.tp]) > 0
 

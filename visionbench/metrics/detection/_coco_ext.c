@@ -1946,6 +1946,173 @@ static PyObject *py_oks_reduce(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------ threshold_sweep */
+/* P / R / F1 against the score threshold (visionbench.metrics.pr.detection_threshold_sweep),
+ * from the kept detections (score, tp, cat[] its class's position, img[] its image's):
+ * - the detections are sorted by descending score, as 16-byte records (an LSD radix sort
+ *   of the score's bits, 11 bits a pass, passes where every key shares the digit
+ *   skipped): the scan then reads memory in order. The order inside a run of equal scores
+ *   is any: F1 is read at the last detection of each run, where the cumulative counts do
+ *   not depend on it.
+ * - overall: 2 tp / (tp + fp + n_gt) at each run's end; the first maximum (the highest
+ *   threshold). Returns (number of detections up to that point, or 0 for none; tp there;
+ *   its score).
+ * - per class c: the same over its own detections, n_gt_cat[c] its ground truths (none: no
+ *   point); c_tp / c_n / c_thr the best point's counts and score, c_det the class's
+ *   detections, c_has 1 where a point exists.
+ * - per image: i_tp / i_fp over the detections with scores >= the overall best threshold.
+ * Each F1 is formed as numpy forms it (an integer ratio in double): the results are
+ * bit-identical to the numpy path (tests/metrics/test_pr_sweep_native.py). */
+typedef struct {
+    uint64_t key; /* descending score -> ascending key */
+    u32 cat, img_tp;
+} SweepRec;
+
+static inline uint64_t desc_key(double v) {
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    u = (u >> 63) ? ~u : (u | 0x8000000000000000ull); /* ascending order of v */
+    return ~u;                                            /* descending */
+}
+
+static inline double key_score(uint64_t k) {
+    uint64_t u = ~k;
+    u = (u >> 63) ? (u & 0x7fffffffffffffffull) : ~u;
+    double v;
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+static PyObject *py_threshold_sweep(PyObject *self, PyObject *args) {
+    PyObject *o_score, *o_tp, *o_cat, *o_img, *o_ngt;
+    PyObject *o_ctp, *o_cn, *o_cthr, *o_cdet, *o_chas, *o_itp, *o_ifp;
+    long long n_gt_all;
+    if (!PyArg_ParseTuple(args, "OOOOOLOOOOOOO", &o_score, &o_tp, &o_cat, &o_img, &o_ngt,
+                          &n_gt_all, &o_ctp, &o_cn, &o_cthr, &o_cdet, &o_chas, &o_itp, &o_ifp))
+        return NULL;
+    Bufs bufs = {.n = 0};
+    BUF(score, double, o_score, 0);
+    BUF(tp, u8, o_tp, 0);
+    BUF(cat, i64, o_cat, 0);
+    BUF(img, i64, o_img, 0);
+    BUF(ngt, i64, o_ngt, 0);
+    BUF(c_tp, i64, o_ctp, 1);
+    BUF(c_n, i64, o_cn, 1);
+    BUF(c_thr, double, o_cthr, 1);
+    BUF(c_det, i64, o_cdet, 1);
+    BUF(c_has, i64, o_chas, 1);
+    BUF(i_tp, double, o_itp, 1);
+    BUF(i_fp, double, o_ifp, 1);
+    const i64 n = score_len / 8, K = ngt_len / 8, I = i_tp_len / 8;
+    if (tp_len != n || cat_len / 8 != n || img_len / 8 != n || c_tp_len / 8 != K ||
+        c_n_len / 8 != K || c_thr_len / 8 != K || c_det_len / 8 != K || c_has_len / 8 != K ||
+        i_fp_len / 8 != I || K >= ((i64)1 << 32) || I >= ((i64)1 << 31)) {
+        release(&bufs);
+        PyErr_SetString(PyExc_ValueError, "threshold_sweep: array lengths differ or too large");
+        return NULL;
+    }
+    Mem m = {.n = 0, .failed = 0};
+    SweepRec *r = mem_get(&m, sizeof(SweepRec) * (n + 1), 0);
+    SweepRec *t = mem_get(&m, sizeof(SweepRec) * (n + 1), 0);
+    double *pend = mem_get(&m, sizeof(double) * (K + 1), 0);
+    double *best = mem_get(&m, sizeof(double) * (K + 1), 0);
+    i64 *ktp = mem_get(&m, sizeof(i64) * (K + 1), 1);
+    i64 *hist = mem_get(&m, sizeof(i64) * 6 * 2048, 1);
+    if (m.failed) return no_memory(&m, &bufs);
+    i64 bad = 0, n_best = 0, tp_best = 0;
+    double thr_best = NAN;
+    Py_BEGIN_ALLOW_THREADS
+    for (i64 i = 0; i < n; i++) {
+        if (cat[i] < 0 || cat[i] >= K || img[i] < 0 || img[i] >= I) {
+            bad = 1;
+            break;
+        }
+        const uint64_t k = desc_key(score[i]);
+        r[i].key = k;
+        r[i].cat = (u32)cat[i];
+        r[i].img_tp = ((u32)img[i] << 1) | (tp[i] != 0);
+        for (int d = 0; d < 6; d++) hist[d * 2048 + ((k >> (11 * d)) & 2047)]++;
+    }
+    for (int d = 0; d < 6 && !bad; d++) {
+        i64 *h = hist + d * 2048;
+        const uint64_t first = n ? (r[0].key >> (11 * d)) & 2047 : 0;
+        if (h[first] == n) continue; /* every key has this digit */
+        i64 sum = 0;
+        for (int b = 0; b < 2048; b++) {
+            const i64 c = h[b];
+            h[b] = sum;
+            sum += c;
+        }
+        for (i64 i = 0; i < n; i++) t[h[(r[i].key >> (11 * d)) & 2047]++] = r[i];
+        SweepRec *x = r;
+        r = t;
+        t = x;
+    }
+    for (i64 c = 0; c < K; c++) {
+        c_det[c] = c_has[c] = c_tp[c] = c_n[c] = 0;
+        c_thr[c] = NAN;
+        best[c] = -1.0;
+    }
+    double f_best = -1.0;
+    i64 cum_tp = 0;
+    for (i64 i = 0; i < n && !bad; i++) {
+        const uint64_t k = r[i].key;
+        const i64 c = r[i].cat, tv = r[i].img_tp & 1;
+        const double sc = key_score(k);
+        /* the class's pending point ends where its score changes */
+        if (c_det[c] && pend[c] != sc && ngt[c] > 0) {
+            const double f = (double)(2 * ktp[c]) / (double)(c_det[c] + ngt[c]);
+            if (f > best[c]) {
+                best[c] = f;
+                c_tp[c] = ktp[c];
+                c_n[c] = c_det[c];
+                c_thr[c] = pend[c];
+                c_has[c] = 1;
+            }
+        }
+        c_det[c]++;
+        ktp[c] += tv;
+        pend[c] = sc;
+        cum_tp += tv;
+        if (n_gt_all > 0 && (i == n - 1 || key_score(r[i + 1].key) != sc)) {
+            const double f = (double)(2 * cum_tp) / (double)(i + 1 + n_gt_all);
+            if (f > f_best) {
+                f_best = f;
+                n_best = i + 1;
+                tp_best = cum_tp;
+                thr_best = sc;
+            }
+        }
+    }
+    for (i64 c = 0; c < K && !bad; c++) {
+        if (c_det[c] && ngt[c] > 0) {
+            const double f = (double)(2 * ktp[c]) / (double)(c_det[c] + ngt[c]);
+            if (f > best[c]) {
+                best[c] = f;
+                c_tp[c] = ktp[c];
+                c_n[c] = c_det[c];
+                c_thr[c] = pend[c];
+                c_has[c] = 1;
+            }
+        }
+    }
+    for (i64 k = 0; k < I; k++) i_tp[k] = i_fp[k] = 0.0;
+    for (i64 i = 0; i < n_best && !bad; i++) {
+        if (r[i].img_tp & 1)
+            i_tp[r[i].img_tp >> 1] += 1.0;
+        else
+            i_fp[r[i].img_tp >> 1] += 1.0;
+    }
+    Py_END_ALLOW_THREADS
+    mem_free(&m);
+    release(&bufs);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "threshold_sweep: a class or image index is out of range");
+        return NULL;
+    }
+    return Py_BuildValue("LLd", (long long)n_best, (long long)tp_best, thr_best);
+}
+
 /* ===================================================================== module */
 static PyMethodDef methods[] = {
     {"group_order", py_group_order, METH_VARARGS, NULL},
@@ -1963,6 +2130,7 @@ static PyMethodDef methods[] = {
     {"pair_rle_ious", py_pair_rle_ious, METH_VARARGS, NULL},
     {"oks_exponents", py_oks_exponents, METH_VARARGS, NULL},
     {"oks_reduce", py_oks_reduce, METH_VARARGS, NULL},
+    {"threshold_sweep", py_threshold_sweep, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_coco_ext",
