@@ -169,3 +169,65 @@ def test_every_mini_dataset_satisfies_the_dataset_protocol():
     for name in minis:
         ds = build_dataset(name)
         assert missing_members(ds, Dataset) == [], name
+
+
+# -- plug-ins (entry points of installed distributions) ----------------------------------
+_TABLE = {"alpha": ("math:sqrt", {"task": "detection"}), "beta": ("math:floor", {})}
+
+
+def _plugin_dist(tmp_path, monkeypatch, entries: dict[str, str]) -> None:
+    """An installed distribution (a .dist-info on sys.path) with ``visionbench.tests``
+    entry points."""
+    d = tmp_path / "vb_fake_plugin-0.1.dist-info"
+    d.mkdir()
+    (d / "METADATA").write_text("Metadata-Version: 2.1\nName: vb-fake-plugin\nVersion: 0.1\n")
+    lines = "".join(f"{k} = {v}\n" for k, v in entries.items())
+    (d / "entry_points.txt").write_text(f"[visionbench.tests]\n{lines}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def _with_table(monkeypatch) -> Registry:
+    import sys
+    import types
+
+    mod = types.ModuleType("vb_test_table")
+    mod.TABLE = _TABLE
+    monkeypatch.setitem(sys.modules, "vb_test_table", mod)
+    return Registry("model", builtin="vb_test_table:TABLE", group="visionbench.tests")
+
+
+def test_plugin_entries_resolve_and_list(tmp_path, monkeypatch):
+    import math
+
+    _plugin_dist(tmp_path, monkeypatch, {"gamma": "math:ceil"})
+    reg = _with_table(monkeypatch)
+    assert reg.get("gamma") is math.ceil
+    assert reg.entry("gamma").origin == "plug-in vb-fake-plugin"
+    assert reg.names() == ["alpha", "beta", "gamma"]
+    assert reg.get("alpha") is math.sqrt
+
+
+def test_builtin_names_resolve_without_scanning_entry_points(monkeypatch):
+    import importlib.metadata
+    import math
+
+    def no_scan(**kw):
+        raise AssertionError("entry points scanned for a built-in name")
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", no_scan)
+    reg = _with_table(monkeypatch)
+    assert reg.get("alpha") is math.sqrt
+    assert reg.entry("beta").info == {}
+    assert reg.build("alpha", 4.0) == 2.0
+    with pytest.raises(AssertionError, match="scanned"):  # any other name scans
+        reg.entry("gamma")
+
+
+def test_a_plugin_clashing_with_a_builtin_is_reported(tmp_path, monkeypatch):
+    _plugin_dist(tmp_path, monkeypatch, {"alpha": "math:ceil"})
+    reg = _with_table(monkeypatch)
+    with pytest.raises(RegistryError, match="'alpha' from plug-in 'math:ceil' clashes"):
+        reg.names()
+    reg = _with_table(monkeypatch)
+    with pytest.raises(RegistryError, match="clashes"):
+        reg.entry("gamma")
