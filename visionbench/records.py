@@ -13,7 +13,6 @@ The engine assembles records (:mod:`visionbench.engine.record_assembly`).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import secrets
@@ -160,11 +159,17 @@ def new_run_id(model: str, dataset: str) -> str:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
+    atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """``write(f)`` into a temporary file in the same folder, fsync, then rename over
+    ``path``: a reader sees the whole file or none."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; records are shared
@@ -192,8 +197,7 @@ def write_record(
     if path.exists():
         raise RunError(f"run record {path} exists already; records are never overwritten")
     if arrays:
-        buf = _npz_bytes(arrays)
-        atomic_write_bytes(folder / f"{record['run_id']}.arrays.npz", buf)
+        write_npz(folder / f"{record['run_id']}.arrays.npz", arrays)
         record["arrays_file"] = f"{record['run_id']}.arrays.npz"
     data = json.dumps(
         _finite(record), indent=1, sort_keys=False, default=_json_default, allow_nan=False
@@ -202,18 +206,32 @@ def write_record(
     return path
 
 
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An ``.npz`` as ``np.savez`` writes it (stored, not deflated). Deflating COCO's
-    precision / scores arrays (2 x 7.8 MB) at level 1 took 0.10 s CPU of each ``bench eval``
-    (15 % of the library's evaluation) to save 12 MB of disk per record."""
+def write_npz(path: Path, arrays: dict[str, Any]) -> None:
+    """``arrays`` as an ``.npz`` at ``path`` (atomically), as ``np.savez`` writes it: stored,
+    not deflated (deflating COCO's precision / scores arrays, 2 x 7.8 MB, took 0.10 s CPU of
+    each ``bench eval``, 15 % of the library's evaluation, to save 12 MB of disk).
+
+    Written into the file directly, each contiguous array from its own memory (``np.savez``
+    copies each through a buffer and ``tobytes``; with an in-memory zip first, four copies
+    of 29 MB per COCO record)."""
     import zipfile
 
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
-        for name, value in arrays.items():
-            with z.open(f"{name}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
-    return buf.getvalue()
+    def write(f: Any) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+            for name, value in arrays.items():
+                a = np.asanyarray(value)
+                with z.open(f"{name}.npy", "w", force_zip64=True) as out:
+                    simple = a.dtype.names is None and not a.dtype.hasobject
+                    if not simple or not a.flags.c_contiguous or type(a) is not np.ndarray:
+                        np.lib.format.write_array(out, a, allow_pickle=False)
+                        continue
+                    np.lib.format.write_array_header_1_0(
+                        out, np.lib.format.header_data_from_array_1_0(a)
+                    )
+                    if a.size:
+                        out.write(a.reshape(-1).view(np.uint8))
+
+    atomic_write(path, write)
 
 
 def read_records(root: str | Path | None = None) -> list[RunRecord]:
@@ -286,8 +304,6 @@ def write_samples(
     under ``__narrowed_int64__``, widened back by :func:`read_samples`) and the file is not
     deflated: the 500k-detection COCO match state is 27 MB as int64, 13 MB narrowed, and
     ``savez_compressed`` cost ~0.35 s CPU of each ``bench eval`` (now ~0.05 s)."""
-    import zipfile
-
     out: dict[str, np.ndarray] = {}
     narrowed = []
     for k, v in arrays.items():
@@ -302,13 +318,8 @@ def write_samples(
                     break
         out[k] = v
     out[_NARROWED] = np.array(narrowed, dtype=str)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
-        for key, value in out.items():
-            with z.open(f"{key}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
     name = f"{record['run_id']}.samples.npz"
-    atomic_write_bytes(records_dir(root) / name, buf.getvalue())
+    write_npz(records_dir(root) / name, out)
     record["samples_file"] = name
 
 

@@ -82,3 +82,37 @@ def test_unreadable_records_are_skipped_with_a_warning(tmp_path, capsys):
     (tmp_path / "records" / "broken.json").write_text("{not json")
     assert len(read_records(tmp_path)) == 1
     assert "skipping unreadable run record" in capsys.readouterr().err
+
+
+def test_write_npz_round_trips_like_np_savez(tmp_path):
+    """records.write_npz (arrays written from their own memory) reads back as np.savez's
+    file does: values, dtypes, shapes, byte order, every layout."""
+    from visionbench.records import write_npz
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(6, 5))
+    arrays = {
+        "f8": base,
+        "f4_big": base.astype(">f4"),
+        "i8": rng.integers(-(2**40), 2**40, size=7),
+        "i1": np.array([-128, 0, 127], np.int8),
+        "bool": base > 0,
+        "str": np.array(["a", "bcd", ""], dtype=str),
+        "dt": np.array(["2026-12-02", "1970-01-01"], dtype="datetime64[D]"),
+        "scalar": np.float64(3.5),
+        "zero_d": np.array(7),
+        "empty": np.zeros((0, 3)),
+        "strided": base[:, ::2],  # not contiguous
+        "fortran": np.asfortranarray(base),
+        "struct": np.array([(1, 2.0)], dtype=[("a", "i4"), ("b", "f8")]),
+        "list": [1, 2, 3],
+    }
+    write_npz(tmp_path / "ours.npz", arrays)
+    np.savez(tmp_path / "ref.npz", **arrays)
+    with np.load(tmp_path / "ours.npz") as ours, np.load(tmp_path / "ref.npz") as ref:
+        assert sorted(ours.files) == sorted(ref.files) == sorted(arrays)
+        for k in arrays:
+            a, b = ours[k], ref[k]
+            assert a.dtype == b.dtype and a.shape == b.shape, k
+            assert np.array_equal(a, b), k
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file is gone
