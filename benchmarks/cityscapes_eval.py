@@ -48,7 +48,15 @@ def main() -> int:
     ap.add_argument(
         "--data-dir", type=Path, default=None, help="default: /tmp/visionbench-bench-cityscapes"
     )
+    ap.add_argument("--cold-bytecode", action="store_true",
+                    help="keep PYTHONDONTWRITEBYTECODE: every child compiles its modules")  # fmt: skip
     args = ap.parse_args()
+    global COLD_BYTECODE
+    COLD_BYTECODE = args.cold_bytecode
+    if not COLD_BYTECODE:
+        import compileall
+
+        compileall.compile_dir(Path(__file__).resolve().parents[1] / "visionbench", quiet=1)
     root = args.data_dir or Path("/tmp/visionbench-bench-cityscapes")
 
     t0 = time.perf_counter()
@@ -88,6 +96,7 @@ def main() -> int:
     }  # fmt: skip
     cpus: dict[str, list[float]] = {"visionbench": [], "library, own process": [], "bench eval": []}
     rss_eval: list[float] = []
+    rss_lib: list[float] = []
     ref = ours = None
     cli_metrics: dict = {}
     for _ in range(args.repeats):
@@ -98,7 +107,8 @@ def main() -> int:
         ours = run_ours()
         times["visionbench"].append(time.perf_counter() - t)
         cpus["visionbench"].append(time.process_time() - c)
-        wall, cpu, _ = run_child(_library_cmd(preds, gts, args.workers))
+        wall, cpu, lib_rss_own = run_child(_library_cmd(preds, gts, args.workers))
+        rss_lib.append(lib_rss_own)
         times["library, own process"].append(wall)
         cpus["library, own process"].append(cpu)
         wall, cpu, rss, cli_metrics = run_bench_eval(root, args.workers)
@@ -179,26 +189,43 @@ def _library_cmd(preds: list[Path], gts: list[Path], workers: int | None) -> lis
     return [sys.executable, "-c", code, str(workers or 0), *map(str, preds), *map(str, gts)]
 
 
+COLD_BYTECODE = False  # --cold-bytecode
+
+
+def _child(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Run ``cmd``: its wall, CPU (user + sys, threads included), peak RSS MB (its own,
+    from ``wait4``) and stdout. Modules run from cached bytecode, as on an installed
+    user's machine, unless ``--cold-bytecode``."""
+    import subprocess
+    import tempfile
+
+    env = dict(os.environ)
+    if not COLD_BYTECODE:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        _, status, ru = os.wait4(p.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if p.returncode != 0:
+        raise SystemExit(f"{cmd[0]} failed: {stderr.strip()[-500:]}")
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, stdout
+
+
 def run_child(cmd: list[str]) -> tuple[float, float, float]:
     """Wall, CPU (user + sys, threads included) and peak RSS MB of a child process."""
-    import subprocess
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if p.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed: {p.stderr.strip()[-500:]}")
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024
+    wall, cpu, rss, _ = _child(cmd)
+    return wall, cpu, rss
 
 
 def run_bench_eval(root: Path, workers: int | None) -> tuple[float, float, float, dict]:
     """``bench eval --dataset cityscapes`` on the frames as a child process: wall, CPU
     (user + sys, threads included), peak RSS MB and the record's metric values."""
     import json
-    import subprocess
     import tempfile
 
     with tempfile.TemporaryDirectory() as results:
@@ -207,19 +234,12 @@ def run_bench_eval(root: Path, workers: int | None) -> tuple[float, float, float
                "--results", results]  # fmt: skip
         if workers:
             cmd += ["-M", f"workers={workers}"]
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        wall = time.perf_counter() - t
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if p.returncode != 0:
-            raise SystemExit(f"bench eval failed: {p.stderr.strip()[-500:]}")
+        wall, cpu, rss, _ = _child(cmd)
         rec = json.loads(next((Path(results) / "records").glob("*.json")).read_text())
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     metrics = {
         k: (math.nan if m["value"] is None else m["value"]) for k, m in rec["metrics"].items()
     }
-    return wall, cpu, after.ru_maxrss / 1024, metrics
+    return wall, cpu, rss, metrics
 
 
 def make_frames(root: Path, n: int) -> tuple[list[Path], list[Path]]:
