@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -154,7 +153,7 @@ def new_run_id(model: str, dataset: str) -> str:
     """``20261124-033412-<model>-<dataset>-<6 hex>``: sortable, unique across processes."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     safe = lambda s: "".join(c if c.isalnum() or c in "-_." else "_" for c in s)  # noqa: E731
-    return f"{stamp}-{safe(model)}-{safe(dataset)}-{secrets.token_hex(3)}"
+    return f"{stamp}-{safe(model)}-{safe(dataset)}-{os.urandom(3).hex()}"  # = secrets.token_hex
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
