@@ -1983,6 +1983,21 @@ static inline double key_score(uint64_t k) {
     return v;
 }
 
+/* class c's point at its pending run's end: kept when its F1 beats the class's best */
+#define SWEEP_POINT(c)                                                                 \
+    do {                                                                               \
+        if (ngt[c] > 0) {                                                              \
+            const double f_ = (double)(2 * ktp[c]) / (double)(c_det[c] + ngt[c]);     \
+            if (f_ > best[c]) {                                                        \
+                best[c] = f_;                                                          \
+                c_tp[c] = ktp[c];                                                      \
+                c_n[c] = c_det[c];                                                     \
+                c_thr[c] = pend[c];                                                    \
+                c_has[c] = 1;                                                          \
+            }                                                                          \
+        }                                                                              \
+    } while (0)
+
 static PyObject *py_threshold_sweep(PyObject *self, PyObject *args) {
     PyObject *o_score, *o_tp, *o_cat, *o_img, *o_ngt;
     PyObject *o_ctp, *o_cn, *o_cthr, *o_cdet, *o_chas, *o_itp, *o_ifp;
@@ -2060,16 +2075,7 @@ static PyObject *py_threshold_sweep(PyObject *self, PyObject *args) {
         const i64 c = r[i].cat, tv = r[i].img_tp & 1;
         const double sc = key_score(k);
         /* the class's pending point ends where its score changes */
-        if (c_det[c] && pend[c] != sc && ngt[c] > 0) {
-            const double f = (double)(2 * ktp[c]) / (double)(c_det[c] + ngt[c]);
-            if (f > best[c]) {
-                best[c] = f;
-                c_tp[c] = ktp[c];
-                c_n[c] = c_det[c];
-                c_thr[c] = pend[c];
-                c_has[c] = 1;
-            }
-        }
+        if (c_det[c] && pend[c] != sc) SWEEP_POINT(c);
         c_det[c]++;
         ktp[c] += tv;
         pend[c] = sc;
@@ -2084,18 +2090,8 @@ static PyObject *py_threshold_sweep(PyObject *self, PyObject *args) {
             }
         }
     }
-    for (i64 c = 0; c < K && !bad; c++) {
-        if (c_det[c] && ngt[c] > 0) {
-            const double f = (double)(2 * ktp[c]) / (double)(c_det[c] + ngt[c]);
-            if (f > best[c]) {
-                best[c] = f;
-                c_tp[c] = ktp[c];
-                c_n[c] = c_det[c];
-                c_thr[c] = pend[c];
-                c_has[c] = 1;
-            }
-        }
-    }
+    for (i64 c = 0; c < K && !bad; c++)
+        if (c_det[c]) SWEEP_POINT(c);
     for (i64 k = 0; k < I; k++) i_tp[k] = i_fp[k] = 0.0;
     for (i64 i = 0; i < n_best && !bad; i++) {
         if (r[i].img_tp & 1)
