@@ -387,6 +387,25 @@ class Scorer:
         self.evaluator.load_state_dict(state)
 
 
+def threshold_sweep_analysis(
+    sweep: Mapping[str, Any], label_space: Any, iou_threshold: float
+) -> dict[str, Any]:
+    """``record["analysis"]["threshold_sweep"]`` from a detection sweep
+    (:func:`~visionbench.metrics.pr.detection_threshold_sweep`, the VOC evaluator's):
+    best F1 overall and per class, the classes by name."""
+    names = dict(zip(label_space.ids, label_space.names))
+    return {
+        "best_f1": sweep["best_f1"], "best_threshold": sweep["best_threshold"],
+        "precision": sweep["precision"], "recall": sweep["recall"],
+        "iou_threshold": float(iou_threshold),
+        "per_class": [
+            {"class": str(names.get(r["category_id"], r["category_id"])),
+             "best_f1": r["best_f1"], "best_threshold": r["best_threshold"]}
+            for r in sweep["per_class"]
+        ],
+    }  # fmt: skip
+
+
 def result_sample_ids(result: MetricResult, n: int) -> list[Any]:
     """The ids of a result's ``n`` samples in the evaluator's order (``result.sample_ids``,
     set by :class:`Scorer`), else their positions 0..n-1."""

@@ -32,7 +32,14 @@ from visionbench.metrics.detection.coco_segm_checks import (
     check_result_fields,
     check_segmentation,
 )
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, PerSample, Protocol
+from visionbench.protocols.base import (
+    Draws,
+    MetricInfo,
+    PerClass,
+    PerSample,
+    Protocol,
+    threshold_sweep_analysis,
+)
 from visionbench.protocols.options import Option
 from visionbench.protocols.prediction_files import check_exists, load_json, write_json
 from visionbench.types import DetectionPrediction, Prediction, Target, Task
@@ -63,16 +70,7 @@ class DetectionSweep:
         sweep = self._sweep(result)
         if sweep is None:
             return None
-        names = dict(zip(self.label_space.ids, self.label_space.names))
-        return {
-            "best_f1": sweep["best_f1"], "best_threshold": sweep["best_threshold"],
-            "precision": sweep["precision"], "recall": sweep["recall"], "iou_threshold": 0.5,
-            "per_class": [
-                {"class": str(names.get(r["category_id"], r["category_id"])),
-                 "best_f1": r["best_f1"], "best_threshold": r["best_threshold"]}
-                for r in sweep["per_class"]
-            ],
-        }  # fmt: skip
+        return threshold_sweep_analysis(sweep, self.label_space, 0.5)
 
     def _sweep(self, result: MetricResult) -> dict[str, Any] | None:
         if result.evaluator is None:  # numbers without match state (e.g. a loaded result)

@@ -47,7 +47,14 @@ from visionbench.errors import AnnotationError, ContractError
 from visionbench.label_spaces import IGNORE
 from visionbench.metrics.base import MetricResult
 from visionbench.metrics.detection.voc import VOC_AP_METHODS, VOCEvaluator, devkit_boxes
-from visionbench.protocols.base import Draws, MetricInfo, PerClass, PerSample, Protocol
+from visionbench.protocols.base import (
+    Draws,
+    MetricInfo,
+    PerClass,
+    PerSample,
+    Protocol,
+    threshold_sweep_analysis,
+)
 from visionbench.protocols.options import Option
 from visionbench.types import DetectionPrediction, Prediction, Target, Task
 
@@ -142,17 +149,7 @@ class VOCProtocol(Protocol):
         sweep = self._sweep(result)
         if sweep is None:
             return None
-        names = dict(zip(self.label_space.ids, self.label_space.names))
-        return {
-            "best_f1": sweep["best_f1"], "best_threshold": sweep["best_threshold"],
-            "precision": sweep["precision"], "recall": sweep["recall"],
-            "iou_threshold": float(self.opts["iou"]),
-            "per_class": [
-                {"class": str(names.get(r["category_id"], r["category_id"])),
-                 "best_f1": r["best_f1"], "best_threshold": r["best_threshold"]}
-                for r in sweep["per_class"]
-            ],
-        }  # fmt: skip
+        return threshold_sweep_analysis(sweep, self.label_space, self.opts["iou"])
 
     def _sweep(self, result: MetricResult) -> dict[str, Any] | None:
         ev = result.evaluator
