@@ -93,9 +93,10 @@ def main() -> int:
 
     times: dict[str, list[float]] = {
         "cityscapesscripts": [], "visionbench": [], "library, own process": [], "bench eval": [],
+        "bench eval -B 0": [],
     }  # fmt: skip
-    cpus: dict[str, list[float]] = {"visionbench": [], "library, own process": [], "bench eval": []}
-    rss_eval: list[float] = []
+    cpus: dict[str, list[float]] = {k: [] for k in times if k != "cityscapesscripts"}
+    rss: dict[str, list[float]] = {"bench eval": [], "bench eval -B 0": []}
     rss_lib: list[float] = []
     ref = ours = None
     cli_metrics: dict = {}
@@ -111,10 +112,14 @@ def main() -> int:
         rss_lib.append(lib_rss_own)
         times["library, own process"].append(wall)
         cpus["library, own process"].append(cpu)
-        wall, cpu, rss, cli_metrics = run_bench_eval(root, args.workers)
-        times["bench eval"].append(wall)
-        cpus["bench eval"].append(cpu)
-        rss_eval.append(rss)
+        # bench eval with its defaults (B = 1000 bootstrap intervals), and with
+        # --bootstrap 0 (no intervals; per-frame statistics and analysis still written)
+        for key, extra in (("bench eval", ()), ("bench eval -B 0", ("--bootstrap", "0"))):
+            wall, cpu, peak, metrics = run_bench_eval(root, args.workers, extra)
+            times[key].append(wall)
+            cpus[key].append(cpu)
+            rss[key].append(peak)
+            cli_metrics[key] = metrics
 
     mismatches = []
     pairs = [
@@ -136,11 +141,10 @@ def main() -> int:
             mismatches.append(f"{what}: visionbench {a!r} vs cityscapesscripts {b!r}")
     if not np.array_equal(ours.arrays["confusion"], np.array(ref["confMatrix"])):
         mismatches.append("confusion matrix differs")
-    for k in ("miou", "iiou", "miou_category", "iiou_category"):
-        if cli_metrics.get(k) != ours.metrics[k]:
-            mismatches.append(
-                f"bench eval {k} {cli_metrics.get(k)!r} != library {ours.metrics[k]!r}"
-            )
+    for key, got in cli_metrics.items():
+        for k in ("miou", "iiou", "miou_category", "iiou_category"):
+            if got.get(k) != ours.metrics[k]:
+                mismatches.append(f"{key} {k} {got.get(k)!r} != library {ours.metrics[k]!r}")
 
     print(
         f"numbers: {'identical' if not mismatches else 'DIFFERENT'} "
@@ -157,20 +161,23 @@ def main() -> int:
         print(f"{k:<20}{med[k]:>10.2f}{1000 * med[k] / len(preds):>10.1f}   {runs}")
     ratio = med["cityscapesscripts"] / med["visionbench"]
     print(f"ratio (cityscapesscripts / visionbench): {ratio:.2f}x  (target >= 3x)")
-    lib_cpu, cli_cpu = statistics.median(cpus["visionbench"]), statistics.median(cpus["bench eval"])
+    lib_cpu = statistics.median(cpus["visionbench"])
     lib_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     own = statistics.median(cpus["library, own process"])
-    print(
-        f"bench eval vs the library call in its own process (cold: imports, kernel load): CPU "
-        f"{cli_cpu:.2f} s / {own:.2f} s = {cli_cpu / own:.2f}x, wall "
-        f"{med['bench eval'] / med['library, own process']:.2f}x"
-    )
-    print(
-        f"bench eval vs the library call (warm, in this process): CPU {cli_cpu:.2f} s / {lib_cpu:.2f} s = "
-        f"{cli_cpu / lib_cpu:.2f}x, wall {med['bench eval'] / med['visionbench']:.2f}x; "
-        f"peak RSS {statistics.median(rss_eval):.0f} MB (this process, library + "
-        f"cityscapesscripts: {lib_rss:.0f} MB)"
-    )
+    own_rss = statistics.median(rss_lib)
+    for key in ("bench eval -B 0", "bench eval"):
+        cli_cpu, cli_rss = statistics.median(cpus[key]), statistics.median(rss[key])
+        print(
+            f"{key} vs the library call in its own process (imports, kernel load, exit): CPU "
+            f"{cli_cpu:.2f} s / {own:.2f} s = {cli_cpu / own:.2f}x, wall "
+            f"{med[key] / med['library, own process']:.2f}x, peak RSS {cli_rss:.0f} MB / "
+            f"{own_rss:.0f} MB = {cli_rss / own_rss:.2f}x"
+        )
+        print(
+            f"{key} vs the library call (warm, in this process): CPU {cli_cpu:.2f} s / "
+            f"{lib_cpu:.2f} s = {cli_cpu / lib_cpu:.2f}x, wall {med[key] / med['visionbench']:.2f}x"
+        )
+    print(f"peak RSS of this process (library + cityscapesscripts): {lib_rss:.0f} MB")
     print(
         f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}"
     )
@@ -222,7 +229,9 @@ def run_child(cmd: list[str]) -> tuple[float, float, float]:
     return wall, cpu, rss
 
 
-def run_bench_eval(root: Path, workers: int | None) -> tuple[float, float, float, dict]:
+def run_bench_eval(
+    root: Path, workers: int | None, extra: tuple[str, ...] = ()
+) -> tuple[float, float, float, dict]:
     """``bench eval --dataset cityscapes`` on the frames as a child process: wall, CPU
     (user + sys, threads included), peak RSS MB and the record's metric values."""
     import json
@@ -234,7 +243,7 @@ def run_bench_eval(root: Path, workers: int | None) -> tuple[float, float, float
                "--results", results]  # fmt: skip
         if workers:
             cmd += ["-M", f"workers={workers}"]
-        wall, cpu, rss, _ = _child(cmd)
+        wall, cpu, rss, _ = _child(cmd + list(extra))
         rec = json.loads(next((Path(results) / "records").glob("*.json")).read_text())
     metrics = {
         k: (math.nan if m["value"] is None else m["value"]) for k, m in rec["metrics"].items()
@@ -266,7 +275,11 @@ def make_frames(root: Path, n: int) -> tuple[list[Path], list[Path]]:
             img_path.symlink_to(pred_path)
         preds.append(pred_path)
         gts.append(gt_path)
-    return preds, gts
+    # the dataset's order (sorted paths: bench eval's loader), given to every evaluator:
+    # iIoU sums instance-weighted floats frame by frame, as cityscapesscripts does, so the
+    # order of the frames moves its last bit (cityscapesscripts' own script takes glob's)
+    order = sorted(range(n), key=lambda i: str(gts[i]))
+    return [preds[i] for i in order], [gts[i] for i in order]
 
 
 _ys = np.arange(H, dtype=np.float32)[:, None]  # [H, 1], broadcast against [1, W]
