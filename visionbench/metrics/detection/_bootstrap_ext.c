@@ -318,7 +318,8 @@ typedef struct {
     i64 Kc;       /* their number */
     uint32_t *lmask; /* [K] the lanes that define each category (one area) */
     struct Acc_ *acc; /* [S][NB] pairwise accumulators of the summary */
-    Grow snap, evtp, evfp, env, ctab, plan;
+    Grow snap, evtp, evfp, env, ctab, plan, lbuf, gidxb, gcntb;
+    i32 *gidx, *gcnt; /* [G + 1][NB][Kc] each lane's defined cells in a row of P, per group */
     i64 ctab_n; /* c-tables filled for n_gt < ctab_n */
     double *X;  /* [R + 1][NB] sweep scratch, -1 where unwritten */
     u8 **cnt;   /* [CNT_MAX_N] lazily built cnt tables (R <= 255) */
@@ -529,18 +530,19 @@ BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 kc, i64 a, i64 t,
 }
 
 /* ------------------------------------------- numpy's pairwise sum, streamed */
-/* pw_sum of a sequence that arrives one value at a time, its length n known first: the
- * same additions in the same order, without storing the sequence. pw_sum's recursion
+/* pw_sum of a sequence that arrives in pieces, its length n known first: the same
+ * additions in the same order, without storing the whole sequence. pw_sum's recursion
  * depends on n only; its leaves (runs of at most 128 values, summed by pw_sum itself) and
- * the additions of the tree (left + right, post-order) are planned once (pw_plan), then
- * each value goes to a 128-value buffer, each full leaf's sum onto a stack, and after
- * leaf j the plan's comb[j] additions of the two top values (left + right). */
+ * the additions of the tree (left + right, post-order) are planned once (pw_plan). The
+ * values are appended to a buffer (lb, fill); acc_drain sums each complete leaf onto a
+ * stack, does the plan's comb[j] additions of the two top values after leaf j, and moves
+ * the unfinished leaf (< 128 values) to the buffer's front. */
 typedef struct Acc_ {
-    double buf[128];
     double stk[64]; /* the tree's depth is below 26 for n < 2^31 */
     const u8 *len, *comb; /* the plan: leaf lengths (a 0 after the last), additions after each */
+    double *lb;           /* the buffer: the unfinished leaf + one row of P's cells + 1 */
     i64 n;                /* values to sum */
-    i32 pos, cur, sp, j;  /* position in the current leaf, its length, stack size, leaf */
+    i32 fill, cur, sp, j; /* values in lb, the current leaf's length, stack size, leaf */
 } Acc;
 
 static void pw_plan(i64 n, u8 *len, u8 *comb, i64 *nl) {
@@ -560,20 +562,22 @@ static void pw_plan(i64 n, u8 *len, u8 *comb, i64 *nl) {
 /* leaves of the plan of n, at most (leaves are over 64 values where n > 128), + sentinel */
 static inline i64 pw_plan_cap(i64 n) { return n / 64 + 2; }
 
-static inline void acc_leaf(Acc *A) {
-    A->stk[A->sp++] = pw_sum(A->buf, A->cur);
-    for (int c = A->comb[A->j]; c > 0; c--) {
-        const double r = A->stk[--A->sp];
-        A->stk[A->sp - 1] = A->stk[A->sp - 1] + r;
+static void acc_drain(Acc *A) {
+    i32 p = 0;
+    while (A->cur > 0 && A->fill - p >= A->cur) {
+        A->stk[A->sp++] = pw_sum(A->lb + p, A->cur);
+        for (int c = A->comb[A->j]; c > 0; c--) {
+            const double r = A->stk[--A->sp];
+            A->stk[A->sp - 1] = A->stk[A->sp - 1] + r;
+        }
+        p += A->cur;
+        A->j++;
+        A->cur = A->len[A->j];
     }
-    A->j++;
-    A->cur = A->len[A->j];
-    A->pos = 0;
-}
-
-static inline void acc_push(Acc *A, double x) {
-    A->buf[A->pos++] = x;
-    if (A->pos == A->cur) acc_leaf(A);
+    if (p) {
+        memmove(A->lb, A->lb + p, (size_t)(A->fill - p) * sizeof(double));
+        A->fill -= p;
+    }
 }
 
 /* Summary stats of area a for the NB lanes: out [NB][S] (only the specs of area a).
@@ -609,7 +613,7 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
     uint32_t lanes_s[64];
     i64 n_s[64][NB];
     int act[64], n_act = 0;
-    i64 plan_need = 0;
+    i64 plan_need = 0, g_max = -1;
     for (i64 s = 0; s < S; s++) {
         lanes_s[s] = 0;
         if (tb->spec_area[s] != a || !tb->spec_ap[s]) continue;
@@ -632,10 +636,31 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
         }
         lanes_s[s] = ls;
         if (ls) act[n_act++] = (int)s;
+        if (ls && g > g_max) g_max = g;
     }
     if (n_act) {
-        if (grow(&wk->plan, (size_t)plan_need * 2)) return -1;
+        const i64 lcap = Kc + 128; /* an unfinished leaf (< 128 values) and one row */
+        if (grow(&wk->plan, (size_t)plan_need * 2) ||
+            grow(&wk->lbuf, (size_t)n_act * NB * lcap * sizeof(double)) ||
+            grow(&wk->gidxb, (size_t)(g_max + 2) * NB * (Kc > 0 ? Kc : 1) * sizeof(i32)) ||
+            grow(&wk->gcntb, (size_t)(g_max + 2) * NB * sizeof(i32)))
+            return -1;
+        /* per lane, the offsets in a row of P of its defined cells: all categories
+         * (list 0), then those of group g (list g + 1), ascending */
+        wk->gidx = (i32 *)wk->gidxb.p;
+        wk->gcnt = (i32 *)wk->gcntb.p;
+        for (i64 g = -1; g <= g_max; g++)
+            for (int b = 0; b < NB; b++) {
+                i32 *ix = wk->gidx + ((g + 1) * NB + b) * Kc, n = 0;
+                for (i64 c = 0; c < Kc; c++) {
+                    const i64 k = wk->klist[c];
+                    if (def[b * K + k] && (g < 0 || tb->cat_grp[k] == g))
+                        ix[n++] = (i32)(c * NB + b);
+                }
+                wk->gcnt[(g + 1) * NB + b] = n;
+            }
         u8 *pl = (u8 *)wk->plan.p;
+        double *lbp = (double *)wk->lbuf.p;
         for (int i = 0; i < n_act; i++) {
             const i64 s = act[i];
             for (int b = 0; b < NB; b++) {
@@ -648,7 +673,9 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
                 pw_plan(n_s[s][b], len, comb, &nl);
                 len[nl] = 0;
                 ac->len = len, ac->comb = comb, ac->n = n_s[s][b];
-                ac->pos = 0, ac->cur = len[0], ac->sp = 0, ac->j = 0;
+                ac->fill = 0, ac->cur = len[0], ac->sp = 0, ac->j = 0;
+                ac->lb = lbp;
+                lbp += lcap;
             }
         }
         /* one pass over P in summarize's order */
@@ -661,28 +688,20 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
             if (!n_sa) continue;
             for (i64 r = 0; r < R; r++) {
                 const double *rowp = wk->P + (t * R + r) * Kc * NB;
-                for (i64 c = 0; c < Kc; c++) {
-                    const i64 k = wk->klist[c];
-                    const uint32_t m = lm[k];
-                    if (!m) continue;
-                    const double *src = rowp + c * NB;
-                    const i64 gk = tb->cat_grp[k];
-                    for (int i = 0; i < n_sa; i++) {
-                        const int s = sa[i];
-                        const i64 g = tb->spec_grp[s];
-                        if (g >= 0 && g != gk) continue;
-                        uint32_t mm = m & lanes_s[s];
-                        Acc *ac = wk->acc + (i64)s * NB;
-                        while (mm) {
-#if defined(__GNUC__) || defined(__clang__)
-                            const int b = __builtin_ctz(mm);
-#else
-                            int b = 0;
-                            while (!((mm >> b) & 1)) b++;
-#endif
-                            mm &= mm - 1;
-                            acc_push(ac + b, src[b]);
-                        }
+                for (int i = 0; i < n_sa; i++) {
+                    /* the row's defined cells, appended to each lane's buffer */
+                    const int s = sa[i];
+                    const i64 g = tb->spec_grp[s];
+                    const uint32_t ls = lanes_s[s];
+                    for (int b = 0; b < NB; b++) {
+                        if (!((ls >> b) & 1)) continue;
+                        Acc *ac = wk->acc + (i64)s * NB + b;
+                        const i32 *ix = wk->gidx + ((g + 1) * NB + b) * Kc;
+                        const i32 n = wk->gcnt[(g + 1) * NB + b];
+                        double *restrict d = ac->lb + ac->fill;
+                        for (i32 x = 0; x < n; x++) d[x] = rowp[ix[x]];
+                        ac->fill += n;
+                        acc_drain(ac);
                     }
                 }
             }
@@ -947,6 +966,9 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
     free(wk.lmask);
     free(wk.acc);
     free(wk.plan.p);
+    free(wk.lbuf.p);
+    free(wk.gidxb.p);
+    free(wk.gcntb.p);
     free(stats);
     free(wk.snap.p);
     free(wk.evtp.p);
