@@ -318,7 +318,11 @@ typedef struct {
     i64 Kc;       /* their number */
     uint32_t *lmask; /* [K] the lanes that define each category (one area) */
     struct Acc_ *acc; /* [S][NB] pairwise accumulators of the summary */
-    Grow snap, evtp, evfp, env, ctab, plan, lbuf, gidxb, gcntb;
+    Grow snap, evtp, evfp, env, ctab, plan, lbuf, gidxb, gcntb, snapall, soff;
+    i64 kd[NB];            /* the summary's setup (sum_setup): categories each lane defines, */
+    uint32_t lanes_s[64];  /* the lanes of each stat's accumulators, */
+    int act[64], n_act;    /* the stats with accumulators, */
+    int n_full, n_full_k;  /* the lanes that define all Kc / all K categories */
     i32 *gidx, *gcnt; /* [G + 1][NB][Kc] each lane's defined cells in a row of P, per group */
     i64 ctab_n; /* c-tables filled for n_gt < ctab_n */
     double *X;  /* [R + 1][NB] sweep scratch, -1 where unwritten */
@@ -346,7 +350,7 @@ static const u8 *cnt_table(Work *wk, i32 n_gt, const i32 *need, i64 R) {
 
 /* One (category, area, threshold): events, precision rows, recall cells. */
 BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 kc, i64 a, i64 t,
-                         const i32 *snap) {
+                         const i32 *snap, double *Pt) {
     const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R, M = tb->M;
     const i64 kat = (k * A + a) * T + t;
     const i32 *W = wk->W;
@@ -502,15 +506,16 @@ BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 kc, i64 a, i64 t,
             wk->Rc[((m * T + t) * K + k) * NB + b] = (double)tpm[m][b] / fn;
         wk->Rc[(((M - 1) * T + t) * K + k) * NB + b] = (double)tp[b] / fn;
     }
-    /* forward fill into P's rows (lanes that do not define (k, a) get zeros there: no
-     * group of theirs reads them). P's rows are written once and read once, by the
-     * summary, after the whole area: streaming stores where there are (no read for
-     * ownership of lines that are overwritten whole). */
+    /* forward fill into the rows of threshold t, Pt [R][Kc][NB] (lanes that do not
+     * define (k, a) get zeros there: no group of theirs reads them). The rows are
+     * written once and read once, by the summary: streaming stores where there are (no
+     * read for ownership of lines that are overwritten whole; cached stores measured
+     * slower even where the summary reads the block right after). */
     {
         double v[NB];
         for (int b = 0; b < NB; b++) v[b] = 0.0;
         const i64 Kc = wk->Kc;
-        double *restrict Pk = wk->P + (t * R * Kc + kc) * NB;
+        double *restrict Pk = Pt + kc * NB;
         for (i64 r = 0; r < R; r++) {
             double *restrict xr = X + r * NB;
             double *restrict pr = Pk + r * Kc * NB;
@@ -589,11 +594,13 @@ static void acc_drain(Acc *A) {
  * that define all Kc of them sum P's rows directly, all at once (pw_rows: the same
  * sequence); the other lanes and the group stats stream their defined cells into
  * pairwise accumulators (Acc), all of them in one pass over P. */
-BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
+/* The summary's setup for area a: which lanes define which categories, the
+ * accumulators and their plans, the lanes' cell offsets. */
+BOOT_INLINE int sum_setup(const Table *tb, Work *wk, i64 a) {
     const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R, S = tb->S, Kc = wk->Kc;
     u8 *def = wk->def;
     uint32_t *lm = wk->lmask; /* [K] the lanes that define category k */
-    i64 kd[NB];
+    i64 *kd = wk->kd;
     uint32_t partial = 0; /* lanes with some but not all of the Kc categories */
     int n_full = 0, n_full_k = 0; /* lanes with all Kc (AP rows) / all K (recall rows) */
     for (i64 k = 0; k < K; k++) lm[k] = 0;
@@ -609,10 +616,11 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
         else if (kd[b] > 0) partial |= 1u << b;
         n_full_k += kd[b] == K && K > 0;
     }
+    wk->n_full = n_full, wk->n_full_k = n_full_k;
     /* accumulators of the AP stats: [S][NB], those of lanes in lanes_s[s] */
-    uint32_t lanes_s[64];
+    uint32_t *lanes_s = wk->lanes_s;
     i64 n_s[64][NB];
-    int act[64], n_act = 0;
+    int *act = wk->act, n_act = 0;
     i64 plan_need = 0, g_max = -1;
     for (i64 s = 0; s < S; s++) {
         lanes_s[s] = 0;
@@ -638,6 +646,7 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
         if (ls) act[n_act++] = (int)s;
         if (ls && g > g_max) g_max = g;
     }
+    wk->n_act = n_act;
     if (n_act) {
         const i64 lcap = Kc + 128; /* an unfinished leaf (< 128 values) and one row */
         if (grow(&wk->plan, (size_t)plan_need * 2) ||
@@ -645,8 +654,8 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
             grow(&wk->gidxb, (size_t)(g_max + 2) * NB * (Kc > 0 ? Kc : 1) * sizeof(i32)) ||
             grow(&wk->gcntb, (size_t)(g_max + 2) * NB * sizeof(i32)))
             return -1;
-        /* per lane, the offsets in a row of P of its defined cells: all categories
-         * (list 0), then those of group g (list g + 1), ascending */
+        /* per lane, the positions (in klist) of its defined categories: all (list 0),
+         * then those of group g (list g + 1), ascending */
         wk->gidx = (i32 *)wk->gidxb.p;
         wk->gcnt = (i32 *)wk->gcntb.p;
         for (i64 g = -1; g <= g_max; g++)
@@ -655,7 +664,7 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
                 for (i64 c = 0; c < Kc; c++) {
                     const i64 k = wk->klist[c];
                     if (def[b * K + k] && (g < 0 || tb->cat_grp[k] == g))
-                        ix[n++] = (i32)(c * NB + b);
+                        ix[n++] = (i32)c;
                 }
                 wk->gcnt[(g + 1) * NB + b] = n;
             }
@@ -678,35 +687,48 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
                 lbp += lcap;
             }
         }
-        /* one pass over P in summarize's order */
-        for (i64 t = 0; t < T; t++) {
-            int sa[64], n_sa = 0; /* the stats that read threshold t */
-            for (int i = 0; i < n_act; i++) {
-                const i64 s = act[i], th = tb->spec_thr[s];
-                if (th < 0 || th == t) sa[n_sa++] = (int)s;
-            }
-            if (!n_sa) continue;
-            for (i64 r = 0; r < R; r++) {
-                const double *rowp = wk->P + (t * R + r) * Kc * NB;
-                for (int i = 0; i < n_sa; i++) {
-                    /* the row's defined cells, appended to each lane's buffer */
-                    const int s = sa[i];
-                    const i64 g = tb->spec_grp[s];
-                    const uint32_t ls = lanes_s[s];
-                    for (int b = 0; b < NB; b++) {
-                        if (!((ls >> b) & 1)) continue;
-                        Acc *ac = wk->acc + (i64)s * NB + b;
-                        const i32 *ix = wk->gidx + ((g + 1) * NB + b) * Kc;
-                        const i32 n = wk->gcnt[(g + 1) * NB + b];
-                        double *restrict d = ac->lb + ac->fill;
-                        for (i32 x = 0; x < n; x++) d[x] = rowp[ix[x]];
-                        ac->fill += n;
-                        acc_drain(ac);
-                    }
-                }
+    }
+    return 0;
+}
+
+/* The rows of threshold t (Pt [R][Kc][NB]) into the accumulators that read them, in
+ * summarize's order (r, then category). */
+BOOT_INLINE void sum_rows(const Table *tb, Work *wk, i64 t, const double *Pt) {
+    const i64 R = tb->R, Kc = wk->Kc;
+    int sa[64], n_sa = 0; /* the stats that read threshold t */
+    for (int i = 0; i < wk->n_act; i++) {
+        const i64 s = wk->act[i], th = tb->spec_thr[s];
+        if (th < 0 || th == t) sa[n_sa++] = (int)s;
+    }
+    if (!n_sa) return;
+    for (i64 r = 0; r < R; r++) {
+        for (int i = 0; i < n_sa; i++) {
+            /* the row's defined cells, appended to each lane's buffer */
+            const int s = sa[i];
+            const i64 g = tb->spec_grp[s];
+            const uint32_t ls = wk->lanes_s[s];
+            for (int b = 0; b < NB; b++) {
+                if (!((ls >> b) & 1)) continue;
+                Acc *ac = wk->acc + (i64)s * NB + b;
+                const i32 *ix = wk->gidx + ((g + 1) * NB + b) * Kc;
+                const i32 n = wk->gcnt[(g + 1) * NB + b];
+                double *restrict d = ac->lb + ac->fill;
+                const double *src = Pt + r * Kc * NB + b;
+                for (i32 x = 0; x < n; x++) d[x] = src[(i64)ix[x] * NB];
+                ac->fill += n;
+                acc_drain(ac);
             }
         }
     }
+}
+
+/* The stats of area a: out [NB][S] (only the specs of area a). */
+BOOT_INLINE void sum_finish(const Table *tb, Work *wk, i64 a, double *out) {
+    const i64 K = tb->K, T = tb->T, R = tb->R, S = tb->S, Kc = wk->Kc;
+    const u8 *def = wk->def;
+    const i64 *kd = wk->kd;
+    const uint32_t *lanes_s = wk->lanes_s;
+    const int n_full = wk->n_full, n_full_k = wk->n_full_k;
     for (i64 s = 0; s < S; s++) {
         if (tb->spec_area[s] != a) continue;
         const i64 g = tb->spec_grp[s];
@@ -749,7 +771,6 @@ BOOT_INLINE int summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
             out[b * S + s] = j > 0 ? pw_sum(wk->tmpr, j) / (double)j : -1.0;
         }
     }
-    return 0;
 }
 
 /* The replicates, NB at a time: returns nonzero when out of memory. Cloned for AVX2
@@ -801,12 +822,36 @@ static BOOT_CLONES int run_chunks(const Table *tb, Work *wk, const i32 *w, i64 B
                 if (any) wk->klist[Kc++] = (i32)k;
             }
             wk->Kc = Kc;
+            if (sum_setup(tb, wk, a)) {
+                fail = 1;
+                break;
+            }
+            /* Where no lane sums P's rows directly (n_full == 0: LVIS, small sets), the
+             * thresholds go outermost: P holds one threshold's rows [R][Kc][NB] (LVIS,
+             * 500 images: 14 MB, not 140 MB), streamed into the accumulators right
+             * after (the snapshots of every category kept for the area). Else the
+             * categories go outermost, P holds every threshold's rows, summed after
+             * the area. Same cells, same order into each sum, either way. */
+            const int by_t = wk->n_full == 0;
+            i64 n_snap = 0;
+            if (by_t) {
+                for (i64 kc = 0; kc < Kc; kc++) {
+                    const i64 ak = a * K + wk->klist[kc];
+                    n_snap += tb->snap_off[ak + 1] - tb->snap_off[ak];
+                }
+                if (grow(&wk->snapall, (size_t)(n_snap > 0 ? n_snap : 1) * NB * sizeof(i32)) ||
+                    grow(&wk->soff, (size_t)(Kc > 0 ? Kc : 1) * sizeof(i64))) {
+                    fail = 1;
+                    break;
+                }
+            }
+            i64 *soff = (i64 *)wk->soff.p, s_at = 0;
             for (i64 kc = 0; kc < Kc && !fail; kc++) {
                 const i64 k = wk->klist[kc];
                 /* running false-positive count of the base class, at the snapshots */
                 i32 cnt[NB];
                 memset(cnt, 0, sizeof(cnt));
-                i32 *snap = (i32 *)wk->snap.p;
+                i32 *snap = by_t ? (i32 *)wk->snapall.p + s_at * NB : (i32 *)wk->snap.p;
                 const i64 ak = a * K + k; /* the walks are stored area-major */
                 const i64 bw0 = tb->bw_off[ak], s0 = tb->snap_off[ak], s1 = tb->snap_off[ak + 1];
                 i64 i = bw0;
@@ -818,20 +863,40 @@ static BOOT_CLONES int run_chunks(const Table *tb, Work *wk, const i32 *w, i64 B
                     }
                     memcpy(snap + (s - s0) * NB, cnt, sizeof(cnt));
                 }
+                if (by_t) {
+                    soff[kc] = s_at;
+                    s_at += s1 - s0;
+                    continue;
+                }
                 for (i64 t = 0; t < T; t++)
-                    if (one_cell(tb, wk, k, kc, a, t, snap)) {
+                    if (one_cell(tb, wk, k, kc, a, t, snap, wk->P + t * R * Kc * NB)) {
                         fail = 1;
                         break;
                     }
             }
             if (fail) break;
+            if (by_t) {
+                for (i64 t = 0; t < T && !fail; t++) {
+                    for (i64 kc = 0; kc < Kc; kc++) {
+                        const i32 *snap = (const i32 *)wk->snapall.p + soff[kc] * NB;
+                        if (one_cell(tb, wk, wk->klist[kc], kc, a, t, snap, wk->P)) {
+                            fail = 1;
+                            break;
+                        }
+                    }
 #if defined(BOOT_STREAM)
-            _mm_sfence();
+                    _mm_sfence();
 #endif
-            if (summarize_area(tb, wk, a, stats)) {
-                fail = 1;
-                break;
+                    if (!fail) sum_rows(tb, wk, t, wk->P);
+                }
+                if (fail) break;
+            } else {
+#if defined(BOOT_STREAM)
+                _mm_sfence();
+#endif
+                for (i64 t = 0; t < T; t++) sum_rows(tb, wk, t, wk->P + t * R * Kc * NB);
             }
+            sum_finish(tb, wk, a, stats);
             for (i64 b = 0; b < nb; b++)
                 for (i64 s = 0; s < S; s++)
                     if (tb->spec_area[s] == a) out[(b0 + b) * S + s] = stats[b * S + s];
@@ -969,6 +1034,8 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
     free(wk.lbuf.p);
     free(wk.gidxb.p);
     free(wk.gcntb.p);
+    free(wk.snapall.p);
+    free(wk.soff.p);
     free(stats);
     free(wk.snap.p);
     free(wk.evtp.p);
