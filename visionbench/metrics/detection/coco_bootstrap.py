@@ -249,17 +249,21 @@ class CocoSampleTable:
         out = {n: np.empty(len(w)) for n in self.names}
         from visionbench.metrics.detection import coco_bootstrap_kernels as KB
 
-        chunk = 32
         p = self.params
         n_cat = len(self.cat_ids) if p.use_cats else 1
         a_, t_, r_, m_ = len(p.area_rng), len(p.iou_thrs), len(p.rec_thrs), len(p.max_dets)
-        # kept across chunks and calls (a fresh 80 MB array per chunk costs page faults)
+        # kept across chunks and calls (a fresh 80 MB array per chunk costs page faults);
+        # up to 32 replicates a chunk, fewer where their precision arrays pass 128 MB
+        # (LVIS: 39 MB a replicate; 32 would be 1.2 GB). Replicates are independent:
+        # the chunk size changes no number.
         if getattr(self, "_buffers", None) is None:
+            chunk = int(max(1, min(32, (128 << 20) // max(1, 8 * a_ * t_ * r_ * n_cat))))
             self._buffers = (
                 np.empty((chunk, a_, t_, r_, n_cat)),
                 np.empty((chunk, t_, n_cat, a_, m_)),
             )
         prec, rec = self._buffers
+        chunk = len(prec)
         for c0 in range(0, len(w), chunk):
             n_here = min(chunk, len(w) - c0)
             KB.replicate_arrays(
