@@ -188,6 +188,39 @@ def test_lvis_c_kernel_equals_numba_kernel(seed: int, monkeypatch: pytest.Monkey
         assert np.array_equal(c[k], nb[k], equal_nan=True), (k, c[k], nb[k])
 
 
+def test_lvis_many_categories_c_kernel_equals_numba_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    # LVIS-sized category lists (1,203, most without gts or results): the C kernel keeps
+    # only the categories some replicate defines, the numba one runs in chunks of fewer
+    # than 32 replicates (their [A, T, R, K] arrays bounded); both equal, and all-ones
+    # equals the evaluation
+    if CB.NATIVE is None:
+        pytest.skip("the C extension _bootstrap_ext is not built")
+    rng = np.random.default_rng(300)
+    gt, res = _problem(rng, 12)
+    have = {c["id"] for c in gt["categories"]}
+    groups = ["r", "c", "f"]
+    gt["categories"] += [
+        {"id": int(i), "name": f"x{i}", "frequency": groups[i % 3]}
+        for i in range(1, 1300)
+        if i not in have
+    ][: 1203 - len(have)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = lvis_evaluate(gt, res)
+        table = sample_table(full.evaluator)
+        assert len(table.cat_ids) == 1203
+        n = len(table)
+        w = np.concatenate([np.ones((1, n)), rng.integers(0, 4, size=(9, n))]).astype(np.int64)
+        c = table.metrics(w)
+        _assert_row(c, 0, full.metrics)
+        monkeypatch.setattr(CB, "NATIVE", None)
+        ref = table._like(table.state)
+        nb = ref.metrics(w)
+        assert len(ref._buffers[0]) < 10  # several chunks, the last one partial
+    for k in nb:
+        assert np.array_equal(c[k], nb[k], equal_nan=True), (k, c[k], nb[k])
+
+
 def test_lvis_table_round_trip_take_and_stacked(tmp_path, coco_kernel: str) -> None:
     """A stored table reads back with LVIS's stats; ``take`` and ``stacked`` (paired tests)
     keep them: each equals the evaluation of the image set it stands for."""

@@ -16,10 +16,12 @@
  *     there (CSR lists built once by cells_count / cells_fill);
  *   - precision is computed only at true positives (between two true positives it only
  *     falls), its right-to-left maximum, then the recall-threshold sweep per lane;
- *   - the per-area precision [T][R][K][NB] is summarised right away, numpy's pairwise
- *     summation done on all lanes at once where they share the set of defined categories;
- *     a stat over one category group (LVIS's APr / APc / APf: spec_grp >= 0) gathers the
- *     defined cells of the group's categories (cat_grp) per lane.
+ *   - the per-area precision [T][R][Kc][NB] (only the Kc categories with gts in some
+ *     lane: LVIS's 1,203 categories are mostly absent from a lane pass) is summarised
+ *     right away in numpy's pairwise order: on all lanes at once where a lane defines
+ *     every one of the Kc, else (and for a stat over one category group, LVIS's APr /
+ *     APc / APf: spec_grp >= 0) streamed, one pass over P for all stats, into per-lane
+ *     accumulators that replay numpy's pairwise tree (no copy of the cells).
  *
  * Ties of score inside one image (one category) are replayed copy by copy, as the
  * duplicated set orders them (d1 d2 d1 d2, not d1 d1 d2 d2).
@@ -308,12 +310,20 @@ typedef struct {
     i32 *W;       /* [I][NB] draw counts */
     i32 *wmax;    /* [I] */
     i32 *npig;    /* [K][A][NB] */
-    double *P;    /* [T][R][K][NB] precision of one area */
+    double *P;    /* [T][R][Kc][NB] precision of one area (the Kc categories of klist) */
     double *Rc;   /* [M][T][K][NB] recall of one area */
-    double *tmp;  /* [NB][T R K + 1] gathered precision cells, per lane */
     double *tmpr; /* [T][K] gathered recall cells of one lane */
     u8 *def;      /* [NB][K] categories defined in each lane (one area) */
-    Grow snap, evtp, evfp, env, ctab;
+    i32 *klist;   /* [K] the categories some lane defines (one area), ascending */
+    i64 Kc;       /* their number */
+    uint32_t *lmask; /* [K] the lanes that define each category (one area) */
+    struct Acc_ *acc; /* [S][NB] pairwise accumulators of the summary */
+    Grow snap, evtp, evfp, env, ctab, plan, lbuf, gidxb, gcntb, snapall, soff;
+    i64 kd[NB];            /* the summary's setup (sum_setup): categories each lane defines, */
+    uint32_t lanes_s[64];  /* the lanes of each stat's accumulators, */
+    int act[64], n_act;    /* the stats with accumulators, */
+    int n_full, n_full_k;  /* the lanes that define all Kc / all K categories */
+    i32 *gidx, *gcnt; /* [G + 1][NB][Kc] each lane's defined cells in a row of P, per group */
     i64 ctab_n; /* c-tables filled for n_gt < ctab_n */
     double *X;  /* [R + 1][NB] sweep scratch, -1 where unwritten */
     u8 **cnt;   /* [CNT_MAX_N] lazily built cnt tables (R <= 255) */
@@ -339,7 +349,8 @@ static const u8 *cnt_table(Work *wk, i32 n_gt, const i32 *need, i64 R) {
 }
 
 /* One (category, area, threshold): events, precision rows, recall cells. */
-BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 a, i64 t, const i32 *snap) {
+BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 kc, i64 a, i64 t,
+                         const i32 *snap, double *Pt) {
     const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R, M = tb->M;
     const i64 kat = (k * A + a) * T + t;
     const i32 *W = wk->W;
@@ -495,17 +506,19 @@ BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 a, i64 t, const i
             wk->Rc[((m * T + t) * K + k) * NB + b] = (double)tpm[m][b] / fn;
         wk->Rc[(((M - 1) * T + t) * K + k) * NB + b] = (double)tp[b] / fn;
     }
-    /* forward fill into P's rows (lanes that do not define (k, a) get zeros there: no
-     * group of theirs reads them). P's rows are written once and read once, by the
-     * summary, after the whole area: streaming stores where there are (no read for
-     * ownership of lines that are overwritten whole). */
+    /* forward fill into the rows of threshold t, Pt [R][Kc][NB] (lanes that do not
+     * define (k, a) get zeros there: no group of theirs reads them). The rows are
+     * written once and read once, by the summary: streaming stores where there are (no
+     * read for ownership of lines that are overwritten whole; cached stores measured
+     * slower even where the summary reads the block right after). */
     {
         double v[NB];
         for (int b = 0; b < NB; b++) v[b] = 0.0;
-        double *restrict Pk = wk->P + (t * R * K + k) * NB;
+        const i64 Kc = wk->Kc;
+        double *restrict Pk = Pt + kc * NB;
         for (i64 r = 0; r < R; r++) {
             double *restrict xr = X + r * NB;
-            double *restrict pr = Pk + r * K * NB;
+            double *restrict pr = Pk + r * Kc * NB;
             for (int b = 0; b < NB; b++) {
                 const double x = xr[b];
                 v[b] = x >= 0.0 ? x : v[b];
@@ -521,139 +534,243 @@ BOOT_INLINE int one_cell(const Table *tb, Work *wk, i64 k, i64 a, i64 t, const i
     return 0;
 }
 
-/* The stats of area a over one category group (spec_grp[s] = g >= 0), for the NB lanes:
- * the mean of the defined cells of the categories k with cat_grp[k] == g, in summarize's
- * order (t, r, k ascending), numpy's pairwise sum. Per group, one pass over P gathers
- * each lane's cells into tmp (after the other stats of the area, which read tmp). */
-BOOT_INLINE void summarize_groups(const Table *tb, Work *wk, i64 a, double *out) {
-    const i64 K = tb->K, T = tb->T, R = tb->R, S = tb->S;
-    const i64 TRK = T * R * K + 1;
-    const u8 *def = wk->def;
-    i64 g_max = -1;
-    for (i64 s = 0; s < S; s++)
-        if (tb->spec_area[s] == a && tb->spec_grp[s] > g_max) g_max = tb->spec_grp[s];
-    for (i64 g = 0; g <= g_max; g++) {
-        int any = 0, any_ap = 0;
-        for (i64 s = 0; s < S; s++)
-            if (tb->spec_area[s] == a && tb->spec_grp[s] == g) {
-                any = 1;
-                any_ap |= tb->spec_ap[s];
-            }
-        if (!any) continue;
-        i64 kg[NB]; /* per lane: the defined categories of the group */
-        for (int b = 0; b < NB; b++) {
-            kg[b] = 0;
-            for (i64 k = 0; k < K; k++) kg[b] += def[b * K + k] && tb->cat_grp[k] == g;
+/* ------------------------------------------- numpy's pairwise sum, streamed */
+/* pw_sum of a sequence that arrives in pieces, its length n known first: the same
+ * additions in the same order, without storing the whole sequence. pw_sum's recursion
+ * depends on n only; its leaves (runs of at most 128 values, summed by pw_sum itself) and
+ * the additions of the tree (left + right, post-order) are planned once (pw_plan). The
+ * values are appended to a buffer (lb, fill); acc_drain sums each complete leaf onto a
+ * stack, does the plan's comb[j] additions of the two top values after leaf j, and moves
+ * the unfinished leaf (< 128 values) to the buffer's front. */
+typedef struct Acc_ {
+    double stk[64]; /* the tree's depth is below 26 for n < 2^31 */
+    const u8 *len, *comb; /* the plan: leaf lengths (a 0 after the last), additions after each */
+    double *lb;           /* the buffer: the unfinished leaf + one row of P's cells + 1 */
+    i64 n;                /* values to sum */
+    i32 fill, cur, sp, j; /* values in lb, the current leaf's length, stack size, leaf */
+} Acc;
+
+static void pw_plan(i64 n, u8 *len, u8 *comb, i64 *nl) {
+    if (n <= 128) {
+        len[*nl] = (u8)n;
+        comb[*nl] = 0;
+        (*nl)++;
+        return;
+    }
+    i64 n2 = n / 2;
+    n2 -= n2 % 8;
+    pw_plan(n2, len, comb, nl);
+    pw_plan(n - n2, len, comb, nl);
+    comb[*nl - 1]++; /* pw_sum(x, n2) + pw_sum(x + n2, n - n2), once the right half is done */
+}
+
+/* leaves of the plan of n, at most (leaves are over 64 values where n > 128), + sentinel */
+static inline i64 pw_plan_cap(i64 n) { return n / 64 + 2; }
+
+static void acc_drain(Acc *A) {
+    i32 p = 0;
+    while (A->cur > 0 && A->fill - p >= A->cur) {
+        A->stk[A->sp++] = pw_sum(A->lb + p, A->cur);
+        for (int c = A->comb[A->j]; c > 0; c--) {
+            const double r = A->stk[--A->sp];
+            A->stk[A->sp - 1] = A->stk[A->sp - 1] + r;
         }
-        if (any_ap) {
-            i64 fill[NB];
-            memset(fill, 0, sizeof(fill));
-            for (i64 row = 0; row < T * R; row++)
-                for (i64 k = 0; k < K; k++) {
-                    if (tb->cat_grp[k] != g) continue;
-                    const double *src = wk->P + (row * K + k) * NB;
-                    for (int b = 0; b < NB; b++) {
-                        wk->tmp[b * TRK + fill[b]] = src[b]; /* kept where defined */
-                        fill[b] += def[b * K + k];
-                    }
-                }
-        }
-        for (i64 s = 0; s < S; s++) {
-            if (tb->spec_area[s] != a || tb->spec_grp[s] != g) continue;
-            i64 t0 = 0, t1 = T;
-            if (tb->spec_thr[s] >= 0) {
-                t0 = tb->spec_thr[s];
-                t1 = t0 + 1;
-            }
-            const int ap = tb->spec_ap[s];
-            const double *rows = wk->Rc + (tb->spec_m[s] * T + t0) * K * NB;
-            const i64 n_blk = ap ? (t1 - t0) * R : t1 - t0;
-            for (int b = 0; b < NB; b++) {
-                double v = -1.0;
-                const i64 n = n_blk * kg[b];
-                if (n > 0 && ap) {
-                    v = pw_sum(wk->tmp + b * TRK + t0 * R * kg[b], n) / (double)n;
-                } else if (n > 0) {
-                    i64 j = 0;
-                    for (i64 bl = 0; bl < n_blk; bl++)
-                        for (i64 k = 0; k < K; k++)
-                            if (def[b * K + k] && tb->cat_grp[k] == g)
-                                wk->tmpr[j++] = rows[(bl * K + k) * NB + b];
-                    v = pw_sum(wk->tmpr, n) / (double)n;
-                }
-                out[b * S + s] = v;
-            }
-        }
+        p += A->cur;
+        A->j++;
+        A->cur = A->len[A->j];
+    }
+    if (p) {
+        memmove(A->lb, A->lb + p, (size_t)(A->fill - p) * sizeof(double));
+        A->fill -= p;
     }
 }
 
 /* Summary stats of area a for the NB lanes: out [NB][S] (only the specs of area a).
  *
- * Each stat is the mean of the defined cells (categories with gts in the replicate) in
- * summarize's order -- precision (t, r, k), recall (t, k) -- summed as numpy's pairwise
- * sum. Lanes where every category is defined sum P's rows directly, all at once
- * (pw_rows); the others get their defined precision cells gathered by one pass over P
- * (t-major: a threshold's cells are a slice of the run) and sum them one lane at a time. */
-BOOT_INLINE void summarize_area(const Table *tb, Work *wk, i64 a, double *out) {
-    const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R, S = tb->S;
-    const i64 TRK = T * R * K + 1; /* a lane's run, plus a spare cell (branch-free gather) */
+ * Each stat is the mean of the defined cells (categories with gts in the replicate; of
+ * one group, cat_grp[k] == spec_grp[s], for LVIS's APr / APc / APf) in summarize's order
+ * -- precision (t, r, k), recall (t, k) -- summed as numpy's pairwise sum. P holds the
+ * precision rows of the Kc categories some lane defines (wk->klist, ascending). Lanes
+ * that define all Kc of them sum P's rows directly, all at once (pw_rows: the same
+ * sequence); the other lanes and the group stats stream their defined cells into
+ * pairwise accumulators (Acc), all of them in one pass over P. */
+/* The summary's setup for area a: which lanes define which categories, the
+ * accumulators and their plans, the lanes' cell offsets. */
+BOOT_INLINE int sum_setup(const Table *tb, Work *wk, i64 a) {
+    const i64 K = tb->K, A = tb->A, T = tb->T, R = tb->R, S = tb->S, Kc = wk->Kc;
     u8 *def = wk->def;
-    i64 kd[NB];
-    int part[NB], n_part = 0, n_full = 0, need_ap = 0;
+    uint32_t *lm = wk->lmask; /* [K] the lanes that define category k */
+    i64 *kd = wk->kd;
+    uint32_t partial = 0; /* lanes with some but not all of the Kc categories */
+    int n_full = 0, n_full_k = 0; /* lanes with all Kc (AP rows) / all K (recall rows) */
+    for (i64 k = 0; k < K; k++) lm[k] = 0;
     for (int b = 0; b < NB; b++) {
         kd[b] = 0;
         for (i64 k = 0; k < K; k++) {
-            def[b * K + k] = wk->npig[(k * A + a) * NB + b] > 0;
-            kd[b] += def[b * K + k];
+            const u8 d = wk->npig[(k * A + a) * NB + b] > 0;
+            def[b * K + k] = d;
+            kd[b] += d;
+            lm[k] |= (uint32_t)d << b;
         }
-        if (kd[b] == K && K > 0) n_full++;
-        else if (kd[b] > 0) part[n_part++] = b;
+        if (kd[b] == Kc && Kc > 0) n_full++;
+        else if (kd[b] > 0) partial |= 1u << b;
+        n_full_k += kd[b] == K && K > 0;
     }
-    for (i64 s = 0; s < S; s++)
-        need_ap |= tb->spec_area[s] == a && tb->spec_ap[s] && tb->spec_grp[s] < 0;
-    if (n_part && need_ap) {
-        i64 fill[NB];
-        memset(fill, 0, sizeof(fill));
-        for (i64 row = 0; row < T * R; row++)
-            for (i64 k = 0; k < K; k++) {
-                const double *src = wk->P + (row * K + k) * NB;
-                for (int i = 0; i < n_part; i++) {
-                    const int b = part[i];
-                    wk->tmp[b * TRK + fill[b]] = src[b]; /* kept where defined */
-                    fill[b] += def[b * K + k];
-                }
-            }
-    }
+    wk->n_full = n_full, wk->n_full_k = n_full_k;
+    /* accumulators of the AP stats: [S][NB], those of lanes in lanes_s[s] */
+    uint32_t *lanes_s = wk->lanes_s;
+    i64 n_s[64][NB];
+    int *act = wk->act, n_act = 0;
+    i64 plan_need = 0, g_max = -1;
     for (i64 s = 0; s < S; s++) {
-        if (tb->spec_area[s] != a || tb->spec_grp[s] >= 0) continue;
+        lanes_s[s] = 0;
+        if (tb->spec_area[s] != a || !tb->spec_ap[s]) continue;
+        const i64 g = tb->spec_grp[s];
+        const i64 n_blk = (tb->spec_thr[s] >= 0 ? 1 : T) * R;
+        uint32_t ls = 0;
+        for (int b = 0; b < NB; b++) {
+            i64 c = kd[b];
+            if (g >= 0) {
+                c = 0;
+                for (i64 k = 0; k < K; k++) c += def[b * K + k] && tb->cat_grp[k] == g;
+            } else if (!((partial >> b) & 1)) {
+                c = 0;
+            }
+            n_s[s][b] = n_blk * c;
+            if (c > 0) {
+                ls |= 1u << b;
+                plan_need += pw_plan_cap(n_blk * c);
+            }
+        }
+        lanes_s[s] = ls;
+        if (ls) act[n_act++] = (int)s;
+        if (ls && g > g_max) g_max = g;
+    }
+    wk->n_act = n_act;
+    if (n_act) {
+        const i64 lcap = Kc + 128; /* an unfinished leaf (< 128 values) and one row */
+        if (grow(&wk->plan, (size_t)plan_need * 2) ||
+            grow(&wk->lbuf, (size_t)n_act * NB * lcap * sizeof(double)) ||
+            grow(&wk->gidxb, (size_t)(g_max + 2) * NB * (Kc > 0 ? Kc : 1) * sizeof(i32)) ||
+            grow(&wk->gcntb, (size_t)(g_max + 2) * NB * sizeof(i32)))
+            return -1;
+        /* per lane, the positions (in klist) of its defined categories: all (list 0),
+         * then those of group g (list g + 1), ascending */
+        wk->gidx = (i32 *)wk->gidxb.p;
+        wk->gcnt = (i32 *)wk->gcntb.p;
+        for (i64 g = -1; g <= g_max; g++)
+            for (int b = 0; b < NB; b++) {
+                i32 *ix = wk->gidx + ((g + 1) * NB + b) * Kc, n = 0;
+                for (i64 c = 0; c < Kc; c++) {
+                    const i64 k = wk->klist[c];
+                    if (def[b * K + k] && (g < 0 || tb->cat_grp[k] == g))
+                        ix[n++] = (i32)c;
+                }
+                wk->gcnt[(g + 1) * NB + b] = n;
+            }
+        u8 *pl = (u8 *)wk->plan.p;
+        double *lbp = (double *)wk->lbuf.p;
+        for (int i = 0; i < n_act; i++) {
+            const i64 s = act[i];
+            for (int b = 0; b < NB; b++) {
+                if (!((lanes_s[s] >> b) & 1)) continue;
+                Acc *ac = wk->acc + s * NB + b;
+                const i64 cap = pw_plan_cap(n_s[s][b]);
+                u8 *len = pl, *comb = pl + cap;
+                pl += 2 * cap;
+                i64 nl = 0;
+                pw_plan(n_s[s][b], len, comb, &nl);
+                len[nl] = 0;
+                ac->len = len, ac->comb = comb, ac->n = n_s[s][b];
+                ac->fill = 0, ac->cur = len[0], ac->sp = 0, ac->j = 0;
+                ac->lb = lbp;
+                lbp += lcap;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The rows of threshold t (Pt [R][Kc][NB]) into the accumulators that read them, in
+ * summarize's order (r, then category). */
+BOOT_INLINE void sum_rows(const Table *tb, Work *wk, i64 t, const double *Pt) {
+    const i64 R = tb->R, Kc = wk->Kc;
+    int sa[64], n_sa = 0; /* the stats that read threshold t */
+    for (int i = 0; i < wk->n_act; i++) {
+        const i64 s = wk->act[i], th = tb->spec_thr[s];
+        if (th < 0 || th == t) sa[n_sa++] = (int)s;
+    }
+    if (!n_sa) return;
+    for (i64 r = 0; r < R; r++) {
+        for (int i = 0; i < n_sa; i++) {
+            /* the row's defined cells, appended to each lane's buffer */
+            const int s = sa[i];
+            const i64 g = tb->spec_grp[s];
+            const uint32_t ls = wk->lanes_s[s];
+            for (int b = 0; b < NB; b++) {
+                if (!((ls >> b) & 1)) continue;
+                Acc *ac = wk->acc + (i64)s * NB + b;
+                const i32 *ix = wk->gidx + ((g + 1) * NB + b) * Kc;
+                const i32 n = wk->gcnt[(g + 1) * NB + b];
+                double *restrict d = ac->lb + ac->fill;
+                const double *src = Pt + r * Kc * NB + b;
+                for (i32 x = 0; x < n; x++) d[x] = src[(i64)ix[x] * NB];
+                ac->fill += n;
+                acc_drain(ac);
+            }
+        }
+    }
+}
+
+/* The stats of area a: out [NB][S] (only the specs of area a). */
+BOOT_INLINE void sum_finish(const Table *tb, Work *wk, i64 a, double *out) {
+    const i64 K = tb->K, T = tb->T, R = tb->R, S = tb->S, Kc = wk->Kc;
+    const u8 *def = wk->def;
+    const i64 *kd = wk->kd;
+    const uint32_t *lanes_s = wk->lanes_s;
+    const int n_full = wk->n_full, n_full_k = wk->n_full_k;
+    for (i64 s = 0; s < S; s++) {
+        if (tb->spec_area[s] != a) continue;
+        const i64 g = tb->spec_grp[s];
         i64 t0 = 0, t1 = T;
         if (tb->spec_thr[s] >= 0) {
             t0 = tb->spec_thr[s];
             t1 = t0 + 1;
         }
         const int ap = tb->spec_ap[s];
-        const double *rows = ap ? wk->P + t0 * R * K * NB : wk->Rc + (tb->spec_m[s] * T + t0) * K * NB;
-        const i64 n_blk = ap ? (t1 - t0) * R : t1 - t0; /* blocks of K cells */
-        double sums[NB];
-        if (n_full) pw_rows(rows, n_blk * K, sums);
-        for (int b = 0; b < NB; b++) {
-            double v = -1.0;
-            const i64 n = n_blk * kd[b];
-            if (n > 0 && kd[b] == K) {
-                v = sums[b] / (double)n;
-            } else if (n > 0 && ap) {
-                v = pw_sum(wk->tmp + b * TRK + t0 * R * kd[b], n) / (double)n;
-            } else if (n > 0) {
-                i64 j = 0;
-                for (i64 bl = 0; bl < n_blk; bl++)
-                    for (i64 k = 0; k < K; k++)
-                        if (def[b * K + k]) wk->tmpr[j++] = rows[(bl * K + k) * NB + b];
-                v = pw_sum(wk->tmpr, n) / (double)n;
+        if (ap) {
+            double sums[NB];
+            if (n_full && g < 0) pw_rows(wk->P + t0 * R * Kc * NB, (t1 - t0) * R * Kc, sums);
+            for (int b = 0; b < NB; b++) {
+                double v = -1.0;
+                if ((lanes_s[s] >> b) & 1) {
+                    const Acc *ac = wk->acc + s * NB + b;
+                    v = ac->stk[0] / (double)ac->n;
+                } else if (g < 0 && kd[b] == Kc && Kc > 0) {
+                    v = sums[b] / (double)((t1 - t0) * R * Kc);
+                }
+                out[b * S + s] = v;
             }
-            out[b * S + s] = v;
+            continue;
+        }
+        /* recall: [T][K] cells per lane, gathered (small) */
+        const double *rows = wk->Rc + (tb->spec_m[s] * T + t0) * K * NB;
+        const i64 n_blk = t1 - t0;
+        double sums[NB];
+        if (n_full_k && g < 0) pw_rows(rows, n_blk * K, sums);
+        for (int b = 0; b < NB; b++) {
+            i64 j = 0;
+            if (g < 0 && kd[b] == K && K > 0) {
+                out[b * S + s] = sums[b] / (double)(n_blk * K);
+                continue;
+            }
+            for (i64 bl = 0; bl < n_blk; bl++)
+                for (i64 k = 0; k < K; k++)
+                    if (def[b * K + k] && (g < 0 || tb->cat_grp[k] == g))
+                        wk->tmpr[j++] = rows[(bl * K + k) * NB + b];
+            out[b * S + s] = j > 0 ? pw_sum(wk->tmpr, j) / (double)j : -1.0;
         }
     }
-    summarize_groups(tb, wk, a, out);
 }
 
 /* The replicates, NB at a time: returns nonzero when out of memory. Cloned for AVX2
@@ -696,16 +813,45 @@ static BOOT_CLONES int run_chunks(const Table *tb, Work *wk, const i32 *w, i64 B
             wk->ctab_n = max_gt + 1;
         }
         for (i64 a = 0; a < A && !fail; a++) {
-            for (i64 k = 0; k < K && !fail; k++) {
-                const i64 ka = k * A + a;
-                const i32 *ng = wk->npig + ka * NB;
+            /* the categories some lane defines in this area: the only ones P holds */
+            i64 Kc = 0;
+            for (i64 k = 0; k < K; k++) {
+                const i32 *ng = wk->npig + (k * A + a) * NB;
                 int any = 0;
                 for (int b = 0; b < NB; b++) any |= ng[b] > 0;
-                if (!any) continue; /* no lane defines this (category, area) */
+                if (any) wk->klist[Kc++] = (i32)k;
+            }
+            wk->Kc = Kc;
+            if (sum_setup(tb, wk, a)) {
+                fail = 1;
+                break;
+            }
+            /* Where no lane sums P's rows directly (n_full == 0: LVIS, small sets), the
+             * thresholds go outermost: P holds one threshold's rows [R][Kc][NB] (LVIS,
+             * 500 images: 14 MB, not 140 MB), streamed into the accumulators right
+             * after (the snapshots of every category kept for the area). Else the
+             * categories go outermost, P holds every threshold's rows, summed after
+             * the area. Same cells, same order into each sum, either way. */
+            const int by_t = wk->n_full == 0;
+            i64 n_snap = 0;
+            if (by_t) {
+                for (i64 kc = 0; kc < Kc; kc++) {
+                    const i64 ak = a * K + wk->klist[kc];
+                    n_snap += tb->snap_off[ak + 1] - tb->snap_off[ak];
+                }
+                if (grow(&wk->snapall, (size_t)(n_snap > 0 ? n_snap : 1) * NB * sizeof(i32)) ||
+                    grow(&wk->soff, (size_t)(Kc > 0 ? Kc : 1) * sizeof(i64))) {
+                    fail = 1;
+                    break;
+                }
+            }
+            i64 *soff = (i64 *)wk->soff.p, s_at = 0;
+            for (i64 kc = 0; kc < Kc && !fail; kc++) {
+                const i64 k = wk->klist[kc];
                 /* running false-positive count of the base class, at the snapshots */
                 i32 cnt[NB];
                 memset(cnt, 0, sizeof(cnt));
-                i32 *snap = (i32 *)wk->snap.p;
+                i32 *snap = by_t ? (i32 *)wk->snapall.p + s_at * NB : (i32 *)wk->snap.p;
                 const i64 ak = a * K + k; /* the walks are stored area-major */
                 const i64 bw0 = tb->bw_off[ak], s0 = tb->snap_off[ak], s1 = tb->snap_off[ak + 1];
                 i64 i = bw0;
@@ -717,17 +863,40 @@ static BOOT_CLONES int run_chunks(const Table *tb, Work *wk, const i32 *w, i64 B
                     }
                     memcpy(snap + (s - s0) * NB, cnt, sizeof(cnt));
                 }
+                if (by_t) {
+                    soff[kc] = s_at;
+                    s_at += s1 - s0;
+                    continue;
+                }
                 for (i64 t = 0; t < T; t++)
-                    if (one_cell(tb, wk, k, a, t, snap)) {
+                    if (one_cell(tb, wk, k, kc, a, t, snap, wk->P + t * R * Kc * NB)) {
                         fail = 1;
                         break;
                     }
             }
             if (fail) break;
+            if (by_t) {
+                for (i64 t = 0; t < T && !fail; t++) {
+                    for (i64 kc = 0; kc < Kc; kc++) {
+                        const i32 *snap = (const i32 *)wk->snapall.p + soff[kc] * NB;
+                        if (one_cell(tb, wk, wk->klist[kc], kc, a, t, snap, wk->P)) {
+                            fail = 1;
+                            break;
+                        }
+                    }
 #if defined(BOOT_STREAM)
-            _mm_sfence();
+                    _mm_sfence();
 #endif
-            summarize_area(tb, wk, a, stats);
+                    if (!fail) sum_rows(tb, wk, t, wk->P);
+                }
+                if (fail) break;
+            } else {
+#if defined(BOOT_STREAM)
+                _mm_sfence();
+#endif
+                for (i64 t = 0; t < T; t++) sum_rows(tb, wk, t, wk->P + t * R * Kc * NB);
+            }
+            sum_finish(tb, wk, a, stats);
             for (i64 b = 0; b < nb; b++)
                 for (i64 s = 0; s < S; s++)
                     if (tb->spec_area[s] == a) out[(b0 + b) * S + s] = stats[b * S + s];
@@ -737,18 +906,18 @@ static BOOT_CLONES int run_chunks(const Table *tb, Work *wk, const i32 *w, i64 B
 }
 
 /* replicate(weights i32 [B, I], <table arrays>, spec_grp i64 [S], cat_grp i64 [K],
- * out f64 [B, S], work_p f64 [T R K NB + 8],
- * work_g f64 [T R K NB + NB]): the two large work arrays come from the caller, who keeps
- * them across calls (fresh pages of 2 x 20 MB per call cost page faults) */
+ * out f64 [B, S], work_p f64 [T R K NB + 8]): the large work array comes from the
+ * caller, who keeps it across calls (fresh pages of 20 MB per call cost page faults);
+ * only its first T R Kc NB cells are written, Kc the categories with gts in a lane */
 static PyObject *py_replicate(PyObject *self, PyObject *args) {
     PyObject *o_w, *o_pi, *o_pk, *o_pn, *o_bwo, *o_bwi, *o_so, *o_sa, *o_eo, *o_ei, *o_es,
         *o_et, *o_ef, *o_em, *o_tl, *o_tg, *o_tp, *o_rt, *o_sap, *o_sth, *o_sar, *o_sm, *o_sg,
-        *o_cg, *o_out, *o_wp, *o_wg;
+        *o_cg, *o_out, *o_wp;
     Py_ssize_t B, I, K, A, T, M, P;
-    if (!PyArg_ParseTuple(args, "OnnnnnnnOOOOOOOOOOOOOOOOOOOOOOOOOO", &o_w, &B, &I, &K, &A,
+    if (!PyArg_ParseTuple(args, "OnnnnnnnOOOOOOOOOOOOOOOOOOOOOOOOO", &o_w, &B, &I, &K, &A,
                           &T, &M, &P, &o_pi, &o_pk, &o_pn, &o_bwo, &o_bwi, &o_so, &o_sa, &o_eo,
                           &o_ei, &o_es, &o_et, &o_ef, &o_em, &o_tl, &o_tg, &o_tp, &o_rt, &o_sap,
-                          &o_sth, &o_sar, &o_sm, &o_sg, &o_cg, &o_out, &o_wp, &o_wg))
+                          &o_sth, &o_sar, &o_sm, &o_sg, &o_cg, &o_out, &o_wp))
         return NULL;
     if (M < 1 || M > MMAX) {
         PyErr_SetString(PyExc_ValueError, "bootstrap: 1 to 16 maxDets values supported");
@@ -771,6 +940,11 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
     }
     Py_ssize_t S = sv.len;
     PyBuffer_Release(&sv);
+    if (S > 64) {
+        release(&bufs);
+        PyErr_SetString(PyExc_ValueError, "bootstrap: at most 64 summary stats supported");
+        return NULL;
+    }
     tb.I = I, tb.K = K, tb.A = A, tb.T = T, tb.R = R, tb.M = M, tb.P = P, tb.S = S;
     {
         BUF(pi, i32, o_pi, 0);
@@ -803,23 +977,16 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
         tb.spec_area = sar, tb.spec_m = sm, tb.spec_grp = sg, tb.cat_grp = cg;
     }
     BUF(out, double, o_out, 1);
-    Py_buffer wpv, wgv;
+    Py_buffer wpv;
     if (PyObject_GetBuffer(o_wp, &wpv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) {
         release(&bufs);
         return NULL;
     }
-    if (PyObject_GetBuffer(o_wg, &wgv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) != 0) {
-        PyBuffer_Release(&wpv);
-        release(&bufs);
-        return NULL;
-    }
     const size_t n_cells = (size_t)(T * R * K > 0 ? T * R * K : 1) * NB;
-    if ((size_t)wpv.len < (n_cells + 8) * sizeof(double) ||
-        (size_t)wgv.len < (n_cells + NB) * sizeof(double)) {
+    if ((size_t)wpv.len < (n_cells + 8) * sizeof(double)) {
         PyBuffer_Release(&wpv);
-        PyBuffer_Release(&wgv);
         release(&bufs);
-        PyErr_SetString(PyExc_ValueError, "bootstrap: work arrays too small");
+        PyErr_SetString(PyExc_ValueError, "bootstrap: work array too small");
         return NULL;
     }
 
@@ -833,16 +1000,18 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
     /* P 64-byte aligned (rows of NB doubles fill whole cache lines) */
     wk.P = (double *)(((uintptr_t)wpv.buf + 63) & ~(uintptr_t)63);
     wk.Rc = (double *)calloc((size_t)(M * T * K > 0 ? M * T * K : 1) * NB, sizeof(double));
-    wk.tmp = (double *)wgv.buf;
     wk.tmpr = (double *)malloc((size_t)(T * K > 0 ? T * K : 1) * sizeof(double));
     wk.def = (u8 *)malloc((size_t)(K > 0 ? K : 1) * NB);
+    wk.klist = (i32 *)malloc((size_t)(K > 0 ? K : 1) * sizeof(i32));
+    wk.lmask = (uint32_t *)malloc((size_t)(K > 0 ? K : 1) * sizeof(uint32_t));
+    wk.acc = (Acc *)malloc((size_t)(S > 0 ? S : 1) * NB * sizeof(Acc));
     double *stats = (double *)malloc((size_t)NB * (S > 0 ? S : 1) * sizeof(double));
     i64 max_snap = 1;
     for (i64 ak = 0; ak < K * A; ak++)
         if (tb.snap_off[ak + 1] - tb.snap_off[ak] > max_snap)
             max_snap = tb.snap_off[ak + 1] - tb.snap_off[ak];
-    if (!wk.W || !wk.wmax || !wk.npig || !wk.P || !wk.Rc || !wk.tmp || !wk.tmpr || !wk.def ||
-        !stats ||
+    if (!wk.W || !wk.wmax || !wk.npig || !wk.P || !wk.Rc || !wk.tmpr || !wk.def || !wk.klist ||
+        !wk.lmask || !wk.acc || !stats ||
         grow(&wk.snap, (size_t)max_snap * NB * sizeof(i32)) ||
         grow(&wk.evtp, 256 * NB * sizeof(i32)) || grow(&wk.evfp, 256 * NB * sizeof(i32)))
         fail = 1;
@@ -858,6 +1027,15 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
     free(wk.Rc);
     free(wk.tmpr);
     free(wk.def);
+    free(wk.klist);
+    free(wk.lmask);
+    free(wk.acc);
+    free(wk.plan.p);
+    free(wk.lbuf.p);
+    free(wk.gidxb.p);
+    free(wk.gcntb.p);
+    free(wk.snapall.p);
+    free(wk.soff.p);
     free(stats);
     free(wk.snap.p);
     free(wk.evtp.p);
@@ -870,7 +1048,6 @@ static PyObject *py_replicate(PyObject *self, PyObject *args) {
     free(wk.cnt);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&wpv);
-    PyBuffer_Release(&wgv);
     release(&bufs);
     if (fail) return PyErr_NoMemory();
     Py_RETURN_NONE;
@@ -891,7 +1068,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bootstrap_ext",
 PyMODINIT_FUNC PyInit__bootstrap_ext(void) {
     PyObject *m = PyModule_Create(&module);
     if (m) PyModule_AddIntConstant(m, "NB", NB);
-    /* the argument list of replicate (2: spec_grp, cat_grp); checked by coco_bootstrap */
-    if (m) PyModule_AddIntConstant(m, "API", 2);
+    /* the argument list of replicate (2: spec_grp, cat_grp; 3: one work array, not two);
+     * checked by coco_bootstrap */
+    if (m) PyModule_AddIntConstant(m, "API", 3);
     return m;
 }

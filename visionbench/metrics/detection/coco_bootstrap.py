@@ -39,7 +39,7 @@ from visionbench.metrics.errors import MetricInputError
 __all__ = ["NATIVE", "CocoSampleTable", "coco_stat_specs"]
 
 _TP, _FP, _IG = 0, 1, 2
-_NATIVE_API = 2  # the argument list of _bootstrap_ext.replicate this module passes
+_NATIVE_API = 3  # the argument list of _bootstrap_ext.replicate this module passes
 
 
 def _load_native() -> Any:
@@ -249,17 +249,21 @@ class CocoSampleTable:
         out = {n: np.empty(len(w)) for n in self.names}
         from visionbench.metrics.detection import coco_bootstrap_kernels as KB
 
-        chunk = 32
         p = self.params
         n_cat = len(self.cat_ids) if p.use_cats else 1
         a_, t_, r_, m_ = len(p.area_rng), len(p.iou_thrs), len(p.rec_thrs), len(p.max_dets)
-        # kept across chunks and calls (a fresh 80 MB array per chunk costs page faults)
+        # kept across chunks and calls (a fresh 80 MB array per chunk costs page faults);
+        # up to 32 replicates a chunk, fewer where their precision arrays pass 128 MB
+        # (LVIS: 39 MB a replicate; 32 would be 1.2 GB). Replicates are independent:
+        # the chunk size changes no number.
         if getattr(self, "_buffers", None) is None:
+            chunk = int(max(1, min(32, (128 << 20) // max(1, 8 * a_ * t_ * r_ * n_cat))))
             self._buffers = (
                 np.empty((chunk, a_, t_, r_, n_cat)),
                 np.empty((chunk, t_, n_cat, a_, m_)),
             )
         prec, rec = self._buffers
+        chunk = len(prec)
         for c0 in range(0, len(w), chunk):
             n_here = min(chunk, len(w) - c0)
             KB.replicate_arrays(
@@ -298,7 +302,7 @@ class CocoSampleTable:
             finally:
                 self._work_give(work)
 
-        def _replicate(b0: int, b1: int, work: tuple[np.ndarray, np.ndarray]) -> None:
+        def _replicate(b0: int, b1: int, work: np.ndarray) -> None:
             NATIVE.replicate(
                 ws[b0:b1], b1 - b0, n_i, nat["n_cat"], len(p.area_rng), len(p.iou_thrs),
                 len(p.max_dets), len(nat["pair_img"]), nat["pair_img"], nat["pair_k"],
@@ -307,7 +311,7 @@ class CocoSampleTable:
                 nat["ex_flag"], nat["ex_mmask"], nat["tie_len"], nat["tie_gfp"],
                 nat["tie_pre"], nat["rec_thrs"], nat["spec_ap"], nat["spec_thr"],
                 nat["spec_area"], nat["spec_m"], nat["spec_grp"], nat["cat_grp"], stats[b0:b1],
-                *work,
+                work,
             )  # fmt: skip
 
         # the kernel releases the GIL: replicates split across threads (wall time only;
@@ -330,18 +334,20 @@ class CocoSampleTable:
             n: np.where(stats[:, i] > -1, stats[:, i], np.nan) for i, n in enumerate(self.names)
         }
 
-    def _work_take(self, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
-        """A pair of work arrays of the C kernel (kept across calls: fresh pages cost)."""
+    def _work_take(self, n_cells: int) -> np.ndarray:
+        """The precision work array of the C kernel, [T R K NB + 8] (kept across calls:
+        fresh pages cost). The kernel writes only its first T R Kc NB cells, Kc the
+        categories with gts in some replicate of a pass, so the rest is never touched
+        (``np.zeros``: pages mapped on first write; LVIS: Kc is well below K)."""
         with _WORK_LOCK:
             pool = self.__dict__.setdefault("_work_pool", [])
             while pool:
                 w = pool.pop()
-                if len(w[1]) >= n_cells + int(NATIVE.NB):
+                if len(w) >= n_cells + 8:
                     return w
-        nb = int(NATIVE.NB)
-        return np.zeros(n_cells + 8), np.zeros(n_cells + nb)
+        return np.zeros(n_cells + 8)
 
-    def _work_give(self, work: tuple[np.ndarray, np.ndarray]) -> None:
+    def _work_give(self, work: np.ndarray) -> None:
         with _WORK_LOCK:
             self.__dict__.setdefault("_work_pool", []).append(work)
 
