@@ -323,6 +323,35 @@ def test_cityscapes_replicate_equals_resampled_evaluation(seed: int) -> None:
         _assert_replicates_equal(reps, j, ref.compute().metrics)
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_cityscapes_batched_replicates_equal_each_replicate_scored_alone(seed: int) -> None:
+    """CityscapesTable.metrics (all replicates at once: one matrix product and the numba
+    sums) against RowTable's one-replicate-at-a-time score(), bit for bit; the score() path
+    is the one checked against full evaluations of the duplicated sets above."""
+    from visionbench.metrics.sample_tables import RowTable
+
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(1, 9))
+    ev = CityscapesEvaluator()
+    for i in range(n):
+        gt, inst, pred = _random_frame(rng)
+        if seed % 3 == 0 and i == 0:
+            inst = None  # a frame without instanceIds: iIoU undefined where it is drawn
+        ev.update(gt_label_ids=gt, pred_label_ids=pred, gt_instance_ids=inst)
+    table = sample_table(ev)
+    w = rng.multinomial(n, np.ones(n) / n, size=40).astype(np.int64)
+    w[0] = 0
+    w[1] = 0
+    w[1, 0] = 7
+    if n > 1:
+        w[2, 1:] = 0  # only frame 0, w[2, 0] times (maybe 0: an empty replicate)
+    got = table.metrics(w)
+    ref = RowTable.metrics(table, w)
+    assert set(got) == set(ref)
+    for k in ref:
+        assert np.array_equal(got[k], ref[k], equal_nan=True), (k, got[k], ref[k])
+
+
 # -- captions -----------------------------------------------------------------------
 _WORDS = ["a", "the", "dog", "cat", "runs", "sits", "on", "mat", "red", "big", "small", "park"]
 

@@ -188,6 +188,24 @@ class CityscapesTable(RowTable):
             out["iiou"] = out["iiou_category"] = float("nan")
         return out
 
+    def metrics(self, weights: np.ndarray) -> dict[str, np.ndarray]:
+        """All replicates at once (:func:`~visionbench.metrics.segmentation.cityscapes.
+        cityscapes_replicate_scores`), each bit for bit :meth:`score` of its row: B = 1000
+        on 100 frames in ~0.1 s instead of ~2 s."""
+        from visionbench.metrics.segmentation.cityscapes import cityscapes_replicate_scores
+
+        w = _check_weights(weights, self.n)
+        off, vals = self.ragged["cells"]
+        frame = np.repeat(np.arange(self.n), np.diff(off))
+        dense = np.zeros((self.n, 34 * 34), np.int64)
+        np.add.at(dense, (frame, vals[:, 0].astype(np.int64)), vals[:, 1].astype(np.int64))
+        i_off, inst = self.ragged["instances"]
+        out = cityscapes_replicate_scores(dense, i_off, inst, w)
+        no_inst = (w[:, ~self.columns["has_instances"].astype(bool)] > 0).any(axis=1)
+        for k in ("iiou", "iiou_category"):
+            out[k] = np.where(no_inst, np.nan, out[k])
+        return out
+
 
 class CaptionTable(RowTable):
     """Per caption (image): the statistics of each COCO-caption metric and of sacreBLEU.

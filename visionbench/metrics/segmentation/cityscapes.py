@@ -315,6 +315,106 @@ def cityscapes_scores(stats: CityscapesFrameStats) -> dict[str, Any]:
     }
 
 
+def cityscapes_replicate_scores(
+    frame_conf: np.ndarray,
+    inst_offsets: np.ndarray,
+    inst_rows: np.ndarray,
+    weights: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """``miou``, ``iiou``, ``miou_category``, ``iiou_category`` ``[B]`` of B weighted
+    replicates of a set of frames at once: each equal bit for bit to
+    :func:`cityscapes_scores` of the duplicated set (frame f ``weights[b, f]`` times, the
+    frames in order), the bootstrap of ``bench eval``'s intervals.
+
+    Args:
+        frame_conf: ``[F, 34 * 34]`` each frame's confusion counts.
+        inst_offsets, inst_rows: frame f's instances are rows ``inst_offsets[f] ..
+            inst_offsets[f + 1]`` of ``inst_rows`` ``[m, 4]`` (label, size, tp, category tp).
+        weights: ``[B, F]`` draw counts.
+
+    The confusion matrices are one matrix product (integer counts, exact in float64); the
+    instance-weighted sums, which cityscapesScripts adds one instance at a time, are added
+    in the duplicated set's order by a numba kernel; the rest is the same operations as
+    :func:`cityscapes_scores` on ``[B]`` vectors.
+    """
+    from visionbench.metrics.segmentation.cityscapes_kernels import instance_sums
+
+    w = np.ascontiguousarray(weights, np.int64)
+    n_rep = w.shape[0]
+    flat = w.astype(np.float64) @ np.asarray(frame_conf, np.float64)
+    conf = np.rint(flat).astype(np.int64).reshape(n_rep, NUM_IDS, NUM_IDS)
+    rows = np.asarray(inst_rows, np.int64).reshape(-1, 4)
+    lab, size, itp, ctp = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
+    avg = np.array([CITYSCAPES_AVG_CLASS_SIZE.get(n, np.nan) for n in CITYSCAPES_LABEL_NAMES])
+    weight = avg[lab] / size.astype(np.float64)  # as cityscapes_scores forms them
+    tp_w = itp.astype(np.float64) * weight
+    fn_w = (size - itp).astype(np.float64) * weight
+    cat_tp_w = ctp.astype(np.float64) * weight
+    cat_fn_w = (size - ctp).astype(np.float64) * weight
+    cats = tuple(_INST_CATEGORY_IDS)
+    cslot = np.full(len(lab), -1, np.int64)
+    for k, cat in enumerate(cats):
+        cslot[np.isin(lab, _INST_CATEGORY_IDS[cat])] = k
+    out_cls = np.zeros((n_rep, NUM_IDS, 2))
+    out_cat = np.zeros((n_rep, len(cats), 2))
+    instance_sums(w, np.ascontiguousarray(inst_offsets, np.int64), np.ascontiguousarray(lab),
+                  tp_w, fn_w, cslot, cat_tp_w, cat_fn_w, out_cls, out_cat)  # fmt: skip
+
+    nan = np.full(n_rep, np.nan)
+    class_iou = np.full((n_rep, NUM_IDS), np.nan)
+    class_iiou = np.full((n_rep, NUM_IDS), np.nan)
+    row_sum = conf.sum(axis=2)
+    eval_col_sum = conf[:, _EVAL_IDS, :].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for lab_id in _EVAL_IDS:
+            tp = conf[:, lab_id, lab_id]
+            fn = row_sum[:, lab_id] - tp
+            fp = eval_col_sum[:, lab_id] - tp
+            denom = tp + fp + fn
+            class_iou[:, lab_id] = np.where(denom != 0, tp / denom, nan)
+            if lab_id in _INST_IDS:
+                tpw, fnw = out_cls[:, lab_id, 0], out_cls[:, lab_id, 1]
+                d = tpw + fp + fnw
+                class_iiou[:, lab_id] = np.where(d != 0, tpw / d, nan)
+        category_iou = np.full((n_rep, len(CITYSCAPES_CATEGORIES)), np.nan)
+        category_iiou = np.full((n_rep, len(CITYSCAPES_CATEGORIES)), np.nan)
+        for ci, cat in enumerate(CITYSCAPES_CATEGORIES):
+            in_cat = ci == _CATEGORY_OF
+            ids = np.flatnonzero(in_cat & ~_IGNORED)
+            other_rows = np.flatnonzero(~in_cat & ~_IGNORED)
+            if ids.size:
+                tp = conf[:, ids][:, :, ids].sum(axis=(1, 2))
+                fn = conf[:, ids].sum(axis=(1, 2)) - tp
+                fp = conf[:, other_rows][:, :, ids].sum(axis=(1, 2))
+                denom = tp + fp + fn
+                category_iou[:, ci] = np.where(denom != 0, tp / denom, nan)
+            if cat in _INST_CATEGORY_IDS:
+                k = cats.index(cat)
+                tpw, fnw = out_cat[:, k, 0], out_cat[:, k, 1]
+                fp = conf[:, other_rows][:, :, _INST_CATEGORY_IDS[cat]].sum(axis=(1, 2))
+                d = tpw + fp + fnw
+                category_iiou[:, ci] = np.where(d != 0, tpw / d, nan)
+    return {
+        "miou": _score_averages(class_iou),
+        "iiou": _score_averages(class_iiou),
+        "miou_category": _score_averages(category_iou),
+        "iiou_category": _score_averages(category_iiou),
+    }
+
+
+def _score_averages(scores: np.ndarray) -> np.ndarray:
+    """:func:`_score_average` of each row: the left-to-right mean of its non-NaN entries."""
+    total = np.zeros(scores.shape[0])
+    n = np.zeros(scores.shape[0], np.int64)
+    for j in range(scores.shape[1]):
+        v = scores[:, j]
+        ok = v == v
+        total = np.where(ok, total + v, total)
+        n += ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.nan)
+
+
 class CityscapesEvaluator:
     """Mergeable Cityscapes pixel-level evaluator (cityscapesScripts protocol).
 
