@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,14 +108,22 @@ def test_ctrl_c_during_a_run_says_what_was_saved_and_resumes(tmp_path):
     results = tmp_path / "res"
     args = ["run", "--model", "demo-detector", "--dataset", "coco-mini", "--batch-size", "1",
             "--workers", "0", "-q", "--results", str(results)]  # fmt: skip
-    p = subprocess.Popen(_bench() + args, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while not list(results.glob("work/*/predictions/*.parquet")):
-        assert p.poll() is None, "the run ended before it was interrupted"
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
+    for _attempt in range(3):
+        p = subprocess.Popen(_bench() + args, env=env, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while not list(results.glob("work/*/predictions/*.parquet")):
+            assert p.poll() is None, "the run ended before it was interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=120)
+        if p.returncode != 0:
+            break
+        # on a loaded machine this process can be descheduled between seeing the first
+        # shard and signalling, and the run finishes first (exit 0, its record written):
+        # not what this test is about; run it again
+        assert len(list((results / "records").glob("*.json"))) == 1, err
+        shutil.rmtree(results)
     assert p.returncode == 130, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("interrupted: "), err
