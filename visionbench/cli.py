@@ -489,7 +489,32 @@ def _print_metrics(record: dict[str, Any]) -> None:
         print("\n".join(lines), file=console.stream)
     else:
         _metrics_table(title, rows)
+    note = _interval_note(record["metrics"])
+    if note:
+        _text(console, note)
     _print_signatures(record)
+
+
+def _interval_note(metrics: dict[str, Any]) -> str | None:
+    """One line when some bootstrap interval lies wholly on one side of its estimate:
+    the replicates are biased (interpolated AP is, upward, under resampling), and a reader
+    should not take the interval for an error of the number."""
+    out = []
+    for k, m in metrics.items():
+        ci, v = m.get("ci") or {}, m.get("value")
+        lo, hi, mean = ci.get("low"), ci.get("high"), ci.get("mean")
+        if None in (lo, hi, v) or not (v < lo or v > hi):
+            continue
+        out.append(f"{k} ({'+' if (mean or 0) >= v else ''}{(mean or v) - v:.4f})")
+    if not out:
+        return None
+    return (
+        "note: the bootstrap interval lies beside the estimate for "
+        + ", ".join(out)
+        + " (the replicates' mean minus the estimate): the metric is biased under "
+        "resampling (AP: its precision envelope is the max of a noisier curve); the "
+        "interval shows the replicates' spread"
+    )
 
 
 def _metrics_table(title: str, rows: list[tuple[str, str, str]]) -> None:

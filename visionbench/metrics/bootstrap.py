@@ -266,7 +266,8 @@ def bootstrap_intervals(
             full-set value, which the table scores with every sample drawn once).
 
     Returns:
-        name -> ``{"low", "high", "level", "method", "B", "seed"}`` (the run-record ``ci``).
+        name -> ``{"low", "high", "level", "method", "B", "seed", "mean"}`` (the run-record
+        ``ci``; ``mean``: of the finite replicate values).
     """
     name_of_method = _method_name(method)
     if int(B) < 1:
@@ -284,8 +285,13 @@ def bootstrap_intervals(
             lo, hi = basic_interval(values, float(full[name][0]), level)
         else:
             lo, hi = percentile_interval(values, level)
+        finite = np.asarray(values, dtype=np.float64)
+        finite = finite[np.isfinite(finite)]
         out[name] = {
             "low": lo, "high": hi, "level": float(level), "method": name_of_method,
             "B": int(B), "seed": int(seed),
+            # the replicates' mean: minus the estimate, the bootstrap's bias (interpolated
+            # AP is biased upward under resampling, so that its interval can exclude it)
+            "mean": float(finite.mean()) if finite.size else float("nan"),
         }  # fmt: skip
     return out
