@@ -1,6 +1,6 @@
 """``python -m visionbench`` (and ``torchrun -m visionbench run ...``) = ``bench``."""
 
-from visionbench.cli import main
+from visionbench.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -100,6 +100,13 @@ def _run(
 _interrupt_reported = False
 
 
+def report_written(path: Any) -> None:
+    """Ctrl-C after a command wrote its run record (while it printed): say where it is."""
+    global _interrupt_reported
+    _interrupt_reported = True
+    print_error(f"the run record was written: {path}", prefix="interrupted")
+
+
 def report_interrupt(saved: int, where: str, argv: list[str] | None = None) -> None:
     """Ctrl-C during ``bench run``: say what was kept and how to continue."""
     global _interrupt_reported

@@ -43,7 +43,7 @@ from visionbench.engine.progress import LoopProgress
 from visionbench.engine.record_assembly import build_record, mark_skipped, subset_of
 from visionbench.engine.timing import merge_timings
 from visionbench.engine.workdir import WorkDir
-from visionbench.errors import ContractError, RunError
+from visionbench.errors import ContractError, RunError, RunInterrupted
 from visionbench.protocols import Protocol, dataset_protocol
 from visionbench.records import RunRecord, write_record
 from visionbench.registry import check_protocol
@@ -174,9 +174,14 @@ def run(
     )  # fmt: skip
     log.info("predicted %d samples in %d batches, %.2f s", len(todo), outcome.batches, outcome.wall)
 
-    record, path = _finish(model, dataset, gt, protocol, scorer, scoring, cache, work, outcome,
-                           info=info, device=device, config=config, opt=opt, n_total=n_total,
-                           subset=subset, dropped=dropped, log=log)  # fmt: skip
+    try:
+        record, path = _finish(model, dataset, gt, protocol, scorer, scoring, cache, work,
+                               outcome, info=info, device=device, config=config, opt=opt,
+                               n_total=n_total, subset=subset, dropped=dropped, log=log)  # fmt: skip
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt:  # Ctrl-C while scoring / writing: every prediction is saved
+        raise RunInterrupted(len(done) + outcome.predicted, str(cache.dir)) from None
     return broadcast_from_rank0(record, info), path
 
 
