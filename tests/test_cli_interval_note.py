@@ -59,7 +59,33 @@ def test_bench_eval_says_when_the_interval_excludes_the_estimate(tmp_path):
     assert f"AP (+{ci['mean'] - ap['value']:.4f})" in note
     assert "Traceback" not in p.stderr
 
+    # every leaderboard view marks the value and says why, once
+    def view(*args):
+        q = subprocess.run([BENCH, *args, "--results", str(out)], capture_output=True,
+                           text=True, env={**env, "COLUMNS": "250"}, timeout=600)  # fmt: skip
+        assert q.returncode == 0, q.stderr
+        return q.stdout
+
+    terminal = view("leaderboard")
+    assert f"{ap['value']:.4f} [{ci['low']:.4f}, {ci['high']:.4f}] †" in terminal
+    assert terminal.count("† the bootstrap interval lies beside the value") == 1
+    md = view("leaderboard", "--format", "md")
+    assert "] †" in md and "_† the bootstrap interval lies beside the value" in md
+    html = tmp_path / "r.html"
+    view("report", "-o", str(html))
+    assert "] †" in html.read_text() and "the bootstrap interval lies beside the value" in (
+        html.read_text()
+    )
+
 
 @pytest.mark.parametrize("value", [0.31, 0.4])
 def test_no_note_inside_or_at_the_bounds(value):
     assert _interval_note({"AP": {"value": value, "ci": {"low": 0.31, "high": 0.4}}}) is None
+
+
+def test_views_mark_only_values_beside_their_interval():
+    from visionbench.leaderboard.views import _beside
+
+    assert _beside(0.2, (0.3, 0.4)) and _beside(0.5, (0.3, 0.4))
+    assert not _beside(0.3, (0.3, 0.4)) and not _beside(0.35, (0.3, 0.4))
+    assert not _beside(float("nan"), (0.3, 0.4)) and not _beside(0.2, (float("nan"), 0.4))

@@ -40,8 +40,8 @@ from visionbench.leaderboard.views import (
     cell_text,
     column_header,
     groups,
-    hidden_note,
     rank_caption,
+    view_notes,
     with_rank_groups,
 )
 from visionbench.paths import records_dir
@@ -90,7 +90,7 @@ def render_html(
     wide, tests = with_rank_groups(pivot(df_long, all_runs=all_runs), results)
     by_run = {r["run_id"]: {**r, "_dir": str(folder)} for r in records}
     sections, nav = [], []
-    note = hidden_note(wide)
+    notes = view_notes(wide)
     if wide.empty:
         sections.append('<p class="empty">No run records yet: try <code>bench run</code>.</p>')
     else:
@@ -101,7 +101,7 @@ def render_html(
             sections.append(_section(sid, g, wide, best, by_run, folder,
                                      tests.get(g["key"])))  # fmt: skip
             nav.append((sid, task, dataset, split))
-    if note:
+    for note in notes:
         sections.append(f'<p class="empty">{escape(note)}</p>')
     script_js = SCRIPT
     digest = base64.b64encode(hashlib.sha256(script_js.encode()).digest()).decode()

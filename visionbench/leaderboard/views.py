@@ -29,6 +29,8 @@ __all__ = [
     "cell_text",
     "short_weights",
     "hidden_note",
+    "interval_note",
+    "view_notes",
     "rich_tables",
     "rich_table",
     "with_rank_groups",
@@ -194,7 +196,10 @@ def cell_text(wide: pd.DataFrame | CellView, i: Any, col: str) -> str:
         dec = DECIMALS.get(wide.attrs["columns"][col]["unit"] or "", 4)
         ci = wide.attrs.get("ci", {}).get((wide.at[i, "run_id"], col))
         text = format_number(v, dec)
-        return text + (format_ci({"low": ci[0], "high": ci[1]}, dec) if ci else "")
+        if not ci:
+            return text
+        mark = f" {INTERVAL_MARK}" if _beside(v, ci) else ""
+        return text + format_ci({"low": ci[0], "high": ci[1]}, dec) + mark
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
 
 
@@ -211,6 +216,40 @@ def _mark(wide: pd.DataFrame, i: Any) -> str:
         ["random weights"] if wide.at[i, "random_weights"] else []
     )
     return ", ".join(parts) or str(wide.at[i, "status"])
+
+
+#: After a value whose bootstrap interval lies wholly beside it (:func:`interval_note`).
+INTERVAL_MARK = "†"
+
+
+def _beside(v: Any, ci: Any) -> bool:
+    try:
+        v, lo, hi = float(v), float(ci[0]), float(ci[1])
+    except (TypeError, ValueError):
+        return False
+    return not (math.isnan(v) or math.isnan(lo) or math.isnan(hi)) and (v < lo or v > hi)
+
+
+def interval_note(wide: pd.DataFrame) -> str | None:
+    """The line explaining :data:`INTERVAL_MARK`, when some shown value carries it."""
+    ci, cols = wide.attrs.get("ci", {}), wide.attrs.get("columns", {})
+    if not ci or wide.empty:
+        return None
+    for i in wide.index:
+        rid = wide.at[i, "run_id"]
+        if any(_beside(wide.at[i, c], ci[(rid, c)]) for c in cols if (rid, c) in ci):
+            return (
+                f"{INTERVAL_MARK} the bootstrap interval lies beside the value: the metric is "
+                "biased under resampling (AP: the precision envelope of a noisier curve is "
+                "higher); the interval shows the replicates' spread (their mean: the record's "
+                "ci.mean)"
+            )
+    return None
+
+
+def view_notes(wide: pd.DataFrame) -> list[str]:
+    """The notes under a view: :func:`hidden_note`, :func:`interval_note`."""
+    return [n for n in (hidden_note(wide), interval_note(wide)) if n]
 
 
 def hidden_note(wide: pd.DataFrame) -> str | None:
@@ -281,8 +320,7 @@ def rich_tables(df: pd.DataFrame, *, all_runs: bool = False, width: int | None =
         legend = _weights_legend(view, g["index"])
         if legend:
             out.append(Text(legend, style="dim", overflow="fold"))
-    note = hidden_note(wide)
-    if note:
+    for note in view_notes(wide):
         out.append(Text(note, style="dim"))
     return out
 
@@ -387,9 +425,8 @@ def markdown(wide: pd.DataFrame) -> str:
                 cell(cell_text(view, i, c), bool(best.at[i, c]) if c in best else False)
                 for c in cols) + " |")  # fmt: skip
         lines.append("")
-    note = hidden_note(wide)
-    if note:
-        lines.append(f"_{note}_\n")
+    for note in view_notes(wide):
+        lines.append(f"_{cell(note)}_\n")
     return "\n".join(lines)
 
 
