@@ -259,7 +259,6 @@ def detection_threshold_sweep(
     overall, (c_tp, c_n, c_thr, c_has, c_det), i_tp, i_fp = sweep(
         score, tp, cat, i_idx, n_gt_cat, len(imgs)
     )
-    thr = overall["threshold"]
     per_class = []
     for c in range(len(cats)):
         if c_det[c] == 0 or n_gt_cat[c] == 0 or not c_has[c]:
@@ -268,22 +267,37 @@ def detection_threshold_sweep(
         else:
             row = _prf(int(c_tp[c]), int(c_n[c] - c_tp[c]), int(n_gt_cat[c]))
             row["threshold"] = float(c_thr[c])
-        per_class.append({
-            "category_id": int(cats[c]), "best_f1": row["f1"], "best_threshold": row["threshold"],
-            "precision": row["precision"], "recall": row["recall"], "num_gt": int(n_gt_cat[c]),
-        })  # fmt: skip
+        per_class.append(sweep_class_row(int(cats[c]), row, int(n_gt_cat[c])))
 
     # per image at the overall best threshold
     i_gt = np.bincount(
         _positions(imgs, s.pair_image_id), weights=s.pair_npig[:, a], minlength=len(imgs)
     )
+    return sweep_result(overall, per_class, imgs, i_tp, i_fp, i_gt)
+
+
+def sweep_class_row(category_id: Any, row: dict[str, Any], num_gt: int) -> dict[str, Any]:
+    """One ``per_class`` row of a threshold sweep from a :func:`best_f1`-shaped row."""
+    return {
+        "category_id": category_id, "best_f1": row["f1"], "best_threshold": row["threshold"],
+        "precision": row["precision"], "recall": row["recall"], "num_gt": int(num_gt),
+    }  # fmt: skip
+
+
+def sweep_result(
+    overall: dict[str, Any], per_class: list[dict[str, Any]], image_ids: Any,
+    i_tp: np.ndarray, i_fp: np.ndarray, i_gt: np.ndarray,
+) -> dict[str, Any]:  # fmt: skip
+    """A threshold sweep's result (COCO / LVIS here, VOC's): ``overall`` at its best
+    threshold, ``per_class``, and each image's F1 ``2 tp / (tp + fp + gt)`` from its kept
+    counts at that threshold (NaN for an image with neither)."""
     den = i_tp + i_fp + i_gt
     with np.errstate(invalid="ignore", divide="ignore"):
         image_f1 = np.where(den > 0, 2 * i_tp / den, np.nan)
     return {
-        "best_f1": overall["f1"], "best_threshold": thr,
+        "best_f1": overall["f1"], "best_threshold": overall["threshold"],
         "precision": overall["precision"], "recall": overall["recall"],
-        "per_class": per_class, "image_ids": imgs, "image_f1": image_f1,
+        "per_class": per_class, "image_ids": image_ids, "image_f1": image_f1,
     }  # fmt: skip
 
 

@@ -217,7 +217,7 @@ def voc_threshold_sweep(
     Raises:
         MetricInputError: shapes disagree, a class position or flag out of range.
     """
-    from visionbench.metrics.pr import best_f1
+    from visionbench.metrics.pr import best_f1, sweep_class_row, sweep_result
 
     off = np.asarray(det_offsets, np.int64).reshape(-1)
     d = np.asarray(dets, np.float64).reshape(-1, 3)
@@ -251,21 +251,11 @@ def voc_threshold_sweep(
     for c in range(n_cls):
         sel = k == c
         row = best_f1(s[sel], tp[sel], int(n_gt_cls[c]))
-        per_class.append({
-            "category_id": cids[c], "best_f1": row["f1"], "best_threshold": row["threshold"],
-            "precision": row["precision"], "recall": row["recall"], "num_gt": int(n_gt_cls[c]),
-        })  # fmt: skip
+        per_class.append(sweep_class_row(cids[c], row, int(n_gt_cls[c])))
     keep = s >= thr if np.isfinite(thr) else np.zeros(len(s), bool)
     i_tp = np.bincount(img, weights=tp & keep, minlength=n_img)
     i_fp = np.bincount(img, weights=~tp & keep, minlength=n_img)
-    den = i_tp + i_fp + gt.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        image_f1 = np.where(den > 0, 2 * i_tp / den, np.nan)
-    return {
-        "best_f1": overall["f1"], "best_threshold": thr,
-        "precision": overall["precision"], "recall": overall["recall"],
-        "per_class": per_class, "image_ids": ids, "image_f1": image_f1,
-    }  # fmt: skip
+    return sweep_result(overall, per_class, ids, i_tp, i_fp, gt.sum(axis=1))
 
 
 def devkit_boxes(boxes: Any) -> np.ndarray:
