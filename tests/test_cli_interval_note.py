@@ -33,6 +33,11 @@ def test_note_names_each_metric_outside_its_interval_with_the_sign_of_the_bias()
     assert "AP (+0.1000)" in note and "AP50 (-0.1000)" in note
     assert "AP75" not in note and "AR1" not in note and "AR10" not in note
     assert _interval_note({"AP": {"value": 0.35, "ci": ci}}) is None
+    # a replicates' mean of 0 is a mean; a record without one (older) names the metric only
+    zero = {"AP": {"value": 0.1, "ci": {"low": 0.0, "high": 0.05, "mean": 0.0}}}
+    assert "AP (-0.1000)" in _interval_note(zero)
+    old = {"AP": {"value": 0.25, "ci": {"low": 0.3, "high": 0.4}}}
+    assert "estimate for AP (the replicates'" in _interval_note(old)
 
 
 def test_bench_eval_says_when_the_interval_excludes_the_estimate(tmp_path):

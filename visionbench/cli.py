@@ -514,13 +514,15 @@ def _interval_note(metrics: dict[str, Any]) -> str | None:
     """One line when some bootstrap interval lies wholly on one side of its estimate:
     the replicates are biased (interpolated AP is, upward, under resampling), and a reader
     should not take the interval for an error of the number."""
+    from visionbench.leaderboard.units import beside_interval
+
     out = []
     for k, m in metrics.items():
         ci, v = m.get("ci") or {}, m.get("value")
-        lo, hi, mean = ci.get("low"), ci.get("high"), ci.get("mean")
-        if None in (lo, hi, v) or not (v < lo or v > hi):
+        if not beside_interval(v, ci.get("low"), ci.get("high")):
             continue
-        out.append(f"{k} ({'+' if (mean or 0) >= v else ''}{(mean or v) - v:.4f})")
+        mean = ci.get("mean")  # absent in records written before it was kept
+        out.append(k if mean is None or mean != mean else f"{k} ({mean - v:+.4f})")
     if not out:
         return None
     return (

@@ -37,6 +37,7 @@ __all__ = [
     "header",
     "format_number",
     "format_ci",
+    "beside_interval",
 ]
 
 UNITS = ("percent", "fraction", "score", "unbounded", "count", "seconds")
@@ -126,6 +127,16 @@ def format_number(value: Any, decimals: int, *, scale: float = 1.0) -> str:
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
     return f"{v:,.{decimals}f}"
+
+
+def beside_interval(value: Any, low: Any, high: Any) -> bool:
+    """``value`` lies outside ``[low, high]`` (False when any of them is missing / NaN):
+    a bootstrap interval wholly beside its estimate, which the views mark."""
+    try:
+        v, lo, hi = float(value), float(low), float(high)
+    except (TypeError, ValueError):
+        return False
+    return not (math.isnan(v) or math.isnan(lo) or math.isnan(hi)) and (v < lo or v > hi)
 
 
 def format_ci(ci: Any, decimals: int) -> str:

@@ -16,6 +16,7 @@ from visionbench.leaderboard.table import EFFICIENCY, FULL, best_mask, pivot
 from visionbench.leaderboard.units import (
     DECIMALS,
     EFFICIENCY_COLUMNS,
+    beside_interval,
     format_ci,
     format_number,
     header,
@@ -223,11 +224,7 @@ INTERVAL_MARK = "†"
 
 
 def _beside(v: Any, ci: Any) -> bool:
-    try:
-        v, lo, hi = float(v), float(ci[0]), float(ci[1])
-    except (TypeError, ValueError):
-        return False
-    return not (math.isnan(v) or math.isnan(lo) or math.isnan(hi)) and (v < lo or v > hi)
+    return beside_interval(v, ci[0], ci[1])
 
 
 def interval_note(wide: pd.DataFrame) -> str | None:
